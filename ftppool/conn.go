@@ -1,0 +1,214 @@
+package ftppool
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+)
+
+// conn is one logged-in control connection. jlaffaye's ServerConn is not
+// safe for concurrent use, so a conn belongs to one operation at a time:
+// the pool hands it out and takes it back.
+type conn struct {
+	sc        *ftp.ServerConn
+	control   *deadlineConn
+	pool      *sitePool
+	idleSince time.Time
+	fresh     bool // dialled for the current operation, never idle
+
+	// listing, when set, receives the raw bytes of the next data
+	// connection, so lines jlaffaye cannot parse are not lost.
+	listing atomic.Pointer[capture]
+}
+
+// deadlineConn puts a deadline on every Read and Write, because jlaffaye
+// sets none and a stalled server would otherwise hang a request forever.
+// During login a hard deadline and a byte budget also apply, so an endless
+// greeting cannot keep the bridge busy or fill its memory.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+	hard    atomic.Int64 // unix nanos; 0 = none
+	budget  atomic.Int64 // bytes that may still be read; < 0 = unlimited
+}
+
+func newDeadlineConn(c net.Conn, timeout time.Duration) *deadlineConn {
+	d := &deadlineConn{Conn: c, timeout: timeout}
+	d.budget.Store(-1)
+	return d
+}
+
+func (d *deadlineConn) deadline() time.Time {
+	t := time.Now().Add(d.timeout)
+	if h := d.hard.Load(); h != 0 && time.Unix(0, h).Before(t) {
+		return time.Unix(0, h)
+	}
+	return t
+}
+
+var errReplyTooLong = errors.New("the server sent an over-long reply")
+
+func (d *deadlineConn) Read(b []byte) (int, error) {
+	if err := d.Conn.SetReadDeadline(d.deadline()); err != nil {
+		return 0, err
+	}
+	budget := d.budget.Load()
+	if budget == 0 {
+		return 0, errReplyTooLong
+	}
+	if budget > 0 && int64(len(b)) > budget {
+		b = b[:budget]
+	}
+	n, err := d.Conn.Read(b)
+	if budget > 0 {
+		d.budget.Add(-int64(n))
+	}
+	return n, err
+}
+
+func (d *deadlineConn) Write(b []byte) (int, error) {
+	if err := d.Conn.SetWriteDeadline(d.deadline()); err != nil {
+		return 0, err
+	}
+	return d.Conn.Write(b)
+}
+
+// limit bounds what the control connection may read until the next call:
+// FTP replies are short, so a megabyte means a hostile or broken server.
+func (d *deadlineConn) limit(hard time.Time, budget int64) {
+	if hard.IsZero() {
+		d.hard.Store(0)
+	} else {
+		d.hard.Store(hard.UnixNano())
+	}
+	d.budget.Store(budget)
+}
+
+const controlBudget = 1 << 20
+
+// capture keeps the raw lines of a listing's data connection.
+type capture struct {
+	buf   bytes.Buffer
+	limit int64
+}
+
+var errListingTooLarge = errors.New("the folder listing is larger than the bridge accepts")
+
+type captureConn struct {
+	net.Conn
+	c *capture
+}
+
+func (cc captureConn) Read(b []byte) (int, error) {
+	n, err := cc.Conn.Read(b)
+	cc.c.buf.Write(b[:n])
+	if int64(cc.c.buf.Len()) > cc.c.limit {
+		return n, errListingTooLarge
+	}
+	return n, err
+}
+
+// dial opens and logs in one control connection.
+func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login) (*conn, error) {
+	c := &conn{fresh: true}
+	var tlsConf *tls.Config
+	if ep.Security != Plain {
+		tlsConf = &tls.Config{
+			ServerName: ep.Host,
+			RootCAs:    p.cfg.RootCAs,
+			MinVersion: tls.VersionTLS12,
+			// Servers such as vsftpd ask data connections to resume the
+			// control connection's TLS session.
+			ClientSessionCache: tls.NewLRUClientSessionCache(4),
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	hard := time.Now().Add(p.cfg.DialTimeout)
+
+	var controlIP netip.Addr
+	dialFunc := func(network, addr string) (net.Conn, error) {
+		if c.control == nil {
+			return p.dialControl(ctx, c, ep, addr, tlsConf, hard, &controlIP)
+		}
+		return p.dialData(c, addr, tlsConf, controlIP)
+	}
+	opts := []ftp.DialOption{ftp.DialWithDialFunc(dialFunc), ftp.DialWithDisabledMLSD(p.mlsdDisabled(ep))}
+	switch ep.Security {
+	case ExplicitTLS:
+		opts = append(opts, ftp.DialWithExplicitTLS(tlsConf))
+	case ImplicitTLS:
+		// Our dial func does the TLS wrapping; the option still tells
+		// jlaffaye to send PBSZ and PROT P so the data is encrypted too.
+		opts = append(opts, ftp.DialWithTLS(tlsConf))
+	}
+	sc, err := ftp.Dial(ep.Addr(), opts...)
+	if err != nil {
+		if c.control != nil {
+			c.control.Close()
+		}
+		return nil, fmt.Errorf("connect to %s: %w", ep, err)
+	}
+	if err := sc.Login(login.User, login.Password); err != nil {
+		_ = sc.Quit()
+		return nil, &loginError{err: err}
+	}
+	c.control.limit(time.Time{}, controlBudget)
+	c.sc = sc
+	return c, nil
+}
+
+func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr string, tlsConf *tls.Config, hard time.Time, controlIP *netip.Addr) (net.Conn, error) {
+	raw, err := p.cfg.Dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if ap, err := netip.ParseAddrPort(raw.RemoteAddr().String()); err == nil {
+		*controlIP = ap.Addr().Unmap()
+	}
+	c.control = newDeadlineConn(raw, p.cfg.IOTimeout)
+	c.control.limit(hard, controlBudget)
+	if ep.Security != ImplicitTLS {
+		return c.control, nil
+	}
+	tc := tls.Client(c.control, tlsConf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		tc.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
+}
+
+// dialData opens a data connection. jlaffaye passes the control
+// connection's address with the server's port (it ignores the PASV
+// address); we check that again, and the policy checks the IP.
+func (p *Pool) dialData(c *conn, addr string, tlsConf *tls.Config, controlIP netip.Addr) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || ap.Addr().Unmap() != controlIP {
+		return nil, fmt.Errorf("data connection to %s: not the control connection's address %s", addr, controlIP)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
+	defer cancel()
+	raw, err := p.cfg.DialData(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("data connection: %w", err)
+	}
+	var nc net.Conn = newDeadlineConn(raw, p.cfg.IOTimeout)
+	if tlsConf != nil {
+		// The handshake happens on first use, as jlaffaye does: some
+		// servers only start it after the transfer command.
+		nc = tls.Client(nc, tlsConf)
+	}
+	if cp := c.listing.Load(); cp != nil {
+		nc = captureConn{Conn: nc, c: cp}
+	}
+	return nc, nil
+}

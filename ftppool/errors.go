@@ -1,0 +1,130 @@
+package ftppool
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/textproto"
+	"strings"
+	"syscall"
+
+	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
+)
+
+// Kind sorts an error by what the person can do about it. The HTTP layer
+// maps kinds to status codes in one place.
+type Kind int
+
+// Error kinds, from the FTP server's replies and the network.
+const (
+	KindOther        Kind = iota
+	KindLogin             // 530: wrong user or password
+	KindNotFound          // 550/450: no such file (or the server will not say)
+	KindPermission        // 550 that says so, 553
+	KindExists            // target already there
+	KindIsDir             // a file was asked for and it is a folder
+	KindBusy              // no connection slot became free in time
+	KindRefused           // the operator's network policy
+	KindTimeout           // the server went silent
+	KindUnreachable       // could not connect, or the connection broke
+	KindTLS               // certificate or handshake failure
+	KindProtocol          // the server said something we cannot use
+	KindTooLarge          // listing over the limit
+	KindUnavailable       // 421 and friends: the server refuses service now
+	KindNotSupported      // 502/504: the server lacks the command
+)
+
+// ErrIsDir is returned when a file operation meets a folder.
+var ErrIsDir = errors.New("this is a folder, not a file")
+
+type loginError struct{ err error }
+
+func (e *loginError) Error() string { return "login: " + e.err.Error() }
+func (e *loginError) Unwrap() error { return e.err }
+
+// ErrorKind classifies err.
+func ErrorKind(err error) Kind {
+	var tpe *textproto.Error
+	var netErr net.Error
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var recErr tls.RecordHeaderError
+	var login *loginError
+	switch {
+	case err == nil:
+		return KindOther
+	case errors.Is(err, netpolicy.ErrRefused):
+		return KindRefused
+	case errors.Is(err, ErrBusy):
+		return KindBusy
+	case errors.Is(err, ErrIsDir):
+		return KindIsDir
+	case errors.Is(err, errListingTooLarge):
+		return KindTooLarge
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &recErr),
+		strings.Contains(err.Error(), "tls: "):
+		return KindTLS
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return KindTimeout
+	case errors.As(err, &tpe):
+		return replyKind(tpe, errors.As(err, &login))
+	case errors.As(err, &login):
+		// jlaffaye turns a refused USER into a plain error without a code.
+		return KindLogin
+	case dropped(err), errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED):
+		return KindUnreachable
+	}
+	return KindProtocol
+}
+
+func replyKind(e *textproto.Error, duringLogin bool) Kind {
+	msg := strings.ToLower(e.Msg)
+	switch {
+	case e.Code == 530 || e.Code == 332 || (duringLogin && e.Code/100 == 5):
+		return KindLogin
+	case e.Code == 421:
+		return KindUnavailable
+	case e.Code == 553 || strings.Contains(msg, "permission") || strings.Contains(msg, "denied"):
+		return KindPermission
+	case e.Code == 550 || e.Code == 450 || e.Code == 551:
+		if strings.Contains(msg, "exist") && !strings.Contains(msg, "not exist") && !strings.Contains(msg, "no such") {
+			return KindExists
+		}
+		return KindNotFound
+	case e.Code == 500 || e.Code == 502 || e.Code == 504:
+		return KindNotSupported
+	}
+	return KindProtocol
+}
+
+// dropped reports a control connection the server closed: the operation
+// can be retried on a new connection.
+func dropped(err error) bool {
+	var tpe *textproto.Error
+	if errors.As(err, &tpe) {
+		return tpe.Code == 421
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+// inStep reports an error after which the connection is still usable: the
+// server answered with a reply code that was not the one expected.
+func inStep(err error) bool {
+	var tpe *textproto.Error
+	return errors.As(err, &tpe) && tpe.Code != 421 && !errors.Is(err, errListingTooLarge)
+}
+
+// Reply returns the server's own words in err, if any, for messages.
+func Reply(err error) string {
+	var tpe *textproto.Error
+	if errors.As(err, &tpe) {
+		return tpe.Error()
+	}
+	return ""
+}

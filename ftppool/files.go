@@ -1,0 +1,167 @@
+package ftppool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+)
+
+// File is an open remote file. It holds its control connection until
+// Close, and starts the transfer (RETR, with REST for an offset) only when
+// read, so a HEAD request or a 304 never opens a data connection.
+type File struct {
+	Size    int64     // -1 when the server would not say
+	ModTime time.Time // zero when the server would not say
+
+	h      *Handle
+	c      *conn
+	path   string
+	pos    int64
+	resp   *ftp.Response
+	broken bool // the connection may be out of step: do not reuse it
+}
+
+// Open finds path's size and time and holds a connection for reading it.
+// A folder gives ErrIsDir.
+func (h *Handle) Open(ctx context.Context, path string) (*File, error) {
+	f := &File{h: h, path: path, Size: -1}
+	c, err := h.hold(ctx, func(c *conn) error { return f.stat(c) })
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	f.c = c
+	return f, nil
+}
+
+// stat asks MLST where the server has it (one round trip for type, size
+// and time), else SIZE and MDTM, and tells a folder by CWD.
+func (f *File) stat(c *conn) error {
+	sc := c.sc
+	if e, err := sc.GetEntry(f.path); err == nil {
+		if e.Type == ftp.EntryTypeFolder {
+			return ErrIsDir
+		}
+		f.Size, f.ModTime = int64(e.Size), e.Time
+		return nil
+	} else if k := ErrorKind(err); k != KindNotSupported && k != KindProtocol {
+		return err
+	}
+	size, err := sc.FileSize(f.path)
+	if err != nil {
+		if !inStep(err) {
+			return err
+		}
+		if sc.ChangeDir(f.path) == nil {
+			return ErrIsDir
+		}
+		if ErrorKind(err) != KindNotSupported {
+			return err
+		}
+		size = -1
+	}
+	f.Size = size
+	if sc.IsGetTimeSupported() {
+		if t, err := sc.GetTime(f.path); err == nil {
+			f.ModTime = t
+		}
+	}
+	return nil
+}
+
+// Start begins the transfer now, so that a refusal (no permission) becomes
+// an error the caller can still report before sending anything.
+func (f *File) Start() error {
+	if f.resp != nil {
+		return nil
+	}
+	resp, err := f.c.sc.RetrFrom(f.path, uint64(f.pos))
+	if err != nil {
+		if !inStep(err) {
+			f.broken = true
+		}
+		return fmt.Errorf("retrieve %s: %w", f.path, err)
+	}
+	f.resp = resp
+	return nil
+}
+
+// Read reads from the current position.
+func (f *File) Read(b []byte) (int, error) {
+	if err := f.Start(); err != nil {
+		return 0, err
+	}
+	n, err := f.resp.Read(b)
+	f.pos += int64(n)
+	if err == io.EOF {
+		cerr := f.resp.Close()
+		f.resp = nil
+		if cerr != nil {
+			f.broken = true
+			return n, fmt.Errorf("retrieve %s: the server did not confirm the end: %w", f.path, cerr)
+		}
+		return n, io.EOF
+	}
+	if err != nil {
+		f.abort()
+		return n, fmt.Errorf("retrieve %s: %w", f.path, err)
+	}
+	return n, nil
+}
+
+// Seek moves the position; a running transfer elsewhere is aborted and the
+// next Read restarts it with REST at the new offset.
+func (f *File) Seek(offset int64, whence int) (int64, error) {
+	var pos int64
+	switch whence {
+	case io.SeekStart:
+		pos = offset
+	case io.SeekCurrent:
+		pos = f.pos + offset
+	case io.SeekEnd:
+		if f.Size < 0 {
+			return 0, errors.New("seek from end: size unknown")
+		}
+		pos = f.Size + offset
+	}
+	if pos < 0 {
+		return 0, errors.New("seek before start")
+	}
+	if pos != f.pos && f.resp != nil {
+		f.abort()
+	}
+	f.pos = pos
+	return pos, nil
+}
+
+// abort ends a transfer early. Closing the data connection makes the server
+// answer 426 (or 226); a NOOP then proves the replies are back in step, and
+// if anything is off the connection is not reused.
+func (f *File) abort() {
+	if f.resp == nil {
+		return
+	}
+	err := f.resp.Close()
+	f.resp = nil
+	if err != nil && !inStep(err) {
+		f.broken = true
+		return
+	}
+	if err := f.c.sc.NoOp(); err != nil {
+		f.broken = true
+	}
+}
+
+// Close aborts any transfer and gives the connection back.
+func (f *File) Close() error {
+	if f.c == nil {
+		return nil
+	}
+	f.abort()
+	f.h.p.release(f.c, !f.broken)
+	f.c = nil
+	return nil
+}

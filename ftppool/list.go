@@ -1,0 +1,201 @@
+package ftppool
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+)
+
+// EntryType is what a listing entry is.
+type EntryType int
+
+// Entry types; names match the JSON contract.
+const (
+	TypeFile EntryType = iota
+	TypeDir
+	TypeLink
+)
+
+func (t EntryType) String() string { return [...]string{"file", "dir", "link"}[t] }
+
+// Entry is one row of a folder listing. Name holds the server's bytes.
+type Entry struct {
+	Name     string
+	Type     EntryType
+	Size     int64     // -1 when unknown
+	Modified time.Time // zero when unknown
+	Target   string    // symlink target, when the server says
+}
+
+// List reads a folder. It uses MLSD where the server offers it and LIST
+// otherwise (also when MLSD turns out to be refused). jlaffaye silently
+// drops lines it cannot parse; the raw data is kept alongside so that such
+// a line still shows up by name instead of vanishing.
+func (h *Handle) List(ctx context.Context, dir string) ([]Entry, error) {
+	var out []Entry
+	err := h.do(ctx, func(c *conn) error {
+		cp := &capture{limit: h.p.cfg.MaxListBytes}
+		c.listing.Store(cp)
+		defer c.listing.Store(nil)
+		mlsd := c.sc.IsTimePreciseInList()
+		parsed, err := c.sc.List(dir)
+		if err != nil {
+			if mlsd && ErrorKind(err) == KindNotSupported {
+				h.p.disableMLSD(h.key.ep)
+				return errRetryFresh
+			}
+			return err
+		}
+		out = reconcile(parsed, cp.buf.Bytes(), mlsd)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	return out, nil
+}
+
+// reconcile turns jlaffaye's entries into ours and adds a bare entry for
+// each raw line that it could not parse.
+func reconcile(parsed []*ftp.Entry, raw []byte, mlsd bool) []Entry {
+	lines := rawLines(raw)
+	out := make([]Entry, 0, len(lines))
+	add := func(e Entry) {
+		if e.Name != "" && e.Name != "." && e.Name != ".." {
+			out = append(out, e)
+		}
+	}
+	if mlsd {
+		seen := make(map[string]int, len(parsed))
+		for _, e := range parsed {
+			seen[e.Name]++
+		}
+		for _, line := range lines {
+			facts, name, ok := strings.Cut(line, " ")
+			if !ok {
+				add(unparsed(line))
+				continue
+			}
+			typ := factType(facts)
+			if typ == "cdir" || typ == "pdir" {
+				continue
+			}
+			if seen[name] > 0 {
+				seen[name]--
+				continue
+			}
+			add(unparsed(name))
+		}
+		for _, e := range parsed {
+			add(fromMLSD(e, lines))
+		}
+		return out
+	}
+	j := 0
+	for _, line := range lines {
+		if j < len(parsed) && lineHolds(line, parsed[j]) {
+			add(convert(parsed[j]))
+			j++
+			continue
+		}
+		if isTotalLine(line) {
+			continue
+		}
+		add(unparsed(lsName(line)))
+	}
+	for ; j < len(parsed); j++ {
+		add(convert(parsed[j]))
+	}
+	return out
+}
+
+func rawLines(raw []byte) []string {
+	var lines []string
+	for _, l := range bytes.Split(raw, []byte("\n")) {
+		l = bytes.TrimSuffix(l, []byte("\r"))
+		if len(bytes.TrimSpace(l)) > 0 {
+			lines = append(lines, string(l))
+		}
+	}
+	return lines
+}
+
+func convert(e *ftp.Entry) Entry {
+	out := Entry{Name: e.Name, Size: int64(e.Size), Modified: e.Time, Target: e.Target}
+	switch e.Type {
+	case ftp.EntryTypeFolder:
+		out.Type, out.Size = TypeDir, -1
+	case ftp.EntryTypeLink:
+		out.Type, out.Size = TypeLink, -1
+	}
+	return out
+}
+
+// fromMLSD also reads the symlink facts jlaffaye ignores
+// ("type=OS.unix=slink:/target").
+func fromMLSD(e *ftp.Entry, lines []string) Entry {
+	out := convert(e)
+	if out.Type != TypeFile {
+		return out
+	}
+	for _, line := range lines {
+		facts, name, _ := strings.Cut(line, " ")
+		if name != e.Name {
+			continue
+		}
+		if t := factType(facts); strings.HasPrefix(t, "os.unix=slink") || strings.HasPrefix(t, "os.unix=symlink") {
+			out.Type, out.Size = TypeLink, -1
+			_, out.Target, _ = strings.Cut(t, "slink:")
+		}
+		break
+	}
+	return out
+}
+
+// factType returns the lower-cased value of the type fact.
+func factType(facts string) string {
+	for _, f := range strings.Split(facts, ";") {
+		k, v, _ := strings.Cut(f, "=")
+		if strings.EqualFold(k, "type") {
+			return strings.ToLower(v)
+		}
+	}
+	return ""
+}
+
+func unparsed(name string) Entry { return Entry{Name: name, Type: TypeFile, Size: -1} }
+
+// lineHolds reports whether a LIST line is the one jlaffaye parsed into e.
+func lineHolds(line string, e *ftp.Entry) bool {
+	if e.Type == ftp.EntryTypeLink && e.Target != "" {
+		return strings.HasSuffix(line, e.Name+" -> "+e.Target)
+	}
+	return strings.HasSuffix(line, e.Name)
+}
+
+func isTotalLine(line string) bool {
+	f := strings.Fields(line)
+	return len(f) == 2 && f[0] == "total"
+}
+
+// lsName guesses the name in an ls-style line: what follows the eighth
+// field. Anything else is shown whole, which beats hiding it.
+func lsName(line string) string {
+	rest := line
+	for i := 0; i < 8; i++ {
+		rest = strings.TrimLeft(rest, " ")
+		sp := strings.IndexByte(rest, ' ')
+		if sp < 0 {
+			return strings.TrimSpace(line)
+		}
+		rest = rest[sp:]
+	}
+	if name := strings.TrimPrefix(rest, " "); strings.TrimSpace(name) != "" {
+		return name
+	}
+	return strings.TrimSpace(line)
+}

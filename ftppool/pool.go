@@ -1,0 +1,432 @@
+// Package ftppool keeps FTP control connections for the bridge: it dials
+// through the network policy, logs in, hands one connection to one operation
+// at a time, checks and reuses idle ones, redials dropped ones and closes
+// what nobody uses. It knows nothing of HTTP.
+package ftppool
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Security is how a connection uses TLS.
+type Security int
+
+// The three ways an FTP server speaks: plain, AUTH TLS on the control
+// connection (explicit, "ftpes"), or TLS from the first byte (implicit, "ftps").
+const (
+	Plain Security = iota
+	ExplicitTLS
+	ImplicitTLS
+)
+
+// Endpoint is one FTP server.
+type Endpoint struct {
+	Security Security
+	Host     string
+	Port     int
+}
+
+// Addr is host:port.
+func (e Endpoint) Addr() string { return net.JoinHostPort(e.Host, strconv.Itoa(e.Port)) }
+
+func (e Endpoint) String() string { return e.Addr() }
+
+// Login is what a connection logs in with.
+type Login struct {
+	User     string
+	Password string
+}
+
+// Config holds the pool's limits and how it dials.
+type Config struct {
+	MaxConnsPerSession int           // per (owner, endpoint, user)
+	MaxConnsPerHost    int           // per host:port, across all owners
+	IdleTimeout        time.Duration // an idle connection is closed after this
+	WaitTimeout        time.Duration // how long a request waits for a free slot
+	IOTimeout          time.Duration // longest silence on a connection
+	DialTimeout        time.Duration // connect, TLS and login together
+	NoopAfter          time.Duration // a connection idle this long is checked with NOOP before reuse
+	MaxListBytes       int64         // largest folder listing accepted
+	// Dial and DialData must apply the network policy: to the control
+	// connection, and to every data connection.
+	Dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	DialData func(ctx context.Context, network, addr string) (net.Conn, error)
+	RootCAs  *x509.CertPool // nil means the system roots
+	Logger   *slog.Logger
+}
+
+// ErrBusy is returned when no connection slot became free in time.
+var ErrBusy = errors.New("too many connections to this FTP server right now")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("the bridge is shutting down")
+
+type poolKey struct {
+	owner string
+	ep    Endpoint
+	user  string
+}
+
+// sitePool holds the connections of one owner to one endpoint as one user.
+type sitePool struct {
+	key  poolKey
+	max  int
+	open int
+	idle []*conn // most recently used last
+	gone bool    // forgotten: connections still out are closed on return
+}
+
+// Pool is safe for concurrent use.
+type Pool struct {
+	cfg     Config
+	mu      sync.Mutex
+	sites   map[poolKey]*sitePool
+	perHost map[string]int // open connections per host:port
+	noMLSD  map[Endpoint]bool
+	changed chan struct{} // closed and replaced whenever a slot may have freed
+	closed  bool
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// New starts a pool and its idle reaper.
+func New(cfg Config) *Pool {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxListBytes == 0 {
+		cfg.MaxListBytes = 64 << 20
+	}
+	p := &Pool{
+		cfg:     cfg,
+		sites:   make(map[poolKey]*sitePool),
+		perHost: make(map[string]int),
+		noMLSD:  make(map[Endpoint]bool),
+		changed: make(chan struct{}),
+		stop:    make(chan struct{}),
+	}
+	p.wg.Add(1)
+	go p.reap()
+	return p
+}
+
+// Handle is one owner's access to one server as one user. Anonymous logins
+// use the shared owner "" so all browser sessions share those connections.
+type Handle struct {
+	p     *Pool
+	key   poolKey
+	login Login
+}
+
+// Handle returns the way to run operations for owner on ep with login.
+// The owner must change when the password does (see handlers), so a wrong
+// password never rides on a connection that logged in with the right one.
+func (p *Pool) Handle(owner string, ep Endpoint, login Login) *Handle {
+	return &Handle{p: p, key: poolKey{owner: owner, ep: ep, user: login.User}, login: login}
+}
+
+// acquire returns a logged-in connection, reusing an idle one if it can.
+func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, error) {
+	deadline := time.NewTimer(p.cfg.WaitTimeout)
+	defer deadline.Stop()
+	host := key.ep.Addr()
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		sp := p.sites[key]
+		if sp == nil {
+			max := p.cfg.MaxConnsPerSession
+			if key.owner == "" {
+				max = p.cfg.MaxConnsPerHost
+			}
+			sp = &sitePool{key: key, max: max}
+			p.sites[key] = sp
+		}
+		if n := len(sp.idle); n > 0 {
+			c := sp.idle[n-1]
+			sp.idle = sp.idle[:n-1]
+			p.mu.Unlock()
+			if p.healthy(c) {
+				c.fresh = false
+				return c, nil
+			}
+			p.release(c, false)
+			continue
+		}
+		if sp.open < sp.max && p.perHost[host] >= p.cfg.MaxConnsPerHost {
+			// Another owner's idle connection may give way to us.
+			if victim := p.evictIdleLocked(host); victim != nil {
+				p.mu.Unlock()
+				p.quit(victim)
+				continue
+			}
+		}
+		if sp.open < sp.max && p.perHost[host] < p.cfg.MaxConnsPerHost {
+			sp.open++
+			p.perHost[host]++
+			p.mu.Unlock()
+			c, err := p.dial(ctx, key.ep, login)
+			if err != nil {
+				p.mu.Lock()
+				sp.open--
+				p.perHost[host]--
+				p.notifyLocked()
+				p.mu.Unlock()
+				return nil, err
+			}
+			c.pool = sp
+			return c, nil
+		}
+		wait := p.changed
+		p.mu.Unlock()
+		select {
+		case <-wait:
+		case <-deadline.C:
+			return nil, ErrBusy
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// healthy checks a connection that sat idle for a while, so a server that
+// dropped it is noticed before an operation starts.
+func (p *Pool) healthy(c *conn) bool {
+	if time.Since(c.idleSince) < p.cfg.NoopAfter {
+		return true
+	}
+	c.control.limit(time.Time{}, controlBudget)
+	return c.sc.NoOp() == nil
+}
+
+// evictIdleLocked takes the longest-idle connection to host out of the pool.
+func (p *Pool) evictIdleLocked(host string) *conn {
+	var victim *conn
+	for _, sp := range p.sites {
+		if sp.key.ep.Addr() != host || len(sp.idle) == 0 {
+			continue
+		}
+		if victim == nil || sp.idle[0].idleSince.Before(victim.idleSince) {
+			victim = sp.idle[0]
+		}
+	}
+	if victim != nil {
+		sp := victim.pool
+		sp.idle = sp.idle[1:]
+		p.dropLocked(sp)
+	}
+	return victim
+}
+
+// release gives a connection back; a connection that may be out of step
+// with its server is closed instead.
+func (p *Pool) release(c *conn, reusable bool) {
+	p.mu.Lock()
+	sp := c.pool
+	if reusable && !sp.gone && !p.closed {
+		c.idleSince = time.Now()
+		sp.idle = append(sp.idle, c)
+		p.notifyLocked()
+		p.mu.Unlock()
+		return
+	}
+	p.dropLocked(sp)
+	p.mu.Unlock()
+	p.quit(c)
+}
+
+// dropLocked accounts for one connection of sp going away.
+func (p *Pool) dropLocked(sp *sitePool) {
+	sp.open--
+	host := sp.key.ep.Addr()
+	if p.perHost[host]--; p.perHost[host] <= 0 {
+		delete(p.perHost, host)
+	}
+	if sp.open == 0 && len(sp.idle) == 0 && p.sites[sp.key] == sp {
+		delete(p.sites, sp.key)
+	}
+	p.notifyLocked()
+}
+
+func (p *Pool) notifyLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// quit says goodbye without waiting long: the server may be gone.
+func (p *Pool) quit(c *conn) {
+	c.control.limit(time.Now().Add(2*time.Second), controlBudget)
+	_ = c.sc.Quit()
+}
+
+// Forget closes the owner's connections to ep as user: idle ones now, busy
+// ones when their operation ends. Empty user forgets every user.
+func (p *Pool) Forget(owner string, ep Endpoint, user string) {
+	p.forget(func(k poolKey) bool { return k.owner == owner && k.ep == ep && (user == "" || k.user == user) })
+}
+
+// ForgetOwner closes all connections of one owner (a session that ended).
+func (p *Pool) ForgetOwner(owner string) {
+	p.forget(func(k poolKey) bool { return k.owner == owner })
+}
+
+func (p *Pool) forget(match func(poolKey) bool) {
+	var idle []*conn
+	p.mu.Lock()
+	for k, sp := range p.sites {
+		if !match(k) {
+			continue
+		}
+		sp.gone = true
+		for _, c := range sp.idle {
+			idle = append(idle, c)
+			p.dropLocked(sp)
+		}
+		sp.idle = nil
+		delete(p.sites, k)
+	}
+	p.mu.Unlock()
+	for _, c := range idle {
+		p.quit(c)
+	}
+}
+
+// Close quits every idle connection and stops the reaper; connections in
+// use are closed as their operations end.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.notifyLocked()
+	close(p.stop)
+	p.mu.Unlock()
+	p.forget(func(poolKey) bool { return true })
+	p.wg.Wait()
+}
+
+// reap closes connections idle longer than IdleTimeout.
+func (p *Pool) reap() {
+	defer p.wg.Done()
+	every := p.cfg.IdleTimeout / 4
+	if every < 100*time.Millisecond {
+		every = 100 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		var old []*conn
+		p.mu.Lock()
+		for _, sp := range p.sites {
+			keep := sp.idle[:0]
+			for _, c := range sp.idle {
+				if time.Since(c.idleSince) >= p.cfg.IdleTimeout {
+					old = append(old, c)
+					p.dropLocked(sp)
+				} else {
+					keep = append(keep, c)
+				}
+			}
+			sp.idle = keep
+		}
+		p.mu.Unlock()
+		for _, c := range old {
+			p.quit(c)
+		}
+	}
+}
+
+// disableMLSD remembers a server that advertises MLSD but refuses it, so
+// new connections use LIST; idle ones, set up for MLSD, are closed.
+func (p *Pool) disableMLSD(ep Endpoint) {
+	p.mu.Lock()
+	p.noMLSD[ep] = true
+	p.mu.Unlock()
+	p.forget(func(k poolKey) bool { return k.ep == ep })
+}
+
+func (p *Pool) mlsdDisabled(ep Endpoint) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.noMLSD[ep]
+}
+
+// Stats counts connections, for tests and metrics.
+type Stats struct {
+	Open int
+	Idle int
+}
+
+// Stats returns the pool's current counts.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var s Stats
+	for _, n := range p.perHost {
+		s.Open += n
+	}
+	for _, sp := range p.sites {
+		s.Idle += len(sp.idle)
+	}
+	return s
+}
+
+// errRetryFresh asks hold to run the operation again on a new connection.
+var errRetryFresh = errors.New("retry on a fresh connection")
+
+// hold runs fn on a pooled connection and, if fn succeeds, keeps the
+// connection for the caller, who must release it. If a reused connection
+// turns out to have been dropped by the server (421, EOF, reset), fn runs
+// once more on a fresh one: fn must not have sent anything to the client.
+func (h *Handle) hold(ctx context.Context, fn func(c *conn) error) (*conn, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := h.p.acquire(ctx, h.key, h.login)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", h.key.ep, err)
+		}
+		c.control.limit(time.Time{}, controlBudget)
+		err = fn(c)
+		if err == nil {
+			return c, nil
+		}
+		retry := errors.Is(err, errRetryFresh) || dropped(err) && !c.fresh
+		h.p.release(c, inStep(err) && !errors.Is(err, errRetryFresh))
+		if retry && attempt == 0 {
+			h.p.cfg.Logger.Debug("retrying on a new ftp connection", "server", h.key.ep, "err", err)
+			continue
+		}
+		return nil, fmt.Errorf("%s: %w", h.key.ep, err)
+	}
+}
+
+// do runs fn on a pooled connection and gives it back.
+func (h *Handle) do(ctx context.Context, fn func(c *conn) error) error {
+	c, err := h.hold(ctx, fn)
+	if err == nil {
+		h.p.release(c, true)
+	}
+	return err
+}
+
+// Check logs in (or reuses a live connection), to test credentials.
+func (h *Handle) Check(ctx context.Context) error {
+	return h.do(ctx, func(*conn) error { return nil })
+}

@@ -1,0 +1,273 @@
+package handlers
+
+import (
+	"cmp"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
+)
+
+// listing is a folder as a plain data model, rendered as HTML or JSON.
+type listing struct {
+	page       `json:"-"`
+	SiteName   string    `json:"-"`
+	SiteRoot   string    `json:"-"`
+	Path       string    `json:"path"` // for display: invalid UTF-8 replaced
+	Crumbs     []crumb   `json:"-"`
+	Parent     string    `json:"-"`
+	Entries    []item    `json:"entries"`
+	Sort       string    `json:"-"`
+	Order      string    `json:"-"`
+	SortLinks  sortLinks `json:"-"`
+	ShowHidden bool      `json:"-"`
+	HiddenLink string    `json:"-"`
+	Hidden     int       `json:"-"`
+	Dirs       int       `json:"-"`
+	Files      int       `json:"-"`
+	Plain      bool      `json:"-"` // plain FTP: say that logins travel in clear
+}
+
+type crumb struct {
+	Name string
+	Href string
+}
+
+type sortLinks struct{ Name, Size, Modified string }
+
+// item is one row. The HTML-only fields are computed here, once, so the
+// template does no work per row beyond printing.
+type item struct {
+	Name     string `json:"name"`
+	Href     string `json:"href"`
+	Type     string `json:"type"`
+	Size     int64  `json:"size"`
+	Modified string `json:"modified,omitempty"`
+	Target   string `json:"target,omitempty"`
+
+	Icon      string    `json:"-"`
+	HumanSize string    `json:"-"`
+	Date      string    `json:"-"`
+	hidden    bool      // dot-file
+	mod       time.Time // for sorting
+	sortName  string
+}
+
+// browseOrDownload serves folders (URL ends in "/") and files.
+func browseOrDownload(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := d.resolve(c)
+		if err != nil || t == nil {
+			return err
+		}
+		if !t.Dir {
+			return d.download(c, t)
+		}
+		return d.browse(c, t)
+	}
+}
+
+func (d *Deps) browse(c echo.Context, t *target) error {
+	r := c.Request()
+	entries, err := t.handle.List(r.Context(), t.Path)
+	if err != nil {
+		return d.ftpFailure(c, t, err, "This folder")
+	}
+	q := r.URL.Query()
+	l := buildListing(t.Site, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	if wantsJSON(r) {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, l)
+	}
+	l.filterHidden()
+	l.page = d.page(r, l.Path+" on "+l.SiteName)
+	d.render(c.Response(), http.StatusOK, "listing.html", l)
+	return nil
+}
+
+// buildListing sorts (folders first) and annotates the entries.
+func buildListing(site urlpath.Site, dir string, entries []ftppool.Entry, sortBy, order string, showHidden bool) *listing {
+	if sortBy != "size" && sortBy != "modified" {
+		sortBy = "name"
+	}
+	if order != "desc" {
+		order = "asc"
+	}
+	l := &listing{
+		SiteName:   site.Scheme + "://" + site.String(),
+		SiteRoot:   site.Root(),
+		Path:       display(strings.TrimSuffix(dir, "/") + "/"),
+		Sort:       sortBy,
+		Order:      order,
+		ShowHidden: showHidden,
+		Plain:      site.Scheme == "ftp",
+	}
+	segs := urlpath.Split(dir)
+	for i := range segs {
+		l.Crumbs = append(l.Crumbs, crumb{Name: display(segs[i]), Href: site.URL(strings.Join(segs[:i+1], "/"), true)})
+	}
+	if len(segs) > 0 {
+		l.Parent = site.URL(strings.Join(segs[:len(segs)-1], "/"), true)
+	}
+	l.Entries = make([]item, 0, len(entries))
+	for _, e := range entries {
+		it := l.item(site, dir, e)
+		if it.Type == "dir" {
+			l.Dirs++
+		} else {
+			l.Files++
+		}
+		l.Entries = append(l.Entries, it)
+	}
+	sortItems(l.Entries, sortBy, order == "desc")
+	l.SortLinks = sortLinks{
+		Name:     l.query(site, dir, "name"),
+		Size:     l.query(site, dir, "size"),
+		Modified: l.query(site, dir, "modified"),
+	}
+	hq := url.Values{"sort": {sortBy}, "order": {order}}
+	if !showHidden {
+		hq.Set("hidden", "1")
+	}
+	l.HiddenLink = site.URL(dir, true) + "?" + hq.Encode()
+	return l
+}
+
+// filterHidden drops dot-files unless asked; the JSON API always has all.
+func (l *listing) filterHidden() {
+	if l.ShowHidden {
+		return
+	}
+	kept := l.Entries[:0]
+	for _, it := range l.Entries {
+		if it.hidden {
+			l.Hidden++
+			continue
+		}
+		kept = append(kept, it)
+	}
+	l.Entries = kept
+}
+
+// query links a column header: clicking the current column flips order.
+func (l *listing) query(site urlpath.Site, dir, col string) string {
+	order := "asc"
+	if l.Sort == col && l.Order == "asc" {
+		order = "desc"
+	}
+	q := url.Values{"sort": {col}, "order": {order}}
+	if l.ShowHidden {
+		q.Set("hidden", "1")
+	}
+	return site.URL(dir, true) + "?" + q.Encode()
+}
+
+func (l *listing) item(site urlpath.Site, dir string, e ftppool.Entry) item {
+	it := item{
+		Name:     display(e.Name),
+		Href:     site.URL(path.Join(dir, e.Name), e.Type == ftppool.TypeDir),
+		Type:     e.Type.String(),
+		Size:     e.Size,
+		Target:   display(e.Target),
+		hidden:   strings.HasPrefix(e.Name, "."),
+		mod:      e.Modified,
+		sortName: strings.ToLower(e.Name),
+	}
+	if it.Type == "dir" {
+		it.Size = 0
+	}
+	if !e.Modified.IsZero() {
+		it.Modified = e.Modified.UTC().Format(time.RFC3339)
+		it.Date = e.Modified.UTC().Format("2006-01-02 15:04")
+	}
+	switch {
+	case e.Type == ftppool.TypeDir:
+		it.Icon, it.HumanSize = "folder", "—"
+	case e.Type == ftppool.TypeLink:
+		it.Icon, it.HumanSize = "link", "—"
+	default:
+		it.Icon = iconFor(e.Name)
+		it.HumanSize = humanSize(e.Size)
+	}
+	return it
+}
+
+func sortItems(items []item, by string, desc bool) {
+	slices.SortStableFunc(items, func(a, b item) int {
+		// Folders first whichever way the rest is sorted.
+		if ad, bd := a.Type == "dir", b.Type == "dir"; ad != bd {
+			if ad {
+				return -1
+			}
+			return 1
+		}
+		var n int
+		switch by {
+		case "size":
+			n = cmp.Compare(a.Size, b.Size)
+		case "modified":
+			n = a.mod.Compare(b.mod)
+		}
+		if n == 0 {
+			n = cmp.Or(strings.Compare(a.sortName, b.sortName), strings.Compare(a.Name, b.Name))
+		}
+		if desc {
+			return -n
+		}
+		return n
+	})
+}
+
+// display makes a name printable: bytes that are not UTF-8 become U+FFFD.
+// Only for showing; links always carry the exact bytes.
+func display(name string) string { return strings.ToValidUTF8(name, "\uFFFD") }
+
+func humanSize(n int64) string {
+	if n < 0 {
+		return "?"
+	}
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	f := float64(n) / 1024
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if f < 10 {
+		return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[i]
+	}
+	return strconv.FormatFloat(f, 'f', 0, 64) + " " + units[i]
+}
+
+// iconFor picks an icon from the static sprite by file extension.
+func iconFor(name string) string {
+	ext := strings.ToLower(path.Ext(name))
+	switch ext {
+	case ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg", ".avif", ".ico", ".tif", ".tiff":
+		return "image"
+	case ".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aac", ".opus":
+		return "audio"
+	case ".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v":
+		return "video"
+	case ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".tar", ".iso":
+		return "archive"
+	case ".txt", ".md", ".log", ".csv", ".rst", ".nfo":
+		return "text"
+	case ".pdf":
+		return "pdf"
+	case ".go", ".c", ".h", ".py", ".js", ".ts", ".html", ".css", ".json", ".xml", ".sh", ".rs", ".java", ".yml", ".yaml", ".toml":
+		return "code"
+	}
+	return "file"
+}

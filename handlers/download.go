@@ -1,0 +1,96 @@
+package handlers
+
+import (
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
+)
+
+// previewable are the types ?inline=1 shows in the browser: none of them
+// can run script. Everything else is always an attachment.
+var previewable = map[string]bool{
+	"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true, "image/avif": true, "image/bmp": true,
+	"text/plain": true,
+}
+
+// download streams a file. Range, If-Range, ETag, Last-Modified and the
+// conditional requests are left to http.ServeContent over a File that
+// turns seeks into REST; HEAD and 304 never open a data connection.
+func (d *Deps) download(c echo.Context, t *target) error {
+	r := c.Request()
+	f, err := t.handle.Open(r.Context(), t.Path)
+	if err != nil {
+		if ftppool.ErrorKind(err) == ftppool.KindIsDir {
+			return addSlash(c)
+		}
+		return d.ftpFailure(c, t, err, "The file")
+	}
+	defer f.Close()
+
+	name := path.Base(t.Path)
+	h := c.Response().Header()
+	ctype := contentType(name)
+	disposition := "attachment"
+	if r.URL.Query().Get("inline") == "1" {
+		if inlineSafe(ctype) {
+			disposition = "inline"
+		} else {
+			// Asked to show something that could run script: hand it
+			// over as opaque bytes instead.
+			ctype = "application/octet-stream"
+		}
+	}
+	if cd := mime.FormatMediaType(disposition, map[string]string{"filename": display(name)}); cd != "" {
+		h.Set("Content-Disposition", cd)
+	} else {
+		h.Set("Content-Disposition", disposition)
+	}
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Security-Policy", fileCSP)
+	h.Set("Cache-Control", "private, no-cache")
+	if f.Size >= 0 && !f.ModTime.IsZero() {
+		// Size and time together change whenever the content does, for
+		// all practical purposes; either alone does not.
+		h.Set("ETag", fmt.Sprintf(`"%x-%x"`, f.ModTime.Unix(), f.Size))
+	}
+
+	// A plain GET starts the transfer before any header goes out, so a
+	// refusal (no read permission) is still a proper error page.
+	if r.Method == http.MethodGet && r.Header.Get("Range") == "" &&
+		r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == "" {
+		if err := f.Start(); err != nil {
+			return d.ftpFailure(c, t, err, "The file")
+		}
+	}
+	if f.Size < 0 {
+		// The server will not say the size: stream without ranges.
+		c.Response().WriteHeader(http.StatusOK)
+		if r.Method == http.MethodHead {
+			return nil
+		}
+		_, err := io.Copy(c.Response(), f)
+		return err
+	}
+	http.ServeContent(c.Response(), r, "", f.ModTime, f)
+	return nil
+}
+
+func contentType(name string) string {
+	if t := mime.TypeByExtension(strings.ToLower(path.Ext(name))); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+func inlineSafe(ctype string) bool {
+	base, _, _ := strings.Cut(ctype, ";")
+	base = strings.TrimSpace(base)
+	return previewable[base] || strings.HasPrefix(base, "audio/") || strings.HasPrefix(base, "video/")
+}

@@ -1,0 +1,130 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
+)
+
+// httpError is an error with the status and words a person sees.
+type httpError struct {
+	Status int
+	Msg    string
+	Err    error // detail for the log, never shown raw
+}
+
+func (e *httpError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %v", e.Status, e.Msg, e.Err)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Msg)
+}
+
+func (e *httpError) Unwrap() error { return e.Err }
+
+func badRequest(format string, args ...any) *httpError {
+	return &httpError{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ftpError maps an error from ftppool to what the person sees (DESIGN.md
+// section 4). The server's own reply is quoted where there is one.
+func ftpError(err error, what string) *httpError {
+	reply := ftppool.Reply(err)
+	said := ""
+	if reply != "" {
+		said = fmt.Sprintf(" The server said: %q.", reply)
+	}
+	e := &httpError{Err: err}
+	switch ftppool.ErrorKind(err) {
+	case ftppool.KindLogin:
+		e.Status, e.Msg = http.StatusUnauthorized, "The FTP server refused the login."+said+" Check the user name and password."
+	case ftppool.KindNotFound:
+		e.Status, e.Msg = http.StatusNotFound, fmt.Sprintf("%s was not found on the FTP server, or you may not see it.%s", what, said)
+	case ftppool.KindPermission:
+		e.Status, e.Msg = http.StatusForbidden, fmt.Sprintf("The FTP server does not allow access to %s.%s", what, said)
+	case ftppool.KindExists:
+		e.Status, e.Msg = http.StatusConflict, fmt.Sprintf("%s already exists.%s", what, said)
+	case ftppool.KindBusy:
+		e.Status, e.Msg = http.StatusServiceUnavailable, "Too many connections to this FTP server are in use right now. Try again in a few seconds."
+	case ftppool.KindRefused:
+		e.Status, e.Msg = http.StatusForbidden, "The bridge's operator does not allow connections to this host (only public addresses, plus those in -allow-hosts)."
+	case ftppool.KindTimeout:
+		e.Status, e.Msg = http.StatusGatewayTimeout, "The FTP server did not answer in time."
+	case ftppool.KindTLS:
+		e.Status, e.Msg = http.StatusBadGateway, fmt.Sprintf("The secure (TLS) connection to the FTP server failed: %v. If the server uses a private certificate authority, the operator can add it with -ftp-ca-file.", rootCause(err))
+	case ftppool.KindUnreachable:
+		e.Status, e.Msg = http.StatusBadGateway, fmt.Sprintf("Could not reach the FTP server, or it closed the connection: %v.", rootCause(err))
+	case ftppool.KindUnavailable:
+		e.Status, e.Msg = http.StatusBadGateway, "The FTP server is not serving right now."+said
+	case ftppool.KindTooLarge:
+		e.Status, e.Msg = http.StatusBadGateway, "This folder's listing is larger than the bridge accepts."
+	case ftppool.KindNotSupported:
+		e.Status, e.Msg = http.StatusBadGateway, "The FTP server does not support this operation."+said
+	default:
+		e.Status, e.Msg = http.StatusBadGateway, fmt.Sprintf("The FTP server gave an answer the bridge cannot use: %v.", rootCause(err))
+	}
+	return e
+}
+
+// rootCause strips our wrapping so the person reads the network's words.
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// handleError is echo's error handler: every error ends here.
+func (d *Deps) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		d.Logger.Warn("error after the response started", "path", c.Request().URL.Path, "err", err)
+		return
+	}
+	var he *httpError
+	var ee *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+	case errors.As(err, &ee):
+		he = &httpError{Status: ee.Code, Msg: fmt.Sprint(ee.Message)}
+		if ee.Code == http.StatusNotFound {
+			he.Msg = "There is no such page on this bridge."
+		}
+	default:
+		he = &httpError{Status: http.StatusInternalServerError, Msg: "Something went wrong inside the bridge.", Err: err}
+	}
+	if he.Status >= 500 {
+		d.Logger.Warn("request failed", "path", c.Request().URL.Path, "status", he.Status, "err", he)
+	}
+	d.renderError(c.Response(), c.Request(), he)
+}
+
+type errorPage struct {
+	page
+	Status int
+	Title  string
+	Msg    string
+}
+
+// renderError writes an error as a page for browsers and as
+// {"error": "..."} for everyone else.
+func (d *Deps) renderError(w http.ResponseWriter, r *http.Request, he *httpError) {
+	if he.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	if wantsHTML(r) {
+		d.render(w, he.Status, "error.html", errorPage{page: d.page(r, http.StatusText(he.Status)), Status: he.Status, Title: http.StatusText(he.Status), Msg: he.Msg})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(he.Status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": he.Msg})
+}

@@ -1,0 +1,150 @@
+// Package handlers is the bridge's HTTP layer: routes.go lists every URL,
+// one file per resource, and errors.go maps FTP failures to HTTP statuses.
+package handlers
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/session"
+	"github.com/ftpbridge/ftpbridge/templates"
+)
+
+// Deps is everything the handlers need, built once by run().
+type Deps struct {
+	Pool           *ftppool.Pool
+	Sessions       *session.Store
+	Logger         *slog.Logger
+	TrustedProxies []netip.Prefix
+	DemoSite       string       // "/ftp/127.0.0.1:port/" when -demo runs, else ""
+	Draining       *atomic.Bool // set when shutdown begins: /readyz fails
+	ownerKey       []byte       // keys Basic-auth owners in the pool
+	pages          *template.Template
+}
+
+// New builds the bridge's http.Handler.
+func New(d *Deps) (http.Handler, error) {
+	pages, err := templates.Parse()
+	if err != nil {
+		return nil, err
+	}
+	d.pages = pages
+	d.ownerKey = make([]byte, 32)
+	if _, err := randRead(d.ownerKey); err != nil {
+		return nil, err
+	}
+	d.Sessions.Secure = d.isHTTPS
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = d.handleError
+	e.Use(d.logRequests, securityHeaders)
+	addRoutes(e, d)
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.renderError(w, r, &httpError{Status: http.StatusForbidden,
+			Msg: "This request came from another web site, so the bridge refused it. Use the bridge's own pages."})
+	}))
+	return cop.Handler(e), nil
+}
+
+// isHTTPS reports whether the browser reached us over TLS, believing a
+// proxy's X-Forwarded-Proto only from -trusted-proxies.
+func (d *Deps) isHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return d.fromTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (d *Deps) fromTrustedProxy(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	for _, p := range d.TrustedProxies {
+		if p.Contains(ip.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// owner names the pool connections of a Basic-auth login: a keyed hash of
+// user and password, so a wrong password never reuses a connection that
+// logged in with the right one, and the password is not kept as a key.
+func (d *Deps) basicOwner(user, password string) string {
+	m := hmac.New(sha256.New, d.ownerKey)
+	m.Write([]byte(user))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	return "basic:" + hex.EncodeToString(m.Sum(nil))
+}
+
+// wantsHTML reports a browser navigating, as opposed to a script.
+func wantsHTML(r *http.Request) bool {
+	if f := r.URL.Query().Get("format"); f != "" {
+		return f == "html"
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// wantsJSON reports a client that asked for JSON.
+func wantsJSON(r *http.Request) bool {
+	if f := r.URL.Query().Get("format"); f != "" {
+		return f == "json"
+	}
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
+}
+
+// render writes a page.
+func (d *Deps) render(w http.ResponseWriter, status int, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := d.pages.ExecuteTemplate(w, name, data); err != nil {
+		d.Logger.Error("render page", "page", name, "err", err)
+	}
+}
+
+// staticFiles serves the embedded CSS, JS and icons.
+func staticFiles(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// addSlash sends "/ftp/host" to "/ftp/host/": a folder URL ends in a slash,
+// which keeps relative links in the listing right.
+func addSlash(c echo.Context) error {
+	u := *c.Request().URL
+	u.Path += "/"
+	if u.RawPath != "" {
+		u.RawPath += "/"
+	}
+	return c.Redirect(http.StatusMovedPermanently, u.RequestURI())
+}
+
+var errNoSession = errors.New("no session")

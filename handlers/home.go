@@ -1,0 +1,216 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
+)
+
+// page is what every page's layout needs.
+type page struct {
+	Title    string
+	Sites    []connectedSite
+	DemoSite string
+}
+
+type connectedSite struct {
+	Key  string // for the disconnect form
+	Name string // "ftpes://alice@host"
+	Href string
+}
+
+func (d *Deps) page(r *http.Request, title string) page {
+	p := page{Title: title, DemoSite: d.DemoSite}
+	if s := d.Sessions.Get(r); s != nil {
+		for _, key := range s.Sites() {
+			scheme, raw, _ := strings.Cut(key, "/")
+			site, err := urlpath.ParseSite(scheme, raw)
+			if err != nil {
+				continue
+			}
+			p.Sites = append(p.Sites, connectedSite{Key: key, Name: scheme + "://" + site.String(), Href: site.Root()})
+		}
+	}
+	return p
+}
+
+// connectForm is the connect form's content, for re-rendering it.
+type connectForm struct {
+	Scheme string
+	Host   string
+	Port   int
+	User   string
+	Next   string // where to go after logging in
+}
+
+type homePage struct {
+	page
+	Form  connectForm
+	Error string
+}
+
+func (d *Deps) renderHome(c echo.Context, status int, form connectForm, msg string) {
+	if form.Scheme == "" {
+		form.Scheme = "ftpes"
+	}
+	d.render(c.Response(), status, "home.html", homePage{page: d.page(c.Request(), "Connect"), Form: form, Error: msg})
+}
+
+func home(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		d.renderHome(c, http.StatusOK, connectForm{}, "")
+		return nil
+	}
+}
+
+// connect logs in with the form's credentials, keeps them in the session
+// and goes to the listing. A failure shows the form again with the reason.
+func connect(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		port := 0
+		if p := strings.TrimSpace(c.FormValue("port")); p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 1 || n > 65535 {
+				return d.formError(c, connectForm{Scheme: c.FormValue("scheme"), Host: c.FormValue("host"), User: c.FormValue("user")},
+					badRequest("The port must be a number from 1 to 65535."))
+			}
+			port = n
+		}
+		form := connectForm{
+			Scheme: c.FormValue("scheme"),
+			Host:   strings.TrimSpace(c.FormValue("host")),
+			Port:   port,
+			User:   c.FormValue("user"),
+			Next:   c.FormValue("next"),
+		}
+		password := c.FormValue("password")
+		if c.FormValue("anonymous") != "" {
+			form.User, password = "", ""
+		}
+		return d.login(c, form, password)
+	}
+}
+
+func (d *Deps) formError(c echo.Context, form connectForm, he *httpError) error {
+	if !wantsHTML(c.Request()) {
+		return he
+	}
+	d.renderHome(c, he.Status, form, he.Msg)
+	return nil
+}
+
+// login checks the credentials against the server and stores them.
+func (d *Deps) login(c echo.Context, form connectForm, password string) error {
+	if urlpath.HasControl(form.User) || urlpath.HasControl(password) || urlpath.HasControl(form.Host) {
+		return d.formError(c, form, badRequest("The host, user name or password %v.", urlpath.ErrControl))
+	}
+	if !urlpath.ValidScheme(form.Scheme) {
+		return d.formError(c, form, badRequest("Choose the connection's security: plain FTP, FTPS explicit or FTPS implicit."))
+	}
+	if form.Port == 0 {
+		form.Port = urlpath.DefaultPort(form.Scheme)
+	}
+	host := form.Host
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	rawSite := host + ":" + strconv.Itoa(form.Port)
+	if form.User != "" {
+		rawSite = urlpath.EscapeSegment(form.User) + "@" + rawSite
+	}
+	site, err := urlpath.ParseSite(form.Scheme, rawSite)
+	if err != nil {
+		return d.formError(c, form, badRequest("The host is not valid: %v.", err))
+	}
+	sess, err := d.Sessions.Renew(c.Response(), c.Request())
+	if err != nil {
+		return err
+	}
+	ep := endpoint(site)
+	owner, login := sess.Owner, ftppool.Login{User: site.User, Password: password}
+	if site.Anonymous() {
+		owner, login = "", ftppool.Login{User: "anonymous", Password: anonymousPassword}
+		if site.User != "" {
+			login.User = site.User
+		}
+	} else if old, ok := sess.Credential(siteKey(site)); ok && old.Password != password {
+		// Connections logged in with the old password must not serve the new one.
+		d.Pool.Forget(owner, ep, site.User)
+	}
+	if err := d.Pool.Handle(owner, ep, login).Check(c.Request().Context()); err != nil {
+		return d.formError(c, form, ftpError(err, "The site"))
+	}
+	sess.SetCredential(sessionCredential(site, password))
+	next := site.Root()
+	if strings.HasPrefix(form.Next, next) {
+		next = form.Next
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// disconnect forgets one site's login (form field "site") or all of them,
+// and closes the matching FTP connections.
+func disconnect(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		key := c.FormValue("site")
+		sess := d.Sessions.Get(c.Request())
+		switch {
+		case sess == nil:
+		case key == "":
+			if err := d.Sessions.Destroy(c.Response(), c.Request()); err != nil {
+				return err
+			}
+		default:
+			for _, k := range sess.Forget(key) {
+				scheme, raw, _ := strings.Cut(k, "/")
+				if site, err := urlpath.ParseSite(scheme, raw); err == nil && !site.Anonymous() {
+					d.Pool.Forget(sess.Owner, endpoint(site), site.User)
+				}
+			}
+		}
+		if !wantsHTML(c.Request()) {
+			return c.NoContent(http.StatusNoContent)
+		}
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+}
+
+// openURL goes from a pasted ftp:// URL to its bridge page. It is a POST
+// so that a password pasted in the URL travels in the body, never in a
+// logged query string; such a URL logs in like the connect form.
+func openURL(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw := strings.TrimSpace(c.FormValue("url"))
+		u, err := url.Parse(raw)
+		if err == nil && u.Host == "" {
+			err = errors.New("no host")
+		}
+		if err != nil || !urlpath.ValidScheme(u.Scheme) {
+			return d.formError(c, connectForm{}, badRequest("Paste an address such as ftp://ftp.example.org/pub/ (ftp, ftpes or ftps)."))
+		}
+		p, dir, err := urlpath.DecodePath(u.EscapedPath())
+		if err != nil {
+			return d.formError(c, connectForm{}, badRequest("The path in this address is not valid: %v.", err))
+		}
+		hostport := u.Host
+		if u.User != nil {
+			hostport = urlpath.EscapeSegment(u.User.Username()) + "@" + hostport
+		}
+		site, err := urlpath.ParseSite(u.Scheme, hostport)
+		if err != nil {
+			return d.formError(c, connectForm{}, badRequest("The site in this address is not valid: %v.", err))
+		}
+		if pw, ok := u.User.Password(); ok {
+			form := connectForm{Scheme: site.Scheme, Host: site.Host, Port: site.Port, User: site.User, Next: site.URL(p, dir)}
+			return d.login(c, form, pw)
+		}
+		return c.Redirect(http.StatusSeeOther, site.URL(p, dir))
+	}
+}

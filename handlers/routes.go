@@ -1,0 +1,32 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/static"
+)
+
+// addRoutes lists every URL the bridge answers. DESIGN.md section 3 is the
+// contract; keep the two in step.
+func addRoutes(e *echo.Echo, d *Deps) {
+	e.GET("/", home(d))
+	e.POST("/connect", connect(d))
+	e.POST("/disconnect", disconnect(d))
+	e.POST("/open", openURL(d)) // the "paste an ftp:// URL" box
+
+	e.GET("/healthz", healthz())
+	e.GET("/readyz", readyz(d))
+
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles(static.FS))))
+
+	for _, scheme := range []string{"ftp", "ftpes", "ftps"} {
+		// A site without the trailing slash is its root folder.
+		e.GET("/"+scheme+"/:site", addSlash)
+		e.HEAD("/"+scheme+"/:site", addSlash)
+		// Folders end in "/" and list; anything else is a file.
+		e.GET("/"+scheme+"/:site/*", browseOrDownload(d))
+		e.HEAD("/"+scheme+"/:site/*", browseOrDownload(d))
+	}
+}

@@ -1,0 +1,134 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/session"
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
+)
+
+// target is what a /{scheme}/{site}/{path} URL points at, with the login
+// this request uses.
+type target struct {
+	Site   urlpath.Site
+	Path   string // absolute FTP path, bytes as on the server
+	Dir    bool   // the URL ended in "/"
+	handle *ftppool.Handle
+}
+
+// anonymousPassword is what anonymous logins send, as browsers once did.
+const anonymousPassword = "anonymous@"
+
+// parseTarget reads the URL from its escaped form, so that names which are
+// not UTF-8 and reserved characters come back byte for byte.
+func parseTarget(r *http.Request) (urlpath.Site, string, bool, error) {
+	parts := strings.SplitN(r.URL.EscapedPath(), "/", 4) // "", scheme, site, rest
+	if len(parts) < 3 {
+		return urlpath.Site{}, "", false, badRequest("This address does not name an FTP site.")
+	}
+	site, err := urlpath.ParseSite(parts[1], parts[2])
+	if err != nil {
+		return urlpath.Site{}, "", false, badRequest("The site in this address is not valid: %v.", err)
+	}
+	if strings.Contains(site.User, ":") {
+		return urlpath.Site{}, "", false, badRequest("Passwords never go in a bridge address. Log in with the connect form, or send HTTP Basic auth.")
+	}
+	rest := ""
+	if len(parts) == 4 {
+		rest = parts[3]
+	}
+	p, dir, err := urlpath.DecodePath(rest)
+	if err != nil {
+		return urlpath.Site{}, "", false, badRequest("The path in this address is not valid: %v.", err)
+	}
+	return site, p, dir, nil
+}
+
+// endpoint turns a site into the pool's view of it.
+func endpoint(s urlpath.Site) ftppool.Endpoint {
+	sec := ftppool.Plain
+	switch s.Scheme {
+	case "ftpes":
+		sec = ftppool.ExplicitTLS
+	case "ftps":
+		sec = ftppool.ImplicitTLS
+	}
+	return ftppool.Endpoint{Security: sec, Host: s.Host, Port: s.Port}
+}
+
+// resolve finds the login for a request: HTTP Basic auth if sent, else
+// anonymous for a site without a user, else the session's stored login.
+// Without one, a browser gets the connect form and a script a Basic
+// challenge (both 401).
+func (d *Deps) resolve(c echo.Context) (*target, error) {
+	r := c.Request()
+	site, p, dir, err := parseTarget(r)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{Site: site, Path: p, Dir: dir}
+	ep := endpoint(site)
+	if user, pass, ok := r.BasicAuth(); ok {
+		if site.User != "" && site.User != user {
+			return nil, badRequest("The user in the address (%s) and in the Authorization header (%s) differ.", site.User, user)
+		}
+		if urlpath.HasControl(user) || urlpath.HasControl(pass) {
+			return nil, badRequest("The user name or password %v.", urlpath.ErrControl)
+		}
+		t.handle = d.Pool.Handle(d.basicOwner(user, pass), ep, ftppool.Login{User: user, Password: pass})
+		return t, nil
+	}
+	if site.Anonymous() {
+		user := site.User
+		if user == "" {
+			user = "anonymous"
+		}
+		t.handle = d.Pool.Handle("", ep, ftppool.Login{User: user, Password: anonymousPassword})
+		return t, nil
+	}
+	if s := d.Sessions.Get(r); s != nil {
+		if cred, ok := s.Credential(siteKey(site)); ok {
+			t.handle = d.Pool.Handle(s.Owner, ep, ftppool.Login{User: site.User, Password: cred.Password})
+			return t, nil
+		}
+	}
+	return nil, d.needLogin(c, site, "")
+}
+
+// siteKey names a site in the session: scheme, user, host and port.
+func siteKey(s urlpath.Site) string { return s.Scheme + "/" + s.String() }
+
+// needLogin answers a request that lacks credentials.
+func (d *Deps) needLogin(c echo.Context, site urlpath.Site, reason string) error {
+	r := c.Request()
+	if !wantsHTML(r) {
+		c.Response().Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="FTP %s", charset="UTF-8"`, strings.ReplaceAll(site.String(), `"`, "")))
+		msg := "This FTP site needs a login: send HTTP Basic auth (curl -u user) or log in on the bridge's home page."
+		if reason != "" {
+			msg = reason
+		}
+		return &httpError{Status: http.StatusUnauthorized, Msg: msg}
+	}
+	form := connectForm{Scheme: site.Scheme, Host: site.Host, Port: site.Port, User: site.User, Next: r.URL.RequestURI()}
+	d.renderHome(c, http.StatusUnauthorized, form, reason)
+	return nil
+}
+
+func sessionCredential(site urlpath.Site, password string) session.Credential {
+	return session.Credential{Site: siteKey(site), Password: password}
+}
+
+// ftpFailure reports an FTP error; a refused login asks for credentials
+// again, with the server's reason.
+func (d *Deps) ftpFailure(c echo.Context, t *target, err error, what string) error {
+	he := ftpError(err, what)
+	if he.Status == http.StatusUnauthorized {
+		return d.needLogin(c, t.Site, he.Msg)
+	}
+	return he
+}

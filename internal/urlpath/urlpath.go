@@ -1,0 +1,195 @@
+// Package urlpath maps FTP paths to bridge URLs and back.
+//
+// FTP names are bytes, not text: a server may hold names that are not UTF-8.
+// Each path segment in a URL is therefore the percent-encoding of the name's
+// bytes, and decoding gives back exactly those bytes.
+package urlpath
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Scheme ports: explicit TLS starts in the clear on the usual port.
+var defaultPorts = map[string]int{"ftp": 21, "ftpes": 21, "ftps": 990}
+
+// ValidScheme reports whether s is one of the bridge's URL schemes.
+func ValidScheme(s string) bool {
+	_, ok := defaultPorts[s]
+	return ok
+}
+
+// DefaultPort returns the usual port of a scheme.
+func DefaultPort(scheme string) int { return defaultPorts[scheme] }
+
+// ErrControl is returned for names and credentials that hold control bytes:
+// CR and LF would inject FTP commands, the rest have no business in a name.
+var ErrControl = errors.New("contains control characters")
+
+// HasControl reports whether s holds a byte below 0x20 or DEL.
+func HasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// Site is the "[user@]host[:port]" part of a bridge URL with its scheme.
+type Site struct {
+	Scheme string
+	User   string // "" means anonymous
+	Host   string // no brackets for IPv6
+	Port   int
+}
+
+// Addr is host:port for dialing.
+func (s Site) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+
+// Anonymous reports whether the site logs in as anonymous.
+func (s Site) Anonymous() bool {
+	return s.User == "" || strings.EqualFold(s.User, "anonymous") || strings.EqualFold(s.User, "ftp")
+}
+
+// String is the URL form "[user@]host[:port]", with the port left out when it
+// is the scheme's default, so that one site has one spelling.
+func (s Site) String() string {
+	var b strings.Builder
+	if s.User != "" {
+		b.WriteString(EscapeSegment(s.User))
+		b.WriteByte('@')
+	}
+	host := s.Host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	b.WriteString(host)
+	if s.Port != defaultPorts[s.Scheme] {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(s.Port))
+	}
+	return b.String()
+}
+
+// Root is the URL of the site's top folder, "/{scheme}/{site}/".
+func (s Site) Root() string { return "/" + s.Scheme + "/" + s.String() + "/" }
+
+// URL is the bridge URL of an FTP path ("/pub/x"); dir adds the trailing slash.
+func (s Site) URL(ftpPath string, dir bool) string {
+	return "/" + s.Scheme + "/" + s.String() + EncodePath(ftpPath, dir)
+}
+
+// ParseSite reads the {site} segment of a URL (still percent-encoded).
+func ParseSite(scheme, raw string) (Site, error) {
+	if !ValidScheme(scheme) {
+		return Site{}, fmt.Errorf("unknown scheme %q: use ftp, ftpes or ftps", scheme)
+	}
+	s := Site{Scheme: scheme, Port: defaultPorts[scheme]}
+	hostport := raw
+	if i := strings.LastIndex(raw, "@"); i >= 0 {
+		u, err := url.PathUnescape(raw[:i])
+		if err != nil {
+			return Site{}, fmt.Errorf("user name in %q: %w", raw, err)
+		}
+		if HasControl(u) {
+			return Site{}, fmt.Errorf("user name: %w", ErrControl)
+		}
+		s.User = u
+		hostport = raw[i+1:]
+	}
+	host := hostport
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return Site{}, fmt.Errorf("bad port %q", p)
+		}
+		host, s.Port = h, n
+	} else if strings.HasPrefix(hostport, "[") && strings.HasSuffix(hostport, "]") {
+		host = hostport[1 : len(hostport)-1]
+	}
+	h, err := url.PathUnescape(host)
+	if err != nil {
+		return Site{}, fmt.Errorf("host %q: %w", host, err)
+	}
+	if h == "" || HasControl(h) || strings.ContainsAny(h, "/\\ @?#%") {
+		return Site{}, fmt.Errorf("bad host name %q", h)
+	}
+	s.Host = strings.ToLower(h)
+	return s, nil
+}
+
+// EncodePath percent-encodes each segment of an absolute FTP path.
+func EncodePath(ftpPath string, dir bool) string {
+	segs := Split(ftpPath)
+	var b strings.Builder
+	for _, seg := range segs {
+		b.WriteByte('/')
+		b.WriteString(EscapeSegment(seg))
+	}
+	if dir || len(segs) == 0 {
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+// EscapeSegment percent-encodes every byte of a name that is not an
+// unreserved URL character, so the bytes (UTF-8 or not) survive exactly.
+func EscapeSegment(name string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~!$'()*+,=", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// Split returns the segments of a slash-separated path, ignoring empty ones.
+func Split(p string) []string {
+	var out []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// DecodePath turns the escaped URL path below the site into an absolute FTP
+// path. It refuses what could step out of the intended folder or inject
+// commands: "." and ".." segments, encoded slashes and control bytes.
+// dir reports a trailing slash.
+func DecodePath(escaped string) (ftpPath string, dir bool, err error) {
+	dir = escaped == "" || strings.HasSuffix(escaped, "/")
+	var segs []string
+	for _, raw := range strings.Split(escaped, "/") {
+		if raw == "" {
+			continue
+		}
+		seg, err := url.PathUnescape(raw)
+		if err != nil {
+			return "", false, fmt.Errorf("path segment %q: %w", raw, err)
+		}
+		switch {
+		case seg == "." || seg == "..":
+			return "", false, fmt.Errorf("path segment %q is not allowed", seg)
+		case strings.Contains(seg, "/"):
+			return "", false, fmt.Errorf("path segment %q holds an encoded slash", raw)
+		case HasControl(seg):
+			return "", false, fmt.Errorf("path segment %q: %w", raw, ErrControl)
+		}
+		segs = append(segs, seg)
+	}
+	return "/" + strings.Join(segs, "/"), dir, nil
+}

@@ -1,0 +1,289 @@
+// Command ftpbridge puts FTP and FTPS servers in the browser.
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/handlers"
+	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
+	"github.com/ftpbridge/ftpbridge/internal/session"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "ftpbridge:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	listen          string
+	allowHosts      string
+	demo            bool
+	maxConnsSession int
+	maxConnsHost    int
+	idleTimeout     time.Duration
+	connWait        time.Duration
+	ioTimeout       time.Duration
+	sessionTTL      time.Duration
+	shutdownTimeout time.Duration
+	trustedProxies  string
+	ftpCAFile       string
+	maxListBytes    int64
+	logLevel        string
+}
+
+// parseFlags reads the flags; each may also come from FTPBRIDGE_<NAME>
+// (-max-conns-per-host is FTPBRIDGE_MAX_CONNS_PER_HOST), and a flag on the
+// command line wins over its variable.
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
+	fs.StringVar(&c.allowHosts, "allow-hosts", "", "comma list of extra FTP hosts to allow (names, IPs, CIDRs, each optionally :port); public addresses are always allowed")
+	fs.BoolVar(&c.demo, "demo", false, "also run an embedded FTP server with sample files on loopback")
+	fs.IntVar(&c.maxConnsSession, "max-conns-per-session", 4, "FTP connections per browser session and site")
+	fs.IntVar(&c.maxConnsHost, "max-conns-per-host", 16, "FTP connections per FTP server, across all sessions")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 2*time.Minute, "close FTP connections idle this long")
+	fs.DurationVar(&c.connWait, "conn-wait", 10*time.Second, "how long a request waits for a free FTP connection before 503")
+	fs.DurationVar(&c.ioTimeout, "io-timeout", 30*time.Second, "longest silence accepted from an FTP server")
+	fs.DurationVar(&c.sessionTTL, "session-ttl", 12*time.Hour, "a browser session unused this long ends")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running transfers may go on")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma list of proxy IPs or CIDRs whose X-Forwarded-Proto is believed")
+	fs.StringVar(&c.ftpCAFile, "ftp-ca-file", "", "PEM file of extra certificate authorities for FTPS servers")
+	fs.Int64Var(&c.maxListBytes, "max-list-bytes", 64<<20, "largest folder listing accepted from an FTP server, in bytes")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "FTPBRIDGE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := fs.Set(f.Name, v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return c, nil
+}
+
+// run is the whole program, with its environment passed in so tests can
+// start the real server.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	policy, err := netpolicy.Parse(cfg.allowHosts)
+	if err != nil {
+		return err
+	}
+	proxies, err := parsePrefixes(cfg.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	roots, err := loadRoots(cfg.ftpCAFile)
+	if err != nil {
+		return err
+	}
+
+	demoSite := ""
+	if cfg.demo {
+		srv, site, cleanup, err := startDemo(policy, logger)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		defer srv.Close()
+		demoSite = site
+	}
+
+	dialer := &netpolicy.Dialer{Policy: policy}
+	pool := ftppool.New(ftppool.Config{
+		MaxConnsPerSession: cfg.maxConnsSession,
+		MaxConnsPerHost:    cfg.maxConnsHost,
+		IdleTimeout:        cfg.idleTimeout,
+		WaitTimeout:        cfg.connWait,
+		IOTimeout:          cfg.ioTimeout,
+		DialTimeout:        cfg.ioTimeout,
+		NoopAfter:          5 * time.Second,
+		MaxListBytes:       cfg.maxListBytes,
+		Dial:               dialer.DialContext,
+		DialData:           dialer.DialDataContext,
+		RootCAs:            roots,
+		Logger:             logger,
+	})
+	defer pool.Close()
+
+	sessions := session.NewStore(cfg.sessionTTL)
+	sessions.OnExpire = pool.ForgetOwner
+	var draining atomic.Bool
+	h, err := handlers.New(&handlers.Deps{
+		Pool:           pool,
+		Sessions:       sessions,
+		Logger:         logger,
+		TrustedProxies: proxies,
+		DemoSite:       demoSite,
+		Draining:       &draining,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	server := &http.Server{
+		Handler: h,
+		// Header and idle limits only: a whole-request timeout would cut
+		// a long download or upload.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "ftpbridge listening on http://%s/\n", ln.Addr())
+	if demoSite != "" {
+		fmt.Fprintf(stdout, "demo FTP server: http://%s%s\n", ln.Addr(), demoSite)
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(ln) }()
+	go expireSessions(ctx, sessions)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: refusing new requests, letting transfers finish", "timeout", cfg.shutdownTimeout)
+	draining.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := server.Shutdown(sctx); err != nil {
+		logger.Warn("transfers still running at the shutdown deadline were cut", "err", err)
+		server.Close()
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func expireSessions(ctx context.Context, s *session.Store) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Expire()
+		}
+	}
+}
+
+func parsePrefixes(spec string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(spec, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			ip, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// loadRoots returns the system roots plus -ftp-ca-file, or nil (system
+// roots) when no file is given.
+func loadRoots(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("-ftp-ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-ftp-ca-file %s: no PEM certificate in it", file)
+	}
+	return pool, nil
+}
+
+// startDemo writes the sample tree to a temporary folder and serves it on
+// loopback, writable by anonymous, and allowed by the policy (that port only).
+func startDemo(policy *netpolicy.Policy, logger *slog.Logger) (*embedftp.Server, string, func(), error) {
+	dir, err := os.MkdirTemp("", "ftpbridge-demo-")
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("demo: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	if err := embedftp.WriteSampleTree(dir); err != nil {
+		cleanup()
+		return nil, "", nil, fmt.Errorf("demo: %w", err)
+	}
+	srv, err := embedftp.Start(embedftp.Options{Root: dir, Anonymous: true, AnonymousWritable: true, Logger: logger.With("component", "demo-ftp")})
+	if err != nil {
+		cleanup()
+		return nil, "", nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := policy.Allow(srv.Addr()); err != nil {
+		srv.Close()
+		cleanup()
+		return nil, "", nil, fmt.Errorf("demo: %w", err)
+	}
+	return srv, "/ftp/" + srv.Addr() + "/", cleanup, nil
+}

@@ -1,0 +1,9 @@
+// Package static holds the CSS, JavaScript and icons, embedded in the binary.
+package static
+
+import "embed"
+
+// FS is served under /static/.
+//
+//go:embed *.css *.js *.svg
+var FS embed.FS
