@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/textproto"
 	"sync/atomic"
 	"time"
 
@@ -154,6 +155,12 @@ func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login) (*conn, error
 	if err != nil {
 		if c.control != nil {
 			c.control.Close()
+		}
+		var tpe *textproto.Error
+		if ep.Security == ExplicitTLS && errors.As(err, &tpe) {
+			// The greeting was read, so this is the answer to AUTH TLS.
+			// Never fall back to plain: the password would go in clear.
+			return nil, fmt.Errorf("connect to %s: %w (%w)", ep, ErrNoTLS, err)
 		}
 		return nil, fmt.Errorf("connect to %s: %w", ep, err)
 	}

@@ -37,6 +37,9 @@ const (
 	KindNotSupported      // 502/504: the server lacks the command
 )
 
+// ErrNoTLS is returned when a server refuses AUTH TLS.
+var ErrNoTLS = errors.New("the server refused to start TLS (AUTH TLS)")
+
 // ErrIsDir is returned when a file operation meets a folder.
 var ErrIsDir = errors.New("this is a folder, not a file")
 
@@ -65,7 +68,7 @@ func ErrorKind(err error) Kind {
 		return KindIsDir
 	case errors.Is(err, errListingTooLarge):
 		return KindTooLarge
-	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &recErr),
+	case errors.Is(err, ErrNoTLS), errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &recErr),
 		strings.Contains(err.Error(), "tls: "):
 		return KindTLS
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():

@@ -1,0 +1,597 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/testftp"
+)
+
+// TestListingAndDownloadRoundTrip lists the fixture through the bridge,
+// anonymously and with Basic auth, and downloads every file by the href
+// the listing gave: names and bytes must come back exactly.
+func TestListingAndDownloadRoundTrip(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	for _, login := range []string{"anonymous", "basic"} {
+		t.Run(login, func(t *testing.T) {
+			user := ""
+			client := &http.Client{}
+			if login == "basic" {
+				user = testftp.User
+				client.Transport = basicAuth{testftp.User, testftp.Password}
+			}
+			checkTree(t, client, b, srv, user, srv.Files)
+		})
+	}
+}
+
+// checkTree walks the listing from the root and compares every file.
+func checkTree(t *testing.T, client *http.Client, b *bridge, srv *testftp.Server, user string, files map[string][]byte) {
+	t.Helper()
+	seen := map[string]bool{}
+	var walk func(dir string)
+	walk = func(dir string) {
+		l := listJSON(t, client, siteURL(b, "ftp", user, srv, dir, true))
+		for _, e := range l.Entries {
+			full := strings.TrimSuffix(dir, "/") + "/" + e.Name
+			if e.Type == "dir" {
+				walk(full)
+				continue
+			}
+			want, ok := files[full]
+			if !ok {
+				// The listing shows names for display; find the exact
+				// bytes through the href instead.
+				u, _ := url.Parse(b.URL + e.Href)
+				full = strings.SplitN(u.EscapedPath(), "/", 4)[3]
+				full, _ = url.PathUnescape("/" + full)
+				want, ok = files[full]
+			}
+			if !ok {
+				t.Errorf("listing has %q (href %s), which is not in the fixture", e.Name, e.Href)
+				continue
+			}
+			seen[full] = true
+			if e.Size != int64(len(want)) {
+				t.Errorf("%q: listed size %d, want %d", full, e.Size, len(want))
+			}
+			resp, body := get(t, client, b.URL+e.Href)
+			if resp.StatusCode != http.StatusOK || !bytes.Equal(body, want) {
+				t.Errorf("GET %s: status %d, %d bytes, identical=%v", e.Href, resp.StatusCode, len(body), bytes.Equal(body, want))
+			}
+		}
+	}
+	walk("/")
+	for p := range files {
+		if !seen[p] {
+			t.Errorf("%q is missing from the listings", p)
+		}
+	}
+}
+
+type basicAuth struct{ user, pass string }
+
+func (a basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(a.user, a.pass)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestListingHTMLEscapesNames(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	resp, body := get(t, nil, siteURL(b, "ftp", "", srv, "/", true), "Accept", "text/html")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	page := string(body)
+	if strings.Contains(page, `"'<> b.txt`) {
+		t.Error("a name with <, > and quotes appears unescaped in the page")
+	}
+	for _, want := range []string{
+		`a #?%&amp;;&#34;&#39;&lt;&gt; b.txt`,      // text, escaped by html/template
+		`href="/ftp/127.0.0.1:`,                    // links are absolute bridge URLs
+		`a%20%23%3F%25%26%3B%22%27%3C%3E%20b.txt"`, // the href carries the bytes
+		`latin1-%E9t%E9.txt"`,                      // non-UTF-8 bytes, percent-encoded
+		"latin1-\uFFFDt\uFFFD.txt",                 // and shown with replacement characters
+		strings.Repeat("n", 196) + ".txt",          // long names are not cut
+		`title="3145728 bytes"`,                    // exact size on hover
+		`3.0 MiB`,                                  // human size
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, ".hidden") {
+		t.Error("dot-file shown without hidden=1")
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("page CSP = %q", csp)
+	}
+	_, body = get(t, nil, siteURL(b, "ftp", "", srv, "/", true)+"?hidden=1", "Accept", "text/html")
+	if !strings.Contains(string(body), ".hidden") {
+		t.Error("hidden=1 does not show the dot-file")
+	}
+}
+
+func TestListingSort(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	for _, tc := range []struct{ query, first string }{
+		{"sort=size&order=desc", "big.bin"},
+		{"sort=size&order=asc", ".hidden"},
+		{"sort=name&order=asc", "-dash-start.txt"},
+	} {
+		l := listJSON(t, nil, siteURL(b, "ftp", "", srv, "/", true)+"?"+tc.query)
+		if l.Entries[0].Type != "dir" {
+			t.Errorf("%s: folders are not first", tc.query)
+		}
+		var files []string
+		for _, e := range l.Entries {
+			if e.Type == "file" {
+				files = append(files, e.Name)
+			}
+		}
+		if len(files) == 0 || files[0] != tc.first {
+			t.Errorf("%s: first file %q, want %q", tc.query, files, tc.first)
+		}
+	}
+}
+
+func TestDownloadRangeAndConditionals(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	u := siteURL(b, "ftp", "", srv, "/big.bin", false)
+	want := srv.Files["/big.bin"]
+
+	resp, body := get(t, nil, u, "Range", "bytes=1000-1999")
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, want[1000:2000]) {
+		t.Fatalf("range: status %d, %d bytes, identical=%v", resp.StatusCode, len(body), bytes.Equal(body, want[1000:2000]))
+	}
+	if cr := resp.Header.Get("Content-Range"); cr != fmt.Sprintf("bytes 1000-1999/%d", len(want)) {
+		t.Errorf("Content-Range = %q", cr)
+	}
+	etag := resp.Header.Get("ETag")
+	if etag == "" || resp.Header.Get("Last-Modified") == "" {
+		t.Fatalf("no ETag or Last-Modified: %v", resp.Header)
+	}
+
+	tests := []struct {
+		name   string
+		header []string
+		status int
+		body   []byte
+	}{
+		{"suffix range", []string{"Range", "bytes=-10"}, 206, want[len(want)-10:]},
+		{"open range", []string{"Range", fmt.Sprintf("bytes=%d-", len(want)-5)}, 206, want[len(want)-5:]},
+		{"unsatisfiable", []string{"Range", fmt.Sprintf("bytes=%d-", len(want)+10)}, 416, nil},
+		{"if-range matches", []string{"Range", "bytes=0-9", "If-Range", etag}, 206, want[:10]},
+		{"if-range stale", []string{"Range", "bytes=0-9", "If-Range", `"stale"`}, 200, want},
+		{"if-none-match", []string{"If-None-Match", etag}, 304, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := get(t, nil, u, tc.header...)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if tc.body != nil && !bytes.Equal(body, tc.body) {
+				t.Errorf("body: %d bytes, want %d, identical=%v", len(body), len(tc.body), bytes.Equal(body, tc.body))
+			}
+		})
+	}
+
+	head, err := http.Head(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head.Body.Close()
+	if head.StatusCode != 200 || head.ContentLength != int64(len(want)) {
+		t.Errorf("HEAD: %d, length %d", head.StatusCode, head.ContentLength)
+	}
+	for h, want := range map[string]string{
+		"Content-Disposition":     "attachment; filename=big.bin",
+		"X-Content-Type-Options":  "nosniff",
+		"Content-Security-Policy": "sandbox",
+		"Accept-Ranges":           "bytes",
+	} {
+		if got := head.Header.Get(h); !strings.HasPrefix(got, want) {
+			t.Errorf("HEAD %s = %q, want %q...", h, got, want)
+		}
+	}
+}
+
+func TestDownloadHeaders(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	for _, tc := range []struct {
+		path, query, ctype, disposition string
+	}{
+		{"/日本語.txt", "", "text/plain; charset=utf-8", `attachment; filename*=utf-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.txt`},
+		{"/with space.txt", "?inline=1", "text/plain; charset=utf-8", `inline; filename="with space.txt"`},
+		{"/big.bin", "?inline=1", "application/octet-stream", `attachment; filename=big.bin`},
+		{`/a #?%&;"'<> b.txt`, "", "text/plain; charset=utf-8", `attachment; filename="a #?%&;\"'<> b.txt"`},
+	} {
+		resp, _ := get(t, nil, siteURL(b, "ftp", "", srv, tc.path, false)+tc.query)
+		if got := resp.Header.Get("Content-Type"); got != tc.ctype {
+			t.Errorf("%s: Content-Type %q, want %q", tc.path, got, tc.ctype)
+		}
+		if got := resp.Header.Get("Content-Disposition"); got != tc.disposition {
+			t.Errorf("%s: Content-Disposition %q, want %q", tc.path, got, tc.disposition)
+		}
+	}
+}
+
+func TestFolderWithoutSlashRedirects(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, _ := get(t, c, siteURL(b, "ftp", "", srv, "/sub", false))
+	if resp.StatusCode != http.StatusMovedPermanently || !strings.HasSuffix(resp.Header.Get("Location"), "/sub/") {
+		t.Errorf("GET /sub: %d to %q, want 301 to .../sub/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := get(t, nil, siteURL(b, "ftp", "", srv, "/nope.txt", false))
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `"error"`) {
+		t.Errorf("missing file: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestDefaultPolicyRefusesLoopback: with no -allow-hosts, every spelling of
+// a loopback or private address is 403, and no TCP connection is made.
+func TestDefaultPolicyRefusesLoopback(t *testing.T) {
+	canary, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer canary.Close()
+	_, port, _ := net.SplitHostPort(canary.Addr().String())
+	b := startBridge(t)
+	for _, host := range []string{
+		"127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "[::ffff:127.0.0.1]", "localhost", "[::1]",
+		"0.0.0.0", "10.0.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+	} {
+		resp, body := get(t, nil, b.URL+"/ftp/"+host+":"+port+"/")
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: status %d (%s), want 403", host, resp.StatusCode, body)
+		}
+	}
+	// Anything that reached the canary is queued for Accept by now.
+	canary.(*net.TCPListener).SetDeadline(time.Now())
+	if c, err := canary.Accept(); err == nil {
+		c.Close()
+		t.Error("the bridge connected to a refused address")
+	} else if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal(err)
+	}
+}
+
+// TestAbortedDownloadsLeakNothing aborts 200 downloads mid-stream; the
+// bridge must end up with no extra goroutines, files or FTP connections,
+// and serve the next request.
+func TestAbortedDownloadsLeakNothing(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	// Large enough that socket buffers cannot swallow it: the bridge must
+	// see the client go away mid-transfer.
+	if err := os.Truncate(filepath.Join(srv.Root, "big.bin"), 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	u := siteURL(b, "ftp", "", srv, "/big.bin", false)
+	get(t, nil, siteURL(b, "ftp", "", srv, "/", true)) // warm up
+	http.DefaultClient.CloseIdleConnections()
+	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
+
+	for i := 0; i < 200; i++ {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(io.Discard, resp.Body, 64<<10); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close() // closes the TCP connection mid-body
+	}
+	http.DefaultClient.CloseIdleConnections()
+
+	if clients := srv.Clients(); clients > 16 {
+		t.Errorf("FTP server sees %d control connections after the aborts; the per-host cap is 16", clients)
+	}
+	resp, body := get(t, nil, siteURL(b, "ftp", "", srv, "/with space.txt", false))
+	if resp.StatusCode != 200 || !bytes.Equal(body, srv.Files["/with space.txt"]) {
+		t.Fatalf("request after the aborts: %d", resp.StatusCode)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	// The handlers finish asynchronously after the client hangs up: wait
+	// for the counts to settle, and fail if they do not.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g, fd := runtime.NumGoroutine(), openFDs(t)
+		if g <= baseG+5 && fd <= baseFD+5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 200 aborted downloads: %d goroutines (was %d), %d fds (was %d)", g, baseG, fd, baseFD)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func openFDs(t testing.TB) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd on this system")
+	}
+	return len(ents)
+}
+
+// TestReconnectAfterServerRestart: the pooled connection dies with the
+// server; the next request redials transparently.
+func TestReconnectAfterServerRestart(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	u := siteURL(b, "ftp", "", srv, "/sub/deeper/leaf.txt", false)
+	for i, fault := range []func(){
+		func() { srv.Restart(t) },
+		func() { srv.DropAll() },
+	} {
+		if resp, _ := get(t, nil, u); resp.StatusCode != 200 {
+			t.Fatalf("case %d: first request %d", i, resp.StatusCode)
+		}
+		fault()
+		if resp, body := get(t, nil, u); resp.StatusCode != 200 || string(body) != "leaf\n" {
+			t.Fatalf("case %d: request after the fault: %d %s", i, resp.StatusCode, body)
+		}
+	}
+}
+
+// TestReconnectAfterIdle421: the server says 421 and hangs up on an idle
+// connection; the bridge notices and redials.
+func TestReconnectAfterIdle421(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{IdleTimeout: 1})
+	u := siteURL(b, "ftp", "", srv, "/", true)
+	listJSON(t, nil, u)
+	for srv.Clients() > 0 {
+		<-srv.Changed() // the server closes the idle connection
+	}
+	listJSON(t, nil, u)
+}
+
+func TestStalledServerTimesOut(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{}, "-io-timeout", "300ms")
+	u := siteURL(b, "ftp", "", srv, "/", true)
+	listJSON(t, nil, u)
+	srv.Stall()
+	defer srv.Resume()
+	resp, body := get(t, nil, u)
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("stalled server: %d %s, want 504", resp.StatusCode, body)
+	}
+}
+
+// TestPerHostCap: with one connection allowed and held by a download, a
+// listing waits, then gets 503 with Retry-After.
+func TestPerHostCap(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{}, "-max-conns-per-host", "1", "-conn-wait", "200ms")
+	if err := os.Truncate(filepath.Join(srv.Root, "big.bin"), 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	held, err := http.Get(siteURL(b, "ftp", "", srv, "/big.bin", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Body.Close()
+	resp, body := get(t, nil, siteURL(b, "ftp", "", srv, "/", true))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second request: %d Retry-After=%q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+}
+
+// TestConnectFormSession logs in through the form, then browses with the
+// session cookie alone; the cookie holds no credential, its id changes on
+// connect, and disconnect ends access.
+func TestConnectFormSession(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	c := newJarClient(t)
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	site := siteURL(b, "ftp", testftp.User, srv, "/", true)
+
+	resp, _ := get(t, c, site, "Accept", "text/html")
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("before login: %d, want 401 with the form", resp.StatusCode)
+	}
+	form := url.Values{"scheme": {"ftp"}, "host": {host}, "port": {port}, "user": {testftp.User}, "password": {"wrong"}}
+	resp = postForm(t, c, b.URL+"/connect", form)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "The server said") {
+		t.Fatalf("wrong password: %d, page should quote the server: %s", resp.StatusCode, body)
+	}
+	firstID := cookie(c, b.URL)
+
+	form.Set("password", testftp.Password)
+	resp = postForm(t, c, b.URL+"/connect", form)
+	resp.Body.Close()
+	if resp.Request.URL.String() != site || resp.StatusCode != 200 {
+		t.Fatalf("login went to %s (%d), want %s", resp.Request.URL, resp.StatusCode, site)
+	}
+	ck := cookie(c, b.URL)
+	if ck == "" || ck == firstID {
+		t.Errorf("session id did not change on connect")
+	}
+	if strings.Contains(ck, testftp.Password) || strings.Contains(ck, url.QueryEscape(testftp.Password)) {
+		t.Error("the cookie holds the password")
+	}
+	l := listJSON(t, c, site)
+	if len(l.Entries) == 0 {
+		t.Fatal("empty listing after login")
+	}
+
+	resp = postForm(t, c, b.URL+"/disconnect", url.Values{})
+	resp.Body.Close()
+	old := &http.Client{Jar: c.Jar}
+	c.Jar.SetCookies(mustURL(b.URL), []*http.Cookie{{Name: "ftpbridge", Value: ck, Path: "/"}})
+	if resp, _ := get(t, old, site); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("old cookie after disconnect: %d, want 401", resp.StatusCode)
+	}
+}
+
+func postForm(t testing.TB, c *http.Client, u string, form url.Values) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func cookie(c *http.Client, base string) string {
+	for _, ck := range c.Jar.Cookies(mustURL(base)) {
+		if ck.Name == "ftpbridge" {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func TestCrossSitePostRefused(t *testing.T) {
+	_, b := startFTP(t, embedftp.Options{})
+	for _, h := range [][2]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+		req, _ := http.NewRequest(http.MethodPost, b.URL+"/connect", strings.NewReader("scheme=ftp&host=127.0.0.1"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(h[0], h[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %s: %d, want 403", h[0], h[1], resp.StatusCode)
+		}
+	}
+}
+
+func TestBasicAuthChallenges(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	u := siteURL(b, "ftp", testftp.User, srv, "/", true)
+	resp, _ := get(t, nil, u)
+	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+		t.Errorf("no credentials: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	bad := &http.Client{Transport: basicAuth{testftp.User, "nope"}}
+	resp, body := get(t, bad, u)
+	if resp.StatusCode != 401 || !strings.Contains(string(body), "refused the login") {
+		t.Errorf("wrong password: %d %s", resp.StatusCode, body)
+	}
+	good := &http.Client{Transport: basicAuth{testftp.User, testftp.Password}}
+	if resp, _ := get(t, good, u); resp.StatusCode != 200 {
+		t.Errorf("right password: %d", resp.StatusCode)
+	}
+	// A wrong password must not ride on the connection the right one opened.
+	if resp, _ := get(t, bad, u); resp.StatusCode != 401 {
+		t.Errorf("wrong password after a good login: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestBadPathsAre400(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	base := siteURL(b, "ftp", "", srv, "/", true)
+	for _, p := range []string{"a%0d%0aDELE%20x", "a%00b", "..%2f..%2fetc", "%2e%2e/", "x%2Fy"} {
+		resp, body := get(t, nil, base+p)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", p, resp.StatusCode, body)
+		}
+	}
+}
+
+// TestFTPS lists and downloads over explicit and implicit TLS, trusting
+// the server's private CA through -ftp-ca-file; without it the
+// certificate is refused, and explicit TLS never falls back to plain.
+func TestFTPS(t *testing.T) {
+	caFile, serverTLS := testCA(t)
+	for _, tc := range []struct {
+		scheme   string
+		implicit bool
+	}{{"ftpes", false}, {"ftps", true}} {
+		t.Run(tc.scheme, func(t *testing.T) {
+			srv, b := startFTP(t, embedftp.Options{TLS: serverTLS, ImplicitTLS: tc.implicit}, "-ftp-ca-file", caFile)
+			l := listJSON(t, nil, siteURL(b, tc.scheme, "", srv, "/", true))
+			if len(l.Entries) == 0 {
+				t.Fatal("empty listing over TLS")
+			}
+			resp, body := get(t, nil, siteURL(b, tc.scheme, "", srv, "/big.bin", false))
+			if resp.StatusCode != 200 || !bytes.Equal(body, srv.Files["/big.bin"]) {
+				t.Fatalf("download over TLS: %d, identical=%v", resp.StatusCode, bytes.Equal(body, srv.Files["/big.bin"]))
+			}
+
+			untrusting := startBridge(t, "-allow-hosts", "127.0.0.1")
+			resp, body = get(t, nil, siteURL(untrusting, tc.scheme, "", srv, "/", true))
+			if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "certificate") {
+				t.Errorf("unknown CA: %d %s, want 502 about the certificate", resp.StatusCode, body)
+			}
+		})
+	}
+	t.Run("no TLS on server", func(t *testing.T) {
+		srv, b := startFTP(t, embedftp.Options{}, "-ftp-ca-file", caFile)
+		resp, body := get(t, nil, siteURL(b, "ftpes", "", srv, "/", true))
+		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "AUTH TLS") {
+			t.Errorf("explicit TLS to a server without it: %d %s, want 502 saying AUTH TLS was refused", resp.StatusCode, body)
+		}
+	})
+}
+
+// testCA makes a CA and a server certificate for 127.0.0.1, and returns
+// the CA's PEM file and the server's TLS config.
+func testCA(t testing.TB) (string, *tls.Config) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ftpbridge test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return caFile, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+
+	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
+)
+
+// bridge is a running ftpbridge, started through run() as main does.
+type bridge struct {
+	URL    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startBridge runs the real server on a free loopback port with the given
+// extra flags and stops it when the test ends.
+func startBridge(t testing.TB, args ...string) *bridge {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	b := &bridge{cancel: cancel, done: make(chan error, 1)}
+	argv := append([]string{"ftpbridge", "-listen", "127.0.0.1:0", "-log-level", "warn"}, args...)
+	go func() {
+		err := run(ctx, argv, func(string) string { return "" }, pw, testLog{t})
+		pw.CloseWithError(io.EOF)
+		b.done <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	if !sc.Scan() {
+		cancel()
+		t.Fatalf("bridge did not start: %v", <-b.done)
+	}
+	line := sc.Text()
+	b.URL = strings.TrimSuffix(line[strings.Index(line, "http://"):], "/")
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-b.done; err != nil {
+			t.Errorf("bridge exited with %v", err)
+		}
+	})
+	return b
+}
+
+// testLog sends the bridge's log lines to the test's log.
+type testLog struct{ t testing.TB }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// startFTP runs the embedded FTP server and a bridge that may reach it.
+func startFTP(t testing.TB, o embedftp.Options, bridgeArgs ...string) (*testftp.Server, *bridge) {
+	t.Helper()
+	srv := testftp.Start(t, o)
+	b := startBridge(t, append([]string{"-allow-hosts", "127.0.0.1"}, bridgeArgs...)...)
+	return srv, b
+}
+
+// siteURL is the bridge URL of an FTP path on srv.
+func siteURL(b *bridge, scheme, user string, srv *testftp.Server, ftpPath string, dir bool) string {
+	host, port := srv.Host(), 0
+	_, ps, _ := strings.Cut(srv.Addr(), ":")
+	for _, c := range ps {
+		port = port*10 + int(c-'0')
+	}
+	s := urlpath.Site{Scheme: scheme, User: user, Host: host, Port: port}
+	return b.URL + s.URL(ftpPath, dir)
+}
+
+func get(t testing.TB, c *http.Client, url string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", url, err)
+	}
+	return resp, body
+}
+
+type jsonListing struct {
+	Path    string `json:"path"`
+	Entries []struct {
+		Name     string `json:"name"`
+		Href     string `json:"href"`
+		Type     string `json:"type"`
+		Size     int64  `json:"size"`
+		Modified string `json:"modified"`
+		Target   string `json:"target"`
+	} `json:"entries"`
+}
+
+func listJSON(t testing.TB, c *http.Client, url string) jsonListing {
+	t.Helper()
+	resp, body := get(t, c, url, "Accept", "application/json")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	var l jsonListing
+	if err := json.Unmarshal(body, &l); err != nil {
+		t.Fatalf("listing JSON: %v: %s", err, body)
+	}
+	return l
+}
+
+func newJarClient(t testing.TB) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar}
+}
