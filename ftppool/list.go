@@ -182,19 +182,29 @@ func isTotalLine(line string) bool {
 	return len(f) == 2 && f[0] == "total"
 }
 
-// lsName guesses the name in an ls-style line: what follows the eighth
-// field. Anything else is shown whole, which beats hiding it.
+// lsName guesses the name in an ls-style line: what follows the date,
+// which is either three fields ("May 01 10:00") or, with --time-style=iso
+// and friends, two ("2024-05-01 10:00"). Anything else is shown whole,
+// which beats hiding it.
 func lsName(line string) string {
 	rest := line
-	for i := 0; i < 8; i++ {
+	field := func() string {
 		rest = strings.TrimLeft(rest, " ")
-		sp := strings.IndexByte(rest, ' ')
-		if sp < 0 {
-			return strings.TrimSpace(line)
-		}
-		rest = rest[sp:]
+		f, after, _ := strings.Cut(rest, " ")
+		rest = after
+		return f
 	}
-	if name := strings.TrimPrefix(rest, " "); strings.TrimSpace(name) != "" {
+	for i := 0; i < 5; i++ {
+		field() // mode, links, owner, group, size
+	}
+	date := 3
+	if f := field(); len(f) == 10 && f[4] == '-' && f[7] == '-' {
+		date = 2
+	}
+	for i := 1; i < date; i++ {
+		field()
+	}
+	if name := rest; strings.TrimSpace(name) != "" {
 		return name
 	}
 	return strings.TrimSpace(line)

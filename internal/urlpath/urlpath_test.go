@@ -1,0 +1,63 @@
+package urlpath
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPathRoundTrip(t *testing.T) {
+	for _, name := range []string{
+		"plain.txt", "with space", `#?%&;"'<>`, "latin1-\xe9t\xe9.txt", strings.Repeat("x", 200),
+		"日本語", "%41", "a+b=c", "trailing.", "~tilde", "back\\slash",
+	} {
+		p := "/dir/" + name
+		enc := EncodePath(p, false)
+		got, dir, err := DecodePath(enc)
+		if err != nil || got != p || dir {
+			t.Errorf("%q -> %q -> %q, %v, %v", p, enc, got, dir, err)
+		}
+		if strings.ContainsAny(enc[1:], "#?% \"'<>&") && !strings.Contains(enc, "%") {
+			t.Errorf("%q: reserved characters left raw in %q", name, enc)
+		}
+	}
+	if got, dir, err := DecodePath("a/b/"); err != nil || got != "/a/b" || !dir {
+		t.Errorf("folder: %q %v %v", got, dir, err)
+	}
+}
+
+func TestDecodePathRefuses(t *testing.T) {
+	for _, bad := range []string{"..", "a/../b", "%2e%2e/x", "a%2Fb", "a%0Db", "a%0ab", "x%00", "%7f", "%zz"} {
+		if p, _, err := DecodePath(bad); err == nil {
+			t.Errorf("DecodePath(%q) = %q, want an error", bad, p)
+		}
+	}
+}
+
+func TestParseSite(t *testing.T) {
+	for _, tc := range []struct {
+		scheme, raw string
+		want        Site
+		str         string
+	}{
+		{"ftp", "host", Site{"ftp", "", "host", 21}, "host"},
+		{"ftps", "Host.Example:990", Site{"ftps", "", "host.example", 990}, "host.example"},
+		{"ftpes", "alice@h:2121", Site{"ftpes", "alice", "h", 2121}, "alice@h:2121"},
+		{"ftp", "me%40corp@h", Site{"ftp", "me@corp", "h", 21}, "me%40corp@h"},
+		{"ftp", "[::1]:2121", Site{"ftp", "", "::1", 2121}, "[::1]:2121"},
+		{"ftp", "[::1]", Site{"ftp", "", "::1", 21}, "[::1]"},
+	} {
+		got, err := ParseSite(tc.scheme, tc.raw)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseSite(%q, %q) = %+v, %v; want %+v", tc.scheme, tc.raw, got, err, tc.want)
+			continue
+		}
+		if got.String() != tc.str {
+			t.Errorf("%+v.String() = %q, want %q", got, got.String(), tc.str)
+		}
+	}
+	for _, bad := range [][2]string{{"http", "h"}, {"ftp", ""}, {"ftp", "h:0"}, {"ftp", "h:99999"}, {"ftp", "a%0d@h"}, {"ftp", "h%2Fx"}} {
+		if s, err := ParseSite(bad[0], bad[1]); err == nil {
+			t.Errorf("ParseSite(%q, %q) = %+v, want an error", bad[0], bad[1], s)
+		}
+	}
+}
