@@ -40,18 +40,18 @@ func TestListingAndDownloadRoundTrip(t *testing.T) {
 				user = testftp.User
 				client.Transport = basicAuth{testftp.User, testftp.Password}
 			}
-			checkTree(t, client, b, srv, user, srv.Files)
+			checkTree(t, client, b, "ftp", user, srv.Addr(), srv.Files)
 		})
 	}
 }
 
 // checkTree walks the listing from the root and compares every file.
-func checkTree(t *testing.T, client *http.Client, b *bridge, srv *testftp.Server, user string, files map[string][]byte) {
+func checkTree(t *testing.T, client *http.Client, b *bridge, scheme, user, addr string, files map[string][]byte) {
 	t.Helper()
 	seen := map[string]bool{}
 	var walk func(dir string)
 	walk = func(dir string) {
-		l := listJSON(t, client, siteURL(b, "ftp", user, srv, dir, true))
+		l := listJSON(t, client, addrURL(b, scheme, user, addr, dir, true))
 		for _, e := range l.Entries {
 			full := strings.TrimSuffix(dir, "/") + "/" + e.Name
 			if e.Type == "dir" {
@@ -566,6 +566,13 @@ func TestFTPS(t *testing.T) {
 // testCA makes a CA and a server certificate for 127.0.0.1, and returns
 // the CA's PEM file and the server's TLS config.
 func testCA(t testing.TB) (string, *tls.Config) {
+	caFile, _, _, conf := testCAFiles(t)
+	return caFile, conf
+}
+
+// testCAFiles also writes the server's certificate and key as PEM files,
+// for the real daemons.
+func testCAFiles(t testing.TB) (caFile, certFile, keyFile string, conf *tls.Config) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
@@ -589,9 +596,20 @@ func testCA(t testing.TB) (string, *tls.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+	dir := t.TempDir()
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return caFile, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for file, block := range map[string]*pem.Block{
+		caFile:   {Type: "CERTIFICATE", Bytes: caDER},
+		certFile: {Type: "CERTIFICATE", Bytes: der},
+		keyFile:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, certFile, keyFile, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,11 +75,13 @@ func startFTP(t testing.TB, o embedftp.Options, bridgeArgs ...string) (*testftp.
 
 // siteURL is the bridge URL of an FTP path on srv.
 func siteURL(b *bridge, scheme, user string, srv *testftp.Server, ftpPath string, dir bool) string {
-	host, port := srv.Host(), 0
-	_, ps, _ := strings.Cut(srv.Addr(), ":")
-	for _, c := range ps {
-		port = port*10 + int(c-'0')
-	}
+	return addrURL(b, scheme, user, srv.Addr(), ftpPath, dir)
+}
+
+// addrURL is the bridge URL of an FTP path on the server at addr.
+func addrURL(b *bridge, scheme, user, addr, ftpPath string, dir bool) string {
+	host, ps, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(ps)
 	s := urlpath.Site{Scheme: scheme, User: user, Host: host, Port: port}
 	return b.URL + s.URL(ftpPath, dir)
 }

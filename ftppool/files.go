@@ -20,7 +20,8 @@ type File struct {
 	h      *Handle
 	c      *conn
 	path   string
-	pos    int64
+	pos    int64 // where the next Read reads
+	at     int64 // where the running transfer is, when resp is set
 	resp   *ftp.Response
 	broken bool // the connection may be out of step: do not reuse it
 }
@@ -75,9 +76,11 @@ func (f *File) stat(c *conn) error {
 // Start begins the transfer now, so that a refusal (no permission) becomes
 // an error the caller can still report before sending anything.
 func (f *File) Start() error {
-	if f.resp != nil {
+	if f.resp != nil && f.at == f.pos {
 		return nil
 	}
+	// A transfer running elsewhere in the file is of no use.
+	f.abort()
 	resp, err := f.c.sc.RetrFrom(f.path, uint64(f.pos))
 	if err != nil {
 		if !inStep(err) {
@@ -85,7 +88,7 @@ func (f *File) Start() error {
 		}
 		return fmt.Errorf("retrieve %s: %w", f.path, err)
 	}
-	f.resp = resp
+	f.resp, f.at = resp, f.pos
 	return nil
 }
 
@@ -96,6 +99,7 @@ func (f *File) Read(b []byte) (int, error) {
 	}
 	n, err := f.resp.Read(b)
 	f.pos += int64(n)
+	f.at = f.pos
 	if err == io.EOF {
 		cerr := f.resp.Close()
 		f.resp = nil
@@ -112,8 +116,9 @@ func (f *File) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// Seek moves the position; a running transfer elsewhere is aborted and the
-// next Read restarts it with REST at the new offset.
+// Seek moves the position. It sends nothing: http.ServeContent seeks to
+// the end and back to learn the size, which must not cost a transfer. The
+// next Read restarts the transfer with REST if the position moved.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
 	var pos int64
 	switch whence {
@@ -129,9 +134,6 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	}
 	if pos < 0 {
 		return 0, errors.New("seek before start")
-	}
-	if pos != f.pos && f.resp != nil {
-		f.abort()
 	}
 	f.pos = pos
 	return pos, nil

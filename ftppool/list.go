@@ -80,7 +80,7 @@ func reconcile(parsed []*ftp.Entry, raw []byte, mlsd bool) []Entry {
 				add(unparsed(line))
 				continue
 			}
-			typ := factType(facts)
+			typ := strings.ToLower(factType(facts))
 			if typ == "cdir" || typ == "pdir" {
 				continue
 			}
@@ -147,21 +147,25 @@ func fromMLSD(e *ftp.Entry, lines []string) Entry {
 		if name != e.Name {
 			continue
 		}
-		if t := factType(facts); strings.HasPrefix(t, "os.unix=slink") || strings.HasPrefix(t, "os.unix=symlink") {
+		t := factType(facts)
+		if lt := strings.ToLower(t); strings.HasPrefix(lt, "os.unix=slink") || strings.HasPrefix(lt, "os.unix=symlink") {
 			out.Type, out.Size = TypeLink, -1
-			_, out.Target, _ = strings.Cut(t, "slink:")
+			if i := strings.Index(lt, "slink:"); i >= 0 {
+				out.Target = t[i+len("slink:"):]
+			}
 		}
 		break
 	}
 	return out
 }
 
-// factType returns the lower-cased value of the type fact.
+// factType returns the value of the type fact, as the server wrote it
+// (a symlink's target keeps its case).
 func factType(facts string) string {
 	for _, f := range strings.Split(facts, ";") {
 		k, v, _ := strings.Cut(f, "=")
 		if strings.EqualFold(k, "type") {
-			return strings.ToLower(v)
+			return v
 		}
 	}
 	return ""

@@ -44,7 +44,7 @@ func TestReconcileKeepsUnparsedLines(t *testing.T) {
 			raw: "type=cdir;modify=20240501100000; .\r\n" +
 				"type=pdir;modify=20240501100000; ..\r\n" +
 				"type=file;size=5;modify=20240501100000; a file\r\n" +
-				"type=OS.unix=slink:/etc/x;modify=20240501100000; link\r\n" +
+				"type=OS.unix=slink:/etc/X;modify=20240501100000; link\r\n" +
 				"type=file;size=oops; broken\r\n",
 			parsed: []*ftp.Entry{
 				{Name: ".", Type: ftp.EntryTypeFolder},
@@ -56,7 +56,7 @@ func TestReconcileKeepsUnparsedLines(t *testing.T) {
 			want: []Entry{
 				{Name: "broken", Type: TypeFile, Size: -1},
 				{Name: "a file", Type: TypeFile, Size: 5, Modified: when},
-				{Name: "link", Type: TypeLink, Size: -1, Modified: when, Target: "/etc/x"},
+				{Name: "link", Type: TypeLink, Size: -1, Modified: when, Target: "/etc/X"},
 			},
 		},
 	} {
