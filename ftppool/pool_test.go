@@ -1,0 +1,107 @@
+package ftppool
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/testftp"
+)
+
+func testPool(t *testing.T, cfg Config) (*Pool, *testftp.Server, Endpoint) {
+	t.Helper()
+	srv := testftp.Start(t, embedftp.Options{})
+	var d net.Dialer
+	cfg.Dial, cfg.DialData = d.DialContext, d.DialContext
+	if cfg.WaitTimeout == 0 {
+		cfg.WaitTimeout = time.Second
+	}
+	cfg.IOTimeout, cfg.DialTimeout = 5*time.Second, 5*time.Second
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = time.Minute
+	}
+	p := New(cfg)
+	t.Cleanup(p.Close)
+	host, ps, _ := net.SplitHostPort(srv.Addr())
+	port, _ := strconv.Atoi(ps)
+	return p, srv, Endpoint{Host: host, Port: port}
+}
+
+// waitClients waits until the server sees n control connections.
+func waitClients(t *testing.T, srv *testftp.Server, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		changed := srv.Changed()
+		if srv.Clients() == n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("server has %d control connections, want %d", srv.Clients(), n)
+		}
+	}
+}
+
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	p, srv, ep := testPool(t, Config{MaxConnsPerSession: 2, MaxConnsPerHost: 4, IdleTimeout: 200 * time.Millisecond})
+	if err := p.Handle("", ep, Login{User: "anonymous", Password: "x"}).Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Open != 1 || s.Idle != 1 {
+		t.Fatalf("after one operation: %+v", s)
+	}
+	waitClients(t, srv, 0) // the reaper QUITs it
+	if s := p.Stats(); s.Open != 0 {
+		t.Errorf("after idle timeout: %+v", s)
+	}
+}
+
+func TestSessionCapWaitsThenBusy(t *testing.T) {
+	p, _, ep := testPool(t, Config{MaxConnsPerSession: 1, MaxConnsPerHost: 4, WaitTimeout: 100 * time.Millisecond})
+	h := p.Handle("owner", ep, Login{User: testftp.User, Password: testftp.Password})
+	f, err := h.Open(context.Background(), "/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.List(context.Background(), "/"); !errors.Is(err, ErrBusy) {
+		t.Errorf("second operation while the only connection is held: %v, want ErrBusy", err)
+	}
+	// Another owner is not held up by this one's cap.
+	other := p.Handle("other", ep, Login{User: testftp.User, Password: testftp.Password})
+	if _, err := other.List(context.Background(), "/"); err != nil {
+		t.Errorf("other owner: %v", err)
+	}
+	f.Close()
+	if _, err := h.List(context.Background(), "/"); err != nil {
+		t.Errorf("after release: %v", err)
+	}
+}
+
+func TestForgetOwnerClosesConnections(t *testing.T) {
+	p, srv, ep := testPool(t, Config{MaxConnsPerSession: 2, MaxConnsPerHost: 4})
+	h := p.Handle("owner", ep, Login{User: testftp.User, Password: testftp.Password})
+	if err := h.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitClients(t, srv, 1)
+	p.ForgetOwner("owner")
+	waitClients(t, srv, 0)
+}
+
+func TestWrongPasswordIsLoginKind(t *testing.T) {
+	p, _, ep := testPool(t, Config{MaxConnsPerSession: 2, MaxConnsPerHost: 4})
+	err := p.Handle("o", ep, Login{User: testftp.User, Password: "wrong"}).Check(context.Background())
+	if ErrorKind(err) != KindLogin {
+		t.Errorf("wrong password: kind %v, err %v", ErrorKind(err), err)
+	}
+	if s := p.Stats(); s.Open != 0 {
+		t.Errorf("a failed login left %+v", s)
+	}
+}
