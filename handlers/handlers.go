@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -146,5 +145,3 @@ func addSlash(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusMovedPermanently, u.RequestURI())
 }
-
-var errNoSession = errors.New("no session")
