@@ -74,14 +74,15 @@ func reconcile(parsed []*ftp.Entry, raw []byte, mlsd bool) []Entry {
 		for _, e := range parsed {
 			seen[e.Name]++
 		}
+		types := make(map[string]string, len(lines)) // name -> type fact
 		for _, line := range lines {
 			facts, name, ok := strings.Cut(line, " ")
 			if !ok {
 				add(unparsed(line))
 				continue
 			}
-			typ := strings.ToLower(factType(facts))
-			if typ == "cdir" || typ == "pdir" {
+			types[name] = factType(facts)
+			if typ := strings.ToLower(types[name]); typ == "cdir" || typ == "pdir" {
 				continue
 			}
 			if seen[name] > 0 {
@@ -91,7 +92,7 @@ func reconcile(parsed []*ftp.Entry, raw []byte, mlsd bool) []Entry {
 			add(unparsed(name))
 		}
 		for _, e := range parsed {
-			add(fromMLSD(e, lines))
+			add(fromMLSD(e, types[e.Name]))
 		}
 		return out
 	}
@@ -136,25 +137,16 @@ func convert(e *ftp.Entry) Entry {
 }
 
 // fromMLSD also reads the symlink facts jlaffaye ignores
-// ("type=OS.unix=slink:/target").
-func fromMLSD(e *ftp.Entry, lines []string) Entry {
+// ("type=OS.unix=slink:/target"); typ is the entry's type fact.
+func fromMLSD(e *ftp.Entry, typ string) Entry {
 	out := convert(e)
-	if out.Type != TypeFile {
+	lt := strings.ToLower(typ)
+	if out.Type != TypeFile || !strings.HasPrefix(lt, "os.unix=slink") && !strings.HasPrefix(lt, "os.unix=symlink") {
 		return out
 	}
-	for _, line := range lines {
-		facts, name, _ := strings.Cut(line, " ")
-		if name != e.Name {
-			continue
-		}
-		t := factType(facts)
-		if lt := strings.ToLower(t); strings.HasPrefix(lt, "os.unix=slink") || strings.HasPrefix(lt, "os.unix=symlink") {
-			out.Type, out.Size = TypeLink, -1
-			if i := strings.Index(lt, "slink:"); i >= 0 {
-				out.Target = t[i+len("slink:"):]
-			}
-		}
-		break
+	out.Type, out.Size = TypeLink, -1
+	if i := strings.Index(lt, "slink:"); i >= 0 {
+		out.Target = typ[i+len("slink:"):]
 	}
 	return out
 }
