@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"html/template"
@@ -42,7 +43,7 @@ func New(d *Deps) (http.Handler, error) {
 	}
 	d.pages = pages
 	d.ownerKey = make([]byte, 32)
-	if _, err := randRead(d.ownerKey); err != nil {
+	if _, err := rand.Read(d.ownerKey); err != nil {
 		return nil, err
 	}
 	d.Sessions.Secure = d.isHTTPS

@@ -30,12 +30,11 @@ func (d *Deps) page(r *http.Request, title string) page {
 	p := page{Title: title, DemoSite: d.DemoSite}
 	if s := d.Sessions.Get(r); s != nil {
 		for _, key := range s.Sites() {
-			scheme, raw, _ := strings.Cut(key, "/")
-			site, err := urlpath.ParseSite(scheme, raw)
+			site, err := parseSiteKey(key)
 			if err != nil {
 				continue
 			}
-			p.Sites = append(p.Sites, connectedSite{Key: key, Name: scheme + "://" + site.String(), Href: site.Root()})
+			p.Sites = append(p.Sites, connectedSite{Key: key, Name: site.Scheme + "://" + site.String(), Href: site.Root()})
 		}
 	}
 	return p
@@ -74,21 +73,18 @@ func home(d *Deps) echo.HandlerFunc {
 // and goes to the listing. A failure shows the form again with the reason.
 func connect(d *Deps) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		port := 0
-		if p := strings.TrimSpace(c.FormValue("port")); p != "" {
-			n, err := strconv.Atoi(p)
-			if err != nil || n < 1 || n > 65535 {
-				return d.formError(c, connectForm{Scheme: c.FormValue("scheme"), Host: c.FormValue("host"), User: c.FormValue("user")},
-					badRequest("The port must be a number from 1 to 65535."))
-			}
-			port = n
-		}
 		form := connectForm{
 			Scheme: c.FormValue("scheme"),
 			Host:   strings.TrimSpace(c.FormValue("host")),
-			Port:   port,
 			User:   c.FormValue("user"),
 			Next:   c.FormValue("next"),
+		}
+		if p := strings.TrimSpace(c.FormValue("port")); p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 1 || n > 65535 {
+				return d.formError(c, form, badRequest("The port must be a number from 1 to 65535."))
+			}
+			form.Port = n
 		}
 		password := c.FormValue("password")
 		if c.FormValue("anonymous") != "" {
@@ -136,18 +132,15 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 	ep := endpoint(site)
 	owner, login := sess.Owner, ftppool.Login{User: site.User, Password: password}
 	if site.Anonymous() {
-		owner, login = "", ftppool.Login{User: "anonymous", Password: anonymousPassword}
-		if site.User != "" {
-			login.User = site.User
-		}
-	} else if old, ok := sess.Credential(siteKey(site)); ok && old.Password != password {
+		owner, login = "", anonymousLogin(site)
+	} else if old, ok := sess.Password(siteKey(site)); ok && old != password {
 		// Connections logged in with the old password must not serve the new one.
 		d.Pool.Forget(owner, ep, site.User)
 	}
 	if err := d.Pool.Handle(owner, ep, login).Check(c.Request().Context()); err != nil {
 		return d.formError(c, form, ftpError(err, "The site"))
 	}
-	sess.SetCredential(sessionCredential(site, password))
+	sess.SetPassword(siteKey(site), password)
 	next := site.Root()
 	if strings.HasPrefix(form.Next, next) {
 		next = form.Next
@@ -169,8 +162,7 @@ func disconnect(d *Deps) echo.HandlerFunc {
 			}
 		default:
 			for _, k := range sess.Forget(key) {
-				scheme, raw, _ := strings.Cut(k, "/")
-				if site, err := urlpath.ParseSite(scheme, raw); err == nil && !site.Anonymous() {
+				if site, err := parseSiteKey(k); err == nil && !site.Anonymous() {
 					d.Pool.Forget(sess.Owner, endpoint(site), site.User)
 				}
 			}

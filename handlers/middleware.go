@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"crypto/rand"
 	"net/http"
 	"regexp"
 	"strings"
@@ -9,8 +8,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 )
-
-var randRead = rand.Read
 
 // pageCSP allows only the bridge's own files: no inline script, no
 // framing, no form posting elsewhere.
@@ -34,7 +31,7 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // userinfoPassword finds "user:secret@" in a site segment, which should
 // never arrive but must never be logged if it does.
-var userinfoPassword = regexp.MustCompile(`^(/ftps?e?s?/[^/@:]*):[^/@]*@`)
+var userinfoPassword = regexp.MustCompile(`^(/(?:ftp|ftpes|ftps)/[^/@:]*):[^/@]*@`)
 
 // logRequests writes one slog line per request, without query strings
 // (they may hold form data) or any header that carries credentials.

@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
-	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
@@ -84,24 +83,36 @@ func (d *Deps) resolve(c echo.Context) (*target, error) {
 		return t, nil
 	}
 	if site.Anonymous() {
-		user := site.User
-		if user == "" {
-			user = "anonymous"
-		}
-		t.handle = d.Pool.Handle("", ep, ftppool.Login{User: user, Password: anonymousPassword})
+		t.handle = d.Pool.Handle("", ep, anonymousLogin(site))
 		return t, nil
 	}
 	if s := d.Sessions.Get(r); s != nil {
-		if cred, ok := s.Credential(siteKey(site)); ok {
-			t.handle = d.Pool.Handle(s.Owner, ep, ftppool.Login{User: site.User, Password: cred.Password})
+		if password, ok := s.Password(siteKey(site)); ok {
+			t.handle = d.Pool.Handle(s.Owner, ep, ftppool.Login{User: site.User, Password: password})
 			return t, nil
 		}
 	}
 	return nil, d.needLogin(c, site, "")
 }
 
+// anonymousLogin is how a site without a real user logs in; such
+// connections belong to the shared owner "".
+func anonymousLogin(site urlpath.Site) ftppool.Login {
+	user := site.User
+	if user == "" {
+		user = "anonymous"
+	}
+	return ftppool.Login{User: user, Password: anonymousPassword}
+}
+
 // siteKey names a site in the session: scheme, user, host and port.
 func siteKey(s urlpath.Site) string { return s.Scheme + "/" + s.String() }
+
+// parseSiteKey reads a siteKey back.
+func parseSiteKey(key string) (urlpath.Site, error) {
+	scheme, raw, _ := strings.Cut(key, "/")
+	return urlpath.ParseSite(scheme, raw)
+}
 
 // needLogin answers a request that lacks credentials.
 func (d *Deps) needLogin(c echo.Context, site urlpath.Site, reason string) error {
@@ -117,10 +128,6 @@ func (d *Deps) needLogin(c echo.Context, site urlpath.Site, reason string) error
 	form := connectForm{Scheme: site.Scheme, Host: site.Host, Port: site.Port, User: site.User, Next: r.URL.RequestURI()}
 	d.renderHome(c, http.StatusUnauthorized, form, reason)
 	return nil
-}
-
-func sessionCredential(site urlpath.Site, password string) session.Credential {
-	return session.Credential{Site: siteKey(site), Password: password}
 }
 
 // ftpFailure reports an FTP error; a refused login asks for credentials

@@ -73,9 +73,6 @@ func Start(o Options) (*Server, error) {
 // Addr is host:port.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Host and Port split Addr.
-func (s *Server) Host() string { h, _, _ := net.SplitHostPort(s.Addr()); return h }
-
 // Close stops listening and drops every client.
 func (s *Server) Close() error {
 	err := s.srv.Stop()

@@ -18,36 +18,30 @@ import (
 // CookieName is the session cookie's name.
 const CookieName = "ftpbridge"
 
-// Credential is what the person typed into the connect form for one site.
-type Credential struct {
-	Site     string // the canonical site key, "ftp/alice@host:2121"
-	Password string
-}
-
 // Session is one browser's state.
 type Session struct {
 	// Owner names the session's FTP connections in the pool. Unlike the
 	// cookie id it does not change on renewal, so connections survive it.
 	Owner string
 
-	mu       sync.Mutex
-	creds    map[string]Credential
-	lastSeen time.Time
+	mu        sync.Mutex
+	passwords map[string]string // site key ("ftp/alice@host:2121") -> password
+	lastSeen  time.Time
 }
 
-// Credential returns the password stored for a site.
-func (s *Session) Credential(site string) (Credential, bool) {
+// Password returns the password stored for a site.
+func (s *Session) Password(site string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.creds[site]
-	return c, ok
+	p, ok := s.passwords[site]
+	return p, ok
 }
 
-// SetCredential stores the login for a site.
-func (s *Session) SetCredential(c Credential) {
+// SetPassword stores the password the person gave for a site.
+func (s *Session) SetPassword(site, password string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.creds[c.Site] = c
+	s.passwords[site] = password
 }
 
 // Forget drops one site's login, or all of them when site is "".
@@ -56,10 +50,10 @@ func (s *Session) Forget(site string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var gone []string
-	for k := range s.creds {
+	for k := range s.passwords {
 		if site == "" || k == site {
 			gone = append(gone, k)
-			delete(s.creds, k)
+			delete(s.passwords, k)
 		}
 	}
 	return gone
@@ -69,8 +63,8 @@ func (s *Session) Forget(site string) []string {
 func (s *Session) Sites() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.creds))
-	for k := range s.creds {
+	out := make([]string, 0, len(s.passwords))
+	for k := range s.passwords {
 		out = append(out, k)
 	}
 	sort.Strings(out)
@@ -145,7 +139,7 @@ func (st *Store) Renew(w http.ResponseWriter, r *http.Request) (*Session, error)
 	if s != nil {
 		delete(st.byID, old)
 	} else {
-		s = &Session{Owner: newID(), creds: make(map[string]Credential)}
+		s = &Session{Owner: newID(), passwords: make(map[string]string)}
 	}
 	s.lastSeen = time.Now()
 	st.byID[id] = s
