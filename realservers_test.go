@@ -27,7 +27,9 @@ func TestRealServers(t *testing.T) {
 		t.Run(start.name, func(t *testing.T) {
 			root := t.TempDir()
 			files := testftp.Tree(t, root)
-			srv := start.fn(t, realftp.Options{Root: root, TLSCertFile: certFile, TLSKeyFile: keyFile})
+			// vsftpd keeps its stock require_ssl_reuse=YES: the bridge must resume
+			// the control connection's TLS session on data connections.
+			srv := start.fn(t, realftp.Options{Root: root, TLSCertFile: certFile, TLSKeyFile: keyFile, RequireSessionReuse: true})
 			b := startBridge(t, "-allow-hosts", "127.0.0.1", "-ftp-ca-file", caFile)
 			for _, tc := range []struct {
 				name, scheme string

@@ -139,13 +139,22 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	return pos, nil
 }
 
+// abortWait bounds how long an aborted transfer waits for the server's
+// reply. Some servers (pure-ftpd over TLS) do not answer until their own
+// timeout; a connection that slow to recover is cheaper to redial than to
+// keep the request waiting for.
+const abortWait = 2 * time.Second
+
 // abort ends a transfer early. Closing the data connection makes the server
 // answer 426 (or 226); a NOOP then proves the replies are back in step, and
-// if anything is off the connection is not reused.
+// if anything is off, or the server takes longer than abortWait, the
+// connection is not reused.
 func (f *File) abort() {
 	if f.resp == nil {
 		return
 	}
+	f.c.control.limit(time.Now().Add(abortWait), controlBudget)
+	defer f.c.control.limit(time.Time{}, controlBudget)
 	err := f.resp.Close()
 	f.resp = nil
 	if err != nil && !inStep(err) {
