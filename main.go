@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
 	"github.com/ftpbridge/ftpbridge/internal/session"
+	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
 
 func main() {
@@ -47,6 +47,7 @@ type config struct {
 	trustedProxies  string
 	ftpCAFile       string
 	maxListBytes    int64
+	maxUploadBytes  int64
 	logLevel        string
 }
 
@@ -70,6 +71,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma list of proxy IPs or CIDRs whose X-Forwarded-Proto is believed")
 	fs.StringVar(&c.ftpCAFile, "ftp-ca-file", "", "PEM file of extra certificate authorities for FTPS servers")
 	fs.Int64Var(&c.maxListBytes, "max-list-bytes", 64<<20, "largest folder listing accepted from an FTP server, in bytes")
+	fs.Int64Var(&c.maxUploadBytes, "max-upload-bytes", 0, "largest upload request body accepted, in bytes (0: no limit beyond the FTP server's)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 
 	var envErr error
@@ -152,14 +154,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	sessions := session.NewStore(cfg.sessionTTL)
 	sessions.OnExpire = pool.ForgetOwner
-	var draining atomic.Bool
+	transfers := transfer.New()
+	defer transfers.Close()
+	stopping := make(chan struct{})
 	h, err := handlers.New(&handlers.Deps{
 		Pool:           pool,
 		Sessions:       sessions,
+		Transfers:      transfers,
 		Logger:         logger,
 		TrustedProxies: proxies,
 		DemoSite:       demoSite,
-		Draining:       &draining,
+		MaxUploadBytes: cfg.maxUploadBytes,
+		IOTimeout:      cfg.ioTimeout,
+		Stopping:       stopping,
 	})
 	if err != nil {
 		return err
@@ -193,7 +200,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down: refusing new requests, letting transfers finish", "timeout", cfg.shutdownTimeout)
-	draining.Store(true)
+	close(stopping)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	if err := server.Shutdown(sctx); err != nil {

@@ -28,6 +28,20 @@ type conn struct {
 	// listing, when set, receives the raw bytes of the next data
 	// connection, so lines jlaffaye cannot parse are not lost.
 	listing atomic.Pointer[capture]
+	// data is the latest data connection, so that a cancelled operation
+	// can cut it: jlaffaye's transfers cannot be interrupted otherwise.
+	data atomic.Pointer[net.Conn]
+}
+
+// cutOnCancel closes the running data connection when ctx ends, which
+// makes the blocked read or write of a transfer fail at once. Call the
+// returned stop when the transfer is over.
+func (c *conn) cutOnCancel(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		if d := c.data.Load(); d != nil {
+			(*d).Close()
+		}
+	})
 }
 
 // deadlineConn puts a deadline on every Read and Write, because jlaffaye
@@ -208,6 +222,7 @@ func (p *Pool) dialData(c *conn, addr string, tlsConf *tls.Config, controlIP net
 	if err != nil {
 		return nil, fmt.Errorf("data connection: %w", err)
 	}
+	c.data.Store(&raw)
 	var nc net.Conn = newDeadlineConn(raw, p.cfg.IOTimeout)
 	if tlsConf != nil {
 		// The handshake happens on first use, as jlaffaye does: some

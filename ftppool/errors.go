@@ -35,6 +35,9 @@ const (
 	KindTooLarge          // listing over the limit
 	KindUnavailable       // 421 and friends: the server refuses service now
 	KindNotSupported      // 502/504: the server lacks the command
+	KindQuota             // 552/452: no room (quota or disk full)
+	KindNotEmpty          // a folder to delete still has entries
+	KindSource            // reading what was to be uploaded failed
 )
 
 // ErrNoTLS is returned when a server refuses AUTH TLS.
@@ -42,6 +45,20 @@ var ErrNoTLS = errors.New("the server refused to start TLS (AUTH TLS)")
 
 // ErrIsDir is returned when a file operation meets a folder.
 var ErrIsDir = errors.New("this is a folder, not a file")
+
+// ErrExists is returned when the target of a write is already there.
+var ErrExists = errors.New("already exists")
+
+// ErrNotEmpty is returned when a folder to delete without recursion has entries.
+var ErrNotEmpty = errors.New("the folder is not empty")
+
+// SourceError wraps a failure to read the bytes of an upload (the client
+// went away, sent too much, or the upload was cancelled), as opposed to a
+// failure of the FTP server.
+type SourceError struct{ Err error }
+
+func (e *SourceError) Error() string { return "reading the upload: " + e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
 
 type loginError struct{ err error }
 
@@ -60,6 +77,12 @@ func ErrorKind(err error) Kind {
 	switch {
 	case err == nil:
 		return KindOther
+	case errors.As(err, new(*SourceError)):
+		return KindSource
+	case errors.Is(err, ErrExists):
+		return KindExists
+	case errors.Is(err, ErrNotEmpty):
+		return KindNotEmpty
 	case errors.Is(err, netpolicy.ErrRefused):
 		return KindRefused
 	case errors.Is(err, ErrBusy):
@@ -91,6 +114,8 @@ func replyKind(e *textproto.Error, duringLogin bool) Kind {
 		return KindLogin
 	case e.Code == 421:
 		return KindUnavailable
+	case e.Code == 552 || e.Code == 452:
+		return KindQuota
 	case e.Code == 553 || strings.Contains(msg, "permission") || strings.Contains(msg, "denied"):
 		return KindPermission
 	case e.Code == 550 || e.Code == 450 || e.Code == 551:
@@ -117,8 +142,22 @@ func dropped(err error) bool {
 }
 
 // inStep reports an error after which the connection is still usable: the
-// server answered with a reply code that was not the one expected.
+// server answered with a reply code that was not the one expected. For a
+// transfer's joined errors the last one decides, as it is the reply that
+// ends the transfer; a failure of the upload's source alone leaves the
+// server's reply read and the connection in step.
 func inStep(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := j.Unwrap()
+		if len(errs) == 0 {
+			return false
+		}
+		last := errs[len(errs)-1]
+		return inStep(last) || len(errs) == 1 && errors.As(last, new(*SourceError))
+	}
+	if errors.Is(err, ErrExists) || errors.Is(err, ErrIsDir) || errors.Is(err, ErrNotEmpty) {
+		return true // our own verdicts, drawn from answers the server gave
+	}
 	var tpe *textproto.Error
 	return errors.As(err, &tpe) && tpe.Code != 421 && !errors.Is(err, errListingTooLarge)
 }

@@ -24,6 +24,9 @@ type File struct {
 	at     int64 // where the running transfer is, when resp is set
 	resp   *ftp.Response
 	broken bool // the connection may be out of step: do not reuse it
+	// stopCut ends the watch that cuts the data connection when the
+	// request's context ends (a cancelled download).
+	stopCut func() bool
 }
 
 // Open finds path's size and time and holds a connection for reading it.
@@ -35,41 +38,20 @@ func (h *Handle) Open(ctx context.Context, path string) (*File, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	f.c = c
+	f.stopCut = c.cutOnCancel(ctx)
 	return f, nil
 }
 
-// stat asks MLST where the server has it (one round trip for type, size
-// and time), else SIZE and MDTM, and tells a folder by CWD.
+// stat reads the file's size and time; a folder is ErrIsDir.
 func (f *File) stat(c *conn) error {
-	sc := c.sc
-	if e, err := sc.GetEntry(f.path); err == nil {
-		if e.Type == ftp.EntryTypeFolder {
-			return ErrIsDir
-		}
-		f.Size, f.ModTime = int64(e.Size), e.Time
-		return nil
-	} else if k := ErrorKind(err); k != KindNotSupported && k != KindProtocol {
+	e, err := lookup(c.sc, f.path)
+	if err != nil {
 		return err
 	}
-	size, err := sc.FileSize(f.path)
-	if err != nil {
-		if !inStep(err) {
-			return err
-		}
-		if sc.ChangeDir(f.path) == nil {
-			return ErrIsDir
-		}
-		if ErrorKind(err) != KindNotSupported {
-			return err
-		}
-		size = -1
+	if e.Type == TypeDir {
+		return ErrIsDir
 	}
-	f.Size = size
-	if sc.IsGetTimeSupported() {
-		if t, err := sc.GetTime(f.path); err == nil {
-			f.ModTime = t
-		}
-	}
+	f.Size, f.ModTime = e.Size, e.Modified
 	return nil
 }
 
@@ -171,6 +153,7 @@ func (f *File) Close() error {
 	if f.c == nil {
 		return nil
 	}
+	f.stopCut()
 	f.abort()
 	f.h.p.release(f.c, !f.broken)
 	f.c = nil

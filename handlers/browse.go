@@ -68,8 +68,11 @@ func browseOrDownload(d *Deps) echo.HandlerFunc {
 		if err != nil || t == nil {
 			return err
 		}
-		if !t.Dir {
+		switch {
+		case !t.Dir:
 			return d.download(c, t)
+		case c.QueryParam("op") == "count":
+			return d.count(c, t)
 		}
 		return d.browse(c, t)
 	}
@@ -88,6 +91,9 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 		return c.JSON(http.StatusOK, l)
 	}
 	l.filterHidden()
+	if _, err := d.Sessions.Ensure(c.Response(), r); err != nil {
+		return err
+	}
 	l.page = d.page(r, l.Path+" on "+l.SiteName)
 	d.render(c.Response(), http.StatusOK, "listing.html", l)
 	return nil

@@ -25,8 +25,10 @@ var previewable = map[string]bool{
 // turns seeks into REST; HEAD and 304 never open a data connection.
 func (d *Deps) download(c echo.Context, t *target) error {
 	r := c.Request()
-	f, err := t.handle.Open(r.Context(), t.Path)
+	tk := d.tracked(c, "download", t, t.Path)
+	f, err := t.handle.Open(tk.ctx, t.Path)
 	if err != nil {
+		tk.cancel(nil)
 		if ftppool.ErrorKind(err) == ftppool.KindIsDir {
 			return addSlash(c)
 		}
@@ -69,16 +71,20 @@ func (d *Deps) download(c echo.Context, t *target) error {
 			return d.ftpFailure(c, t, err, "The file")
 		}
 	}
+	w := &meteredResponse{ResponseWriter: c.Response(), tk: tk, head: r.Method == http.MethodHead}
 	if f.Size < 0 {
 		// The server will not say the size: stream without ranges.
-		c.Response().WriteHeader(http.StatusOK)
+		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodHead {
+			w.finish(nil)
 			return nil
 		}
-		_, err := io.Copy(c.Response(), f)
+		_, err := io.Copy(w, f)
+		w.finish(err)
 		return err
 	}
-	http.ServeContent(c.Response(), r, "", f.ModTime, f)
+	http.ServeContent(w, r, "", f.ModTime, f)
+	w.finish(nil)
 	return nil
 }
 

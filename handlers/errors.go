@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
 
 // httpError is an error with the status and words a person sees.
@@ -46,9 +48,17 @@ func ftpError(err error, what string) *httpError {
 	case ftppool.KindNotFound:
 		e.Status, e.Msg = http.StatusNotFound, fmt.Sprintf("%s was not found on the FTP server, or you may not see it.%s", what, said)
 	case ftppool.KindPermission:
-		e.Status, e.Msg = http.StatusForbidden, fmt.Sprintf("The FTP server does not allow access to %s.%s", what, said)
+		e.Status, e.Msg = http.StatusForbidden, fmt.Sprintf("The FTP server does not allow this for %s (no permission, or a name it does not accept).%s", what, said)
 	case ftppool.KindExists:
 		e.Status, e.Msg = http.StatusConflict, fmt.Sprintf("%s already exists.%s", what, said)
+	case ftppool.KindIsDir:
+		e.Status, e.Msg = http.StatusConflict, fmt.Sprintf("%s is a folder.", what)
+	case ftppool.KindNotEmpty:
+		e.Status, e.Msg = http.StatusConflict, fmt.Sprintf("%s is not empty. Delete it with everything in it (recursive=1), or empty it first.", what)
+	case ftppool.KindQuota:
+		e.Status, e.Msg = http.StatusInsufficientStorage, fmt.Sprintf("The FTP server has no room for %s (quota exceeded or disk full). Nothing was kept.%s", what, said)
+	case ftppool.KindSource:
+		e.Status, e.Msg = sourceFailure(err)
 	case ftppool.KindBusy:
 		e.Status, e.Msg = http.StatusServiceUnavailable, "Too many connections to this FTP server are in use right now. Try again in a few seconds."
 	case ftppool.KindRefused:
@@ -69,6 +79,24 @@ func ftpError(err error, what string) *httpError {
 		e.Status, e.Msg = http.StatusBadGateway, fmt.Sprintf("The FTP server gave an answer the bridge cannot use: %v.", rootCause(err))
 	}
 	return e
+}
+
+// statusCanceled answers a request whose transfer was cancelled from the
+// transfers panel; 499 is what nginx and gRPC gateways use for it.
+const statusCanceled = 499
+
+// sourceFailure explains an upload whose bytes did not arrive whole.
+func sourceFailure(err error) (int, string) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("The upload is larger than the %s this bridge accepts per request. Nothing was kept on the FTP server.", humanSize(tooBig.Limit))
+	case errors.Is(err, transfer.ErrCanceled):
+		return statusCanceled, "The upload was canceled. Nothing was kept on the FTP server."
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return http.StatusRequestTimeout, "The upload stalled: no data came from the browser for too long. Nothing was kept on the FTP server."
+	}
+	return http.StatusBadRequest, "The upload did not arrive whole (the connection broke off). Nothing was kept on the FTP server."
 }
 
 // rootCause strips our wrapping so the person reads the network's words.
@@ -120,7 +148,11 @@ func (d *Deps) renderError(w http.ResponseWriter, r *http.Request, he *httpError
 		w.Header().Set("Retry-After", "5")
 	}
 	if wantsHTML(r) {
-		d.render(w, he.Status, "error.html", errorPage{page: d.page(r, http.StatusText(he.Status)), Status: he.Status, Title: http.StatusText(he.Status), Msg: he.Msg})
+		title := http.StatusText(he.Status)
+		if he.Status == statusCanceled {
+			title = "Canceled"
+		}
+		d.render(w, he.Status, "error.html", errorPage{page: d.page(r, title), Status: he.Status, Title: title, Msg: he.Msg})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -14,12 +14,13 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/session"
+	"github.com/ftpbridge/ftpbridge/internal/transfer"
 	"github.com/ftpbridge/ftpbridge/templates"
 )
 
@@ -27,12 +28,17 @@ import (
 type Deps struct {
 	Pool           *ftppool.Pool
 	Sessions       *session.Store
+	Transfers      *transfer.Tracker
 	Logger         *slog.Logger
 	TrustedProxies []netip.Prefix
-	DemoSite       string       // "/ftp/127.0.0.1:port/" when -demo runs, else ""
-	Draining       *atomic.Bool // set when shutdown begins: /readyz fails
-	ownerKey       []byte       // keys Basic-auth owners in the pool
-	pages          *template.Template
+	DemoSite       string        // "/ftp/127.0.0.1:port/" when -demo runs, else ""
+	MaxUploadBytes int64         // largest upload request body; 0 is no limit
+	IOTimeout      time.Duration // longest silence accepted from an uploading client
+	// Stopping is closed when shutdown begins: /readyz fails and
+	// WebSockets close, since the server's Shutdown does not wait for them.
+	Stopping <-chan struct{}
+	ownerKey []byte // keys Basic-auth owners in the pool
+	pages    *template.Template
 }
 
 // New builds the bridge's http.Handler.

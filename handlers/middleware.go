@@ -65,9 +65,11 @@ func healthz() echo.HandlerFunc {
 // new requests while running transfers finish.
 func readyz(d *Deps) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if d.Draining != nil && d.Draining.Load() {
+		select {
+		case <-d.Stopping:
 			return c.String(http.StatusServiceUnavailable, "shutting down\n")
+		default:
+			return c.String(http.StatusOK, "ready\n")
 		}
-		return c.String(http.StatusOK, "ready\n")
 	}
 }

@@ -16,6 +16,10 @@ func addRoutes(e *echo.Echo, d *Deps) {
 	e.POST("/disconnect", disconnect(d))
 	e.POST("/open", openURL(d)) // the "paste an ftp:// URL" box
 
+	e.GET("/transfers", listTransfers(d))
+	e.POST("/transfers/:id/cancel", cancelTransfer(d))
+	e.GET("/ws", transferSocket(d)) // this session's transfer events
+
 	e.GET("/healthz", healthz())
 	e.GET("/readyz", readyz(d))
 
@@ -25,8 +29,12 @@ func addRoutes(e *echo.Echo, d *Deps) {
 		// A site without the trailing slash is its root folder.
 		e.GET("/"+scheme+"/:site", addSlash)
 		e.HEAD("/"+scheme+"/:site", addSlash)
-		// Folders end in "/" and list; anything else is a file.
+		// Folders end in "/" and list (?op=count tallies them); anything
+		// else is a file.
 		e.GET("/"+scheme+"/:site/*", browseOrDownload(d))
 		e.HEAD("/"+scheme+"/:site/*", browseOrDownload(d))
+		e.PUT("/"+scheme+"/:site/*", put(d))           // raw body upload
+		e.POST("/"+scheme+"/:site/*", post(d))         // ?op=mkdir|rename|delete, else a multipart upload
+		e.DELETE("/"+scheme+"/:site/*", deleteItem(d)) // as ?op=delete
 	}
 }

@@ -147,6 +147,15 @@ func (st *Store) Renew(w http.ResponseWriter, r *http.Request) (*Session, error)
 	return s, st.writeCookie(w, r, id, st.TTL)
 }
 
+// Ensure returns the request's session, starting one if there is none, so
+// that a person browsing an anonymous site also has transfers to watch.
+func (st *Store) Ensure(w http.ResponseWriter, r *http.Request) (*Session, error) {
+	if s := st.Get(r); s != nil {
+		return s, nil
+	}
+	return st.Renew(w, r)
+}
+
 // Destroy ends the request's session and clears its cookie.
 func (st *Store) Destroy(w http.ResponseWriter, r *http.Request) error {
 	id := st.cookieID(r)

@@ -166,6 +166,22 @@ func Split(p string) []string {
 	return out
 }
 
+// CheckName refuses what can never be one name on an FTP server: nothing,
+// "." or "..", a slash, or control bytes (which could inject commands).
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("the name is empty")
+	case name == "." || name == "..":
+		return fmt.Errorf("%q is not allowed as a name", name)
+	case strings.Contains(name, "/"):
+		return fmt.Errorf("%q holds a slash", name)
+	case HasControl(name):
+		return fmt.Errorf("%q: %w", name, ErrControl)
+	}
+	return nil
+}
+
 // DecodePath turns the escaped URL path below the site into an absolute FTP
 // path. It refuses what could step out of the intended folder or inject
 // commands: "." and ".." segments, encoded slashes and control bytes.
@@ -181,13 +197,8 @@ func DecodePath(escaped string) (ftpPath string, dir bool, err error) {
 		if err != nil {
 			return "", false, fmt.Errorf("path segment %q: %w", raw, err)
 		}
-		switch {
-		case seg == "." || seg == "..":
-			return "", false, fmt.Errorf("path segment %q is not allowed", seg)
-		case strings.Contains(seg, "/"):
-			return "", false, fmt.Errorf("path segment %q holds an encoded slash", raw)
-		case HasControl(seg):
-			return "", false, fmt.Errorf("path segment %q: %w", raw, ErrControl)
+		if err := CheckName(seg); err != nil {
+			return "", false, fmt.Errorf("path segment %q: %w", raw, err)
 		}
 		segs = append(segs, seg)
 	}

@@ -1,0 +1,346 @@
+package ftppool
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Put stores src at p. The bytes go to a hidden temporary name beside p,
+// which is renamed into place only after the server confirmed the whole
+// file (226): a failed, cancelled or oversized upload never leaves a
+// partial file and never touches an existing one. An existing p is
+// ErrExists unless overwrite is set; replaced says whether it was there.
+// progress hears of every chunk as it is handed to the server.
+func (h *Handle) Put(ctx context.Context, p string, src io.Reader, overwrite bool, progress func(int64)) (replaced bool, err error) {
+	c, err := h.hold(ctx, func(c *conn) error {
+		e, err := lookup(c.sc, p)
+		switch {
+		case err == nil && e.Type == TypeDir:
+			return ErrIsDir
+		case err == nil && !overwrite:
+			return ErrExists
+		case err == nil:
+			replaced = true
+		case !absent(err):
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("upload %s: %w", p, err)
+	}
+	tmp := tempName(p, "part")
+	stop := c.cutOnCancel(ctx)
+	err = c.sc.Stor(tmp, &meter{ctx: ctx, src: src, progress: progress})
+	stop()
+	if err == nil {
+		err = commit(c, tmp, p, overwrite)
+	}
+	if err == nil {
+		h.p.release(c, true)
+		return replaced, nil
+	}
+	if ctx.Err() != nil {
+		// Whatever broke on the way, the cause is the cancellation.
+		err = &SourceError{Err: context.Cause(ctx)}
+	}
+	if inStep(err) {
+		_ = c.sc.Delete(tmp) // fails harmlessly if STOR never created it
+		h.p.release(c, true)
+	} else {
+		h.p.release(c, false)
+		h.removeTemp(ctx, tmp)
+	}
+	return false, fmt.Errorf("upload %s: %w", p, err)
+}
+
+// commit renames the finished temporary file into place.
+func commit(c *conn, tmp, p string, overwrite bool) error {
+	if !overwrite {
+		// Someone may have created p while the bytes went up.
+		if _, err := lookup(c.sc, p); err == nil {
+			return ErrExists
+		} else if !absent(err) {
+			return err
+		}
+	}
+	err := c.sc.Rename(tmp, p)
+	if err == nil || !overwrite || !inStep(err) {
+		return err
+	}
+	// Some servers refuse to rename onto an existing file. Move the old
+	// one aside, and delete it only once the new one is in place; put it
+	// back if that fails.
+	old := tempName(p, "old")
+	if c.sc.Rename(p, old) != nil {
+		return err
+	}
+	if err := c.sc.Rename(tmp, p); err != nil {
+		_ = c.sc.Rename(old, p)
+		return err
+	}
+	_ = c.sc.Delete(old)
+	return nil
+}
+
+// removeTemp deletes a partial upload on a connection of its own, when the
+// one that carried the upload is not fit for another command. It runs even
+// when ctx was cancelled: a cancelled upload must leave nothing behind.
+func (h *Handle) removeTemp(ctx context.Context, tmp string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.p.cfg.DialTimeout+h.p.cfg.IOTimeout)
+	defer cancel()
+	err := h.do(ctx, func(c *conn) error { return c.sc.Delete(tmp) })
+	if err != nil && !absent(err) {
+		h.p.cfg.Logger.Warn("could not remove a partial upload", "server", h.key.ep, "path", tmp, "err", err)
+	}
+}
+
+// tempName is a hidden name beside p that no person would choose, such as
+// ".report.pdf.ftpbridge-3f9a….part".
+func tempName(p, suffix string) string {
+	dir, base := path.Split(p)
+	// Keep the name within what servers accept, cut on a character edge.
+	if len(base) > 100 {
+		cut := 100
+		for cut > 0 && !utf8.RuneStart(base[cut]) {
+			cut--
+		}
+		base = base[:cut]
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand never fails on Linux
+	return dir + "." + base + ".ftpbridge-" + hex.EncodeToString(b) + "." + suffix
+}
+
+// copyBuffers are the chunks uploads move in: larger than io.Copy's 32 KiB
+// so a fast link needs fewer system calls, pooled so memory stays flat.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// meter feeds an upload to the data connection, counting what the server
+// was handed and stopping when ctx ends. Source failures are SourceErrors.
+type meter struct {
+	ctx      context.Context
+	src      io.Reader
+	progress func(int64)
+}
+
+func (m *meter) Read(b []byte) (int, error) {
+	return 0, errors.New("meter is only copied with WriteTo")
+}
+
+// WriteTo is what io.Copy uses, so every chunk is counted after the
+// server's side took it.
+func (m *meter) WriteTo(w io.Writer) (int64, error) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	var total int64
+	for {
+		if m.ctx.Err() != nil {
+			return total, &SourceError{Err: context.Cause(m.ctx)}
+		}
+		n, rerr := fill(m.src, *bp)
+		if n > 0 {
+			wn, werr := w.Write((*bp)[:n])
+			total += int64(wn)
+			if wn > 0 && m.progress != nil {
+				m.progress(int64(wn))
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, &SourceError{Err: rerr}
+		}
+	}
+}
+
+// fill reads until buf is full or r fails: readers such as a multipart
+// part hand out a few KiB at a time.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Mkdir makes one folder; ErrExists if something has that name already.
+func (h *Handle) Mkdir(ctx context.Context, p string) error {
+	err := h.do(ctx, func(c *conn) error {
+		if _, err := lookup(c.sc, p); err == nil {
+			return ErrExists
+		} else if !absent(err) {
+			return err
+		}
+		return c.sc.MakeDir(p)
+	})
+	if err != nil {
+		return fmt.Errorf("make folder %s: %w", p, err)
+	}
+	return nil
+}
+
+// MkdirAll makes p and any missing parents, as a folder upload needs.
+func (h *Handle) MkdirAll(ctx context.Context, p string) error {
+	err := h.do(ctx, func(c *conn) error {
+		if e, err := lookup(c.sc, p); err == nil && e.Type == TypeDir {
+			return nil
+		}
+		at := "/"
+		for _, seg := range strings.Split(p, "/") {
+			if seg == "" {
+				continue
+			}
+			at = path.Join(at, seg)
+			if err := c.sc.MakeDir(at); err != nil {
+				if !inStep(err) {
+					return err
+				}
+				// Most servers refuse MKD of an existing folder.
+				if e, lerr := lookup(c.sc, at); lerr != nil || e.Type != TypeDir {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("make folder %s: %w", p, err)
+	}
+	return nil
+}
+
+// Rename moves from to to within the server; ErrExists if to is taken.
+func (h *Handle) Rename(ctx context.Context, from, to string) error {
+	err := h.do(ctx, func(c *conn) error {
+		if _, err := lookup(c.sc, to); err == nil {
+			return ErrExists
+		} else if !absent(err) {
+			return err
+		}
+		return c.sc.Rename(from, to)
+	})
+	if err != nil {
+		return fmt.Errorf("rename %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
+// Tally counts what a folder holds, below it.
+type Tally struct {
+	Files   int   `json:"files"` // files and links
+	Folders int   `json:"folders"`
+	Bytes   int64 `json:"bytes"`
+}
+
+// Count tallies the folder p recursively. Links are counted, not followed.
+func (h *Handle) Count(ctx context.Context, p string) (Tally, error) {
+	var t Tally
+	err := h.walk(ctx, p, 0, func(_ string, e Entry) error {
+		if e.Type == TypeDir {
+			t.Folders++
+			return nil
+		}
+		t.Files++
+		if e.Size > 0 {
+			t.Bytes += e.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return t, fmt.Errorf("count %s: %w", p, err)
+	}
+	return t, nil
+}
+
+// Remove deletes p: a file, or a folder, which must be empty unless
+// recursive is set. It returns how many entries went, p included.
+func (h *Handle) Remove(ctx context.Context, p string, recursive bool) (int, error) {
+	e, err := h.Stat(ctx, p)
+	if err != nil {
+		return 0, fmt.Errorf("delete %s: %w", p, err)
+	}
+	remove := func(full string, e Entry) error {
+		return h.do(ctx, func(c *conn) error {
+			if e.Type == TypeDir {
+				return c.sc.RemoveDir(full)
+			}
+			return c.sc.Delete(full) // a link goes, not what it points to
+		})
+	}
+	if e.Type != TypeDir {
+		if err := remove(p, e); err != nil {
+			return 0, fmt.Errorf("delete %s: %w", p, err)
+		}
+		return 1, nil
+	}
+	if !recursive {
+		entries, err := h.List(ctx, p)
+		if err == nil && len(entries) > 0 {
+			err = ErrNotEmpty
+		}
+		if err != nil {
+			return 0, fmt.Errorf("delete %s: %w", p, err)
+		}
+	}
+	n := 0
+	err = h.walk(ctx, p, 0, func(full string, e Entry) error {
+		if err := remove(full, e); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	if err == nil {
+		err = remove(p, e)
+	}
+	if err != nil {
+		return n, fmt.Errorf("delete %s: %w", p, err)
+	}
+	return n + 1, nil
+}
+
+// maxDepth bounds a walk, against servers that report endless folders.
+const maxDepth = 64
+
+var errTooDeep = fmt.Errorf("the folder tree is deeper than %d levels", maxDepth)
+
+// walk calls visit for every entry below dir, a folder's contents before
+// the folder itself, so visit may delete as it goes. Links are not followed.
+func (h *Handle) walk(ctx context.Context, dir string, depth int, visit func(full string, e Entry) error) error {
+	if depth >= maxDepth {
+		return errTooDeep
+	}
+	entries, err := h.List(ctx, dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		full := path.Join(dir, e.Name)
+		if e.Type == TypeDir {
+			if err := h.walk(ctx, full, depth+1, visit); err != nil {
+				return err
+			}
+		}
+		if err := visit(full, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

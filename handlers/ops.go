@@ -1,0 +1,170 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
+)
+
+// post answers POST on a site address: the operation named by ?op=, or
+// else a multipart upload into the folder.
+func post(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := d.resolve(c)
+		if err != nil || t == nil {
+			return err
+		}
+		switch op := c.QueryParam("op"); op {
+		case "":
+			return d.uploadForm(c, t)
+		case "mkdir":
+			return d.mkdir(c, t)
+		case "rename":
+			return d.rename(c, t)
+		case "delete":
+			return d.remove(c, t)
+		default:
+			return badRequest("There is no operation %q: use mkdir, rename or delete.", op)
+		}
+	}
+}
+
+// deleteItem answers DELETE, the same as POST ?op=delete.
+func deleteItem(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := d.resolve(c)
+		if err != nil || t == nil {
+			return err
+		}
+		return d.remove(c, t)
+	}
+}
+
+// opForm reads an operation's fields from the query and a small
+// urlencoded body. Multipart is refused: parsing it could spill to disk.
+func opForm(c echo.Context) (url.Values, error) {
+	r := c.Request()
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+		return nil, badRequest("Send an operation's fields in the query or as a plain form (application/x-www-form-urlencoded), not multipart.")
+	}
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return nil, badRequest("The form could not be read: %v.", err)
+	}
+	return r.Form, nil
+}
+
+// mkdir makes a folder named by the form's "name" in the folder addressed.
+func (d *Deps) mkdir(c echo.Context, t *target) error {
+	form, err := opForm(c)
+	if err != nil {
+		return err
+	}
+	if !t.Dir {
+		return badRequest("Make a folder with POST to the address of the folder it goes in (ending in /).")
+	}
+	name := form.Get("name")
+	if err := urlpath.CheckName(name); err != nil {
+		return badRequest("This folder name cannot be used: %v.", err)
+	}
+	p := path.Join(t.Path, name)
+	if err := t.handle.Mkdir(c.Request().Context(), p); err != nil {
+		return d.ftpFailure(c, t, err, quote(p))
+	}
+	return d.opDone(c, t, http.StatusCreated, map[string]any{"path": display(p) + "/", "href": t.Site.URL(p, true)})
+}
+
+// rename moves the item addressed to the form's "to": a path from the
+// site's root when it starts with "/", else from the item's folder.
+func (d *Deps) rename(c echo.Context, t *target) error {
+	form, err := opForm(c)
+	if err != nil {
+		return err
+	}
+	if t.Path == "/" {
+		return badRequest("The site's root folder cannot be renamed.")
+	}
+	to, err := renameTarget(t.Path, form.Get("to"))
+	if err != nil {
+		return err
+	}
+	if err := t.handle.Rename(c.Request().Context(), t.Path, to); err != nil {
+		return d.ftpFailure(c, t, err, quote(t.Path))
+	}
+	return d.opDone(c, t, http.StatusOK, map[string]any{"path": display(to), "href": t.Site.URL(to, t.Dir)})
+}
+
+// renameTarget resolves a rename's "to". "." and ".." are allowed, to move
+// an item up; every other segment must be a valid name.
+func renameTarget(from, to string) (string, error) {
+	if to == "" {
+		return "", badRequest("Say where to rename it to, in the field \"to\".")
+	}
+	for _, seg := range strings.Split(to, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			continue
+		}
+		if err := urlpath.CheckName(seg); err != nil {
+			return "", badRequest("The new name cannot be used: %v.", err)
+		}
+	}
+	var p string
+	if strings.HasPrefix(to, "/") {
+		p = path.Clean(to)
+	} else {
+		p = path.Join(path.Dir(from), to)
+	}
+	if p == "/" {
+		return "", badRequest("Nothing can be renamed to the site's root folder.")
+	}
+	return p, nil
+}
+
+// remove deletes the item addressed: a file, an empty folder, or a folder
+// and everything in it with recursive=1.
+func (d *Deps) remove(c echo.Context, t *target) error {
+	form, err := opForm(c)
+	if err != nil {
+		return err
+	}
+	if t.Path == "/" {
+		return badRequest("The site's root folder cannot be deleted.")
+	}
+	n, err := t.handle.Remove(c.Request().Context(), t.Path, form.Get("recursive") == "1")
+	if err != nil {
+		return d.ftpFailure(c, t, err, quote(t.Path))
+	}
+	return d.opDone(c, t, http.StatusOK, map[string]any{"deleted": n})
+}
+
+// count answers GET ?op=count on a folder: what deleting it would remove,
+// so the page can say so before asking.
+func (d *Deps) count(c echo.Context, t *target) error {
+	tally, err := t.handle.Count(c.Request().Context(), t.Path)
+	if err != nil {
+		return d.ftpFailure(c, t, err, "This folder")
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, tally)
+}
+
+// opDone answers a finished operation: JSON for scripts and the page's
+// own requests, and for a plain HTML form a redirect to the folder the
+// person was looking at.
+func (d *Deps) opDone(c echo.Context, t *target, status int, body map[string]any) error {
+	if wantsHTML(c.Request()) {
+		folder := t.Path
+		if !t.Dir {
+			folder = path.Dir(t.Path)
+		} else if c.QueryParam("op") != "mkdir" {
+			folder = path.Dir(strings.TrimSuffix(t.Path, "/"))
+		}
+		return c.Redirect(http.StatusSeeOther, t.Site.URL(folder, true))
+	}
+	return c.JSON(status, body)
+}

@@ -1,0 +1,236 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/internal/transfer"
+)
+
+// tracked is a request whose transfer can be cancelled from the transfers
+// panel: its context ends with transfer.ErrCanceled, and any blocked read
+// of the request body or write of the response returns at once.
+type tracked struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	d      *Deps
+	owner  string
+	op     string
+	site   string
+	path   string
+}
+
+func (d *Deps) tracked(c echo.Context, op string, t *target, p string) *tracked {
+	r := c.Request()
+	ctx, cancel := context.WithCancelCause(r.Context())
+	owner := ""
+	if s := d.Sessions.Get(r); s != nil {
+		owner = s.Owner
+	}
+	return &tracked{ctx: ctx, cancel: cancel, d: d, owner: owner, op: op,
+		site: t.Site.Scheme + "://" + t.Site.String(), path: display(p)}
+}
+
+// start registers the transfer. rc unblocks the request's I/O on cancel;
+// the context is cancelled first, so whoever wakes up sees why.
+func (tk *tracked) start(rc *http.ResponseController, total int64) *transfer.Transfer {
+	return tk.d.Transfers.Start(tk.owner, tk.op, tk.site, tk.path, total, func() {
+		tk.cancel(transfer.ErrCanceled)
+		now := time.Now()
+		_ = rc.SetReadDeadline(now)
+		_ = rc.SetWriteDeadline(now)
+	})
+}
+
+// end records how the transfer ended: done, canceled, or failed with the
+// words the person would see on an error page.
+func (tk *tracked) end(x *transfer.Transfer, err error, what string) {
+	switch {
+	case err == nil:
+		x.Done()
+	case errors.Is(context.Cause(tk.ctx), transfer.ErrCanceled):
+		x.Canceled()
+	default:
+		x.Fail(ftpError(err, what).Msg)
+	}
+	tk.cancel(nil)
+}
+
+// meteredResponse counts the body bytes of a download as the browser takes
+// them, and registers the transfer only once a body starts (a HEAD, a 304
+// or an error is no transfer).
+type meteredResponse struct {
+	http.ResponseWriter
+	tk       *tracked
+	head     bool // a HEAD request sends no body, so it is no transfer
+	x        *transfer.Transfer
+	writeErr error
+}
+
+func (m *meteredResponse) WriteHeader(status int) {
+	if (status == http.StatusOK || status == http.StatusPartialContent) && m.x == nil && !m.head {
+		total, err := strconv.ParseInt(m.Header().Get("Content-Length"), 10, 64)
+		if err != nil {
+			total = -1
+		}
+		m.x = m.tk.start(http.NewResponseController(m.ResponseWriter), total)
+	}
+	m.ResponseWriter.WriteHeader(status)
+}
+
+func (m *meteredResponse) Write(b []byte) (int, error) {
+	n, err := m.ResponseWriter.Write(b)
+	if m.x != nil {
+		m.x.Add(int64(n))
+	}
+	if err != nil && m.writeErr == nil {
+		m.writeErr = err
+	}
+	return n, err
+}
+
+func (m *meteredResponse) Unwrap() http.ResponseWriter { return m.ResponseWriter }
+
+// finish ends the download's transfer, if a body was started.
+func (m *meteredResponse) finish(copyErr error) {
+	defer m.tk.cancel(nil)
+	if m.x == nil {
+		return
+	}
+	ev := m.x.Event()
+	switch {
+	case errors.Is(context.Cause(m.tk.ctx), transfer.ErrCanceled):
+		m.x.Canceled()
+	case m.writeErr != nil:
+		m.x.Fail("The browser stopped the download.")
+	case copyErr != nil:
+		m.x.Fail(ftpError(copyErr, "The file").Msg)
+	case ev.Total >= 0 && ev.Bytes < ev.Total:
+		// ServeContent does not report a failed read: a short body is one.
+		m.x.Fail("The FTP server stopped sending the file before its end.")
+	default:
+		m.x.Done()
+	}
+}
+
+// listTransfers answers GET /transfers: this session's running and recent
+// transfers, newest first.
+func listTransfers(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s := d.Sessions.Get(c.Request())
+		if s == nil {
+			return &httpError{Status: http.StatusUnauthorized, Msg: "There is no session: transfers belong to the browser session that started them."}
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, map[string]any{"transfers": d.Transfers.List(s.Owner)})
+	}
+}
+
+// cancelTransfer answers POST /transfers/{id}/cancel.
+func cancelTransfer(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s := d.Sessions.Get(c.Request())
+		if s == nil || !d.Transfers.Cancel(s.Owner, c.Param("id")) {
+			return &httpError{Status: http.StatusNotFound, Msg: "This session has no running transfer with that id."}
+		}
+		if wantsHTML(c.Request()) {
+			return c.Redirect(http.StatusSeeOther, "/")
+		}
+		return c.JSON(http.StatusAccepted, map[string]string{"id": c.Param("id"), "state": "canceling"})
+	}
+}
+
+// WebSocket limits: a browser only ever sends small cancel messages; pings
+// find dead peers; a write that cannot finish in time ends the socket.
+const (
+	wsReadLimit  = 4 << 10
+	wsPongWait   = 60 * time.Second
+	wsPingEvery  = wsPongWait / 2
+	wsWriteLimit = 10 * time.Second
+)
+
+// upgrader checks the Origin the way gorilla does by default: it must be
+// this host (a request without Origin is not from a browser and passes).
+// A cross-origin handshake is answered 403.
+var upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096}
+
+// transferSocket answers GET /ws: this session's transfer events, live.
+// One goroutine reads (cancel messages, pongs); this one writes, taking
+// the latest state of each transfer whenever something changed, so a slow
+// browser skips values instead of queueing them.
+func transferSocket(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s := d.Sessions.Get(c.Request())
+		if s == nil {
+			return &httpError{Status: http.StatusUnauthorized, Msg: "There is no session: transfers belong to the browser session that started them."}
+		}
+		ws, err := upgrader.Upgrade(c.Response(), c.Request(), nil)
+		if err != nil {
+			return nil // the upgrader has answered already (403 for a foreign origin)
+		}
+		defer ws.Close()
+		sub := d.Transfers.Subscribe(s.Owner)
+		defer sub.Close()
+
+		closed := make(chan struct{})
+		go readCancels(d, ws, s.Owner, closed)
+
+		write := func(ev transfer.Event) error {
+			_ = ws.SetWriteDeadline(time.Now().Add(wsWriteLimit))
+			return ws.WriteJSON(ev)
+		}
+		// A page that (re)connects first gets where everything stands.
+		now := d.Transfers.List(s.Owner)
+		for i := len(now) - 1; i >= 0; i-- {
+			if write(now[i]) != nil {
+				return nil
+			}
+		}
+		ping := time.NewTicker(wsPingEvery)
+		defer ping.Stop()
+		for {
+			select {
+			case <-closed:
+				return nil
+			case <-d.Stopping:
+				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "the bridge is restarting"), time.Now().Add(time.Second))
+				return nil
+			case <-ping.C:
+				if ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteLimit)) != nil {
+					return nil
+				}
+			case <-sub.Wake():
+				for _, ev := range sub.Take() {
+					if write(ev) != nil {
+						return nil
+					}
+				}
+			}
+		}
+	}
+}
+
+// readCancels reads the browser's messages until the socket ends.
+func readCancels(d *Deps, ws *websocket.Conn, owner string, closed chan<- struct{}) {
+	defer close(closed)
+	ws.SetReadLimit(wsReadLimit) // over it, gorilla closes with 1009
+	_ = ws.SetReadDeadline(time.Now().Add(wsPongWait))
+	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(wsPongWait)) })
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var m struct{ Type, ID string }
+		if json.Unmarshal(msg, &m) == nil && m.Type == "cancel" {
+			d.Transfers.Cancel(owner, m.ID)
+		}
+	}
+}

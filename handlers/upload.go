@@ -1,0 +1,241 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
+)
+
+// Uploads stream from the request body straight into STOR: nothing is
+// kept in memory or on the bridge's disk. That is why these routes never
+// call FormValue, FormFile, Bind or ParseMultipartForm, which would spill
+// the upload to temporary files; cross-site requests are refused by the
+// Origin and Sec-Fetch-Site checks wrapped around every route (handlers.go).
+
+// uploaded is one file an upload stored.
+type uploaded struct {
+	Name     string `json:"name"`
+	Path     string `json:"path"`
+	Href     string `json:"href"`
+	Size     int64  `json:"size"`
+	Replaced bool   `json:"replaced"`
+}
+
+// put answers PUT on a file address: the raw body becomes the file, as
+// `curl -T` sends it. 201 for a new file, 200 for a replaced one.
+func put(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t, err := d.resolve(c)
+		if err != nil || t == nil {
+			return err
+		}
+		if t.Dir {
+			return badRequest("PUT needs a file's address (no trailing slash). To upload into a folder, PUT to the folder's address plus the file name.")
+		}
+		body, err := d.uploadBody(c)
+		if err != nil {
+			return err
+		}
+		r := c.Request()
+		up, err := d.store(c, t, body, t.Path, body, r.ContentLength, r.URL.Query().Get("overwrite") == "1")
+		if err != nil {
+			return d.uploadFailed(c, t, err, quote(t.Path), nil)
+		}
+		status := http.StatusCreated
+		if up.Replaced {
+			status = http.StatusOK
+		}
+		c.Response().Header().Set("Location", up.Href)
+		return c.JSON(status, up)
+	}
+}
+
+// uploadForm answers a multipart POST to a folder: every part named
+// "file" is stored in the folder, in order, each as its own transfer. A
+// file name may be a relative path ("photos/2024/a.jpg", as a folder upload
+// sends it); missing folders are made. A part named "size" before a file
+// gives its size, for progress; "overwrite" set to 1 replaces existing files.
+func (d *Deps) uploadForm(c echo.Context, t *target) error {
+	if !t.Dir {
+		return badRequest("Upload with POST to a folder's address (ending in /), or with PUT to the file's address.")
+	}
+	body, err := d.uploadBody(c)
+	if err != nil {
+		return err
+	}
+	r := c.Request()
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return badRequest("An upload by POST must be multipart/form-data, with the files in fields named \"file\".")
+	}
+	overwrite := r.URL.Query().Get("overwrite") == "1"
+	size := int64(-1)
+	var done []uploaded
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return d.uploadFailed(c, t, &ftppool.SourceError{Err: err}, "The upload", done)
+		}
+		switch part.FormName() {
+		case "overwrite":
+			overwrite = overwrite || smallField(part) == "1"
+		case "size":
+			if size, err = strconv.ParseInt(smallField(part), 10, 64); err != nil {
+				size = -1
+			}
+		case "file":
+			rel := partFileName(part)
+			if rel == "" {
+				continue // a file input left empty
+			}
+			p, err := uploadPath(t.Path, rel)
+			if err != nil {
+				return d.uploadFailed(c, t, err, "", done)
+			}
+			if dir := path.Dir(p); dir != path.Clean(t.Path) {
+				if err := t.handle.MkdirAll(r.Context(), dir); err != nil {
+					return d.uploadFailed(c, t, err, quote(dir), done)
+				}
+			}
+			up, err := d.store(c, t, body, p, part, size, overwrite)
+			if err != nil {
+				return d.uploadFailed(c, t, err, quote(p), done)
+			}
+			done = append(done, up)
+			size = -1
+		}
+		// Other fields are skipped: NextPart discards what was not read.
+	}
+	if len(done) == 0 {
+		return badRequest("The upload held no file: send the files in fields named \"file\".")
+	}
+	if wantsHTML(r) {
+		return c.Redirect(http.StatusSeeOther, t.Site.URL(t.Path, true))
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"uploaded": done})
+}
+
+// uploadFailed reports a failed upload, naming the files of the same
+// request that did arrive (they stay).
+func (d *Deps) uploadFailed(c echo.Context, t *target, err error, what string, done []uploaded) error {
+	he, ok := err.(*httpError)
+	if !ok {
+		fe := d.ftpFailure(c, t, err, what)
+		if he, ok = fe.(*httpError); !ok {
+			return fe // the login form, already shown
+		}
+	}
+	if ftppool.ErrorKind(err) == ftppool.KindExists {
+		he.Msg += " To replace it, upload again with overwrite=1."
+	}
+	if len(done) > 0 {
+		names := make([]string, len(done))
+		for i, u := range done {
+			names[i] = u.Name
+		}
+		he.Msg += " These files of the same upload did arrive: " + strings.Join(names, ", ") + "."
+	}
+	return he
+}
+
+// store uploads one file through a temporary name and tracks it as a
+// transfer of the session.
+func (d *Deps) store(c echo.Context, t *target, body *clientBody, p string, src io.Reader, total int64, overwrite bool) (uploaded, error) {
+	tk := d.tracked(c, "upload", t, p)
+	x := tk.start(body.rc, total)
+	body.ctx = tk.ctx
+	defer func() { body.ctx = c.Request().Context() }()
+	var n int64
+	replaced, err := t.handle.Put(tk.ctx, p, src, overwrite, func(k int64) {
+		n += k
+		x.Add(k)
+	})
+	tk.end(x, err, quote(p))
+	if err != nil {
+		return uploaded{}, err
+	}
+	return uploaded{Name: display(path.Base(p)), Path: display(p), Href: t.Site.URL(p, false), Size: n, Replaced: replaced}, nil
+}
+
+// clientBody is an upload's request body. Each read has a deadline, so a
+// client that stalls cannot hold an FTP connection forever; cancelling the
+// transfer moves the deadline to now, which wakes a blocked read.
+type clientBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+	ctx     context.Context // of the file being stored now
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	// Deadline first, then the check: a cancel in between still ends the
+	// read at once (see tracked.start).
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
+	if b.ctx.Err() != nil {
+		return 0, context.Cause(b.ctx)
+	}
+	return b.ReadCloser.Read(p)
+}
+
+// uploadBody refuses at once a body that says it is too large, and limits
+// one that does not say.
+func (d *Deps) uploadBody(c echo.Context) (*clientBody, error) {
+	r := c.Request()
+	if d.MaxUploadBytes > 0 && r.ContentLength > d.MaxUploadBytes {
+		return nil, &httpError{Status: http.StatusRequestEntityTooLarge,
+			Msg: fmt.Sprintf("This upload is %s; the bridge accepts at most %s per request. Nothing was sent to the FTP server.", humanSize(r.ContentLength), humanSize(d.MaxUploadBytes))}
+	}
+	rb := r.Body
+	if d.MaxUploadBytes > 0 {
+		rb = http.MaxBytesReader(c.Response(), r.Body, d.MaxUploadBytes)
+	}
+	b := &clientBody{ReadCloser: rb, rc: http.NewResponseController(c.Response()), timeout: d.IOTimeout, ctx: r.Context()}
+	r.Body = b
+	return b, nil
+}
+
+// partFileName is the name the browser gave a file part, with its folders:
+// mime.ParseMediaType reads it raw, where Part.FileName would keep only
+// the last segment and lose a folder upload's structure.
+func partFileName(part *multipart.Part) string {
+	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+	if err != nil {
+		return ""
+	}
+	return params["filename"]
+}
+
+// uploadPath joins a file's relative name to the folder it goes in, each
+// segment checked as a name on its own.
+func uploadPath(dir, rel string) (string, error) {
+	for _, seg := range strings.Split(rel, "/") {
+		if err := urlpath.CheckName(seg); err != nil {
+			return "", badRequest("The file name %q cannot be used: %v.", display(rel), err)
+		}
+	}
+	return path.Join(dir, rel), nil
+}
+
+// smallField reads a short text field of a form.
+func smallField(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, 64))
+	return strings.TrimSpace(string(b))
+}
+
+// quote names a file or folder in a message.
+func quote(p string) string { return strconv.Quote(display(path.Base(p))) }

@@ -1,0 +1,365 @@
+// Package transfer tracks the downloads, uploads and zips of each browser
+// session, so its pages can show them live and cancel them. Subscribers get
+// the latest state of each transfer, never a backlog: a slow browser
+// skips intermediate values instead of growing a queue.
+package transfer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+)
+
+// State is where a transfer is in its life.
+type State string
+
+// The states, as DESIGN.md section 5 names them.
+const (
+	Queued   State = "queued"
+	Running  State = "running"
+	Done     State = "done"
+	Failed   State = "failed"
+	Canceled State = "canceled"
+)
+
+// ErrCanceled is the cause given to a transfer's context when someone
+// cancels it.
+var ErrCanceled = errors.New("the transfer was canceled")
+
+// Event is a transfer's state as the WebSocket and /transfers show it.
+type Event struct {
+	Type  string `json:"type"` // always "transfer"
+	ID    string `json:"id"`
+	Op    string `json:"op"`
+	Site  string `json:"site"`
+	Path  string `json:"path"`
+	Bytes int64  `json:"bytes"`
+	Total int64  `json:"total"` // -1 when unknown
+	Rate  int64  `json:"rate"`  // bytes per second, recent
+	State State  `json:"state"`
+	Error string `json:"error,omitempty"`
+}
+
+// Interval is how often running transfers are reported: about four
+// events a second each, as DESIGN.md section 5 asks.
+const Interval = 250 * time.Millisecond
+
+// keepDone is how long, and how many, finished transfers stay listed.
+const (
+	keepDone    = 15 * time.Minute
+	keepDoneMax = 50
+)
+
+// Transfer is one tracked transfer. Add and the final calls are safe to
+// use from the goroutine moving the bytes while the tracker reports.
+type Transfer struct {
+	tr     *Tracker
+	owner  string
+	cancel func()
+
+	mu        sync.Mutex
+	ev        Event
+	started   time.Time
+	ended     time.Time
+	lastBytes int64     // at the last report
+	lastAt    time.Time // of the last report
+	reported  int64     // Bytes in the last event sent
+}
+
+// Tracker holds every session's transfers and their subscribers.
+type Tracker struct {
+	mu      sync.Mutex
+	byOwner map[string][]*Transfer
+	subs    map[string]map[*Sub]struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// New starts a tracker and its reporting loop; Close stops it.
+func New() *Tracker {
+	tr := &Tracker{
+		byOwner: make(map[string][]*Transfer),
+		subs:    make(map[string]map[*Sub]struct{}),
+		stop:    make(chan struct{}),
+	}
+	tr.wg.Add(1)
+	go tr.loop()
+	return tr
+}
+
+// Close stops the reporting loop.
+func (tr *Tracker) Close() {
+	close(tr.stop)
+	tr.wg.Wait()
+}
+
+// Start registers a transfer of owner's, queued until its first bytes.
+// cancel is called when someone cancels it; it must make the transfer end.
+func (tr *Tracker) Start(owner, op, site, path string, total int64, cancel func()) *Transfer {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand never fails on Linux
+	now := time.Now()
+	t := &Transfer{tr: tr, owner: owner, cancel: cancel, started: now, lastAt: now}
+	t.ev = Event{Type: "transfer", ID: hex.EncodeToString(b), Op: op, Site: site, Path: path, Total: total, State: Queued}
+	tr.mu.Lock()
+	tr.byOwner[owner] = append(tr.byOwner[owner], t)
+	tr.mu.Unlock()
+	tr.publish(owner, t.Event())
+	return t
+}
+
+// ID is the transfer's id, for cancelling it.
+func (t *Transfer) ID() string { return t.ev.ID }
+
+// Event returns the transfer's current state.
+func (t *Transfer) Event() Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ev
+}
+
+// Add counts n more bytes moved. The first bytes make the transfer running.
+func (t *Transfer) Add(n int64) {
+	t.mu.Lock()
+	t.ev.Bytes += n
+	first := t.ev.State == Queued
+	if first {
+		t.ev.State = Running
+	}
+	ev := t.ev
+	t.mu.Unlock()
+	if first {
+		t.tr.publish(t.owner, ev)
+	}
+}
+
+// SetTotal sets the size once it is known.
+func (t *Transfer) SetTotal(n int64) {
+	t.mu.Lock()
+	t.ev.Total = n
+	t.mu.Unlock()
+}
+
+// Done ends the transfer as a success. A transfer of unknown size now
+// knows it: it is what was moved.
+func (t *Transfer) Done() {
+	t.end(Done, "")
+}
+
+// Fail ends the transfer with a message a person can read.
+func (t *Transfer) Fail(msg string) { t.end(Failed, msg) }
+
+// Canceled ends the transfer as cancelled.
+func (t *Transfer) Canceled() { t.end(Canceled, "") }
+
+func (t *Transfer) end(s State, msg string) {
+	t.mu.Lock()
+	if t.ended.IsZero() {
+		t.ended = time.Now()
+		t.ev.State, t.ev.Error = s, msg
+		if s == Done && t.ev.Total < 0 {
+			t.ev.Total = t.ev.Bytes
+		}
+		if d := t.ended.Sub(t.started); s == Done && t.ev.Rate == 0 && d > 0 {
+			// Over before the first report: the average is the rate.
+			t.ev.Rate = int64(float64(t.ev.Bytes) / d.Seconds())
+		}
+	}
+	ev := t.ev
+	t.mu.Unlock()
+	t.tr.publish(t.owner, ev)
+}
+
+// Cancel cancels owner's transfer id; it reports whether there was one
+// still running. Another owner's id is as good as none.
+func (tr *Tracker) Cancel(owner, id string) bool {
+	tr.mu.Lock()
+	var t *Transfer
+	for _, x := range tr.byOwner[owner] {
+		if x.ev.ID == id {
+			t = x
+		}
+	}
+	tr.mu.Unlock()
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	running := t.ended.IsZero()
+	t.mu.Unlock()
+	if running && t.cancel != nil {
+		t.cancel()
+	}
+	return running
+}
+
+// List returns owner's running and recent transfers, newest first.
+func (tr *Tracker) List(owner string) []Event {
+	tr.mu.Lock()
+	ts := append([]*Transfer(nil), tr.byOwner[owner]...)
+	tr.mu.Unlock()
+	out := make([]Event, len(ts))
+	for i, t := range ts {
+		out[len(ts)-1-i] = t.Event()
+	}
+	return out
+}
+
+// Sub is one subscriber, such as a WebSocket. It holds at most one pending
+// event per transfer: the latest.
+type Sub struct {
+	tr      *Tracker
+	owner   string
+	wake    chan struct{}
+	mu      sync.Mutex
+	pending map[string]Event
+	order   []string // transfer ids in the order they became pending
+}
+
+// Subscribe returns a subscriber to owner's transfer events.
+func (tr *Tracker) Subscribe(owner string) *Sub {
+	s := &Sub{tr: tr, owner: owner, wake: make(chan struct{}, 1), pending: make(map[string]Event)}
+	tr.mu.Lock()
+	if tr.subs[owner] == nil {
+		tr.subs[owner] = make(map[*Sub]struct{})
+	}
+	tr.subs[owner][s] = struct{}{}
+	tr.mu.Unlock()
+	return s
+}
+
+// Wake is signalled when events are pending.
+func (s *Sub) Wake() <-chan struct{} { return s.wake }
+
+// Take returns the pending events, oldest change first, and clears them.
+func (s *Sub) Take() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Event, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, s.pending[id])
+	}
+	clear(s.pending)
+	s.order = s.order[:0]
+	return out
+}
+
+// Close ends the subscription.
+func (s *Sub) Close() {
+	s.tr.mu.Lock()
+	delete(s.tr.subs[s.owner], s)
+	if len(s.tr.subs[s.owner]) == 0 {
+		delete(s.tr.subs, s.owner)
+	}
+	s.tr.mu.Unlock()
+}
+
+func (s *Sub) put(ev Event) {
+	s.mu.Lock()
+	if _, ok := s.pending[ev.ID]; !ok {
+		s.order = append(s.order, ev.ID)
+	}
+	s.pending[ev.ID] = ev
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default: // already signalled
+	}
+}
+
+func (tr *Tracker) publish(owner string, ev Event) {
+	tr.mu.Lock()
+	subs := make([]*Sub, 0, len(tr.subs[owner]))
+	for s := range tr.subs[owner] {
+		subs = append(subs, s)
+	}
+	tr.mu.Unlock()
+	for _, s := range subs {
+		s.put(ev)
+	}
+}
+
+// loop reports running transfers that moved, and forgets old ones.
+func (tr *Tracker) loop() {
+	defer tr.wg.Done()
+	tick := time.NewTicker(Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tr.stop:
+			return
+		case now := <-tick.C:
+			tr.report(now)
+		}
+	}
+}
+
+func (tr *Tracker) report(now time.Time) {
+	tr.mu.Lock()
+	var all []*Transfer
+	for owner, ts := range tr.byOwner {
+		ts = prune(ts, now)
+		if len(ts) == 0 {
+			delete(tr.byOwner, owner)
+			continue
+		}
+		tr.byOwner[owner] = ts
+		all = append(all, ts...)
+	}
+	tr.mu.Unlock()
+	for _, t := range all {
+		if ev, moved := t.tick(now); moved {
+			tr.publish(t.owner, ev)
+		}
+	}
+}
+
+// tick updates the rate and reports whether bytes moved since last time.
+func (t *Transfer) tick(now time.Time) (Event, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.ended.IsZero() || t.ev.Bytes == t.reported {
+		return t.ev, false
+	}
+	if d := now.Sub(t.lastAt).Seconds(); d > 0 {
+		r := float64(t.ev.Bytes-t.lastBytes) / d
+		if t.ev.Rate == 0 {
+			t.ev.Rate = int64(r)
+		} else {
+			// Smooth over a few ticks, so the time left does not jump.
+			t.ev.Rate = int64(0.5*r + 0.5*float64(t.ev.Rate))
+		}
+	}
+	t.lastBytes, t.lastAt, t.reported = t.ev.Bytes, now, t.ev.Bytes
+	return t.ev, true
+}
+
+// prune drops transfers that ended long ago, and all but the newest
+// finished ones. ts is in start order and is modified in place.
+func prune(ts []*Transfer, now time.Time) []*Transfer {
+	var done []*Transfer
+	for _, t := range ts {
+		t.mu.Lock()
+		if !t.ended.IsZero() {
+			done = append(done, t)
+		}
+		t.mu.Unlock()
+	}
+	sort.SliceStable(done, func(i, j int) bool { return done[i].ended.After(done[j].ended) })
+	drop := make(map[*Transfer]bool)
+	for i, t := range done {
+		if i >= keepDoneMax || now.Sub(t.ended) > keepDone {
+			drop[t] = true
+		}
+	}
+	keep := ts[:0]
+	for _, t := range ts {
+		if !drop[t] {
+			keep = append(keep, t)
+		}
+	}
+	return keep
+}
