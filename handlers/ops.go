@@ -96,7 +96,11 @@ func (d *Deps) rename(c echo.Context, t *target) error {
 	if err := t.handle.Rename(c.Request().Context(), t.Path, to); err != nil {
 		return d.ftpFailure(c, t, err, quote(t.Path))
 	}
-	return d.opDone(c, t, http.StatusOK, map[string]any{"path": display(to), "href": t.Site.URL(to, t.Dir)})
+	shown := display(to)
+	if t.Dir {
+		shown += "/"
+	}
+	return d.opDone(c, t, http.StatusOK, map[string]any{"path": shown, "href": t.Site.URL(to, t.Dir)})
 }
 
 // renameTarget resolves a rename's "to". "." and ".." are allowed, to move

@@ -80,14 +80,19 @@ type Tracker struct {
 
 // New starts a tracker and its reporting loop; Close stops it.
 func New() *Tracker {
-	tr := &Tracker{
+	tr := newTracker()
+	tr.wg.Add(1)
+	go tr.loop()
+	return tr
+}
+
+// newTracker is a tracker without its loop: tests call report themselves.
+func newTracker() *Tracker {
+	return &Tracker{
 		byOwner: make(map[string][]*Transfer),
 		subs:    make(map[string]map[*Sub]struct{}),
 		stop:    make(chan struct{}),
 	}
-	tr.wg.Add(1)
-	go tr.loop()
-	return tr
 }
 
 // Close stops the reporting loop.

@@ -1,0 +1,109 @@
+package transfer
+
+import (
+	"testing"
+	"time"
+)
+
+// TestSubscriberGetsLatestValueOnly: a subscriber that does not read holds
+// one pending event per transfer, the newest, however many were published.
+func TestSubscriberGetsLatestValueOnly(t *testing.T) {
+	tr := newTracker()
+	sub := tr.Subscribe("alice")
+	defer sub.Close()
+
+	a := tr.Start("alice", "upload", "ftp://h", "/a", 1000, nil)
+	b := tr.Start("alice", "download", "ftp://h", "/b", -1, nil)
+	now := time.Now()
+	for i := 0; i < 100; i++ {
+		a.Add(10)
+		now = now.Add(Interval)
+		tr.report(now)
+	}
+	a.Done()
+
+	evs := sub.Take()
+	if len(evs) != 2 {
+		t.Fatalf("pending events: got %d, want one per transfer (2): %+v", len(evs), evs)
+	}
+	if evs[0].ID != a.ID() || evs[0].State != Done || evs[0].Bytes != 1000 {
+		t.Errorf("first pending: %+v, want a's final done event with 1000 bytes", evs[0])
+	}
+	if evs[1].ID != b.ID() || evs[1].State != Queued {
+		t.Errorf("second pending: %+v, want b queued", evs[1])
+	}
+	if more := sub.Take(); len(more) != 0 {
+		t.Errorf("Take after Take: %+v, want nothing", more)
+	}
+}
+
+// TestOwnersAreSeparate: a subscriber sees only its owner's transfers, and
+// cannot cancel another owner's.
+func TestOwnersAreSeparate(t *testing.T) {
+	tr := newTracker()
+	sub := tr.Subscribe("bob")
+	defer sub.Close()
+	canceled := false
+	x := tr.Start("alice", "upload", "ftp://h", "/a", 10, func() { canceled = true })
+	x.Add(1)
+	if evs := sub.Take(); len(evs) != 0 {
+		t.Errorf("bob saw alice's events: %+v", evs)
+	}
+	if tr.Cancel("bob", x.ID()) || canceled {
+		t.Error("bob cancelled alice's transfer")
+	}
+	if len(tr.List("bob")) != 0 {
+		t.Error("bob's list holds alice's transfer")
+	}
+	if !tr.Cancel("alice", x.ID()) || !canceled {
+		t.Error("alice could not cancel her own transfer")
+	}
+	x.Canceled()
+	if tr.Cancel("alice", x.ID()) {
+		t.Error("a transfer that ended could be cancelled again")
+	}
+}
+
+// TestReportsOnlyWhatMoved: the reporter sends running transfers whose
+// bytes changed, with a rate, and nothing for idle ones.
+func TestReportsOnlyWhatMoved(t *testing.T) {
+	tr := newTracker()
+	x := tr.Start("o", "download", "ftp://h", "/f", 4000, nil)
+	sub := tr.Subscribe("o")
+	defer sub.Close()
+	now := time.Now()
+
+	x.Add(1000) // running now: one immediate event
+	if evs := sub.Take(); len(evs) != 1 || evs[0].State != Running {
+		t.Fatalf("first bytes: %+v, want one running event", evs)
+	}
+	now = now.Add(time.Second)
+	tr.report(now)
+	evs := sub.Take()
+	if len(evs) != 1 || evs[0].Bytes != 1000 || evs[0].Rate <= 0 {
+		t.Fatalf("after a second: %+v, want 1000 bytes and a rate", evs)
+	}
+	tr.report(now.Add(time.Second))
+	if evs := sub.Take(); len(evs) != 0 {
+		t.Errorf("no bytes moved, yet events: %+v", evs)
+	}
+}
+
+// TestPruneKeepsRunningAndRecent: finished transfers are forgotten after a
+// while and beyond a count; running ones never.
+func TestPruneKeepsRunningAndRecent(t *testing.T) {
+	tr := newTracker()
+	running := tr.Start("o", "upload", "s", "/run", -1, nil)
+	for i := 0; i < keepDoneMax+5; i++ {
+		tr.Start("o", "download", "s", "/d", 1, nil).Done()
+	}
+	tr.report(time.Now())
+	if got := len(tr.List("o")); got != keepDoneMax+1 {
+		t.Errorf("after pruning by count: %d transfers, want %d", got, keepDoneMax+1)
+	}
+	tr.report(time.Now().Add(keepDone + time.Minute))
+	list := tr.List("o")
+	if len(list) != 1 || list[0].ID != running.ID() {
+		t.Errorf("after pruning by age: %+v, want only the running one", list)
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/realftp"
+	"github.com/ftpbridge/ftpbridge/internal/testftp"
+)
+
+// TestFileOps makes, renames, counts and deletes folders and files through
+// the JSON API, against the embedded server and vsftpd, and checks the
+// server's disk after every step.
+func TestFileOps(t *testing.T) {
+	type server struct {
+		root, addr, user, pass string
+	}
+	for _, start := range []struct {
+		name string
+		fn   func(t *testing.T) server
+	}{
+		{"embedded", func(t *testing.T) server {
+			s := testftp.Start(t, embedftp.Options{})
+			return server{s.Root, s.Addr(), testftp.User, testftp.Password}
+		}},
+		{"vsftpd", func(t *testing.T) server {
+			root := t.TempDir()
+			s := realftp.StartVsftpd(t, realftp.Options{Root: root, Writable: true})
+			return server{s.Root, s.Addr, s.User, s.Password}
+		}},
+	} {
+		t.Run(start.name, func(t *testing.T) {
+			srv := start.fn(t)
+			b := startBridge(t, "-allow-hosts", "127.0.0.1")
+			client := &http.Client{Transport: basicAuth{srv.user, srv.pass}}
+			u := func(p string) string { return addrURL(b, "ftp", srv.user, srv.addr, p, strings.HasSuffix(p, "/")) }
+			disk := func(p string) string { return filepath.Join(srv.root, filepath.FromSlash(p)) }
+			exists := func(p string) bool { _, err := os.Lstat(disk(p)); return err == nil }
+
+			type step struct {
+				name, method, url string
+				form              url.Values
+				status            int
+				check             func(t *testing.T, body map[string]any)
+			}
+			steps := []step{
+				{"mkdir", "POST", u("/") + "?op=mkdir", url.Values{"name": {"work"}}, 201, func(t *testing.T, body map[string]any) {
+					if !exists("/work") || body["path"] != "/work/" {
+						t.Errorf("folder made: %v, answer %v", exists("/work"), body)
+					}
+				}},
+				{"mkdir again", "POST", u("/") + "?op=mkdir", url.Values{"name": {"work"}}, 409, nil},
+				{"mkdir with a slash", "POST", u("/") + "?op=mkdir", url.Values{"name": {"a/b"}}, 400, nil},
+				{"mkdir nested", "POST", u("/work/") + "?op=mkdir", url.Values{"name": {"deep er"}}, 201, nil},
+				{"put a file", "PUT", u("/work/deep er/f.txt"), nil, 201, nil},
+				{"put another", "PUT", u("/work/g.txt"), nil, 201, nil},
+				{"rename a file", "POST", u("/work/g.txt") + "?op=rename", url.Values{"to": {"h.txt"}}, 200, func(t *testing.T, _ map[string]any) {
+					if exists("/work/g.txt") || !exists("/work/h.txt") {
+						t.Error("g.txt was not renamed to h.txt")
+					}
+				}},
+				{"rename onto an existing file", "POST", u("/work/h.txt") + "?op=rename", url.Values{"to": {"deep er/f.txt"}}, 409, func(t *testing.T, _ map[string]any) {
+					if b, _ := os.ReadFile(disk("/work/deep er/f.txt")); string(b) != "/work/deep er/f.txt" {
+						t.Errorf("the existing file was touched: %q", b)
+					}
+				}},
+				{"move a file up by a relative path", "POST", u("/work/deep er/f.txt") + "?op=rename", url.Values{"to": {"../f2.txt"}}, 200, func(t *testing.T, _ map[string]any) {
+					if !exists("/work/f2.txt") || exists("/work/deep er/f.txt") {
+						t.Error("f.txt was not moved to /work/f2.txt")
+					}
+				}},
+				{"rename a folder by an absolute path", "POST", u("/work/deep er/") + "?op=rename", url.Values{"to": {"/work/deeper"}}, 200, func(t *testing.T, body map[string]any) {
+					if !exists("/work/deeper") || body["path"] != "/work/deeper/" {
+						t.Errorf("folder renamed: %v, answer %v", exists("/work/deeper"), body)
+					}
+				}},
+				{"count", "GET", u("/work/") + "?op=count", nil, 200, func(t *testing.T, body map[string]any) {
+					if body["files"] != 2.0 || body["folders"] != 1.0 {
+						t.Errorf("count: %v, want 2 files and 1 folder", body)
+					}
+				}},
+				{"delete a full folder without recursive", "DELETE", u("/work/"), nil, 409, func(t *testing.T, _ map[string]any) {
+					if !exists("/work/h.txt") {
+						t.Error("a refused delete removed something")
+					}
+				}},
+				{"delete a file", "POST", u("/work/h.txt") + "?op=delete", nil, 200, func(t *testing.T, body map[string]any) {
+					if exists("/work/h.txt") || body["deleted"] != 1.0 {
+						t.Errorf("h.txt still there: %v, answer %v", exists("/work/h.txt"), body)
+					}
+				}},
+				{"delete recursively", "DELETE", u("/work/") + "?recursive=1", nil, 200, func(t *testing.T, body map[string]any) {
+					// /work, /work/deeper, /work/f2.txt
+					if exists("/work") || body["deleted"] != 3.0 {
+						t.Errorf("work still there: %v, answer %v", exists("/work"), body)
+					}
+				}},
+				{"delete what is gone", "DELETE", u("/work/h.txt"), nil, 404, nil},
+				{"delete the root", "DELETE", u("/") + "?recursive=1", nil, 400, nil},
+			}
+			for _, s := range steps {
+				var body io.Reader
+				if s.form != nil {
+					body = strings.NewReader(s.form.Encode())
+				}
+				if s.method == "PUT" {
+					p, _ := url.PathUnescape(strings.SplitN(strings.TrimPrefix(s.url, b.URL+"/"), "/", 3)[2])
+					body = strings.NewReader("/" + p)
+				}
+				req, _ := http.NewRequest(s.method, s.url, body)
+				if s.form != nil {
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
+				req.Header.Set("Accept", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != s.status {
+					t.Fatalf("%s: %d %s, want %d", s.name, resp.StatusCode, raw, s.status)
+				}
+				var answer map[string]any
+				if err := json.Unmarshal(raw, &answer); err != nil {
+					t.Fatalf("%s: answer is not JSON: %s", s.name, raw)
+				}
+				if resp.StatusCode >= 400 && answer["error"] == "" {
+					t.Errorf("%s: error without words: %s", s.name, raw)
+				}
+				if s.check != nil {
+					t.Run(s.name, func(t *testing.T) { s.check(t, answer) })
+				}
+			}
+		})
+	}
+}
