@@ -35,7 +35,7 @@ func (h *Handle) Put(ctx context.Context, p string, src io.Reader, overwrite boo
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("upload %s: %w", p, err)
+		return false, uploadError(ctx, p, err)
 	}
 	tmp := tempName(p, "part")
 	stop := c.cutOnCancel(ctx)
@@ -48,10 +48,6 @@ func (h *Handle) Put(ctx context.Context, p string, src io.Reader, overwrite boo
 		h.p.release(c, true)
 		return replaced, nil
 	}
-	if ctx.Err() != nil {
-		// Whatever broke on the way, the cause is the cancellation.
-		err = &SourceError{Err: context.Cause(ctx)}
-	}
 	if inStep(err) {
 		_ = c.sc.Delete(tmp) // fails harmlessly if STOR never created it
 		h.p.release(c, true)
@@ -59,7 +55,17 @@ func (h *Handle) Put(ctx context.Context, p string, src io.Reader, overwrite boo
 		h.p.release(c, false)
 		h.removeTemp(ctx, tmp)
 	}
-	return false, fmt.Errorf("upload %s: %w", p, err)
+	return false, uploadError(ctx, p, err)
+}
+
+// uploadError wraps a failed upload's error. When ctx ended, that is the
+// cause, whatever broke on the way (a cut data connection, a wait for a
+// connection slot given up).
+func uploadError(ctx context.Context, p string, err error) error {
+	if ctx.Err() != nil {
+		err = &SourceError{Err: context.Cause(ctx)}
+	}
+	return fmt.Errorf("upload %s: %w", p, err)
 }
 
 // commit renames the finished temporary file into place.
