@@ -341,17 +341,39 @@ func openFDs(t testing.TB) int {
 	return len(ents)
 }
 
-// TestReconnectAfterServerRestart: the pooled connection dies with the
-// server; the next request redials transparently.
+// TestReconnectAfterServerRestart: the pooled connections die with the
+// server; the next request redials transparently, however many dead idle
+// connections the pool holds.
 func TestReconnectAfterServerRestart(t *testing.T) {
 	srv, b := startFTP(t, embedftp.Options{})
+	// Bigger than the socket buffers, so that concurrent downloads each
+	// hold a connection until their bodies are read.
+	if err := os.Truncate(filepath.Join(srv.Root, "big.bin"), 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	big := siteURL(b, "ftp", "", srv, "/big.bin", false)
 	u := siteURL(b, "ftp", "", srv, "/sub/deeper/leaf.txt", false)
 	for i, fault := range []func(){
 		func() { srv.Restart(t) },
 		func() { srv.DropAll() },
 	} {
-		if resp, _ := get(t, nil, u); resp.StatusCode != 200 {
-			t.Fatalf("case %d: first request %d", i, resp.StatusCode)
+		const idle = 3
+		var held []*http.Response
+		for range idle {
+			resp, err := http.Get(big)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, resp)
+		}
+		if n := srv.Clients(); n < idle {
+			t.Fatalf("case %d: %d FTP connections during %d downloads", i, n, idle)
+		}
+		for _, resp := range held {
+			if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != 16<<20 {
+				t.Fatalf("case %d: download: %d bytes, %v", i, n, err)
+			}
+			resp.Body.Close()
 		}
 		fault()
 		if resp, body := get(t, nil, u); resp.StatusCode != 200 || string(body) != "leaf\n" {

@@ -395,9 +395,13 @@ var errRetryFresh = errors.New("retry on a fresh connection")
 // hold runs fn on a pooled connection and, if fn succeeds, keeps the
 // connection for the caller, who must release it. If a reused connection
 // turns out to have been dropped by the server (421, EOF, reset), fn runs
-// once more on a fresh one: fn must not have sent anything to the client.
+// again on the next one: fn must not have sent anything to the client.
+// After a server restart every idle connection is dead, so a dropped reused
+// connection never ends the attempt; only a freshly dialled one that fails
+// does. Each dead one is closed on the way, so the loop ends.
 func (h *Handle) hold(ctx context.Context, fn func(c *conn) error) (*conn, error) {
-	for attempt := 0; ; attempt++ {
+	retriedFresh := false
+	for {
 		c, err := h.p.acquire(ctx, h.key, h.login)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", h.key.ep, err)
@@ -407,10 +411,12 @@ func (h *Handle) hold(ctx context.Context, fn func(c *conn) error) (*conn, error
 		if err == nil {
 			return c, nil
 		}
-		retry := errors.Is(err, errRetryFresh) || dropped(err) && !c.fresh
-		h.p.release(c, inStep(err) && !errors.Is(err, errRetryFresh))
-		if retry && attempt == 0 {
-			h.p.cfg.Logger.Debug("retrying on a new ftp connection", "server", h.key.ep, "err", err)
+		askedFresh := errors.Is(err, errRetryFresh)
+		h.p.release(c, inStep(err) && !askedFresh)
+		stale := dropped(err) && !c.fresh
+		if stale || askedFresh && !retriedFresh {
+			retriedFresh = retriedFresh || askedFresh
+			h.p.cfg.Logger.Debug("retrying on another ftp connection", "server", h.key.ep, "err", err)
 			continue
 		}
 		return nil, fmt.Errorf("%s: %w", h.key.ep, err)
