@@ -280,6 +280,24 @@ func TestDefaultPolicyRefusesLoopback(t *testing.T) {
 	}
 }
 
+// TestAllowHostsByName: a host name in -allow-hosts admits the name's
+// control connection and its data connections (which go to an IP), so
+// listing and download work; the same server by IP stays refused.
+func TestAllowHostsByName(t *testing.T) {
+	srv := testftp.Start(t, embedftp.Options{})
+	b := startBridge(t, "-allow-hosts", "localhost")
+	_, port, _ := net.SplitHostPort(srv.Addr())
+	byName := "localhost:" + port
+	listJSON(t, nil, addrURL(b, "ftp", "", byName, "/", true))
+	resp, body := get(t, nil, addrURL(b, "ftp", "", byName, "/with space.txt", false))
+	if resp.StatusCode != 200 || !bytes.Equal(body, srv.Files["/with space.txt"]) {
+		t.Errorf("download by an allowed name: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, nil, addrURL(b, "ftp", "", srv.Addr(), "/", true)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the same server by IP: %d %s, want 403", resp.StatusCode, body)
+	}
+}
+
 // TestAbortedDownloadsLeakNothing aborts 200 downloads mid-stream; the
 // bridge must end up with no extra goroutines, files or FTP connections,
 // and serve the next request. The FTP server runs in this process too, so

@@ -154,7 +154,7 @@ func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login) (*conn, error
 		if c.control == nil {
 			return p.dialControl(ctx, c, ep, addr, tlsConf, hard, &controlIP)
 		}
-		return p.dialData(c, addr, tlsConf, controlIP)
+		return p.dialData(c, ep.Host, addr, tlsConf, controlIP)
 	}
 	opts := []ftp.DialOption{ftp.DialWithDialFunc(dialFunc), ftp.DialWithDisabledMLSD(p.mlsdDisabled(ep))}
 	switch ep.Security {
@@ -211,14 +211,14 @@ func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr strin
 // dialData opens a data connection. jlaffaye passes the control
 // connection's address with the server's port (it ignores the PASV
 // address); we check that again, and the policy checks the IP.
-func (p *Pool) dialData(c *conn, addr string, tlsConf *tls.Config, controlIP netip.Addr) (net.Conn, error) {
+func (p *Pool) dialData(c *conn, hostName, addr string, tlsConf *tls.Config, controlIP netip.Addr) (net.Conn, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil || ap.Addr().Unmap() != controlIP {
 		return nil, fmt.Errorf("data connection to %s: not the control connection's address %s", addr, controlIP)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
 	defer cancel()
-	raw, err := p.cfg.DialData(ctx, "tcp", addr)
+	raw, err := p.cfg.DialData(ctx, "tcp", addr, hostName)
 	if err != nil {
 		return nil, fmt.Errorf("data connection: %w", err)
 	}

@@ -56,9 +56,11 @@ type Config struct {
 	NoopAfter          time.Duration // a connection idle this long is checked with NOOP before reuse
 	MaxListBytes       int64         // largest folder listing accepted
 	// Dial and DialData must apply the network policy: to the control
-	// connection, and to every data connection.
+	// connection, and to every data connection. DialData gets an IP:port
+	// (the control connection's IP) and the host name the control
+	// connection was dialled by, for the policy's name rules.
 	Dial     func(ctx context.Context, network, addr string) (net.Conn, error)
-	DialData func(ctx context.Context, network, addr string) (net.Conn, error)
+	DialData func(ctx context.Context, network, addr, hostName string) (net.Conn, error)
 	RootCAs  *x509.CertPool // nil means the system roots
 	Logger   *slog.Logger
 }

@@ -16,7 +16,10 @@ func testPool(t *testing.T, cfg Config) (*Pool, *testftp.Server, Endpoint) {
 	t.Helper()
 	srv := testftp.Start(t, embedftp.Options{})
 	var d net.Dialer
-	cfg.Dial, cfg.DialData = d.DialContext, d.DialContext
+	cfg.Dial = d.DialContext
+	cfg.DialData = func(ctx context.Context, network, addr, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}
 	if cfg.WaitTimeout == 0 {
 		cfg.WaitTimeout = time.Second
 	}

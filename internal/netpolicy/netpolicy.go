@@ -7,6 +7,7 @@
 package netpolicy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -158,17 +159,26 @@ type Dialer struct {
 // DialContext dials "tcp" addr ("host:port"), the control connection. The
 // first allowed address of the name is used.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	return d.dial(ctx, network, addr, false)
+	return d.dial(ctx, network, addr)
 }
 
-// DialDataContext dials an FTP data connection: the port of an allow rule
-// does not apply, since the server picks the data port. (The pool also
-// insists that the IP is the control connection's.)
-func (d *Dialer) DialDataContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	return d.dial(ctx, network, addr, true)
+// DialDataContext dials an FTP data connection to addr, an IP:port (the
+// pool insists it is the control connection's IP). hostName is the name
+// the control connection was dialled by: a name rule that let the control
+// connection through lets its data connections through too. The port of
+// an allow rule does not apply, since the server picks the data port.
+func (d *Dialer) DialDataContext(ctx context.Context, network, addr, hostName string) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("data connection to %s: %w", addr, err)
+	}
+	if err := d.Policy.Check(hostName, ap.Addr(), 0); err != nil {
+		return nil, err
+	}
+	return d.Dialer.DialContext(ctx, network, ap.String())
 }
 
-func (d *Dialer) dial(ctx context.Context, network, addr string, data bool) (net.Conn, error) {
+func (d *Dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, ps, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
@@ -181,21 +191,25 @@ func (d *Dialer) dial(ctx context.Context, network, addr string, data bool) (net
 	if err != nil {
 		return nil, err
 	}
-	checkPort := port
-	if data {
-		checkPort = 0
-	}
-	var firstErr error
+	// The first refusal is the answer when nothing is allowed; otherwise
+	// the allowed addresses are tried in turn (a name may resolve to ::1
+	// and 127.0.0.1 with a server on only one of them).
+	var refused, failed error
 	for _, ip := range ips {
-		if err := d.Policy.Check(host, ip, checkPort); err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
+		if err := d.Policy.Check(host, ip, port); err != nil {
+			refused = cmp.Or(refused, err)
 			continue
 		}
-		return d.Dialer.DialContext(ctx, network, netip.AddrPortFrom(ip, uint16(port)).String())
+		c, err := d.Dialer.DialContext(ctx, network, netip.AddrPortFrom(ip, uint16(port)).String())
+		if err == nil {
+			return c, nil
+		}
+		failed = cmp.Or(failed, err)
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	return nil, firstErr
+	return nil, cmp.Or(failed, refused)
 }
 
 // resolve turns a host into addresses. Literal IPs in any spelling that

@@ -148,3 +148,62 @@ func TestDialChecksResolvedIP(t *testing.T) {
 		t.Error("the dialer connected to loopback")
 	}
 }
+
+// fixedResolver answers every name with the same addresses.
+type fixedResolver []netip.Addr
+
+func (r fixedResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return r, nil
+}
+
+// TestDialTriesEachAllowedAddress: a name whose first address has no
+// listener (::1 while the server is on 127.0.0.1) still connects.
+func TestDialTriesEachAllowedAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	p, err := Parse("ftp.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 127.0.0.2 is loopback too, and nothing listens on it at this port.
+	d := &Dialer{Policy: p, Resolver: fixedResolver{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.1")}}
+	c, err := d.DialContext(context.Background(), "tcp", "ftp.test:"+port)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	if got := c.RemoteAddr().String(); got != ln.Addr().String() {
+		t.Errorf("connected to %s, want %s", got, ln.Addr())
+	}
+}
+
+// TestDialDataByControlName: a data connection goes to an IP, and a name
+// rule that admitted the control connection admits it too; without the
+// name, the same IP is refused.
+func TestDialDataByControlName(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p, err := Parse("ftp.test:2121")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Dialer{Policy: p}
+	c, err := d.DialDataContext(context.Background(), "tcp", ln.Addr().String(), "ftp.test")
+	if err != nil {
+		t.Fatalf("data connection for an allowed name: %v", err)
+	}
+	c.Close()
+	if _, err := d.DialDataContext(context.Background(), "tcp", ln.Addr().String(), "other.test"); !errors.Is(err, ErrRefused) {
+		t.Errorf("data connection for another name: err = %v, want ErrRefused", err)
+	}
+	if _, err := d.DialDataContext(context.Background(), "tcp", "ftp.test:2121", "ftp.test"); err == nil || errors.Is(err, ErrRefused) {
+		t.Errorf("data connection to a name instead of an IP: err = %v, want a parse error", err)
+	}
+}
