@@ -520,23 +520,6 @@ func mustURL(s string) *url.URL {
 	return u
 }
 
-func TestCrossSitePostRefused(t *testing.T) {
-	_, b := startFTP(t, embedftp.Options{})
-	for _, h := range [][2]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
-		req, _ := http.NewRequest(http.MethodPost, b.URL+"/connect", strings.NewReader("scheme=ftp&host=127.0.0.1"))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set(h[0], h[1])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("%s: %s: %d, want 403", h[0], h[1], resp.StatusCode)
-		}
-	}
-}
-
 func TestBasicAuthChallenges(t *testing.T) {
 	srv, b := startFTP(t, embedftp.Options{})
 	u := siteURL(b, "ftp", testftp.User, srv, "/", true)

@@ -249,6 +249,7 @@ func TestStateChangesRefuseCrossSite(t *testing.T) {
 		{http.MethodDelete, dir + "?recursive=1", "", ""},
 		{http.MethodPost, b.URL + "/transfers/x/cancel", "", ""},
 		{http.MethodPost, b.URL + "/disconnect", "", ""},
+		{http.MethodPost, b.URL + "/connect", "application/x-www-form-urlencoded", "scheme=ftp&host=127.0.0.1"}, // login CSRF
 	}
 	before := srv.Files
 	for _, tc := range cases {
@@ -265,6 +266,10 @@ func TestStateChangesRefuseCrossSite(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusForbidden {
 				t.Errorf("%s %s with %s: %s: %d, want 403", tc.method, tc.url, h[0], h[1], resp.StatusCode)
+			}
+			// The refusal is a page of the bridge like any other.
+			if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("%s %s with %s: the refusal lacks the security headers: %v", tc.method, tc.url, h[0], resp.Header)
 			}
 		}
 	}

@@ -58,15 +58,25 @@ func New(d *Deps) (http.Handler, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = d.handleError
-	e.Use(d.logRequests, securityHeaders)
+	e.Use(d.logRequests, securityHeaders, refuseCrossSite(http.NewCrossOriginProtection()))
 	addRoutes(e, d)
+	return e, nil
+}
 
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.renderError(w, r, &httpError{Status: http.StatusForbidden,
-			Msg: "This request came from another web site, so the bridge refused it. Use the bridge's own pages."})
-	}))
-	return cop.Handler(e), nil
+// refuseCrossSite answers 403 to a state change (POST, PUT, DELETE) that a
+// browser marks as coming from another site. It runs inside echo, after the
+// security headers and the request log, so the refusal is a proper page
+// and is logged.
+func refuseCrossSite(cop *http.CrossOriginProtection) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := cop.Check(c.Request()); err != nil {
+				return &httpError{Status: http.StatusForbidden,
+					Msg: "This request came from another web site, so the bridge refused it. Use the bridge's own pages."}
+			}
+			return next(c)
+		}
+	}
 }
 
 // isHTTPS reports whether the browser reached us over TLS, believing a
