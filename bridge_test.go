@@ -545,7 +545,7 @@ func TestBasicAuthChallenges(t *testing.T) {
 func TestBadPathsAre400(t *testing.T) {
 	srv, b := startFTP(t, embedftp.Options{})
 	base := siteURL(b, "ftp", "", srv, "/", true)
-	for _, p := range []string{"a%0d%0aDELE%20x", "a%00b", "..%2f..%2fetc", "%2e%2e/", "x%2Fy"} {
+	for _, p := range []string{"a%0d%0aDELE%20x", "a%00b", "..%2f..%2fetc", "%2e%2e/", "x%2Fy", "..%5C..%5Cetc"} {
 		resp, body := get(t, nil, base+p)
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: %d %s, want 400", p, resp.StatusCode, body)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -168,6 +169,10 @@ func Split(p string) []string {
 
 // CheckName refuses what can never be one name on an FTP server: nothing,
 // "." or "..", a slash, or control bytes (which could inject commands).
+// Windows servers also take a backslash as a folder separator, so "..\x"
+// or "a\..\b" would step up a folder there: refused too. A backslash in
+// an ordinary name ("a\b.txt") is a name character on Unix servers and
+// passes.
 func CheckName(name string) error {
 	switch {
 	case name == "":
@@ -178,6 +183,8 @@ func CheckName(name string) error {
 		return fmt.Errorf("%q holds a slash", name)
 	case HasControl(name):
 		return fmt.Errorf("%q: %w", name, ErrControl)
+	case slices.Contains(strings.Split(name, "\\"), ".."):
+		return fmt.Errorf("%q holds \"..\" between backslashes, which steps up a folder on Windows servers", name)
 	}
 	return nil
 }

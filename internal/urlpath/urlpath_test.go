@@ -8,7 +8,7 @@ import (
 func TestPathRoundTrip(t *testing.T) {
 	for _, name := range []string{
 		"plain.txt", "with space", `#?%&;"'<>`, "latin1-\xe9t\xe9.txt", strings.Repeat("x", 200),
-		"日本語", "%41", "a+b=c", "trailing.", "~tilde", "back\\slash",
+		"日本語", "%41", "a+b=c", "trailing.", "~tilde", "back\\slash", "..a\\b..",
 	} {
 		p := "/dir/" + name
 		enc := EncodePath(p, false)
@@ -26,7 +26,7 @@ func TestPathRoundTrip(t *testing.T) {
 }
 
 func TestDecodePathRefuses(t *testing.T) {
-	for _, bad := range []string{"..", "a/../b", "%2e%2e/x", "a%2Fb", "a%0Db", "a%0ab", "x%00", "%7f", "%zz"} {
+	for _, bad := range []string{"..", "a/../b", "%2e%2e/x", "a%2Fb", "a%0Db", "a%0ab", "x%00", "%7f", "%zz", "..%5Cx", "a%5C..%5Cb", "a%5C..", "%5C..%5C"} {
 		if p, _, err := DecodePath(bad); err == nil {
 			t.Errorf("DecodePath(%q) = %q, want an error", bad, p)
 		}
