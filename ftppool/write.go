@@ -42,14 +42,16 @@ func (h *Handle) Put(ctx context.Context, p string, src io.Reader, overwrite boo
 	err = c.sc.Stor(tmp, &meter{ctx: ctx, src: src, progress: progress})
 	stop()
 	if err == nil {
-		err = commit(c, tmp, p, overwrite)
+		err = h.commit(c, tmp, p, overwrite)
 	}
 	if err == nil {
 		h.p.release(c, true)
 		return replaced, nil
 	}
 	if inStep(err) {
-		_ = c.sc.Delete(tmp) // fails harmlessly if STOR never created it
+		if derr := c.sc.Delete(tmp); derr != nil && !absent(derr) { // absent: STOR never created it
+			h.p.cfg.Logger.Warn("could not remove a partial upload", "server", h.key.ep, "path", tmp, "err", derr)
+		}
 		h.p.release(c, true)
 	} else {
 		h.p.release(c, false)
@@ -69,7 +71,7 @@ func uploadError(ctx context.Context, p string, err error) error {
 }
 
 // commit renames the finished temporary file into place.
-func commit(c *conn, tmp, p string, overwrite bool) error {
+func (h *Handle) commit(c *conn, tmp, p string, overwrite bool) error {
 	if !overwrite {
 		// Someone may have created p while the bytes went up.
 		if _, err := lookup(c.sc, p); err == nil {
@@ -90,10 +92,15 @@ func commit(c *conn, tmp, p string, overwrite bool) error {
 		return err
 	}
 	if err := c.sc.Rename(tmp, p); err != nil {
-		_ = c.sc.Rename(old, p)
+		if berr := c.sc.Rename(old, p); berr != nil {
+			// The old bytes are safe, under a hidden name: say where.
+			h.p.cfg.Logger.Error("could not put a file back after a failed replace", "server", h.key.ep, "path", p, "kept_as", old, "err", berr)
+		}
 		return err
 	}
-	_ = c.sc.Delete(old)
+	if derr := c.sc.Delete(old); derr != nil {
+		h.p.cfg.Logger.Warn("could not remove the replaced file", "server", h.key.ep, "path", old, "err", derr)
+	}
 	return nil
 }
 
@@ -202,9 +209,12 @@ func (h *Handle) Mkdir(ctx context.Context, p string) error {
 	return nil
 }
 
-// MkdirAll makes p and any missing parents, as a folder upload needs.
-func (h *Handle) MkdirAll(ctx context.Context, p string) error {
+// MkdirAll makes p and any missing parents, as a folder upload needs, and
+// returns the folders it made, parents first.
+func (h *Handle) MkdirAll(ctx context.Context, p string) ([]string, error) {
+	var made []string
 	err := h.do(ctx, func(c *conn) error {
+		made = nil // a retry on another connection starts over
 		if e, err := lookup(c.sc, p); err == nil && e.Type == TypeDir {
 			return nil
 		}
@@ -222,14 +232,33 @@ func (h *Handle) MkdirAll(ctx context.Context, p string) error {
 				if e, lerr := lookup(c.sc, at); lerr != nil || e.Type != TypeDir {
 					return err
 				}
+				continue
 			}
+			made = append(made, at)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("make folder %s: %w", p, err)
+		return made, fmt.Errorf("make folder %s: %w", p, err)
 	}
-	return nil
+	return made, nil
+}
+
+// RemoveEmptyDirs takes back folders an upload made, deepest first, when
+// the upload failed: RMD refuses a folder that is not empty, so one that
+// holds a file that did arrive (or anyone else's) stays. Like removeTemp it
+// runs even when ctx was cancelled.
+func (h *Handle) RemoveEmptyDirs(ctx context.Context, dirs []string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.p.cfg.DialTimeout+h.p.cfg.IOTimeout)
+	defer cancel()
+	_ = h.do(ctx, func(c *conn) error {
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := c.sc.RemoveDir(dirs[i]); err != nil && !inStep(err) {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Rename moves from to to within the server; ErrExists if to is taken.

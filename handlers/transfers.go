@@ -38,14 +38,14 @@ func (d *Deps) tracked(c echo.Context, op string, t *target, p string) *tracked 
 		site: t.Site.Scheme + "://" + t.Site.String(), path: display(p)}
 }
 
-// start registers the transfer. rc unblocks the request's I/O on cancel;
-// the context is cancelled first, so whoever wakes up sees why.
-func (tk *tracked) start(rc *http.ResponseController, total int64) *transfer.Transfer {
+// start registers the transfer. On cancel, cut wakes whatever I/O with
+// the client is blocked: an upload's body reads (its writes stay open, so
+// the client still gets the 499), or a download's response writes. The
+// context is cancelled first, so whoever wakes up sees why.
+func (tk *tracked) start(total int64, cut func(time.Time) error) *transfer.Transfer {
 	return tk.d.Transfers.Start(tk.owner, tk.op, tk.site, tk.path, total, func() {
 		tk.cancel(transfer.ErrCanceled)
-		now := time.Now()
-		_ = rc.SetReadDeadline(now)
-		_ = rc.SetWriteDeadline(now)
+		_ = cut(time.Now())
 	})
 }
 
@@ -80,7 +80,7 @@ func (m *meteredResponse) WriteHeader(status int) {
 		if err != nil {
 			total = -1
 		}
-		m.x = m.tk.start(http.NewResponseController(m.ResponseWriter), total)
+		m.x = m.tk.start(total, http.NewResponseController(m.ResponseWriter).SetWriteDeadline)
 	}
 	m.ResponseWriter.WriteHeader(status)
 }

@@ -49,7 +49,7 @@ func put(d *Deps) echo.HandlerFunc {
 			return err
 		}
 		r := c.Request()
-		up, err := d.store(c, t, body, t.Path, body, r.ContentLength, r.URL.Query().Get("overwrite") == "1")
+		up, err := d.store(c, t, body, t.Path, body, r.ContentLength, r.URL.Query().Get("overwrite") == "1", nil)
 		if err != nil {
 			return d.uploadFailed(c, t, err, quote(t.Path), nil)
 		}
@@ -83,13 +83,26 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 	overwrite := r.URL.Query().Get("overwrite") == "1"
 	size := int64(-1)
 	var done []uploaded
+	var made []string // folders this request made
+	// Folders made for files that never arrived go again; those holding a
+	// file that did arrive stay, as that file does.
+	undoFolders := func() {
+		if len(made) > 0 {
+			t.handle.RemoveEmptyDirs(r.Context(), made)
+			made = nil
+		}
+	}
+	fail := func(err error, what string) error {
+		undoFolders()
+		return d.uploadFailed(c, t, err, what, done)
+	}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return d.uploadFailed(c, t, &ftppool.SourceError{Err: err}, "The upload", done)
+			return fail(&ftppool.SourceError{Err: err}, "The upload")
 		}
 		switch part.FormName() {
 		case "overwrite":
@@ -105,16 +118,18 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 			}
 			p, err := uploadPath(t.Path, rel)
 			if err != nil {
-				return d.uploadFailed(c, t, err, "", done)
+				return fail(err, "")
 			}
 			if dir := path.Dir(p); dir != path.Clean(t.Path) {
-				if err := t.handle.MkdirAll(r.Context(), dir); err != nil {
-					return d.uploadFailed(c, t, err, quote(dir), done)
+				dirs, err := t.handle.MkdirAll(r.Context(), dir)
+				made = append(made, dirs...)
+				if err != nil {
+					return fail(err, quote(dir))
 				}
 			}
-			up, err := d.store(c, t, body, p, part, size, overwrite)
+			up, err := d.store(c, t, body, p, part, size, overwrite, undoFolders)
 			if err != nil {
-				return d.uploadFailed(c, t, err, quote(p), done)
+				return fail(err, quote(p))
 			}
 			done = append(done, up)
 			size = -1
@@ -154,10 +169,12 @@ func (d *Deps) uploadFailed(c echo.Context, t *target, err error, what string, d
 }
 
 // store uploads one file through a temporary name and tracks it as a
-// transfer of the session.
-func (d *Deps) store(c echo.Context, t *target, body *clientBody, p string, src io.Reader, total int64, overwrite bool) (uploaded, error) {
+// transfer of the session. undo, if set, runs when the upload failed,
+// before the transfer's final event: once a person sees "canceled", the
+// server is as it was.
+func (d *Deps) store(c echo.Context, t *target, body *clientBody, p string, src io.Reader, total int64, overwrite bool, undo func()) (uploaded, error) {
 	tk := d.tracked(c, "upload", t, p)
-	x := tk.start(body.rc, total)
+	x := tk.start(total, body.rc.SetReadDeadline)
 	body.ctx = tk.ctx
 	defer func() { body.ctx = c.Request().Context() }()
 	var n int64
@@ -165,6 +182,9 @@ func (d *Deps) store(c echo.Context, t *target, body *clientBody, p string, src 
 		n += k
 		x.Add(k)
 	})
+	if err != nil && undo != nil {
+		undo()
+	}
 	tk.end(x, err, quote(p))
 	if err != nil {
 		return uploaded{}, err
