@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/textproto"
@@ -166,7 +167,8 @@ func inStep(err error) bool {
 func Reply(err error) string {
 	var tpe *textproto.Error
 	if errors.As(err, &tpe) {
-		return tpe.Error()
+		// Not tpe.Error(), which quotes the text as Go does (\"…\").
+		return fmt.Sprintf("%03d %s", tpe.Code, tpe.Msg)
 	}
 	return ""
 }

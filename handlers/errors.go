@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -39,7 +41,8 @@ func ftpError(err error, what string) *httpError {
 	reply := ftppool.Reply(err)
 	said := ""
 	if reply != "" {
-		said = fmt.Sprintf(" The server said: %q.", reply)
+		// Typographic quotes: %q would show the reply's own quotes as \".
+		said = " The server said: “" + strings.Join(strings.Fields(strings.Map(noControl, strings.ToValidUTF8(reply, "\uFFFD"))), " ") + "”."
 	}
 	e := &httpError{Err: err}
 	switch ftppool.ErrorKind(err) {
@@ -90,7 +93,7 @@ func sourceFailure(err error) (int, string) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("The upload is larger than the %s this bridge accepts per request. Nothing was kept on the FTP server.", humanSize(tooBig.Limit))
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("The upload is larger than the %d bytes (%s) this bridge accepts per request. Nothing was kept on the FTP server.", tooBig.Limit, humanSize(tooBig.Limit))
 	case errors.Is(err, transfer.ErrCanceled):
 		return statusCanceled, "The upload was canceled. Nothing was kept on the FTP server."
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -159,4 +162,13 @@ func (d *Deps) renderError(w http.ResponseWriter, r *http.Request, he *httpError
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(he.Status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": he.Msg})
+}
+
+// noControl turns control characters (a multi-line reply's line breaks)
+// into spaces, for a reply quoted in one sentence.
+func noControl(r rune) rune {
+	if unicode.IsControl(r) {
+		return ' '
+	}
+	return r
 }

@@ -218,7 +218,8 @@ func (d *Deps) uploadBody(c echo.Context) (*clientBody, error) {
 	r := c.Request()
 	if d.MaxUploadBytes > 0 && r.ContentLength > d.MaxUploadBytes {
 		return nil, &httpError{Status: http.StatusRequestEntityTooLarge,
-			Msg: fmt.Sprintf("This upload is %s; the bridge accepts at most %s per request. Nothing was sent to the FTP server.", humanSize(r.ContentLength), humanSize(d.MaxUploadBytes))}
+			Msg: fmt.Sprintf("This upload is %d bytes (%s); the bridge accepts at most %d bytes (%s) per request. Nothing was sent to the FTP server.",
+				r.ContentLength, humanSize(r.ContentLength), d.MaxUploadBytes, humanSize(d.MaxUploadBytes))}
 	}
 	rb := r.Body
 	if d.MaxUploadBytes > 0 {
