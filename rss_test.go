@@ -24,12 +24,12 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
-// TestUploadMemoryFlat uploads 1 GiB through a bridge running as a process
-// of its own, once as a raw PUT and once as a one-file multipart POST, and
-// checks that the bridge's peak RSS stays far below the upload's size: the
-// body streams into STOR and is never held whole. A bridge that buffered
-// the upload would peak above 1 GiB.
-func TestUploadMemoryFlat(t *testing.T) {
+// TestMemoryFlat moves 1 GiB through a bridge running as a process of its
+// own: up as a raw PUT, up as a one-file multipart POST, and down as a
+// GET. The bridge's peak RSS must stay far below the file's size: the bytes
+// stream between the HTTP and FTP sides and are never held whole. A bridge
+// that buffered would peak above 1 GiB.
+func TestMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("uploads 2 GiB through a bridge process; skipped with -short")
 	}
@@ -148,6 +148,32 @@ func TestUploadMemoryFlat(t *testing.T) {
 		if left, _ := filepath.Glob(filepath.Join(srv.Root, ".*.part")); len(left) > 0 {
 			t.Errorf("temporary files left behind: %q", left)
 		}
+	}
+
+	// Down: a sparse 1 GiB file, so the FTP side costs no disk writes.
+	if err := os.Truncate(filepath.Join(srv.Root, "big.bin"), size); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+	start := time.Now()
+	resp, err := client.Get(addrURL(br, "ftp", "", srv.Addr(), "/big.bin", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	elapsed := time.Since(start)
+	if err != nil || resp.StatusCode != http.StatusOK || n != size {
+		t.Fatalf("GET big.bin: %d, %d bytes, %v", resp.StatusCode, n, err)
+	}
+	peak, err := procStatusBytes(pid, "VmHWM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("GET big.bin: %s in %v = %.0f MB/s; bridge peak RSS (VmHWM) %s",
+		mib(size), elapsed.Round(time.Millisecond), float64(size)/elapsed.Seconds()/1e6, mib(peak))
+	if peak >= limit {
+		t.Errorf("GET big.bin: bridge peak RSS %s, want under %s: is the download buffered?", mib(peak), mib(limit))
 	}
 }
 
