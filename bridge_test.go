@@ -218,6 +218,36 @@ func TestDownloadRangeAndConditionals(t *testing.T) {
 	}
 }
 
+// TestHeadOpensNoDataConnection: HEAD and a 304 answer from SIZE and MDTM
+// on the control connection; the FTP server sees no PASV, EPSV or RETR.
+func TestHeadOpensNoDataConnection(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	u := siteURL(b, "ftp", "", srv, "/big.bin", false)
+	req, _ := http.NewRequest(http.MethodHead, u, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || resp.ContentLength != int64(len(srv.Files["/big.bin"])) || etag == "" {
+		t.Fatalf("HEAD: %d, Content-Length %d, ETag %q", resp.StatusCode, resp.ContentLength, etag)
+	}
+	if resp, _ := get(t, nil, u, "If-None-Match", etag); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d, want 304", resp.StatusCode)
+	}
+	cmds := srv.Commands()
+	if len(cmds) == 0 {
+		t.Fatal("the server recorded no command")
+	}
+	for _, cmd := range cmds {
+		verb, _, _ := strings.Cut(strings.ToUpper(cmd), " ")
+		if verb == "PASV" || verb == "EPSV" || verb == "RETR" || verb == "PORT" || verb == "EPRT" {
+			t.Errorf("HEAD or 304 made the server see %q; all commands: %q", cmd, cmds)
+		}
+	}
+}
+
 func TestDownloadHeaders(t *testing.T) {
 	srv, b := startFTP(t, embedftp.Options{})
 	for _, tc := range []struct {

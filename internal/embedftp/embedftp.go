@@ -28,6 +28,7 @@ type Options struct {
 	ImplicitTLS       bool
 	IdleTimeout       int // seconds before the server says 421 and hangs up; 0 = 900
 	Logger            *slog.Logger
+	LogCommands       bool // log every command received, at debug level ("Received line")
 }
 
 // Server is a running embedded FTP server.
@@ -226,7 +227,8 @@ func (d *driver) GetTLSConfig() (*tls.Config, error) {
 	return d.opts.TLS, nil
 }
 
-func (d *driver) ClientConnected(ftpserver.ClientContext) (string, error) {
+func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
+	cc.SetDebug(d.opts.LogCommands)
 	return "ftpbridge embedded FTP server", nil
 }
 

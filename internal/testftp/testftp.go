@@ -3,10 +3,14 @@
 package testftp
 
 import (
+	"context"
 	"crypto/rand"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
@@ -66,8 +70,44 @@ func Tree(t testing.TB, root string) map[string][]byte {
 // Server is a running test server with its fixture.
 type Server struct {
 	*embedftp.Server
-	Root  string
-	Files map[string][]byte
+	Root     string
+	Files    map[string][]byte
+	commands *commandLog
+}
+
+// Commands returns every command line the server received so far, in
+// order, from all clients (passwords included: test servers only).
+func (s *Server) Commands() []string {
+	s.commands.mu.Lock()
+	defer s.commands.mu.Unlock()
+	return slices.Clone(s.commands.lines)
+}
+
+// commandLog is a slog handler that keeps the lines ftpserverlib reports
+// receiving (its "Received line" debug record).
+type commandLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *commandLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *commandLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *commandLog) WithGroup(string) slog.Handler            { return l }
+
+func (l *commandLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "Received line" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "line" {
+			l.mu.Lock()
+			l.lines = append(l.lines, a.Value.String())
+			l.mu.Unlock()
+			return false
+		}
+		return true
+	})
+	return nil
 }
 
 // Start runs the embedded server over a fresh fixture tree. Options may
@@ -81,7 +121,11 @@ func Start(t testing.TB, o embedftp.Options) *Server {
 		o.Users = map[string]string{User: Password}
 	}
 	o.Anonymous = true
-	s := &Server{Root: o.Root, Files: Tree(t, o.Root)}
+	s := &Server{Root: o.Root, Files: Tree(t, o.Root), commands: &commandLog{}}
+	if o.Logger == nil {
+		o.Logger = slog.New(s.commands)
+		o.LogCommands = true
+	}
 	srv, err := embedftp.Start(o)
 	if err != nil {
 		t.Fatal(err)
