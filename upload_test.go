@@ -256,16 +256,27 @@ func TestUploadCancelLeavesNothing(t *testing.T) {
 			pr, pw := io.Pipe()
 			defer pw.Close()
 			var req *http.Request
-			var head func() error // writes the body up to the stopped file's first MiB
+			// send writes the body as a client would, without pause: the
+			// stopped file's bytes flow until the bridge stops taking them.
+			var send func() error
+			const size = 256 << 20
+			flow := func(w io.Writer) error {
+				for range size / len(chunk) {
+					if _, err := w.Write(chunk); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			if tc.upload == "PUT" {
 				req, _ = http.NewRequest(http.MethodPut, siteURL(b, "ftp", "", srv, "/victim.bin", false)+"?overwrite=1", pr)
-				req.ContentLength = 64 << 20
-				head = func() error { _, err := pw.Write(chunk); return err }
+				req.ContentLength = size
+				send = func() error { return flow(pw) }
 			} else {
 				mw := multipart.NewWriter(pw)
 				req, _ = http.NewRequest(http.MethodPost, siteURL(b, "ftp", "", srv, "/", true)+"?overwrite=1", pr)
 				req.Header.Set("Content-Type", mw.FormDataContentType())
-				head = func() error {
+				send = func() error {
 					for name, data := range tc.arrived {
 						part, err := mw.CreateFormFile("file", strings.TrimPrefix(name, "/"))
 						if err == nil {
@@ -276,23 +287,27 @@ func TestUploadCancelLeavesNothing(t *testing.T) {
 						}
 					}
 					part, err := mw.CreateFormFile("file", strings.TrimPrefix(tc.path, "/"))
-					if err == nil {
-						_, err = part.Write(chunk)
+					if err != nil {
+						return err
 					}
-					return err
+					return flow(part)
 				}
 			}
-			status := make(chan int, 1)
+			type answer struct {
+				status int
+				err    error
+			}
+			answered := make(chan answer, 1)
 			go func() {
 				resp, err := c.Do(req)
 				if err != nil {
-					status <- 0
+					answered <- answer{err: err}
 					return
 				}
 				resp.Body.Close()
-				status <- resp.StatusCode
+				answered <- answer{status: resp.StatusCode}
 			}()
-			go func() { _ = head() }() // blocks once the bridge stops reading
+			go func() { _ = send() }() // ends when the pipe is closed
 
 			// The stopped file's first event that shows bytes handed to
 			// the FTP server; events of earlier cases are skipped.
@@ -318,9 +333,9 @@ func TestUploadCancelLeavesNothing(t *testing.T) {
 			}
 			if tc.stop != "client hangs up" {
 				select {
-				case s := <-status:
-					if s != 499 {
-						t.Errorf("the cancelled upload's client got %d, want 499", s)
+				case a := <-answered:
+					if a.status != 499 {
+						t.Errorf("the cancelled upload's client got %d (%v), want 499", a.status, a.err)
 					}
 				case <-time.After(10 * time.Second):
 					t.Fatal("the cancelled upload's client got no answer")
@@ -369,6 +384,10 @@ func TestUploadRefusals(t *testing.T) {
 	}{
 		{"PUT onto an existing file", func() *http.Request {
 			req, _ := http.NewRequest(http.MethodPut, siteURL(b, "ftp", "", srv, existing, false), strings.NewReader("new"))
+			return req
+		}, http.StatusConflict},
+		{"large chunked PUT onto an existing file, still sending when refused", func() *http.Request {
+			req, _ := http.NewRequest(http.MethodPut, siteURL(b, "ftp", "", srv, existing, false), chunked(newGenReader(1, 64<<20)))
 			return req
 		}, http.StatusConflict},
 		{"multipart onto an existing file", func() *http.Request {

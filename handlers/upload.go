@@ -51,6 +51,7 @@ func put(d *Deps) echo.HandlerFunc {
 		r := c.Request()
 		up, err := d.store(c, t, body, t.Path, body, r.ContentLength, r.URL.Query().Get("overwrite") == "1", nil)
 		if err != nil {
+			body.giveUp()
 			return d.uploadFailed(c, t, err, quote(t.Path), nil)
 		}
 		status := http.StatusCreated
@@ -76,9 +77,9 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 		return err
 	}
 	r := c.Request()
-	mr, err := r.MultipartReader()
+	mr, err := multipartReader(r, body)
 	if err != nil {
-		return badRequest("An upload by POST must be multipart/form-data, with the files in fields named \"file\".")
+		return err
 	}
 	overwrite := r.URL.Query().Get("overwrite") == "1"
 	size := int64(-1)
@@ -94,6 +95,7 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 	}
 	fail := func(err error, what string) error {
 		undoFolders()
+		body.giveUp()
 		return d.uploadFailed(c, t, err, what, done)
 	}
 	for {
@@ -202,6 +204,15 @@ type clientBody struct {
 	ctx     context.Context // of the file being stored now
 }
 
+// giveUp is for an upload that failed or was cancelled before its body
+// ended. net/http answers, then reads up to 256 KiB of what is left (or
+// sees a long Content-Length), and then lingers before closing, so that
+// a client still sending gets the error rather than a connection reset.
+// That read must not stop at once on a cancel's deadline, nor wait long.
+func (b *clientBody) giveUp() {
+	_ = b.rc.SetReadDeadline(time.Now().Add(time.Second))
+}
+
 func (b *clientBody) Read(p []byte) (int, error) {
 	// Deadline first, then the check: a cancel in between still ends the
 	// read at once (see tracked.start).
@@ -225,9 +236,19 @@ func (d *Deps) uploadBody(c echo.Context) (*clientBody, error) {
 	if d.MaxUploadBytes > 0 {
 		rb = http.MaxBytesReader(c.Response(), r.Body, d.MaxUploadBytes)
 	}
-	b := &clientBody{ReadCloser: rb, rc: http.NewResponseController(c.Response()), timeout: d.IOTimeout, ctx: r.Context()}
-	r.Body = b
-	return b, nil
+	// r.Body stays as it is: net/http looks at it, after the handler, to
+	// decide whether to linger before closing (see giveUp).
+	return &clientBody{ReadCloser: rb, rc: http.NewResponseController(c.Response()), timeout: d.IOTimeout, ctx: r.Context()}, nil
+}
+
+// multipartReader reads a multipart/form-data body part by part, through
+// body (r.MultipartReader would read r.Body, without body's deadlines).
+func multipartReader(r *http.Request, body io.Reader) (*multipart.Reader, error) {
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
+		return nil, badRequest("An upload by POST must be multipart/form-data, with the files in fields named \"file\".")
+	}
+	return multipart.NewReader(body, params["boundary"]), nil
 }
 
 // partFileName is the name the browser gave a file part, with its folders:
