@@ -35,13 +35,22 @@ type conn struct {
 
 // cutOnCancel closes the running data connection when ctx ends, which
 // makes the blocked read or write of a transfer fail at once. Call the
-// returned stop when the transfer is over.
-func (c *conn) cutOnCancel(ctx context.Context) (stop func() bool) {
-	return context.AfterFunc(ctx, func() {
+// returned stop when the transfer is over, before the connection goes
+// back to the pool: if the cut already started, stop waits for it, so a
+// late cut can never hit the next operation's data connection.
+func (c *conn) cutOnCancel(ctx context.Context) (stop func()) {
+	cut := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		defer close(cut)
 		if d := c.data.Load(); d != nil {
 			(*d).Close()
 		}
 	})
+	return func() {
+		if !stopWatch() {
+			<-cut
+		}
+	}
 }
 
 // deadlineConn puts a deadline on every Read and Write, because jlaffaye

@@ -26,7 +26,7 @@ type File struct {
 	broken bool // the connection may be out of step: do not reuse it
 	// stopCut ends the watch that cuts the data connection when the
 	// request's context ends (a cancelled download).
-	stopCut func() bool
+	stopCut func()
 }
 
 // Open finds path's size and time and holds a connection for reading it.

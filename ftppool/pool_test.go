@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,4 +108,34 @@ func TestWrongPasswordIsLoginKind(t *testing.T) {
 	if s := p.Stats(); s.Open != 0 {
 		t.Errorf("a failed login left %+v", s)
 	}
+}
+
+// TestCutOnCancelStopWaitsForTheCut: once stop returns, a cut that the
+// cancel started is over. A cut still running could close the data
+// connection of the next operation on the same control connection.
+func TestCutOnCancelStopWaitsForTheCut(t *testing.T) {
+	for range 100 {
+		c := &conn{}
+		data := &closeRecorder{}
+		var nc net.Conn = data
+		c.data.Store(&nc)
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := c.cutOnCancel(ctx)
+		cancel()
+		stop()
+		if !data.closed.Load() {
+			t.Fatal("stop returned before the cancelled operation's data connection was cut")
+		}
+	}
+}
+
+// closeRecorder is a data connection that only records being closed.
+type closeRecorder struct {
+	net.Conn
+	closed atomic.Bool
+}
+
+func (c *closeRecorder) Close() error {
+	c.closed.Store(true)
+	return nil
 }
