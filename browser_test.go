@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
@@ -221,39 +222,63 @@ func (bt *browserTest) download(t *testing.T, ctx context.Context) {
 		t.Fatal(err)
 	}
 
+	// Two files by their rows' links, and a folder by its zip button.
+	type download struct {
+		folder string       // the listing page to start on
+		click  chromedp.CSS // what starts the download
+		url    string       // where the download comes from
+		name   string       // the file name the browser suggests
+		check  func(t *testing.T, got []byte)
+	}
+	var downloads []download
 	for _, ftpPath := range []string{"/sub/deeper/leaf.txt", "/big.bin"} {
-		t.Run(strings.TrimPrefix(ftpPath, "/"), func(t *testing.T) {
+		folder, name := path.Split(ftpPath)
+		downloads = append(downloads, download{folder, rowLink(name), siteURL(bt.b, "ftp", testftp.User, bt.srv, ftpPath, false), name, func(t *testing.T, got []byte) {
+			if want := bt.srv.Files[ftpPath]; !bytes.Equal(got, want) {
+				t.Errorf("saved %s: %d bytes, want %d, identical=%v", name, len(got), len(want), bytes.Equal(got, want))
+			}
+		}})
+	}
+	downloads = append(downloads, download{"/sub/", chromedp.CSS("#zip"), bt.listingURL("/sub/") + "?format=zip", "sub.zip", func(t *testing.T, got []byte) {
+		zr, err := zip.NewReader(bytes.NewReader(got), int64(len(got)))
+		if err != nil {
+			t.Fatalf("the saved zip does not open: %v", err)
+		}
+		files, _ := zipFiles(t, zr)
+		if want := bt.srv.Files["/sub/deeper/leaf.txt"]; !bytes.Equal(files["sub/deeper/leaf.txt"], want) {
+			t.Errorf("sub/deeper/leaf.txt in the zip: %q, want %q", files["sub/deeper/leaf.txt"], want)
+		}
+	}})
+
+	for _, dl := range downloads {
+		t.Run(dl.name, func(t *testing.T) {
 			ctx := browserStep(t, ctx)
-			folder, name := path.Split(ftpPath)
 			if err := chromedp.Do(ctx,
-				chromedp.Navigate(bt.listingURL(folder)),
-				chromedp.Click(rowLink(name)),
+				chromedp.Navigate(bt.listingURL(dl.folder)),
+				chromedp.Click(dl.click),
 			); err != nil {
-				t.Fatalf("clicking %s: %v", name, err)
+				t.Fatalf("clicking for %s: %v", dl.name, err)
 			}
 			var ev *browser.EventDownloadProgress
 			select {
 			case ev = <-finished:
 			case <-ctx.Done():
-				t.Fatalf("the download of %s did not finish: %v", name, ctx.Err())
+				t.Fatalf("the download of %s did not finish: %v", dl.name, ctx.Err())
 			}
 			if ev.State != browser.DownloadProgressStateCompleted {
-				t.Fatalf("the download of %s ended %s after %.0f bytes", name, ev.State, ev.ReceivedBytes)
+				t.Fatalf("the download of %s ended %s after %.0f bytes", dl.name, ev.State, ev.ReceivedBytes)
 			}
 			mu.Lock()
 			begin := begun[ev.GUID]
 			mu.Unlock()
-			wantURL := siteURL(bt.b, "ftp", testftp.User, bt.srv, ftpPath, false)
-			if begin == nil || begin.URL != wantURL || begin.SuggestedFilename != name {
-				t.Errorf("download %s began as %+v, want URL %s and file name %s", ev.GUID, begin, wantURL, name)
+			if begin == nil || begin.URL != dl.url || begin.SuggestedFilename != dl.name {
+				t.Errorf("download %s began as %+v, want URL %s and file name %s", ev.GUID, begin, dl.url, dl.name)
 			}
 			got, err := os.ReadFile(filepath.Join(dir, ev.GUID))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := bt.srv.Files[ftpPath]; !bytes.Equal(got, want) {
-				t.Errorf("saved %s: %d bytes, want %d, identical=%v", name, len(got), len(want), bytes.Equal(got, want))
-			}
+			dl.check(t, got)
 		})
 	}
 }

@@ -48,6 +48,9 @@ type config struct {
 	ftpCAFile       string
 	maxListBytes    int64
 	maxUploadBytes  int64
+	zipMaxEntries   int
+	zipMaxBytes     int64
+	zipMaxDepth     int
 	logLevel        string
 }
 
@@ -72,6 +75,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.ftpCAFile, "ftp-ca-file", "", "PEM file of extra certificate authorities for FTPS servers")
 	fs.Int64Var(&c.maxListBytes, "max-list-bytes", 64<<20, "largest folder listing accepted from an FTP server, in bytes")
 	fs.Int64Var(&c.maxUploadBytes, "max-upload-bytes", 0, "largest upload request body accepted, in bytes (0: no limit beyond the FTP server's)")
+	fs.IntVar(&c.zipMaxEntries, "zip-max-entries", 10000, "most files and folders in one folder download as zip")
+	fs.Int64Var(&c.zipMaxBytes, "zip-max-bytes", 16<<30, "largest total size of the files in one folder download as zip, in bytes")
+	fs.IntVar(&c.zipMaxDepth, "zip-max-depth", 32, "most folder levels below the zipped folder")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 
 	var envErr error
@@ -166,6 +172,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		DemoSite:       demoSite,
 		MaxUploadBytes: cfg.maxUploadBytes,
 		IOTimeout:      cfg.ioTimeout,
+		ZipLimits:      handlers.ZipLimits{Entries: cfg.zipMaxEntries, Bytes: cfg.zipMaxBytes, Depth: cfg.zipMaxDepth},
 		Stopping:       stopping,
 	})
 	if err != nil {

@@ -287,7 +287,7 @@ type Tally struct {
 // Count tallies the folder p recursively. Links are counted, not followed.
 func (h *Handle) Count(ctx context.Context, p string) (Tally, error) {
 	var t Tally
-	err := h.walk(ctx, p, 0, func(_ string, e Entry) error {
+	err := h.walk(ctx, p, 0, false, func(_ string, _ int, e Entry) error {
 		if e.Type == TypeDir {
 			t.Folders++
 			return nil
@@ -335,7 +335,7 @@ func (h *Handle) Remove(ctx context.Context, p string, recursive bool) (int, err
 		}
 	}
 	n := 0
-	err = h.walk(ctx, p, 0, func(full string, e Entry) error {
+	err = h.walk(ctx, p, 0, false, func(full string, _ int, e Entry) error {
 		if err := remove(full, e); err != nil {
 			return err
 		}
@@ -349,33 +349,4 @@ func (h *Handle) Remove(ctx context.Context, p string, recursive bool) (int, err
 		return n, fmt.Errorf("delete %s: %w", p, err)
 	}
 	return n + 1, nil
-}
-
-// maxDepth bounds a walk, against servers that report endless folders.
-const maxDepth = 64
-
-var errTooDeep = fmt.Errorf("the folder tree is deeper than %d levels", maxDepth)
-
-// walk calls visit for every entry below dir, a folder's contents before
-// the folder itself, so visit may delete as it goes. Links are not followed.
-func (h *Handle) walk(ctx context.Context, dir string, depth int, visit func(full string, e Entry) error) error {
-	if depth >= maxDepth {
-		return errTooDeep
-	}
-	entries, err := h.List(ctx, dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		full := path.Join(dir, e.Name)
-		if e.Type == TypeDir {
-			if err := h.walk(ctx, full, depth+1, visit); err != nil {
-				return err
-			}
-		}
-		if err := visit(full, e); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -73,6 +73,8 @@ func browseOrDownload(d *Deps) echo.HandlerFunc {
 			return d.download(c, t)
 		case c.QueryParam("op") == "count":
 			return d.count(c, t)
+		case c.QueryParam("format") == "zip":
+			return d.zipFolder(c, t)
 		}
 		return d.browse(c, t)
 	}

@@ -49,11 +49,7 @@ func (d *Deps) download(c echo.Context, t *target) error {
 			ctype = "application/octet-stream"
 		}
 	}
-	if cd := mime.FormatMediaType(disposition, map[string]string{"filename": display(name)}); cd != "" {
-		h.Set("Content-Disposition", cd)
-	} else {
-		h.Set("Content-Disposition", disposition)
-	}
+	h.Set("Content-Disposition", dispositionHeader(disposition, display(name)))
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Security-Policy", fileCSP)
 	h.Set("Cache-Control", "private, no-cache")
@@ -99,4 +95,14 @@ func inlineSafe(ctype string) bool {
 	base, _, _ := strings.Cut(ctype, ";")
 	base = strings.TrimSpace(base)
 	return previewable[base] || strings.HasPrefix(base, "audio/") || strings.HasPrefix(base, "video/")
+}
+
+// dispositionHeader is a Content-Disposition of kind ("attachment" or
+// "inline") for a file named name: mime.FormatMediaType quotes what needs
+// it and uses filename* for names that are not ASCII.
+func dispositionHeader(kind, name string) string {
+	if cd := mime.FormatMediaType(kind, map[string]string{"filename": name}); cd != "" {
+		return cd
+	}
+	return kind
 }

@@ -34,6 +34,7 @@ type Deps struct {
 	DemoSite       string        // "/ftp/127.0.0.1:port/" when -demo runs, else ""
 	MaxUploadBytes int64         // largest upload request body; 0 is no limit
 	IOTimeout      time.Duration // longest silence accepted from an uploading client
+	ZipLimits      ZipLimits     // bounds of a folder download as zip
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}

@@ -1,0 +1,65 @@
+package ftppool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// MaxWalkDepth bounds every walk, against servers that report endless
+// folders (a link loop listed as a folder).
+const MaxWalkDepth = 64
+
+// ErrTooDeep ends a walk that went below MaxWalkDepth.
+var ErrTooDeep = fmt.Errorf("the folder tree is deeper than %d levels", MaxWalkDepth)
+
+// Walk calls visit for every entry below dir, each folder before what it
+// holds, as an archive lists them; depth is 0 for dir's own entries. Links
+// are reported, not followed. visit may return fs.SkipDir for a folder to
+// leave its contents out.
+func (h *Handle) Walk(ctx context.Context, dir string, visit func(full string, depth int, e Entry) error) error {
+	return h.walk(ctx, dir, 0, true, visit)
+}
+
+// walk visits the entries below dir: with foldersFirst a folder before its
+// contents, otherwise after them, so that visit may delete as it goes.
+func (h *Handle) walk(ctx context.Context, dir string, depth int, foldersFirst bool, visit func(full string, depth int, e Entry) error) error {
+	if depth >= MaxWalkDepth {
+		return ErrTooDeep
+	}
+	entries, err := h.List(ctx, dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name, "/") {
+			// Not one name: joined to dir it would name another file,
+			// perhaps outside dir ("../x"). List already drops "." and "..".
+			continue
+		}
+		full := path.Join(dir, e.Name)
+		if foldersFirst {
+			err := visit(full, depth, e)
+			if errors.Is(err, fs.SkipDir) && e.Type == TypeDir {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if e.Type == TypeDir {
+			if err := h.walk(ctx, full, depth+1, foldersFirst, visit); err != nil {
+				return err
+			}
+		}
+		if !foldersFirst {
+			if err := visit(full, depth, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,224 @@
+package handlers
+
+import (
+	"archive/zip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
+)
+
+// ZipLimits bound a folder download as zip (operator flags).
+type ZipLimits struct {
+	Entries int   // files and folders
+	Bytes   int64 // sum of the files' sizes
+	Depth   int   // folder levels below the zipped one
+}
+
+// zipItem is one entry of a folder download, found before the first byte
+// goes out, so that limits are refused with a proper status and progress
+// has a total.
+type zipItem struct {
+	full  string // FTP path
+	name  string // in the archive: the folder's name, then the path below it
+	entry ftppool.Entry
+}
+
+// zipFolder streams the folder t as a zip archive, recursively: nothing is
+// held whole or written to disk. Links are left out; a file that cannot be
+// read whole is named in an ERRORS.txt entry at the end, so the archive is
+// never silently short.
+func (d *Deps) zipFolder(c echo.Context, t *target) error {
+	r := c.Request()
+	top := path.Base(t.Path)
+	if t.Path == "/" {
+		top = t.Site.Host
+	}
+	items, skipped, total, err := d.zipPlan(c, t, top)
+	if err != nil {
+		return err
+	}
+
+	h := c.Response().Header()
+	h.Set("Content-Type", "application/zip")
+	h.Set("Content-Disposition", dispositionHeader("attachment", display(top)+".zip"))
+	h.Set("Content-Security-Policy", fileCSP)
+	h.Set("Cache-Control", "no-store")
+	if r.Method == http.MethodHead {
+		return c.NoContent(http.StatusOK)
+	}
+
+	tk := d.tracked(c, "zip", t, t.Path)
+	x := tk.start(total, http.NewResponseController(c.Response()).SetWriteDeadline)
+	c.Response().WriteHeader(http.StatusOK)
+	zw := zip.NewWriter(c.Response())
+	problems := skipped
+	var werr error // the browser went away: stop
+	for _, it := range items {
+		if werr = tk.ctx.Err(); werr != nil {
+			break
+		}
+		var problem string
+		problem, werr = d.zipEntry(tk, zw, t, it, x.Add)
+		if problem != "" {
+			problems = append(problems, problem)
+		}
+		if werr != nil {
+			break
+		}
+	}
+	if werr == nil && len(problems) > 0 {
+		werr = zipNotes(zw, problems)
+	}
+	if werr == nil {
+		werr = zw.Close()
+	}
+	tk.end(x, werr, quote(t.Path))
+	if werr != nil {
+		// The status is sent: all that is left is to cut the response, so
+		// the browser sees a failed download rather than a zip that ends
+		// early (net/http would close a chunked body properly).
+		d.Logger.Info("zip cut short", "path", display(t.Path), "err", werr)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// zipPlan walks the folder and checks the operator's limits.
+func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, skipped []string, total int64, err error) {
+	lim := d.ZipLimits
+	root := strings.TrimSuffix(t.Path, "/")
+	walkErr := t.handle.Walk(c.Request().Context(), t.Path, func(full string, depth int, e ftppool.Entry) error {
+		// Notes name entries as the archive would, folder name first.
+		name := top + "/" + strings.TrimPrefix(full, root+"/")
+		switch {
+		case e.Type == ftppool.TypeLink:
+			skipped = append(skipped, fmt.Sprintf("%s: a link (to %q), left out", display(name), display(e.Target)))
+			return nil
+		case urlpath.CheckName(e.Name) != nil:
+			// Unpacked on Windows, "a\..\b" would step out of the folder.
+			skipped = append(skipped, fmt.Sprintf("%s: a name that cannot be unpacked safely, left out", display(name)))
+			return fs.SkipDir
+		}
+		items = append(items, zipItem{full: full, name: name, entry: e})
+		if e.Type == ftppool.TypeDir && depth+1 >= lim.Depth {
+			skipped = append(skipped, fmt.Sprintf("%s/: what it holds is deeper than the %d folder levels this bridge zips, left out", display(name), lim.Depth))
+			return fs.SkipDir
+		}
+		if e.Size > 0 && e.Type == ftppool.TypeFile {
+			total += e.Size
+		}
+		if len(items) > lim.Entries {
+			return &httpError{Status: http.StatusRequestEntityTooLarge,
+				Msg: fmt.Sprintf("This folder holds more than %d files and folders, the most this bridge puts in one zip. Zip a folder further down, or download the files one by one.", lim.Entries)}
+		}
+		if total > lim.Bytes {
+			return &httpError{Status: http.StatusRequestEntityTooLarge,
+				Msg: fmt.Sprintf("This folder holds more than %s (%d bytes), the most this bridge puts in one zip. Zip a folder further down, or download the files one by one.", humanSize(lim.Bytes), lim.Bytes)}
+		}
+		return nil
+	})
+	var he *httpError
+	switch {
+	case errors.As(walkErr, &he):
+		return nil, nil, 0, he
+	case walkErr != nil:
+		return nil, nil, 0, d.ftpFailure(c, t, walkErr, "This folder")
+	}
+	return items, skipped, total, nil
+}
+
+// zipEntry writes one file or folder. problem names a file that could not
+// be read whole (its entry then holds what did arrive); err is a failure to
+// write to the browser, which ends the archive.
+func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, progress func(int64)) (problem string, err error) {
+	fh := &zip.FileHeader{Name: it.name, Modified: it.entry.Modified, Method: zip.Deflate}
+	// Names are the server's bytes; the flag tells unzip they may not be
+	// UTF-8, so it keeps them as they are.
+	fh.NonUTF8 = !utf8.ValidString(it.name)
+	if it.entry.Modified.IsZero() {
+		fh.Modified = time.Now()
+	}
+	if it.entry.Type == ftppool.TypeDir {
+		fh.Name += "/"
+		fh.Method = zip.Store
+		_, err := zw.CreateHeader(fh)
+		return "", err
+	}
+	if compressed(it.name) {
+		fh.Method = zip.Store
+	}
+	f, openErr := t.handle.Open(tk.ctx, it.full)
+	w, err := zw.CreateHeader(fh)
+	if err != nil {
+		if openErr == nil {
+			f.Close()
+		}
+		return "", err
+	}
+	if openErr != nil {
+		return fmt.Sprintf("%s: could not be read: %s", display(it.name), ftpError(openErr, "The file").Msg), nil
+	}
+	defer f.Close()
+	cw := &countingWriter{w: w, progress: progress}
+	_, copyErr := io.Copy(cw, f)
+	if cw.err != nil {
+		return "", cw.err
+	}
+	if copyErr != nil {
+		return fmt.Sprintf("%s: only %d of %d bytes arrived: %s", display(it.name), cw.n, it.entry.Size, ftpError(copyErr, "The file").Msg), nil
+	}
+	return "", nil
+}
+
+// zipNotes adds ERRORS.txt, which says what is missing or short.
+func zipNotes(zw *zip.Writer, problems []string) error {
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "ERRORS.txt", Method: zip.Deflate, Modified: time.Now()})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "This zip is not the whole folder. These entries are missing or short:\r\n\r\n%s\r\n",
+		strings.Join(problems, "\r\n"))
+	return err
+}
+
+// countingWriter counts what reaches the archive and keeps the archive's
+// own write error apart from the FTP side's read error.
+type countingWriter struct {
+	w        io.Writer
+	n        int64
+	err      error
+	progress func(int64)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	c.progress(int64(n))
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// compressedExt are types that deflate cannot shrink: stored as they are,
+// which saves the bridge's CPU and the wait.
+var compressedExt = map[string]bool{
+	".zip": true, ".gz": true, ".tgz": true, ".bz2": true, ".xz": true, ".zst": true, ".7z": true, ".rar": true,
+	".lz": true, ".lzma": true, ".jar": true, ".apk": true, ".deb": true, ".rpm": true,
+	".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".webp": true, ".avif": true, ".heic": true,
+	".mp3": true, ".mp4": true, ".m4a": true, ".m4v": true, ".mkv": true, ".mov": true, ".webm": true, ".ogg": true, ".opus": true, ".flac": true, ".aac": true,
+	".docx": true, ".xlsx": true, ".pptx": true, ".odt": true, ".ods": true, ".odp": true, ".epub": true, ".pdf": true,
+}
+
+func compressed(name string) bool { return compressedExt[strings.ToLower(path.Ext(name))] }
