@@ -12,6 +12,7 @@ require (
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/spf13/afero v1.15.0
+	go.etcd.io/bbolt v1.4.3
 )
 
 require (

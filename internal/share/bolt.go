@@ -1,0 +1,115 @@
+package share
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// BoltStore keeps shares in one bbolt file: embedded, pure Go, one file to
+// back up, and safe against a crash mid-write (copy-on-write B+tree with
+// fsync), which a download counter updated on every download needs.
+type BoltStore struct {
+	db *bolt.DB
+}
+
+var sharesBucket = []byte("shares")
+
+// OpenBolt opens (or creates) the store file at path, mode 0600.
+func OpenBolt(path string) (*BoltStore, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open share store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(sharesBucket)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open share store %s: %w", path, err)
+	}
+	return &BoltStore{db: db}, nil
+}
+
+// Put adds a new share.
+func (b *BoltStore) Put(s Share) error {
+	v, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(sharesBucket)
+		if bk.Get([]byte(s.ID)) != nil {
+			return fmt.Errorf("share %s exists already", s.ID)
+		}
+		return bk.Put([]byte(s.ID), v)
+	})
+}
+
+// Get finds a share by ID.
+func (b *BoltStore) Get(id string) (Share, error) {
+	var s Share
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(sharesBucket).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		return json.Unmarshal(v, &s)
+	})
+	return s, err
+}
+
+// List returns owner's shares, newest first. It reads every share: fine
+// for the thousands a bridge has, and a networked store would index owners.
+func (b *BoltStore) List(owner string) ([]Share, error) {
+	var out []Share
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(sharesBucket).ForEach(func(_, v []byte) error {
+			var s Share
+			if err := json.Unmarshal(v, &s); err != nil {
+				return err
+			}
+			if s.Owner == owner {
+				out = append(out, s)
+			}
+			return nil
+		})
+	})
+	slices.SortFunc(out, func(a, b Share) int { return b.Created.Compare(a.Created) })
+	return out, err
+}
+
+// Update changes a share in one transaction.
+func (b *BoltStore) Update(id string, fn func(*Share) error) (Share, error) {
+	var s Share
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(sharesBucket)
+		v := bk.Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		if err := json.Unmarshal(v, &s); err != nil {
+			return err
+		}
+		if err := fn(&s); err != nil {
+			return err
+		}
+		nv, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(nv, v) {
+			return nil
+		}
+		return bk.Put([]byte(id), nv)
+	})
+	return s, err
+}
+
+// Close closes the file.
+func (b *BoltStore) Close() error { return b.db.Close() }

@@ -1,0 +1,87 @@
+// Package share keeps download links that work without an FTP account: a
+// random token names a file or folder on an FTP server, with the login the
+// bridge uses to reach it (the password sealed with AES-256-GCM), an
+// expiry, an optional password (bcrypt) and an optional download limit.
+package share
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"time"
+)
+
+// Share is one link.
+type Share struct {
+	ID     string `json:"id"`    // the token in /s/{token}: 128 random bits and nothing else
+	Owner  string `json:"owner"` // who made it: the bridge's owner id of a session or login
+	Scheme string `json:"scheme"`
+	Host   string `json:"host"`
+	Port   int    `json:"port"`
+	User   string `json:"user"` // the FTP login; "" is anonymous
+	// Secret is the FTP password, sealed with the store's key and the
+	// share's ID as additional data; nil for anonymous sites.
+	Secret       []byte    `json:"secret,omitempty"`
+	Path         string    `json:"path"` // FTP path of the file or folder
+	Dir          bool      `json:"dir"`
+	Created      time.Time `json:"created"`
+	Expires      time.Time `json:"expires"`
+	PasswordHash []byte    `json:"password_hash,omitempty"` // bcrypt; nil: no password
+	MaxDownloads int       `json:"max_downloads,omitempty"` // 0: no limit
+	Downloads    int       `json:"downloads"`
+	LastDownload time.Time `json:"last_download,omitzero"`
+	Revoked      bool      `json:"revoked,omitempty"`
+}
+
+// Why a share no longer works; each is said on the 410 page.
+var (
+	ErrNotFound = errors.New("no such share link")
+	ErrExpired  = errors.New("this share link has expired")
+	ErrRevoked  = errors.New("this share link was revoked by the person who made it")
+	ErrUsedUp   = errors.New("this share link has been used as many times as its maker allowed")
+)
+
+// Usable says whether s may serve a request at now, and if not, why.
+func (s *Share) Usable(now time.Time) error {
+	switch {
+	case s.Revoked:
+		return ErrRevoked
+	case !now.Before(s.Expires):
+		return ErrExpired
+	case s.MaxDownloads > 0 && s.Downloads >= s.MaxDownloads:
+		return ErrUsedUp
+	}
+	return nil
+}
+
+// tokenBytes is the token's randomness: 128 bits.
+const tokenBytes = 16
+
+// NewID makes a token: 16 random bytes, base64url without padding.
+func NewID() string {
+	b := make([]byte, tokenBytes)
+	_, _ = rand.Read(b) // crypto/rand never fails on Linux
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ValidID says whether s has the form of a token, so that a tampered or
+// made-up one is refused before the store is asked.
+func ValidID(s string) bool {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil && len(b) == tokenBytes
+}
+
+// Store keeps shares. The embedded bbolt store is the one there is; a
+// networked store for several bridges would implement the same.
+type Store interface {
+	// Put adds a new share.
+	Put(s Share) error
+	// Get finds a share by ID; ErrNotFound if there is none.
+	Get(id string) (Share, error)
+	// List returns owner's shares, newest first.
+	List(owner string) ([]Share, error)
+	// Update changes a share atomically: fn sees the stored share and
+	// may change it; an error from fn changes nothing and is returned.
+	Update(id string, fn func(*Share) error) (Share, error)
+	Close() error
+}

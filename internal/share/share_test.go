@@ -1,0 +1,127 @@
+package share
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestIDs(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewID()
+		if !ValidID(id) || len(id) != 22 || seen[id] {
+			t.Fatalf("NewID() = %q: valid %v, length %d, repeated %v", id, ValidID(id), len(id), seen[id])
+		}
+		seen[id] = true
+	}
+	id := NewID()
+	for _, bad := range []string{"", "short", id + "A", id[:21], id[:21] + "=", "../" + id[3:], id[:21] + "/", id[:21] + "+"} {
+		if ValidID(bad) {
+			t.Errorf("ValidID(%q) = true", bad)
+		}
+	}
+}
+
+func TestSealer(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "share.key")
+	s, err := LoadKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != keySize {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	sealed := s.Seal("id-1", "s3cret pass")
+	if bytes.Contains(sealed, []byte("s3cret")) {
+		t.Fatal("the sealed secret holds the plaintext")
+	}
+	// The same key file opens it again (a restart).
+	again, err := LoadKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := again.Open("id-1", sealed); err != nil || got != "s3cret pass" {
+		t.Errorf("Open = %q, %v", got, err)
+	}
+	if _, err := again.Open("id-2", sealed); err == nil {
+		t.Error("a secret sealed for one share opened for another")
+	}
+	sealed[len(sealed)-1] ^= 1
+	if _, err := again.Open("id-1", sealed); err == nil {
+		t.Error("a tampered secret opened")
+	}
+}
+
+func TestBoltStore(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "shares.db")
+	st, err := OpenBolt(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Second)
+	a := Share{ID: NewID(), Owner: "o1", Path: "/a", Created: now, Expires: now.Add(time.Hour), MaxDownloads: 1}
+	b := Share{ID: NewID(), Owner: "o1", Path: "/b", Created: now.Add(time.Second), Expires: now.Add(time.Hour)}
+	c := Share{ID: NewID(), Owner: "o2", Path: "/c", Created: now, Expires: now.Add(time.Hour)}
+	for _, s := range []Share{a, b, c} {
+		if err := st.Put(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Put(a); err == nil {
+		t.Error("Put of an existing ID succeeded")
+	}
+	list, err := st.List("o1")
+	if err != nil || len(list) != 2 || list[0].ID != b.ID || list[1].ID != a.ID {
+		t.Fatalf("List(o1) = %+v, %v; want b then a", list, err)
+	}
+	count := func(s *Share) error {
+		if err := s.Usable(now); err != nil {
+			return err
+		}
+		s.Downloads++
+		return nil
+	}
+	if got, err := st.Update(a.ID, count); err != nil || got.Downloads != 1 {
+		t.Fatalf("first download: %+v, %v", got, err)
+	}
+	if _, err := st.Update(a.ID, count); !errors.Is(err, ErrUsedUp) {
+		t.Fatalf("second download of a one-time link: %v, want ErrUsedUp", err)
+	}
+	if _, err := st.Get("nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of an unknown ID: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopened, as after a restart.
+	st, err = OpenBolt(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got, err := st.Get(a.ID); err != nil || got.Downloads != 1 || got.Path != "/a" || !got.Expires.Equal(a.Expires) {
+		t.Errorf("after reopening: %+v, %v", got, err)
+	}
+}
+
+func TestUsable(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		s    Share
+		want error
+	}{
+		{Share{Expires: now.Add(time.Minute)}, nil},
+		{Share{Expires: now}, ErrExpired},
+		{Share{Expires: now.Add(time.Minute), Revoked: true}, ErrRevoked},
+		{Share{Expires: now.Add(time.Minute), MaxDownloads: 2, Downloads: 2}, ErrUsedUp},
+		{Share{Expires: now.Add(time.Minute), MaxDownloads: 2, Downloads: 1}, nil},
+	} {
+		if got := tc.s.Usable(now); !errors.Is(got, tc.want) {
+			t.Errorf("%+v: %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}
