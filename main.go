@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
 	"github.com/ftpbridge/ftpbridge/internal/session"
+	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
 
@@ -51,6 +53,9 @@ type config struct {
 	zipMaxEntries   int
 	zipMaxBytes     int64
 	zipMaxDepth     int
+	dataDir         string
+	baseURL         string
+	shareMaxExpiry  time.Duration
 	logLevel        string
 }
 
@@ -78,6 +83,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.IntVar(&c.zipMaxEntries, "zip-max-entries", 10000, "most files and folders in one folder download as zip")
 	fs.Int64Var(&c.zipMaxBytes, "zip-max-bytes", 16<<30, "largest total size of the files in one folder download as zip, in bytes")
 	fs.IntVar(&c.zipMaxDepth, "zip-max-depth", 32, "most folder levels below the zipped folder")
+	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "folder for share links and their key")
+	fs.StringVar(&c.baseURL, "base-url", "", "the bridge's public address for share links, such as https://files.example.com (default: from each request)")
+	fs.DurationVar(&c.shareMaxExpiry, "share-max-expiry", 30*24*time.Hour, "the longest a share link may live")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 
 	var envErr error
@@ -158,6 +166,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	defer pool.Close()
 
+	shares, sealer, err := openShares(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	defer shares.Close()
+
 	sessions := session.NewStore(cfg.sessionTTL)
 	sessions.OnExpire = pool.ForgetOwner
 	transfers := transfer.New()
@@ -173,7 +187,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxUploadBytes: cfg.maxUploadBytes,
 		IOTimeout:      cfg.ioTimeout,
 		ZipLimits:      handlers.ZipLimits{Entries: cfg.zipMaxEntries, Bytes: cfg.zipMaxBytes, Depth: cfg.zipMaxDepth},
-		Stopping:       stopping,
+		Shares: handlers.ShareConfig{Store: shares, Sealer: sealer, BaseURL: cfg.baseURL,
+			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry},
+		Stopping: stopping,
 	})
 	if err != nil {
 		return err
@@ -300,4 +316,31 @@ func startDemo(policy *netpolicy.Policy, logger *slog.Logger) (*embedftp.Server,
 		return nil, "", nil, fmt.Errorf("demo: %w", err)
 	}
 	return srv, "/ftp/" + srv.Addr() + "/", cleanup, nil
+}
+
+// defaultDataDir is where shares live unless -data-dir says otherwise:
+// the user's configuration folder ($XDG_CONFIG_HOME or ~/.config).
+func defaultDataDir() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "ftpbridge-data"
+	}
+	return filepath.Join(dir, "ftpbridge")
+}
+
+// openShares opens the share store and its key in dir, making both (and
+// dir, mode 0700) on first run.
+func openShares(dir string) (*share.BoltStore, *share.Sealer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("-data-dir: %w", err)
+	}
+	sealer, err := share.LoadKey(filepath.Join(dir, "share.key"))
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := share.OpenBolt(filepath.Join(dir, "shares.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, sealer, nil
 }

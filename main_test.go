@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
@@ -19,9 +20,21 @@ import (
 
 // bridge is a running ftpbridge, started through run() as main does.
 type bridge struct {
-	URL    string
-	cancel context.CancelFunc
-	done   chan error
+	URL     string
+	cancel  context.CancelFunc
+	done    chan error
+	stopped sync.Once
+}
+
+// stop shuts the bridge down as SIGTERM would and waits for run to return;
+// the test's cleanup does it too, so calling it is needed only to restart.
+func (b *bridge) stop(t testing.TB) {
+	b.stopped.Do(func() {
+		b.cancel()
+		if err := <-b.done; err != nil {
+			t.Errorf("bridge exited with %v", err)
+		}
+	})
 }
 
 // startBridge runs the real server on a free loopback port with the given
@@ -31,7 +44,8 @@ func startBridge(t testing.TB, args ...string) *bridge {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	b := &bridge{cancel: cancel, done: make(chan error, 1)}
-	argv := append([]string{"ftpbridge", "-listen", "127.0.0.1:0", "-log-level", "warn"}, args...)
+	// A data folder of its own; a later -data-dir in args wins.
+	argv := append([]string{"ftpbridge", "-listen", "127.0.0.1:0", "-log-level", "warn", "-data-dir", t.TempDir()}, args...)
 	go func() {
 		err := run(ctx, argv, func(string) string { return "" }, pw, testLog{t})
 		pw.CloseWithError(io.EOF)
@@ -48,12 +62,7 @@ func startBridge(t testing.TB, args ...string) *bridge {
 		for sc.Scan() {
 		}
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-b.done; err != nil {
-			t.Errorf("bridge exited with %v", err)
-		}
-	})
+	t.Cleanup(func() { b.stop(t) })
 	return b
 }
 

@@ -201,7 +201,7 @@ func buildBridge(t *testing.T) string {
 // to reach 127.0.0.1, and kills it when the test ends.
 func runBridgeProcess(t *testing.T, bin string) (*bridge, int) {
 	t.Helper()
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-allow-hosts", "127.0.0.1", "-log-level", "warn")
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-allow-hosts", "127.0.0.1", "-log-level", "warn", "-data-dir", t.TempDir())
 	// Only the flags above configure it, whatever this shell exports.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "FTPBRIDGE_") {

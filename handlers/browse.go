@@ -34,6 +34,7 @@ type listing struct {
 	Dirs       int       `json:"-"`
 	Files      int       `json:"-"`
 	Plain      bool      `json:"-"` // plain FTP: say that logins travel in clear
+	ReadOnly   bool      `json:"-"` // a shared folder: no uploads or changes
 }
 
 type crumb struct {
@@ -87,7 +88,8 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 		return d.ftpFailure(c, t, err, "This folder")
 	}
 	q := r.URL.Query()
-	l := buildListing(t.Site, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l := buildListing(siteLinks{t.Site}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l.Plain = t.Site.Scheme == "ftp"
 	if wantsJSON(r) {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, l)
@@ -101,8 +103,22 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 	return nil
 }
 
+// links makes a listing's addresses: a site's own, or a share's, whose
+// links must never lead above the shared folder.
+type links interface {
+	URL(ftpPath string, dir bool) string // the address of an FTP path
+	Top() string                         // the topmost folder the listing links to
+	Name() string                        // what the breadcrumbs call the top
+}
+
+// siteLinks are a site's own addresses, from its root.
+type siteLinks struct{ urlpath.Site }
+
+func (s siteLinks) Top() string  { return "/" }
+func (s siteLinks) Name() string { return s.Scheme + "://" + s.String() }
+
 // buildListing sorts (folders first) and annotates the entries.
-func buildListing(site urlpath.Site, dir string, entries []ftppool.Entry, sortBy, order string, showHidden bool) *listing {
+func buildListing(site links, dir string, entries []ftppool.Entry, sortBy, order string, showHidden bool) *listing {
 	if sortBy != "size" && sortBy != "modified" {
 		sortBy = "name"
 	}
@@ -110,20 +126,21 @@ func buildListing(site urlpath.Site, dir string, entries []ftppool.Entry, sortBy
 		order = "asc"
 	}
 	l := &listing{
-		SiteName:   site.Scheme + "://" + site.String(),
-		SiteRoot:   site.Root(),
+		SiteName:   site.Name(),
+		SiteRoot:   site.URL(site.Top(), true),
 		Path:       display(strings.TrimSuffix(dir, "/") + "/"),
 		Sort:       sortBy,
 		Order:      order,
 		ShowHidden: showHidden,
-		Plain:      site.Scheme == "ftp",
 	}
-	segs := urlpath.Split(dir)
+	top := site.Top()
+	segs := urlpath.Split(strings.TrimPrefix(dir, strings.TrimSuffix(top, "/")))
+	below := func(n int) string { return path.Join(top, strings.Join(segs[:n], "/")) }
 	for i := range segs {
-		l.Crumbs = append(l.Crumbs, crumb{Name: display(segs[i]), Href: site.URL(strings.Join(segs[:i+1], "/"), true)})
+		l.Crumbs = append(l.Crumbs, crumb{Name: display(segs[i]), Href: site.URL(below(i+1), true)})
 	}
 	if len(segs) > 0 {
-		l.Parent = site.URL(strings.Join(segs[:len(segs)-1], "/"), true)
+		l.Parent = site.URL(below(len(segs)-1), true)
 	}
 	l.Entries = make([]item, 0, len(entries))
 	for _, e := range entries {
@@ -166,7 +183,7 @@ func (l *listing) filterHidden() {
 }
 
 // query links a column header: clicking the current column flips order.
-func (l *listing) query(site urlpath.Site, dir, col string) string {
+func (l *listing) query(site links, dir, col string) string {
 	order := "asc"
 	if l.Sort == col && l.Order == "asc" {
 		order = "desc"
@@ -178,7 +195,7 @@ func (l *listing) query(site urlpath.Site, dir, col string) string {
 	return site.URL(dir, true) + "?" + q.Encode()
 }
 
-func (l *listing) item(site urlpath.Site, dir string, e ftppool.Entry) item {
+func (l *listing) item(site links, dir string, e ftppool.Entry) item {
 	it := item{
 		Name:     display(e.Name),
 		Href:     site.URL(path.Join(dir, e.Name), e.Type == ftppool.TypeDir),

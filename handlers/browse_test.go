@@ -27,7 +27,7 @@ func entries(n int) []ftppool.Entry {
 var site = urlpath.Site{Scheme: "ftp", Host: "ftp.example.org", Port: 21}
 
 func TestBuildListing(t *testing.T) {
-	l := buildListing(site, "/pub/a b", []ftppool.Entry{
+	l := buildListing(siteLinks{site}, "/pub/a b", []ftppool.Entry{
 		{Name: "z.txt", Size: 5},
 		{Name: "dir", Type: ftppool.TypeDir, Size: -1},
 		{Name: ".dot", Size: 1},
@@ -70,7 +70,7 @@ func BenchmarkListing10k(b *testing.B) {
 	es := entries(10000)
 	b.Run("html", func(b *testing.B) {
 		for b.Loop() {
-			l := buildListing(site, "/pub", es, "name", "asc", false)
+			l := buildListing(siteLinks{site}, "/pub", es, "name", "asc", false)
 			l.filterHidden()
 			if err := pages.ExecuteTemplate(io.Discard, "listing.html", l); err != nil {
 				b.Fatal(err)
@@ -79,7 +79,7 @@ func BenchmarkListing10k(b *testing.B) {
 	})
 	b.Run("json", func(b *testing.B) {
 		for b.Loop() {
-			l := buildListing(site, "/pub", es, "name", "asc", false)
+			l := buildListing(siteLinks{site}, "/pub", es, "name", "asc", false)
 			if err := json.NewEncoder(io.Discard).Encode(l); err != nil {
 				b.Fatal(err)
 			}

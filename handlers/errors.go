@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/labstack/echo/v4"
@@ -17,9 +19,10 @@ import (
 
 // httpError is an error with the status and words a person sees.
 type httpError struct {
-	Status int
-	Msg    string
-	Err    error // detail for the log, never shown raw
+	Status     int
+	Msg        string
+	Err        error         // detail for the log, never shown raw
+	retryAfter time.Duration // for 429 and 503: when to try again
 }
 
 func (e *httpError) Error() string {
@@ -147,8 +150,8 @@ type errorPage struct {
 // renderError writes an error as a page for browsers and as
 // {"error": "..."} for everyone else.
 func (d *Deps) renderError(w http.ResponseWriter, r *http.Request, he *httpError) {
-	if he.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
+	if he.Status == http.StatusServiceUnavailable || he.Status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", retryAfter(he))
 	}
 	if wantsHTML(r) {
 		title := http.StatusText(he.Status)
@@ -171,4 +174,13 @@ func noControl(r rune) rune {
 		return ' '
 	}
 	return r
+}
+
+// retryAfter is the Retry-After of a refusal, in whole seconds (5 unless
+// the refusal knows better).
+func retryAfter(he *httpError) string {
+	if he.retryAfter <= 0 {
+		return "5"
+	}
+	return strconv.Itoa(int((he.retryAfter + time.Second - 1) / time.Second))
 }

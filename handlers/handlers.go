@@ -35,11 +35,13 @@ type Deps struct {
 	MaxUploadBytes int64         // largest upload request body; 0 is no limit
 	IOTimeout      time.Duration // longest silence accepted from an uploading client
 	ZipLimits      ZipLimits     // bounds of a folder download as zip
+	Shares         ShareConfig
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}
 	ownerKey []byte // keys Basic-auth owners in the pool
 	pages    *template.Template
+	guesses  *failures // wrong share passwords, per share and client
 }
 
 // New builds the bridge's http.Handler.
@@ -54,6 +56,7 @@ func New(d *Deps) (http.Handler, error) {
 		return nil, err
 	}
 	d.Sessions.Secure = d.isHTTPS
+	d.guesses = newFailures(5, time.Minute)
 
 	e := echo.New()
 	e.HideBanner = true

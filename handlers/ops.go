@@ -28,8 +28,10 @@ func post(d *Deps) echo.HandlerFunc {
 			return d.rename(c, t)
 		case "delete":
 			return d.remove(c, t)
+		case "share":
+			return d.createShare(c, t)
 		default:
-			return badRequest("There is no operation %q: use mkdir, rename or delete.", op)
+			return badRequest("There is no operation %q: use mkdir, rename, delete or share.", op)
 		}
 	}
 }

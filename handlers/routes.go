@@ -20,6 +20,19 @@ func addRoutes(e *echo.Echo, d *Deps) {
 	e.POST("/transfers/:id/cancel", cancelTransfer(d))
 	e.GET("/ws", transferSocket(d)) // this session's transfer events
 
+	// Share links: /s/{token} is a shared file, or a shared folder's
+	// root (redirected to /s/{token}/); below it, the folder's contents.
+	// POST answers the password page.
+	e.GET("/s/:token", serveShare(d))
+	e.HEAD("/s/:token", serveShare(d))
+	e.GET("/s/:token/*", serveShare(d))
+	e.HEAD("/s/:token/*", serveShare(d))
+	e.POST("/s/:token", unlockShare(d))
+	e.POST("/s/:token/", unlockShare(d))
+	e.GET("/shares", listShares(d))              // this session's shares
+	e.DELETE("/shares/:id", revokeShare(d))      // ends one
+	e.POST("/shares/:id/revoke", revokeShare(d)) // the same, for forms
+
 	e.GET("/healthz", healthz())
 	e.GET("/readyz", readyz(d))
 
@@ -34,7 +47,7 @@ func addRoutes(e *echo.Echo, d *Deps) {
 		e.GET("/"+scheme+"/:site/*", browseOrDownload(d))
 		e.HEAD("/"+scheme+"/:site/*", browseOrDownload(d))
 		e.PUT("/"+scheme+"/:site/*", put(d))           // raw body upload
-		e.POST("/"+scheme+"/:site/*", post(d))         // ?op=mkdir|rename|delete, else a multipart upload
+		e.POST("/"+scheme+"/:site/*", post(d))         // ?op=mkdir|rename|delete|share, else a multipart upload
 		e.DELETE("/"+scheme+"/:site/*", deleteItem(d)) // as ?op=delete
 	}
 }

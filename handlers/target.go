@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
@@ -18,6 +19,10 @@ type target struct {
 	Path   string // absolute FTP path, bytes as on the server
 	Dir    bool   // the URL ended in "/"
 	handle *ftppool.Handle
+	login  ftppool.Login // what handle logs in with (a share seals it)
+	// share is set when the request came through a share link: its
+	// downloads are transfers of the share's maker.
+	share *share.Share
 }
 
 // anonymousPassword is what anonymous logins send, as browsers once did.
@@ -79,16 +84,19 @@ func (d *Deps) resolve(c echo.Context) (*target, error) {
 		if urlpath.HasControl(user) || urlpath.HasControl(pass) {
 			return nil, badRequest("The user name or password %v.", urlpath.ErrControl)
 		}
-		t.handle = d.Pool.Handle(d.basicOwner(user, pass), ep, ftppool.Login{User: user, Password: pass})
+		t.login = ftppool.Login{User: user, Password: pass}
+		t.handle = d.Pool.Handle(d.basicOwner(user, pass), ep, t.login)
 		return t, nil
 	}
 	if site.Anonymous() {
-		t.handle = d.Pool.Handle("", ep, anonymousLogin(site))
+		t.login = anonymousLogin(site)
+		t.handle = d.Pool.Handle("", ep, t.login)
 		return t, nil
 	}
 	if s := d.Sessions.Get(r); s != nil {
 		if password, ok := s.Password(siteKey(site)); ok {
-			t.handle = d.Pool.Handle(s.Owner, ep, ftppool.Login{User: site.User, Password: password})
+			t.login = ftppool.Login{User: site.User, Password: password}
+			t.handle = d.Pool.Handle(s.Owner, ep, t.login)
 			return t, nil
 		}
 	}

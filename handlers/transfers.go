@@ -31,7 +31,12 @@ func (d *Deps) tracked(c echo.Context, op string, t *target, p string) *tracked 
 	r := c.Request()
 	ctx, cancel := context.WithCancelCause(r.Context())
 	owner := ""
-	if s := d.Sessions.Get(r); s != nil {
+	switch s := d.Sessions.Get(r); {
+	case t.share != nil:
+		// A share's downloads are its maker's to watch, not the
+		// recipient's (who has no session here).
+		owner, op = t.share.Owner, "share"
+	case s != nil:
 		owner = s.Owner
 	}
 	return &tracked{ctx: ctx, cancel: cancel, d: d, owner: owner, op: op,

@@ -3,7 +3,10 @@ package share
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +17,8 @@ import (
 // key kept in a file of its own (mode 0600) beside the store: the store
 // file alone, in a backup say, reveals no password.
 type Sealer struct {
-	aead cipher.AEAD
+	aead     cipher.AEAD
+	proofKey []byte // for Proof: derived from the key, never the key itself
 }
 
 const keySize = 32 // AES-256
@@ -50,7 +54,9 @@ func LoadKey(path string) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	pk := hmac.New(sha256.New, key)
+	pk.Write([]byte("ftpbridge share password proof"))
+	return &Sealer{aead: aead, proofKey: pk.Sum(nil)}, nil
 }
 
 // Seal encrypts secret for the share id: a random nonce, then the
@@ -73,4 +79,16 @@ func (s *Sealer) Open(id string, sealed []byte) (string, error) {
 		return "", fmt.Errorf("open the sealed secret of share %s: %w", id, err)
 	}
 	return string(plain), nil
+}
+
+// Proof is what a share's password cookie holds once the password was
+// given: an HMAC of the share's ID and password hash under the store's
+// key, so it proves the password without holding it, works only for its
+// own share, and stops working when the password changes.
+func (s *Sealer) Proof(id string, passwordHash []byte) string {
+	m := hmac.New(sha256.New, s.proofKey)
+	m.Write([]byte(id))
+	m.Write([]byte{0})
+	m.Write(passwordHash)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -1,0 +1,491 @@
+package handlers
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/share"
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
+)
+
+// ShareConfig is how shares are made and kept (operator flags).
+type ShareConfig struct {
+	Store         share.Store
+	Sealer        *share.Sealer
+	BaseURL       string        // "https://files.example.com" behind a proxy; "" = from the request
+	DefaultExpiry time.Duration // when the maker names none
+	MaxExpiry     time.Duration // the longest a maker may ask for
+}
+
+// shareCreated is the answer to ?op=share.
+type shareCreated struct {
+	ID      string    `json:"id"`
+	URL     string    `json:"url"`
+	Expires time.Time `json:"expires"`
+}
+
+// bcrypt reads at most 72 bytes of a password; longer ones are refused
+// rather than cut without a word.
+const maxSharePassword = 72
+
+// createShare answers POST ?op=share: a link to the file or folder
+// addressed, for people with no FTP account.
+func (d *Deps) createShare(c echo.Context, t *target) error {
+	form, err := opForm(c)
+	if err != nil {
+		return err
+	}
+	r := c.Request()
+	sc := d.Shares
+	expiry := sc.DefaultExpiry
+	if v := form.Get("expires"); v != "" {
+		if expiry, err = time.ParseDuration(v); err != nil || expiry <= 0 {
+			return badRequest("expires must be a duration such as 24h or 30m, not %q.", v)
+		}
+	}
+	if expiry > sc.MaxExpiry {
+		return badRequest("This bridge keeps share links for at most %s; ask for less.", sc.MaxExpiry)
+	}
+	maxDownloads := 0
+	if v := form.Get("max_downloads"); v != "" {
+		if maxDownloads, err = strconv.Atoi(v); err != nil || maxDownloads < 0 {
+			return badRequest("max_downloads must be a whole number (0 for no limit), not %q.", v)
+		}
+	}
+	password := form.Get("password")
+	if len(password) > maxSharePassword {
+		return badRequest("A share password may be at most %d bytes long.", maxSharePassword)
+	}
+
+	// The link must point at something that is there, and be of its kind.
+	e, err := t.handle.Stat(r.Context(), t.Path)
+	if err != nil {
+		return d.ftpFailure(c, t, err, quote(t.Path))
+	}
+	if (e.Type == ftppool.TypeDir) != t.Dir {
+		return badRequest("%s is a %s: share it by its own address (a folder's ends in /).", quote(t.Path), e.Type)
+	}
+
+	now := time.Now()
+	s := share.Share{
+		ID: share.NewID(), Owner: d.requestOwner(r),
+		Scheme: t.Site.Scheme, Host: t.Site.Host, Port: t.Site.Port, User: t.login.User,
+		Path: t.Path, Dir: t.Dir, Created: now, Expires: now.Add(expiry), MaxDownloads: maxDownloads,
+	}
+	if !t.Site.Anonymous() {
+		s.Secret = sc.Sealer.Seal(s.ID, t.login.Password)
+	}
+	if password != "" {
+		if s.PasswordHash, err = bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost); err != nil {
+			return fmt.Errorf("hash the share password: %w", err)
+		}
+	}
+	if err := sc.Store.Put(s); err != nil {
+		return fmt.Errorf("store a share: %w", err)
+	}
+	d.Logger.Info("share created", "share", s.ID, "site", t.Site.Scheme+"://"+t.Site.String(), "path", display(s.Path), "expires", s.Expires)
+	return c.JSON(http.StatusCreated, shareCreated{ID: s.ID, URL: d.shareURL(r, s.ID, ""), Expires: s.Expires})
+}
+
+// requestOwner names who is asking, for the shares they make: the browser
+// session, else the Basic-auth login, else nobody ("").
+func (d *Deps) requestOwner(r *http.Request) string {
+	if s := d.Sessions.Get(r); s != nil {
+		return s.Owner
+	}
+	if user, pass, ok := r.BasicAuth(); ok {
+		return d.basicOwner(user, pass)
+	}
+	return ""
+}
+
+// shareURL is a share's full address: -base-url when the bridge sits behind
+// a proxy, else this request's own scheme and host.
+func (d *Deps) shareURL(r *http.Request, id, sub string) string {
+	base := d.Shares.BaseURL
+	if base == "" {
+		scheme := "http"
+		if d.isHTTPS(r) {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return strings.TrimSuffix(base, "/") + shareRoot(id) + sub
+}
+
+// shareRoot is a share's own path on the bridge.
+func shareRoot(id string) string { return "/s/" + id + "/" }
+
+// serveShare answers /s/{token}/...: the shared file, or a read-only view
+// of the shared folder and what is below it, never above.
+func serveShare(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		sh, sub, err := d.findShare(r)
+		if err != nil {
+			return err
+		}
+		if sh.Dir && sub == "" && !strings.HasSuffix(r.URL.Path, "/") {
+			return addSlash(c)
+		}
+		rel, dir := "/", false
+		if sh.Dir {
+			if rel, dir, err = urlpath.DecodePath(sub); err != nil {
+				return badRequest("The path in this address is not valid: %v.", err)
+			}
+		} else if sub != "" {
+			return &httpError{Status: http.StatusNotFound, Msg: "This link shares one file; there is nothing below it."}
+		}
+		if sh.PasswordHash != nil {
+			if ok, err := d.sharePasswordGiven(c, sh); !ok {
+				return err
+			}
+		}
+		t, err := d.shareTarget(sh, rel, dir)
+		if err != nil {
+			return err
+		}
+		switch {
+		case dir && c.QueryParam("format") == "zip":
+			if err := d.countShareDownload(r, sh); err != nil {
+				return err
+			}
+			return d.zipFolder(c, t)
+		case dir:
+			return d.browseShare(c, t, sh)
+		}
+		if err := d.countShareDownload(r, sh); err != nil {
+			return err
+		}
+		return d.download(c, t)
+	}
+}
+
+// findShare reads the token and the escaped path below it, and finds a
+// share that still works.
+func (d *Deps) findShare(r *http.Request) (*share.Share, string, error) {
+	parts := strings.SplitN(r.URL.EscapedPath(), "/", 4) // "", "s", token, rest
+	id, sub := parts[2], ""
+	if len(parts) == 4 {
+		sub = parts[3]
+	}
+	notFound := &httpError{Status: http.StatusNotFound, Msg: "There is no such share link. Check that it was copied whole."}
+	if !share.ValidID(id) {
+		return nil, "", notFound
+	}
+	sh, err := d.Shares.Store.Get(id)
+	if errors.Is(err, share.ErrNotFound) {
+		return nil, "", notFound
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read share %s: %w", id, err)
+	}
+	err = sh.Usable(time.Now())
+	if errors.Is(err, share.ErrUsedUp) && resumed(r) && time.Since(sh.LastDownload) < resumeWindow {
+		err = nil // finishing the last counted download
+	}
+	if err != nil {
+		return nil, "", gone(err)
+	}
+	return &sh, sub, nil
+}
+
+// resumeWindow is how long after its last counted download a used-up link
+// still serves resumes, so that a broken download can be finished but the
+// link does not serve ranges forever.
+const resumeWindow = time.Hour
+
+// gone is the 410 answer for a link that no longer works, saying why.
+func gone(err error) *httpError {
+	msg := map[error]string{
+		share.ErrExpired: "This share link has expired. Ask the person who sent it for a new one.",
+		share.ErrRevoked: "This share link was revoked by the person who made it.",
+		share.ErrUsedUp:  "This share link has been used as many times as the person who made it allowed.",
+	}[err]
+	return &httpError{Status: http.StatusGone, Msg: msg, Err: err}
+}
+
+// shareTarget is the FTP side of a share request: the share's own login
+// (its pool connections are its own) and a path that cannot leave the
+// shared folder, since DecodePath refuses "..", encoded slashes and
+// backslash steps in rel.
+func (d *Deps) shareTarget(sh *share.Share, rel string, dir bool) (*target, error) {
+	site := urlpath.Site{Scheme: sh.Scheme, User: sh.User, Host: sh.Host, Port: sh.Port}
+	login := anonymousLogin(site)
+	owner := ""
+	if sh.Secret != nil {
+		password, err := d.Shares.Sealer.Open(sh.ID, sh.Secret)
+		if err != nil {
+			return nil, err
+		}
+		login, owner = ftppool.Login{User: sh.User, Password: password}, "share:"+sh.ID
+	}
+	return &target{Site: site, Path: path.Join(sh.Path, rel), Dir: dir, handle: d.Pool.Handle(owner, endpoint(site), login), login: login, share: sh}, nil
+}
+
+// countShareDownload counts a download of a share and refuses one over its
+// limit. What counts: a GET of a whole file (no Range), a Range from the
+// first byte, and a zip. A resume (a Range further in) does not, so a
+// broken download of a one-time link can be finished (see resumeWindow).
+func (d *Deps) countShareDownload(r *http.Request, sh *share.Share) error {
+	if r.Method != http.MethodGet || resumed(r) {
+		return nil
+	}
+	now := time.Now()
+	updated, err := d.Shares.Store.Update(sh.ID, func(s *share.Share) error {
+		if err := s.Usable(now); err != nil {
+			return err
+		}
+		s.Downloads++
+		s.LastDownload = now
+		return nil
+	})
+	var usable bool
+	for _, e := range []error{share.ErrExpired, share.ErrRevoked, share.ErrUsedUp} {
+		usable = usable || errors.Is(err, e)
+	}
+	if usable {
+		return gone(err)
+	}
+	if err != nil {
+		return fmt.Errorf("count a download of share %s: %w", sh.ID, err)
+	}
+	*sh = updated
+	return nil
+}
+
+// resumed reports a Range request that does not start at the first byte.
+func resumed(r *http.Request) bool {
+	rng := r.Header.Get("Range")
+	return rng != "" && !strings.HasPrefix(strings.ReplaceAll(rng, " ", ""), "bytes=0-")
+}
+
+// browseShare shows a shared folder, read-only, with links that stay in
+// the share.
+func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
+	r := c.Request()
+	entries, err := t.handle.List(r.Context(), t.Path)
+	if err != nil {
+		return d.ftpFailure(c, t, err, "This folder")
+	}
+	q := r.URL.Query()
+	l := buildListing(shareLinks{sh: sh}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	if wantsJSON(r) {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, l)
+	}
+	l.filterHidden()
+	l.page = d.page(r, l.Path+" (shared)")
+	l.ReadOnly = true
+	d.render(c.Response(), http.StatusOK, "listing.html", l)
+	return nil
+}
+
+// shareLinks makes a shared folder's links, all below /s/{token}/.
+type shareLinks struct{ sh *share.Share }
+
+func (s shareLinks) URL(ftpPath string, dir bool) string {
+	return "/s/" + s.sh.ID + urlpath.EncodePath(strings.TrimPrefix(ftpPath, strings.TrimSuffix(s.sh.Path, "/")), dir)
+}
+
+func (s shareLinks) Top() string  { return s.sh.Path }
+func (s shareLinks) Name() string { return "shared " + display(path.Base(s.sh.Path)) }
+
+// sharePasswordGiven checks a password share's proof: HTTP Basic auth with
+// the password (any user name, for curl), or the cookie the password page
+// sets. Without either it shows the page (401); wrong guesses are limited.
+func (d *Deps) sharePasswordGiven(c echo.Context, sh *share.Share) (bool, error) {
+	r := c.Request()
+	if ck, err := r.Cookie(shareCookie(sh.ID)); err == nil &&
+		subtle.ConstantTimeCompare([]byte(ck.Value), []byte(d.Shares.Sealer.Proof(sh.ID, sh.PasswordHash))) == 1 {
+		return true, nil
+	}
+	if _, pass, ok := r.BasicAuth(); ok {
+		if err := d.checkSharePassword(r, sh, pass); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	return false, d.askSharePassword(c, sh, "")
+}
+
+// checkSharePassword compares a guess, counting failures per share and
+// client address so that guessing is slow.
+func (d *Deps) checkSharePassword(r *http.Request, sh *share.Share, guess string) error {
+	key := sh.ID + " " + d.clientIP(r)
+	if wait := d.guesses.blocked(key); wait > 0 {
+		return &httpError{Status: http.StatusTooManyRequests, retryAfter: wait,
+			Msg: fmt.Sprintf("Too many wrong passwords for this link. Try again in %s.", wait.Round(time.Second))}
+	}
+	if bcrypt.CompareHashAndPassword(sh.PasswordHash, []byte(guess)) != nil {
+		d.guesses.fail(key)
+		return &httpError{Status: http.StatusUnauthorized, Msg: "That is not the password of this link."}
+	}
+	return nil
+}
+
+// askSharePassword shows the password page, or for scripts a Basic
+// challenge.
+func (d *Deps) askSharePassword(c echo.Context, sh *share.Share, problem string) error {
+	r := c.Request()
+	if !wantsHTML(r) {
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="ftpbridge share", charset="UTF-8"`)
+		return &httpError{Status: http.StatusUnauthorized, Msg: "This share link needs its password: send it with HTTP Basic auth (curl -u :password), any user name."}
+	}
+	d.render(c.Response(), http.StatusUnauthorized, "sharepass.html", sharePassPage{
+		page: d.page(r, "Password needed"), Action: shareRoot(sh.ID), Next: r.URL.RequestURI(), Problem: problem,
+	})
+	return nil
+}
+
+type sharePassPage struct {
+	page
+	Action  string
+	Next    string
+	Problem string
+}
+
+// shareCookie is the name of the cookie that proves a share's password.
+func shareCookie(id string) string { return "ftpbridge_share_" + id }
+
+// unlockShare answers the password page's POST: a right password sets a
+// cookie that proves it (an HMAC, never the password) for this share only.
+func unlockShare(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		sh, _, err := d.findShare(r)
+		if err != nil {
+			return err
+		}
+		form, err := opForm(c)
+		if err != nil {
+			return err
+		}
+		next := form.Get("next")
+		if !strings.HasPrefix(next, shareRoot(sh.ID)) {
+			next = shareRoot(sh.ID)
+		}
+		if sh.PasswordHash == nil {
+			return c.Redirect(http.StatusSeeOther, next)
+		}
+		if err := d.checkSharePassword(r, sh, form.Get("password")); err != nil {
+			var he *httpError
+			if errors.As(err, &he) && wantsHTML(r) {
+				c.Response().Header().Set("Retry-After", retryAfter(he))
+				d.render(c.Response(), he.Status, "sharepass.html", sharePassPage{
+					page: d.page(r, "Password needed"), Action: shareRoot(sh.ID), Next: next, Problem: he.Msg,
+				})
+				return nil
+			}
+			return err
+		}
+		http.SetCookie(c.Response(), &http.Cookie{
+			Name: shareCookie(sh.ID), Value: d.Shares.Sealer.Proof(sh.ID, sh.PasswordHash),
+			Path: shareRoot(sh.ID), Expires: sh.Expires, HttpOnly: true, Secure: d.isHTTPS(r), SameSite: http.SameSiteLaxMode,
+		})
+		return c.Redirect(http.StatusSeeOther, next)
+	}
+}
+
+// sharesPage is /shares: the shares the asker made.
+type sharesPage struct {
+	page   `json:"-"`
+	Shares []shareRow `json:"shares"`
+}
+
+// shareRow is one share as its maker sees it; never the sealed login or
+// the password hash.
+type shareRow struct {
+	ID           string     `json:"id"`
+	URL          string     `json:"url"`
+	Site         string     `json:"site"`
+	Path         string     `json:"path"`
+	Dir          bool       `json:"dir"`
+	Created      time.Time  `json:"created"`
+	Expires      time.Time  `json:"expires"`
+	Password     bool       `json:"password"`
+	Downloads    int        `json:"downloads"`
+	MaxDownloads int        `json:"max_downloads"`
+	LastDownload *time.Time `json:"last_download"`
+	State        string     `json:"state"` // active, expired, revoked, used up
+}
+
+// listShares answers GET /shares.
+func listShares(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		owner := d.requestOwner(r)
+		var shares []share.Share
+		if owner != "" {
+			var err error
+			if shares, err = d.Shares.Store.List(owner); err != nil {
+				return fmt.Errorf("list shares: %w", err)
+			}
+		}
+		p := sharesPage{Shares: make([]shareRow, 0, len(shares))}
+		now := time.Now()
+		for _, s := range shares {
+			row := shareRow{
+				ID: s.ID, URL: d.shareURL(r, s.ID, ""), Path: display(s.Path), Dir: s.Dir,
+				Site:    s.Scheme + "://" + urlpath.Site{Scheme: s.Scheme, User: s.User, Host: s.Host, Port: s.Port}.String(),
+				Created: s.Created, Expires: s.Expires, Password: s.PasswordHash != nil,
+				Downloads: s.Downloads, MaxDownloads: s.MaxDownloads, State: "active",
+			}
+			if !s.LastDownload.IsZero() {
+				row.LastDownload = &s.LastDownload
+			}
+			if err := s.Usable(now); err != nil {
+				row.State = map[error]string{share.ErrExpired: "expired", share.ErrRevoked: "revoked", share.ErrUsedUp: "used up"}[err]
+			}
+			p.Shares = append(p.Shares, row)
+		}
+		if wantsJSON(r) || !wantsHTML(r) {
+			c.Response().Header().Set("Cache-Control", "no-store")
+			return c.JSON(http.StatusOK, p)
+		}
+		p.page = d.page(r, "Shared links")
+		d.render(c.Response(), http.StatusOK, "shares.html", p)
+		return nil
+	}
+}
+
+// revokeShare answers DELETE /shares/{id} and POST /shares/{id}/revoke:
+// the link answers 410 from then on. Only its maker may end it.
+func revokeShare(d *Deps) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		id, owner := c.Param("id"), d.requestOwner(r)
+		notYours := &httpError{Status: http.StatusNotFound, Msg: "You have no share link with this id."}
+		if !share.ValidID(id) || owner == "" {
+			return notYours
+		}
+		_, err := d.Shares.Store.Update(id, func(s *share.Share) error {
+			if s.Owner != owner {
+				return notYours
+			}
+			s.Revoked = true
+			return nil
+		})
+		switch {
+		case errors.Is(err, share.ErrNotFound):
+			return notYours
+		case err != nil:
+			return err
+		}
+		d.Logger.Info("share revoked", "share", id)
+		if wantsHTML(r) {
+			return c.Redirect(http.StatusSeeOther, "/shares")
+		}
+		return c.JSON(http.StatusOK, map[string]string{"id": id, "state": "revoked"})
+	}
+}
