@@ -18,6 +18,8 @@ document.addEventListener("DOMContentLoaded", () => {
   initMenus();
   initFolderChanges();
   initUploads();
+  initShareDialog();
+  initSharesPage();
   initTransfers();
 });
 
@@ -311,9 +313,8 @@ function focusRow(name) {
 
 function initFolderChanges() {
   const table = listingTable();
-  if (!table) return;
-
   const mkdir = document.getElementById("new-folder-form");
+  if (!table || !mkdir) return; // a shared folder is read-only
   mkdir.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const name = mkdir.elements.name.value.trim();
@@ -653,6 +654,105 @@ function askReplace(v) {
 }
 
 // ---------------------------------------------------------------------------
+// Share links: the dialog on a listing, and the /shares page
+
+// copyLink puts a link on the clipboard, or selects it for a manual copy
+// where the clipboard is not available (plain HTTP on another host).
+async function copyLink(url, input) {
+  try {
+    await navigator.clipboard.writeText(url);
+    notify("Link copied.");
+  } catch {
+    if (input) {
+      input.focus();
+      input.select();
+    }
+    notify("Press Ctrl+C (or Cmd+C) to copy the selected link.");
+  }
+}
+
+function initShareDialog() {
+  const table = listingTable();
+  const dialog = document.getElementById("share");
+  if (!table || !dialog) return;
+  const form = document.getElementById("share-form");
+  const result = document.getElementById("share-result");
+  const urlInput = document.getElementById("share-url");
+  let href = null; // the address of the row being shared
+
+  // One listener on the table, because refreshes replace rows.
+  table.addEventListener("click", (ev) => {
+    const button = ev.target instanceof Element ? ev.target.closest("button.share-open") : null;
+    if (!button) return;
+    button.closest("details").open = false;
+    href = button.dataset.href;
+    document.getElementById("share-name").textContent = button.closest("tr").dataset.name;
+    form.reset();
+    result.hidden = true;
+    document.getElementById("share-create").disabled = false;
+    dialog.showModal();
+    document.getElementById("share-expires").focus();
+  });
+  form.addEventListener("submit", async (ev) => {
+    if (ev.submitter && ev.submitter.value !== "create") return; // Close
+    ev.preventDefault();
+    const create = document.getElementById("share-create");
+    create.disabled = true;
+    const body = new URLSearchParams({
+      expires: form.elements.expires.value,
+      max_downloads: form.elements.max_downloads.value || "0",
+    });
+    if (form.elements.password.value !== "") body.set("password", form.elements.password.value);
+    const res = await request("POST", withQuery(href, { op: "share" }), body);
+    if (!res.ok) {
+      create.disabled = false;
+      notify("Could not share " + document.getElementById("share-name").textContent + ": " + errorText(res.status, res.data), true);
+      return;
+    }
+    urlInput.value = res.data.url;
+    document.getElementById("share-expiry").textContent =
+      "Works until " + new Date(res.data.expires).toLocaleString() + ". See all your links on the Shared links page.";
+    result.hidden = false;
+    urlInput.focus();
+    urlInput.select();
+  });
+  document.getElementById("share-copy").addEventListener("click", () => copyLink(urlInput.value, urlInput));
+}
+
+function initSharesPage() {
+  const table = document.getElementById("shares");
+  if (!table) return;
+  table.addEventListener("click", (ev) => {
+    const button = ev.target instanceof Element ? ev.target.closest("button.copy") : null;
+    if (button) copyLink(button.dataset.url, button.closest("td").querySelector("input.share-link"));
+  });
+}
+
+// refreshSharesSoon updates the download counts on /shares after a download
+// through a share ended, at most once a second.
+let sharesTimer = null;
+function refreshSharesSoon() {
+  if (!document.getElementById("shares") || sharesTimer !== null) return;
+  sharesTimer = setTimeout(async () => {
+    sharesTimer = null;
+    const res = await request("GET", "/shares");
+    if (!res.ok || !res.data || !Array.isArray(res.data.shares)) return;
+    for (const s of res.data.shares) {
+      const row = document.querySelector("#shares tr[data-id=\"" + CSS.escape(s.id) + "\"]");
+      if (!row) continue;
+      row.querySelector("td.downloads").textContent = s.downloads + (s.max_downloads ? " of " + s.max_downloads : "");
+      row.querySelector("td.state").textContent = s.state;
+      const last = row.querySelector("td.last");
+      if (s.last_download) {
+        const t = el("time", "", new Date(s.last_download).toISOString().slice(0, 16).replace("T", " "));
+        t.dateTime = s.last_download;
+        last.replaceChildren(t);
+      }
+    }
+  }, 1000);
+}
+
+// ---------------------------------------------------------------------------
 // Transfers panel and the /ws socket
 
 const views = new Map(); // transfer id -> view; uploads join once their id is known
@@ -870,6 +970,7 @@ function onTransfer(ev) {
     // it, but do not announce it again.
     v.live = !isFinal(ev.state);
   }
+  if (ev.op === "share" && isFinal(ev.state)) refreshSharesSoon();
   const wasFinal = isFinal(v.ev.state) && v.id !== null;
   Object.assign(v.ev, ev, { id });
   if (v.cancel.disabled && isFinal(ev.state)) v.cancel.textContent = "Cancel";
@@ -930,7 +1031,13 @@ function initTransfers() {
   // Without a session the socket would only be refused (401). A page with
   // logins has one, and the bridge starts one for every listing (so that
   // anonymous uploads have progress too); other pages have none to watch.
-  if (document.body.hasAttribute("data-session") || listingTable()) connectSocket(1000);
+  // A shared folder's visitor has no session; the maker of shares watches
+  // their downloads on /shares.
+  const table = listingTable();
+  if (document.body.hasAttribute("data-session") || (table && !table.classList.contains("read-only")) ||
+      document.getElementById("shares")) {
+    connectSocket(1000);
+  }
 }
 
 // connectSocket opens /ws. On open the server resends the state of this
