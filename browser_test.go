@@ -43,40 +43,10 @@ const (
 // app.js running under the page CSP, the form's redirect and cookie, and
 // Content-Disposition turning a click into a saved file.
 func TestBrowser(t *testing.T) {
-	chromium := chromiumPath(t)
 	srv, b := startFTP(t, embedftp.Options{})
 	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
 
-	ctx, cancel := context.WithTimeout(t.Context(), browserTimeout)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true), // the tests may run as root
-		chromedp.Flag("disable-gpu", true),
-		// The browser talks to the bridge only: no QUIC, no updates, no
-		// sync, no background fetches from the outside world.
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	// The listener is installed before the tab's first command, so that it
-	// sees every event of every page the tab loads.
-	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(bt.problems.listen))
-	// Deferred, so the browser is gone before the cleanups stop the bridge
-	// and remove the profile and download directories.
-	defer cancelTab()
-
-	// Starts the browser and opens the tab. chromedp enables the log domain
-	// on every tab already; enabling it here states that the CSP check
-	// depends on it.
-	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
+	ctx := startBrowser(t, browserTimeout, bt.problems)
 
 	// The steps share the tab and each starts on the page the previous one
 	// left, so the first failure ends the chain.
@@ -184,43 +154,7 @@ func (bt *browserTest) filter(t *testing.T, ctx context.Context) {
 // download saves files by clicking their links and compares the saved bytes
 // with the fixture.
 func (bt *browserTest) download(t *testing.T, ctx context.Context) {
-	dir := t.TempDir()
-	// allowAndName saves each download under its GUID, which the events
-	// carry, so the test knows the file's name without guessing.
-	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-		Behavior:      browser.SetDownloadBehaviorBehaviorAllowAndName,
-		DownloadPath:  dir,
-		EventsEnabled: new(true),
-	}); err != nil {
-		t.Fatal(err)
-	}
-
-	var mu sync.Mutex
-	begun := map[string]*browser.EventDownloadWillBegin{} // by GUID
-	finished := make(chan *browser.EventDownloadProgress, 16)
-	lctx, stop := context.WithCancel(ctx)
-	defer stop()
-	if err := chromedp.ListenBrowser(lctx, func(ev any) {
-		// This runs in the browser's message loop: record and return.
-		switch ev := ev.(type) {
-		case *browser.EventDownloadWillBegin:
-			mu.Lock()
-			begun[ev.GUID] = ev
-			mu.Unlock()
-		case *browser.EventDownloadProgress:
-			if ev.State == browser.DownloadProgressStateInProgress {
-				return
-			}
-			// Never block the loop; the buffer holds far more final
-			// events than the downloads below produce.
-			select {
-			case finished <- ev:
-			default:
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	saved := watchDownloads(t, ctx)
 
 	// Two files by their rows' links, and a folder by its zip button.
 	type download struct {
@@ -259,28 +193,86 @@ func (bt *browserTest) download(t *testing.T, ctx context.Context) {
 			); err != nil {
 				t.Fatalf("clicking for %s: %v", dl.name, err)
 			}
-			var ev *browser.EventDownloadProgress
-			select {
-			case ev = <-finished:
-			case <-ctx.Done():
-				t.Fatalf("the download of %s did not finish: %v", dl.name, ctx.Err())
-			}
-			if ev.State != browser.DownloadProgressStateCompleted {
-				t.Fatalf("the download of %s ended %s after %.0f bytes", dl.name, ev.State, ev.ReceivedBytes)
-			}
-			mu.Lock()
-			begin := begun[ev.GUID]
-			mu.Unlock()
-			if begin == nil || begin.URL != dl.url || begin.SuggestedFilename != dl.name {
-				t.Errorf("download %s began as %+v, want URL %s and file name %s", ev.GUID, begin, dl.url, dl.name)
-			}
-			got, err := os.ReadFile(filepath.Join(dir, ev.GUID))
-			if err != nil {
-				t.Fatal(err)
+			begin, got := saved.next(t, ctx, dl.name)
+			if begin.URL != dl.url || begin.SuggestedFilename != dl.name {
+				t.Errorf("download began as %+v, want URL %s and file name %s", begin, dl.url, dl.name)
 			}
 			dl.check(t, got)
 		})
 	}
+}
+
+// savedDownloads follows the downloads of a browser context: each is
+// saved under its GUID, which the events carry, so the test knows the
+// file's name without guessing.
+type savedDownloads struct {
+	dir      string
+	mu       sync.Mutex
+	begun    map[string]*browser.EventDownloadWillBegin // by GUID
+	finished chan *browser.EventDownloadProgress
+}
+
+// watchDownloads lets the tab's browser context download into a folder of
+// the test's, and listens to the download events until ctx ends.
+func watchDownloads(t *testing.T, ctx context.Context) *savedDownloads {
+	t.Helper()
+	d := &savedDownloads{dir: t.TempDir(), begun: map[string]*browser.EventDownloadWillBegin{}, finished: make(chan *browser.EventDownloadProgress, 16)}
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior:         browser.SetDownloadBehaviorBehaviorAllowAndName,
+		BrowserContextID: chromedp.FromContext(ctx).BrowserContextID, // "" is the default context
+		DownloadPath:     d.dir,
+		EventsEnabled:    new(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.ListenBrowser(ctx, func(ev any) {
+		// This runs in the browser's message loop: record and return.
+		switch ev := ev.(type) {
+		case *browser.EventDownloadWillBegin:
+			d.mu.Lock()
+			d.begun[ev.GUID] = ev
+			d.mu.Unlock()
+		case *browser.EventDownloadProgress:
+			if ev.State == browser.DownloadProgressStateInProgress {
+				return
+			}
+			// Never block the loop; the buffer holds far more final
+			// events than a test's downloads produce.
+			select {
+			case d.finished <- ev:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// next waits for the next download to end, requires that it completed, and
+// returns how it began and the saved bytes.
+func (d *savedDownloads) next(t *testing.T, ctx context.Context, what string) (*browser.EventDownloadWillBegin, []byte) {
+	t.Helper()
+	var ev *browser.EventDownloadProgress
+	select {
+	case ev = <-d.finished:
+	case <-ctx.Done():
+		t.Fatalf("the download of %s did not finish: %v", what, ctx.Err())
+	}
+	if ev.State != browser.DownloadProgressStateCompleted {
+		t.Fatalf("the download of %s ended %s after %.0f bytes", what, ev.State, ev.ReceivedBytes)
+	}
+	d.mu.Lock()
+	begin := d.begun[ev.GUID]
+	d.mu.Unlock()
+	if begin == nil {
+		t.Fatalf("the download of %s (%s) finished without beginning", what, ev.GUID)
+	}
+	got, err := os.ReadFile(filepath.Join(d.dir, ev.GUID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return begin, got
 }
 
 // checkProblems fails on every script error or CSP violation the pages
@@ -311,6 +303,46 @@ func (bt *browserTest) checkProblems(t *testing.T, ctx context.Context) {
 			t.Fatalf("the provoked exception and CSP violation were not both reported; saw %q", seen)
 		}
 	}
+}
+
+// startBrowser starts a headless Chromium and opens a tab whose script
+// errors and CSP violations go to problems. The browser ends with the test
+// (before the bridge, whose cleanup was registered earlier, so downloads
+// and sockets end first) or when timeout runs out, so that a hung page
+// fails the test instead of blocking it.
+func startBrowser(t *testing.T, timeout time.Duration, problems *pageProblems) context.Context {
+	t.Helper()
+	chromium := chromiumPath(t)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true), // the tests may run as root
+		chromedp.Flag("disable-gpu", true),
+		// The browser talks to the bridge only: no QUIC, no updates, no
+		// sync, no background fetches from the outside world.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	// The listener is installed before the tab's first command, so that it
+	// sees every event of every page the tab loads.
+	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(problems.listen))
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+		cancel()
+	})
+	// Starts the browser and opens the tab. chromedp enables the log domain
+	// on every tab already; enabling it here states that the CSP check
+	// depends on it.
+	if _, err := chromedp.Call(tab, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("starting %s: %v", chromium, err)
+	}
+	return tab
 }
 
 // chromiumPath returns Debian's Chromium, or skips (fails under

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -40,30 +38,10 @@ const (
 // the server's progress events from /ws, and the refreshed listing shows
 // the result. The FTP server's disk is the judge of what happened.
 func TestBrowserUpload(t *testing.T) {
-	chromium := chromiumPath(t)
 	srv, b := startFTP(t, embedftp.Options{})
 	ut := &uploadTest{browserTest: &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}}
 
-	ctx, cancel := context.WithTimeout(t.Context(), uploadTestTimeout)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true), // the tests may run as root
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(ut.problems.listen))
-	defer cancelTab() // before the cleanups stop the bridge
-	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
+	ctx := startBrowser(t, uploadTestTimeout, ut.problems)
 	ut.tab = ctx
 
 	// A user login, so that the browser has a session and with it the /ws
@@ -222,9 +200,6 @@ func (ut *uploadTest) folderOps(t *testing.T, ctx context.Context) {
 	ut.waitNotice(t, ctx, "Created folder "+made+".")
 	requireDir(t, local(made))
 
-	rowSel := func(name, rest string) chromedp.CSS {
-		return chromedp.CSS(fmt.Sprintf(`#listing tr[data-name=%q] %s`, name, rest))
-	}
 	if err := chromedp.Do(ctx,
 		chromedp.Click(rowSel(made, "td.act summary")),
 		chromedp.WaitVisible(rowSel(made, "form.rename input[name=to]")),
@@ -352,4 +327,9 @@ func requireNoPartFiles(t *testing.T, root string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// rowSel selects rest inside the listing row of name.
+func rowSel(name, rest string) chromedp.CSS {
+	return chromedp.CSS(fmt.Sprintf(`#listing tr[data-name=%q] %s`, name, rest))
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+)
+
+// TestBrowserShare, in a real Chromium: the maker shares a folder with a
+// password from its row's menu and gets the link; a fresh browser context,
+// with none of the maker's cookies, opens the link, gives the password on
+// the page, walks the read-only folder and downloads a file byte-identical;
+// the maker's Shared links page counts the download.
+func TestBrowserShare(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
+	maker := startBrowser(t, browserTimeout, bt.problems)
+	const password = "let me in"
+
+	var link string
+	t.Run("share", func(t *testing.T) {
+		ctx := browserStep(t, maker)
+		bt.connect(t, ctx)
+		if err := chromedp.Do(ctx,
+			chromedp.Click(rowSel("sub", "td.act summary")),
+			chromedp.Click(rowSel("sub", "button.share-open")),
+			chromedp.WaitVisible(chromedp.ID("share-form")),
+			chromedp.SetValue(chromedp.ID("share-expires"), "24h"),
+			chromedp.SendKeys(chromedp.ID("share-password"), password),
+			chromedp.Click(chromedp.ID("share-create")),
+			chromedp.WaitVisible(chromedp.ID("share-result")),
+		); err != nil {
+			t.Fatalf("sharing the folder sub from its row's menu: %v", err)
+		}
+		url, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("share-url")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(url, b.URL+"/s/") || !strings.HasSuffix(url, "/") {
+			t.Fatalf("the page shows the link %q, want a folder link on %s/s/", url, b.URL)
+		}
+		link = url
+	})
+	if link == "" {
+		return
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(link, b.URL+"/s/"), "/")
+	downloadsCell := `(document.querySelector('#shares tr[data-id="` + id + `"] td.downloads') || {}).textContent || null`
+
+	// The maker watches the Shared links page while the visitor downloads.
+	t.Run("shared links page", func(t *testing.T) {
+		ctx := browserStep(t, maker)
+		if err := chromedp.Do(ctx, chromedp.Navigate(b.URL+"/shares")); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := chromedp.Run(ctx, chromedp.Evaluate[string](downloadsCell)); err != nil || n != "0" {
+			t.Fatalf("downloads %q (%v), want 0", n, err)
+		}
+	})
+
+	t.Run("open in a fresh browser context", func(t *testing.T) {
+		// A browser context of its own: no cookie of the maker's.
+		visitor, cancel := chromedp.NewContext(maker, chromedp.WithNewBrowserContext(), chromedp.WithListener(bt.problems.listen))
+		defer cancel()
+		ctx := browserStep(t, visitor)
+		// The context comes into being with its first page; downloads
+		// can be set up for it only then.
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+			t.Fatal(err)
+		}
+		saved := watchDownloads(t, ctx)
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(link),
+			chromedp.WaitVisible(chromedp.ID("share-pass-form")),
+			chromedp.SendKeys(chromedp.ID("share-pass"), password),
+			chromedp.Submit(chromedp.ID("share-pass-form")),
+			chromedp.WaitVisible(chromedp.ID("listing")),
+		); err != nil {
+			t.Fatalf("opening the link with its password: %v", err)
+		}
+		readOnly, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
+			`document.getElementById("listing").classList.contains("read-only") && !document.getElementById("upload-form") && !document.querySelector("td.act")`))
+		if err != nil || !readOnly {
+			t.Errorf("the shared folder's page offers changes (read-only %v, %v)", readOnly, err)
+		}
+		clickAndLoad(t, ctx, rowLink("deeper"), link+"deeper/")
+		if err := chromedp.Do(ctx, chromedp.Click(rowLink("leaf.txt"))); err != nil {
+			t.Fatal(err)
+		}
+		begin, got := saved.next(t, ctx, "leaf.txt")
+		if begin.URL != link+"deeper/leaf.txt" || !bytes.Equal(got, srv.Files["/sub/deeper/leaf.txt"]) {
+			t.Errorf("download from %s: %q, want %q", begin.URL, got, srv.Files["/sub/deeper/leaf.txt"])
+		}
+	})
+
+	t.Run("the maker's page counts it live", func(t *testing.T) {
+		ctx := browserStep(t, maker)
+		// No reload: the count follows the share's transfer events.
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(`+downloadsCell+`) === "1"`, chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err != nil {
+			n, _ := chromedp.Run(ctx, chromedp.Evaluate[string](downloadsCell))
+			t.Errorf("Shared links page: downloads %q (%v), want 1", n, err)
+		}
+	})
+
+	t.Run("no script errors or CSP violations", func(t *testing.T) {
+		// The password page is a 401, which Chromium logs as a failed
+		// load: expected, and the only report allowed.
+		for _, p := range bt.problems.take() {
+			if !strings.Contains(p, link) || !strings.Contains(p, "status of 401") {
+				t.Error(p)
+			}
+		}
+		bt.checkProblems(t, browserStep(t, maker))
+	})
+}
