@@ -5,10 +5,15 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ftpbridge .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/ftpbridge . && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ftpbridge /ftpbridge
+# Share links and their key: keep /data on a volume so links survive a
+# new container.
+COPY --from=build --chown=nonroot:nonroot /out/data /data
+ENV FTPBRIDGE_DATA_DIR=/data
+VOLUME /data
 # Inside a container the bridge must listen on all interfaces; put TLS in
 # front of it (see README).
 ENV FTPBRIDGE_LISTEN=:8080
