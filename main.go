@@ -216,6 +216,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(ln) }()
 	go expireSessions(ctx, sessions)
+	go purgeShares(ctx, shares, logger)
 
 	select {
 	case err := <-served:
@@ -245,6 +246,31 @@ func expireSessions(ctx context.Context, s *session.Store) {
 			return
 		case <-t.C:
 			s.Expire()
+		}
+	}
+}
+
+// sharesKeptAfterExpiry is how long an expired share stays in the store,
+// so that its link says "expired" (410) rather than "no such link" (404).
+const sharesKeptAfterExpiry = 30 * 24 * time.Hour
+
+// purgeShares deletes long-expired shares, at start and then hourly, so the
+// store does not grow for ever.
+func purgeShares(ctx context.Context, store share.Store, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := store.Purge(time.Now().Add(-sharesKeptAfterExpiry))
+		switch {
+		case err != nil:
+			logger.Warn("purging expired shares", "err", err)
+		case n > 0:
+			logger.Info("purged expired shares", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/realftp"
 	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
@@ -272,8 +273,12 @@ func TestShareFolderScope(t *testing.T) {
 	srv, b := startFTP(t, embedftp.Options{})
 	a := makeShare(t, aliceClient(), siteURL(b, "ftp", testftp.User, srv, "/sub/", true), nil)
 	l := listJSON(t, nil, a.URL)
-	if l.Path != "/sub/" || len(l.Entries) == 0 {
+	// Paths are the share's own: what is above it is the maker's business.
+	if l.Path != "/" || len(l.Entries) == 0 {
 		t.Fatalf("listing: %+v", l)
+	}
+	if l := listJSON(t, nil, a.URL+"deeper/"); l.Path != "/deeper/" {
+		t.Errorf("listing of a folder below: path %q, want /deeper/", l.Path)
 	}
 	for _, e := range l.Entries {
 		if !strings.HasPrefix(e.Href, "/s/"+a.ID+"/") {
@@ -324,6 +329,148 @@ func TestShareDownloadIsMakersTransfer(t *testing.T) {
 				t.Errorf("done with %d bytes, want %d", ev.Bytes, len(body))
 			}
 			break
+		}
+	}
+}
+
+// TestShareCountsEveryWholeDownload: every way of asking for the whole file
+// or zip counts against max_downloads, so a one-time link serves it once:
+// suffix ranges, ranges from a zero written oddly, several ranges, an
+// If-Range that does not match (the answer is then the whole file), and
+// zips with a Range (a zip has none). A request that fails before a byte
+// goes out does not count.
+func TestShareCountsEveryWholeDownload(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	alice := aliceClient()
+	file := siteURL(b, "ftp", testftp.User, srv, "/big.bin", false)
+	folder := siteURL(b, "ftp", testftp.User, srv, "/sub/", true)
+	for _, tc := range []struct {
+		name, target, query string
+		header              []string
+	}{
+		{"suffix range", file, "", []string{"Range", "bytes=-999999999"}},
+		{"a zero written 00", file, "", []string{"Range", "bytes=00-"}},
+		{"several ranges", file, "", []string{"Range", "bytes=1-,0-0"}},
+		{"If-Range that does not match", file, "", []string{"Range", "bytes=1-", "If-Range", `"nope"`}},
+		{"a zip with a Range", folder, "?format=zip", []string{"Range", "bytes=5-"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := makeShare(t, alice, tc.target, url.Values{"max_downloads": {"1"}})
+			if tc.target == folder {
+				// Not there: refused before a byte goes out, not counted.
+				if resp, _ := get(t, nil, a.URL+"nope.txt"); resp.StatusCode != http.StatusNotFound {
+					t.Fatalf("a missing file below the share: %d, want 404", resp.StatusCode)
+				}
+			}
+			resp, _ := get(t, nil, a.URL+tc.query, tc.header...)
+			if resp.StatusCode != 200 && resp.StatusCode != http.StatusPartialContent {
+				t.Fatalf("first: %d", resp.StatusCode)
+			}
+			if resp, body := get(t, nil, a.URL+tc.query, tc.header...); resp.StatusCode != http.StatusGone {
+				t.Errorf("second: %d (%d bytes), want 410: the first was not counted", resp.StatusCode, len(body))
+			}
+		})
+	}
+}
+
+// TestSharePasswordGuessesAtOnce: guesses sent all at once are limited as
+// well as guesses one after the other.
+func TestSharePasswordGuessesAtOnce(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	a := makeShare(t, aliceClient(), siteURL(b, "ftp", testftp.User, srv, "/with space.txt", false), url.Values{"password": {"right"}})
+	const guesses = 20
+	statuses := make(chan int, guesses)
+	for range guesses {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, a.URL, nil)
+			req.SetBasicAuth("", "wrong")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	count := map[int]int{}
+	for range guesses {
+		count[<-statuses]++
+	}
+	if count[http.StatusUnauthorized] > 5 || count[http.StatusTooManyRequests] != guesses-count[http.StatusUnauthorized] {
+		t.Errorf("answers to %d guesses at once: %v, want at most 5 checked (401), the rest 429", guesses, count)
+	}
+}
+
+// TestShareOwnership: a share needs an owner to be made; one made with
+// Basic auth belongs to that login, also on a site address without a user
+// (and works), and stays that login's after a restart; a password in the
+// query is refused.
+func TestShareOwnership(t *testing.T) {
+	srv := testftp.Start(t, embedftp.Options{})
+	data := t.TempDir()
+	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-data-dir", data)
+	anonymousFile := siteURL(b, "ftp", "", srv, "/big.bin", false)
+
+	req, _ := http.NewRequest(http.MethodPost, anonymousFile+"?op=share", nil)
+	if resp, body := doReq(t, http.DefaultClient, req); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a share by nobody: %d %s, want 401", resp.StatusCode, body)
+	}
+	req, _ = http.NewRequest(http.MethodPost, anonymousFile+"?op=share&password=leaky", nil)
+	if resp, body := doReq(t, aliceClient(), req); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a password in the query: %d %s, want 400", resp.StatusCode, body)
+	}
+
+	// alice's Basic login on an address without a user: the link logs in
+	// as alice, with her password, sealed.
+	a := makeShare(t, aliceClient(), anonymousFile, nil)
+	if resp, body := get(t, nil, a.URL); resp.StatusCode != 200 || !bytes.Equal(body, srv.Files["/big.bin"]) {
+		t.Errorf("the link: %d", resp.StatusCode)
+	}
+	b.stop(t)
+
+	b = startBridge(t, "-allow-hosts", "127.0.0.1", "-data-dir", data)
+	var list struct{ Shares []struct{ ID string } }
+	resp, body := get(t, aliceClient(), b.URL+"/shares", "Accept", "application/json")
+	if resp.StatusCode != 200 || json.Unmarshal(body, &list) != nil || len(list.Shares) != 1 || list.Shares[0].ID != a.ID {
+		t.Fatalf("alice's shares after a restart: %d %s", resp.StatusCode, body)
+	}
+	req, _ = http.NewRequest(http.MethodDelete, b.URL+"/shares/"+a.ID, nil)
+	if resp, body := doReq(t, aliceClient(), req); resp.StatusCode != 200 {
+		t.Errorf("alice revokes after a restart: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestShareDoesNotFollowLinks: on vsftpd, which lists links as links, a
+// link inside a shared folder is refused, wherever it points, so that
+// "up -> .." cannot lead out; the zip leaves it out.
+func TestShareDoesNotFollowLinks(t *testing.T) {
+	root := t.TempDir()
+	files := testftp.Tree(t, root)
+	for link, target := range map[string]string{"sub/up": "..", "sub/sib.txt": "../with space.txt"} {
+		if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := realftp.StartVsftpd(t, realftp.Options{Root: root, Writable: true})
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	c := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
+	a := makeShare(t, c, addrURL(b, "ftp", srv.User, srv.Addr, "/sub/", true), nil)
+	sibling := files["/with space.txt"]
+	for _, p := range []string{"up/", "up/with%20space.txt", "sib.txt"} {
+		resp, body := get(t, nil, a.URL+p)
+		if resp.StatusCode != http.StatusForbidden || bytes.Contains(body, sibling) || bytes.Contains(body, []byte("big.bin")) {
+			t.Errorf("%s: %d %.200s, want 403", p, resp.StatusCode, body)
+		}
+	}
+	if resp, body := get(t, nil, a.URL+"deeper/leaf.txt"); resp.StatusCode != 200 || string(body) != "leaf\n" {
+		t.Errorf("a plain file below the share: %d %s", resp.StatusCode, body)
+	}
+	zr, _ := getZip(t, a.URL+"?format=zip")
+	got, _ := zipFiles(t, zr)
+	for name, data := range got {
+		if bytes.Equal(data, sibling) || strings.HasPrefix(name, "sub/up/") {
+			t.Errorf("the zip holds %q from outside the share", name)
 		}
 	}
 }

@@ -39,6 +39,7 @@ const (
 	KindQuota             // 552/452: no room (quota or disk full)
 	KindNotEmpty          // a folder to delete still has entries
 	KindSource            // reading what was to be uploaded failed
+	KindLink              // a link where none may be followed
 )
 
 // ErrNoTLS is returned when a server refuses AUTH TLS.
@@ -90,6 +91,10 @@ func ErrorKind(err error) Kind {
 		return KindBusy
 	case errors.Is(err, ErrIsDir):
 		return KindIsDir
+	case errors.Is(err, ErrLink):
+		return KindLink
+	case errors.Is(err, errNotListed):
+		return KindNotFound
 	case errors.Is(err, errListingTooLarge):
 		return KindTooLarge
 	case errors.Is(err, ErrNoTLS), errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &recErr),

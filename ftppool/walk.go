@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -63,3 +64,37 @@ func (h *Handle) walk(ctx context.Context, dir string, depth int, foldersFirst b
 	}
 	return nil
 }
+
+// ErrLink is returned by NoLinksBelow for a path that goes through a link.
+var ErrLink = errors.New("the path goes through a link")
+
+// NoLinksBelow checks that no segment of p below the folder root is a
+// link, by listing each segment's folder: a link inside a shared folder
+// could lead out of it ("up -> .."), and SIZE, MDTM and CWD all follow
+// links without saying so. A server that lists links as plain files or
+// folders cannot be checked this way.
+func (h *Handle) NoLinksBelow(ctx context.Context, root, p string) error {
+	rel, ok := strings.CutPrefix(p, strings.TrimSuffix(root, "/")+"/")
+	if !ok || rel == "" {
+		return nil // p is root itself
+	}
+	dir := strings.TrimSuffix(root, "/")
+	for _, seg := range strings.Split(rel, "/") {
+		entries, err := h.List(ctx, dir+"/")
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(entries, func(e Entry) bool { return e.Name == seg })
+		switch {
+		case i < 0:
+			return fmt.Errorf("%s/%s: %w", dir, seg, errNotListed)
+		case entries[i].Type == TypeLink:
+			return fmt.Errorf("%s/%s: %w", dir, seg, ErrLink)
+		}
+		dir += "/" + seg
+	}
+	return nil
+}
+
+// errNotListed: the name is not in its folder's listing.
+var errNotListed = errors.New("not in its folder's listing")

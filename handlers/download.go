@@ -29,7 +29,10 @@ func (d *Deps) download(c echo.Context, t *target) error {
 	f, err := t.handle.Open(tk.ctx, t.Path)
 	if err != nil {
 		tk.cancel(nil)
-		if ftppool.ErrorKind(err) == ftppool.KindIsDir {
+		switch {
+		case ftppool.ErrorKind(err) == ftppool.KindIsDir && t.share != nil:
+			return &httpError{Status: http.StatusNotFound, Msg: "What this link shared is no longer a file. Ask the person who sent it for a new link."}
+		case ftppool.ErrorKind(err) == ftppool.KindIsDir:
 			return addSlash(c)
 		}
 		return d.ftpFailure(c, t, err, "The file")
@@ -53,10 +56,18 @@ func (d *Deps) download(c echo.Context, t *target) error {
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Security-Policy", fileCSP)
 	h.Set("Cache-Control", "private, no-cache")
+	etag := ""
 	if f.Size >= 0 && !f.ModTime.IsZero() {
 		// Size and time together change whenever the content does, for
 		// all practical purposes; either alone does not.
-		h.Set("ETag", fmt.Sprintf(`"%x-%x"`, f.ModTime.Unix(), f.Size))
+		etag = fmt.Sprintf(`"%x-%x"`, f.ModTime.Unix(), f.Size)
+		h.Set("ETag", etag)
+	}
+	if t.share != nil {
+		if err := d.countShareDownload(r, t.share, etag); err != nil {
+			tk.cancel(nil)
+			return err
+		}
 	}
 
 	// A plain GET starts the transfer before any header goes out, so a

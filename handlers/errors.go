@@ -59,6 +59,8 @@ func ftpError(err error, what string) *httpError {
 		e.Status, e.Msg = http.StatusConflict, fmt.Sprintf("%s already exists.%s", what, said)
 	case ftppool.KindIsDir:
 		e.Status, e.Msg = http.StatusConflict, fmt.Sprintf("%s is a folder.", what)
+	case ftppool.KindLink:
+		e.Status, e.Msg = http.StatusForbidden, fmt.Sprintf("%s is reached through a link, and shared folders do not follow links (one could lead out of the folder).", what)
 	case ftppool.KindNotEmpty:
 		e.Status, e.Msg = http.StatusConflict, fmt.Sprintf("%s is not empty. Delete it with everything in it (recursive=1), or empty it first.", what)
 	case ftppool.KindQuota:
@@ -119,7 +121,7 @@ func rootCause(err error) error {
 // handleError is echo's error handler: every error ends here.
 func (d *Deps) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
-		d.Logger.Warn("error after the response started", "path", c.Request().URL.Path, "err", err)
+		d.Logger.Warn("error after the response started", "path", loggedPath(c.Request()), "err", err)
 		return
 	}
 	var he *httpError
@@ -135,7 +137,7 @@ func (d *Deps) handleError(err error, c echo.Context) {
 		he = &httpError{Status: http.StatusInternalServerError, Msg: "Something went wrong inside the bridge.", Err: err}
 	}
 	if he.Status >= 500 {
-		d.Logger.Warn("request failed", "path", c.Request().URL.Path, "status", he.Status, "err", he)
+		d.Logger.Warn("request failed", "path", loggedPath(c.Request()), "status", he.Status, "err", he)
 	}
 	d.renderError(c.Response(), c.Request(), he)
 }

@@ -4,7 +4,6 @@ package handlers
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"html/template"
@@ -41,7 +40,8 @@ type Deps struct {
 	Stopping <-chan struct{}
 	ownerKey []byte // keys Basic-auth owners in the pool
 	pages    *template.Template
-	guesses  *failures // wrong share passwords, per share and client
+	guesses  *failures     // share password tries, per share and client
+	hashing  chan struct{} // bcrypt checks running: a few at a time
 }
 
 // New builds the bridge's http.Handler.
@@ -51,12 +51,12 @@ func New(d *Deps) (http.Handler, error) {
 		return nil, err
 	}
 	d.pages = pages
-	d.ownerKey = make([]byte, 32)
-	if _, err := rand.Read(d.ownerKey); err != nil {
-		return nil, err
-	}
+	// Basic-auth owners from a key kept under -data-dir, so that a script
+	// still owns its share links after a restart.
+	d.ownerKey = d.Shares.Sealer.Derive("ftpbridge basic-auth owner")
 	d.Sessions.Secure = d.isHTTPS
 	d.guesses = newFailures(5, time.Minute)
+	d.hashing = make(chan struct{}, 2)
 
 	e := echo.New()
 	e.HideBanner = true

@@ -3,15 +3,16 @@ package handlers
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 )
 
-// failures counts failed attempts per key (a share and a client address)
-// in a fixed window: after max failures, the key is refused until the
-// window ends. Entries of ended windows are dropped as new ones come, so
-// memory stays bounded by the attempts of one window.
+// failures counts tries per key (a share and a client address) in a fixed
+// window: after max tries that were not given back, the key is refused
+// until the window ends. Entries of ended windows are dropped as new ones
+// come, so memory stays bounded by the tries of one window.
 type failures struct {
 	max    int
 	window time.Duration
@@ -28,24 +29,10 @@ func newFailures(max int, window time.Duration) *failures {
 	return &failures{max: max, window: window, byKey: make(map[string]*failureCount)}
 }
 
-// blocked says how long key must still wait, or 0.
-func (f *failures) blocked(key string) time.Duration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fc := f.byKey[key]
-	if fc == nil || fc.n < f.max {
-		return 0
-	}
-	wait := time.Until(fc.since.Add(f.window))
-	if wait <= 0 {
-		delete(f.byKey, key)
-		return 0
-	}
-	return wait
-}
-
-// fail counts one failure of key.
-func (f *failures) fail(key string) {
+// take counts one try of key, or says how long key must still wait when
+// its tries are used up. A try is taken before the guess is checked, so
+// that guesses sent all at once are limited too; giveBack returns it.
+func (f *failures) take(key string) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
@@ -61,7 +48,33 @@ func (f *failures) fail(key string) {
 		fc = &failureCount{since: now}
 		f.byKey[key] = fc
 	}
+	if fc.n >= f.max {
+		return fc.since.Add(f.window).Sub(now)
+	}
 	fc.n++
+	return 0
+}
+
+// giveBack returns a try that turned out right.
+func (f *failures) giveBack(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fc := f.byKey[key]; fc != nil && fc.n > 0 {
+		fc.n--
+	}
+}
+
+// clientKey is what a client is counted by: its IPv4 address, or its IPv6
+// /64, since one host commonly has a whole /64 to pick addresses from.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	switch {
+	case err != nil:
+		return ip
+	case a.Unmap().Is4():
+		return a.Unmap().String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
 // clientIP is the address a request came from: the peer, or, when the

@@ -33,6 +33,16 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 // never arrive but must never be logged if it does.
 var userinfoPassword = regexp.MustCompile(`^(/(?:ftp|ftpes|ftps)/[^/@:]*):[^/@]*@`)
 
+// shareToken finds a share link's token, which is as good as the link: a
+// log shows only its first characters.
+var shareToken = regexp.MustCompile(`^/s/([A-Za-z0-9_-]{1,6})[A-Za-z0-9_-]*`)
+
+// loggedPath is a request's path as logs may show it.
+func loggedPath(r *http.Request) string {
+	p := userinfoPassword.ReplaceAllString(r.URL.EscapedPath(), "$1:REDACTED@")
+	return shareToken.ReplaceAllString(p, "/s/$1…")
+}
+
 // logRequests writes one slog line per request, without query strings
 // (they may hold form data) or any header that carries credentials.
 func (d *Deps) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
@@ -43,10 +53,9 @@ func (d *Deps) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		r := c.Request()
-		path := userinfoPassword.ReplaceAllString(r.URL.EscapedPath(), "$1:REDACTED@")
 		d.Logger.Info("request",
 			"method", r.Method,
-			"path", path,
+			"path", loggedPath(r),
 			"status", c.Response().Status,
 			"bytes", c.Response().Size,
 			"ms", time.Since(start).Milliseconds(),

@@ -41,11 +41,18 @@ const maxSharePassword = 72
 // createShare answers POST ?op=share: a link to the file or folder
 // addressed, for people with no FTP account.
 func (d *Deps) createShare(c echo.Context, t *target) error {
+	r := c.Request()
+	owner := d.requestOwner(r)
+	if owner == "" {
+		// A share nobody owns could never be listed or revoked.
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="ftpbridge", charset="UTF-8"`)
+		return &httpError{Status: http.StatusUnauthorized,
+			Msg: "A share link belongs to whoever made it, who alone can list and revoke it: make it from the bridge's pages (a browser session), or send HTTP Basic auth."}
+	}
 	form, err := opForm(c)
 	if err != nil {
 		return err
 	}
-	r := c.Request()
 	sc := d.Shares
 	expiry := sc.DefaultExpiry
 	if v := form.Get("expires"); v != "" {
@@ -62,7 +69,12 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 			return badRequest("max_downloads must be a whole number (0 for no limit), not %q.", v)
 		}
 	}
-	password := form.Get("password")
+	// Only from the body: a password in the query would sit in logs and
+	// browser history.
+	if r.URL.Query().Has("password") {
+		return badRequest("Send the share's password in the form body, never in the address.")
+	}
+	password := r.PostForm.Get("password")
 	if len(password) > maxSharePassword {
 		return badRequest("A share password may be at most %d bytes long.", maxSharePassword)
 	}
@@ -78,12 +90,14 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 
 	now := time.Now()
 	s := share.Share{
-		ID: share.NewID(), Owner: d.requestOwner(r),
+		ID: share.NewID(), Owner: owner,
 		Scheme: t.Site.Scheme, Host: t.Site.Host, Port: t.Site.Port, User: t.login.User,
 		Path: t.Path, Dir: t.Dir, Created: now, Expires: now.Add(expiry), MaxDownloads: maxDownloads,
 	}
-	if !t.Site.Anonymous() {
-		s.Secret = sc.Sealer.Seal(s.ID, t.login.Password)
+	if t.login != anonymousLogin(t.Site) {
+		// Sealed with what the share is about, so the sealed password
+		// opens for no other share, server or path.
+		s.Secret = sc.Sealer.Seal(s.SealContext(), t.login.Password)
 	}
 	if password != "" {
 		if s.PasswordHash, err = bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost); err != nil {
@@ -93,7 +107,7 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 	if err := sc.Store.Put(s); err != nil {
 		return fmt.Errorf("store a share: %w", err)
 	}
-	d.Logger.Info("share created", "share", s.ID, "site", t.Site.Scheme+"://"+t.Site.String(), "path", display(s.Path), "expires", s.Expires)
+	d.Logger.Info("share created", "share", shortID(s.ID), "site", t.Site.Scheme+"://"+t.Site.String(), "path", display(s.Path), "expires", s.Expires)
 	return c.JSON(http.StatusCreated, shareCreated{ID: s.ID, URL: d.shareURL(r, s.ID, ""), Expires: s.Expires})
 }
 
@@ -155,17 +169,16 @@ func serveShare(d *Deps) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if err := t.handle.NoLinksBelow(r.Context(), sh.Path, t.Path); err != nil {
+			return d.ftpFailure(c, t, err, quote(t.Path))
+		}
+		// Downloads and zips count themselves once they are sure to start
+		// (see countShareDownload).
 		switch {
 		case dir && c.QueryParam("format") == "zip":
-			if err := d.countShareDownload(r, sh); err != nil {
-				return err
-			}
 			return d.zipFolder(c, t)
 		case dir:
 			return d.browseShare(c, t, sh)
-		}
-		if err := d.countShareDownload(r, sh); err != nil {
-			return err
 		}
 		return d.download(c, t)
 	}
@@ -191,8 +204,8 @@ func (d *Deps) findShare(r *http.Request) (*share.Share, string, error) {
 		return nil, "", fmt.Errorf("read share %s: %w", id, err)
 	}
 	err = sh.Usable(time.Now())
-	if errors.Is(err, share.ErrUsedUp) && resumed(r) && time.Since(sh.LastDownload) < resumeWindow {
-		err = nil // finishing the last counted download
+	if start, ok := singleRangeStart(r); errors.Is(err, share.ErrUsedUp) && ok && start > 0 && time.Since(sh.LastDownload) < resumeWindow {
+		err = nil // perhaps finishing the last counted download: countShareDownload decides
 	}
 	if err != nil {
 		return nil, "", gone(err)
@@ -224,7 +237,7 @@ func (d *Deps) shareTarget(sh *share.Share, rel string, dir bool) (*target, erro
 	login := anonymousLogin(site)
 	owner := ""
 	if sh.Secret != nil {
-		password, err := d.Shares.Sealer.Open(sh.ID, sh.Secret)
+		password, err := d.Shares.Sealer.Open(sh.SealContext(), sh.Secret)
 		if err != nil {
 			return nil, err
 		}
@@ -233,12 +246,17 @@ func (d *Deps) shareTarget(sh *share.Share, rel string, dir bool) (*target, erro
 	return &target{Site: site, Path: path.Join(sh.Path, rel), Dir: dir, handle: d.Pool.Handle(owner, endpoint(site), login), login: login, share: sh}, nil
 }
 
-// countShareDownload counts a download of a share and refuses one over its
-// limit. What counts: a GET of a whole file (no Range), a Range from the
-// first byte, and a zip. A resume (a Range further in) does not, so a
-// broken download of a one-time link can be finished (see resumeWindow).
-func (d *Deps) countShareDownload(r *http.Request, sh *share.Share) error {
-	if r.Method != http.MethodGet || resumed(r) {
+// countShareDownload counts a download through a share and refuses one
+// over its limit. It runs once the file is open (or the zip planned), so a
+// request that fails before a byte goes out is not counted. What counts: a
+// GET of the whole file, a Range from the first byte, several ranges, and
+// every zip. A resume does not (see isResume), so a broken download of a
+// one-time link can be finished. etag is the file's, "" for a zip.
+func (d *Deps) countShareDownload(r *http.Request, sh *share.Share, etag string) error {
+	if r.Method != http.MethodGet || etag != "" && r.Header.Get("If-None-Match") == etag {
+		return nil // HEAD, or a 304: nothing is downloaded
+	}
+	if etag != "" && isResume(r, etag) && sh.Downloads > 0 {
 		return nil
 	}
 	now := time.Now()
@@ -250,24 +268,41 @@ func (d *Deps) countShareDownload(r *http.Request, sh *share.Share) error {
 		s.LastDownload = now
 		return nil
 	})
-	var usable bool
-	for _, e := range []error{share.ErrExpired, share.ErrRevoked, share.ErrUsedUp} {
-		usable = usable || errors.Is(err, e)
-	}
-	if usable {
-		return gone(err)
+	for _, ended := range []error{share.ErrExpired, share.ErrRevoked, share.ErrUsedUp} {
+		if errors.Is(err, ended) {
+			return gone(ended)
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("count a download of share %s: %w", sh.ID, err)
+		return fmt.Errorf("count a download of share %s: %w", shortID(sh.ID), err)
 	}
 	*sh = updated
 	return nil
 }
 
-// resumed reports a Range request that does not start at the first byte.
-func resumed(r *http.Request) bool {
-	rng := r.Header.Get("Range")
-	return rng != "" && !strings.HasPrefix(strings.ReplaceAll(rng, " ", ""), "bytes=0-")
+// isResume reports a request for the rest of a file: one range that starts
+// after the first byte and, if the browser sent If-Range, for this very
+// version of the file (otherwise the answer is the whole file). A suffix
+// range ("bytes=-N") may be the whole file, so it is no resume.
+func isResume(r *http.Request, etag string) bool {
+	start, ok := singleRangeStart(r)
+	ifRange := r.Header.Get("If-Range")
+	return ok && start > 0 && (ifRange == "" || ifRange == etag)
+}
+
+// singleRangeStart reads the start of a Range header that asks for one
+// range from a given byte ("bytes=N-" or "bytes=N-M").
+func singleRangeStart(r *http.Request) (int64, bool) {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(r.Header.Get("Range")), "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0, false
+	}
+	first, _, ok := strings.Cut(spec, "-")
+	if !ok || strings.TrimSpace(first) == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(first), 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // browseShare shows a shared folder, read-only, with links that stay in
@@ -280,6 +315,11 @@ func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
 	}
 	q := r.URL.Query()
 	l := buildListing(shareLinks{sh: sh}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	// The FTP path above the share is the maker's business.
+	l.Path = display(strings.TrimPrefix(t.Path, strings.TrimSuffix(sh.Path, "/")) + "/")
+	if l.Path == "//" {
+		l.Path = "/"
+	}
 	if wantsJSON(r) {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, l)
@@ -319,18 +359,27 @@ func (d *Deps) sharePasswordGiven(c echo.Context, sh *share.Share) (bool, error)
 	return false, d.askSharePassword(c, sh, "")
 }
 
-// checkSharePassword compares a guess, counting failures per share and
-// client address so that guessing is slow.
+// checkSharePassword compares a guess. Each guess takes one of the
+// client's few tries before bcrypt runs (a right one gives it back), so
+// guesses sent all at once are limited too; and bcrypt runs a few at a
+// time, so guessing cannot eat the bridge's CPU.
 func (d *Deps) checkSharePassword(r *http.Request, sh *share.Share, guess string) error {
-	key := sh.ID + " " + d.clientIP(r)
-	if wait := d.guesses.blocked(key); wait > 0 {
+	key := sh.ID + " " + clientKey(d.clientIP(r))
+	if wait := d.guesses.take(key); wait > 0 {
 		return &httpError{Status: http.StatusTooManyRequests, retryAfter: wait,
 			Msg: fmt.Sprintf("Too many wrong passwords for this link. Try again in %s.", wait.Round(time.Second))}
 	}
-	if bcrypt.CompareHashAndPassword(sh.PasswordHash, []byte(guess)) != nil {
-		d.guesses.fail(key)
+	select {
+	case d.hashing <- struct{}{}:
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	wrong := bcrypt.CompareHashAndPassword(sh.PasswordHash, []byte(guess)) != nil
+	<-d.hashing
+	if wrong {
 		return &httpError{Status: http.StatusUnauthorized, Msg: "That is not the password of this link."}
 	}
+	d.guesses.giveBack(key)
 	return nil
 }
 
@@ -371,17 +420,23 @@ func unlockShare(d *Deps) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		next := form.Get("next")
+		// Back where the person was, but only inside this share.
+		next := path.Clean("/" + form.Get("next"))
+		if strings.HasSuffix(form.Get("next"), "/") {
+			next += "/"
+		}
 		if !strings.HasPrefix(next, shareRoot(sh.ID)) {
 			next = shareRoot(sh.ID)
 		}
 		if sh.PasswordHash == nil {
 			return c.Redirect(http.StatusSeeOther, next)
 		}
-		if err := d.checkSharePassword(r, sh, form.Get("password")); err != nil {
+		if err := d.checkSharePassword(r, sh, r.PostForm.Get("password")); err != nil {
 			var he *httpError
 			if errors.As(err, &he) && wantsHTML(r) {
-				c.Response().Header().Set("Retry-After", retryAfter(he))
+				if he.Status == http.StatusTooManyRequests {
+					c.Response().Header().Set("Retry-After", retryAfter(he))
+				}
 				d.render(c.Response(), he.Status, "sharepass.html", sharePassPage{
 					page: d.page(r, "Password needed"), Action: shareRoot(sh.ID), Next: next, Problem: he.Msg,
 				})
@@ -482,10 +537,14 @@ func revokeShare(d *Deps) echo.HandlerFunc {
 		case err != nil:
 			return err
 		}
-		d.Logger.Info("share revoked", "share", id)
+		d.Logger.Info("share revoked", "share", shortID(id))
 		if wantsHTML(r) {
 			return c.Redirect(http.StatusSeeOther, "/shares")
 		}
 		return c.JSON(http.StatusOK, map[string]string{"id": id, "state": "revoked"})
 	}
 }
+
+// shortID names a share in logs: its first characters, not enough to use
+// the link (the rest still holds over 90 random bits).
+func shortID(id string) string { return id[:min(6, len(id))] + "…" }

@@ -142,7 +142,12 @@ func (d *Deps) needLogin(c echo.Context, site urlpath.Site, reason string) error
 // again, with the server's reason.
 func (d *Deps) ftpFailure(c echo.Context, t *target, err error, what string) error {
 	he := ftpError(err, what)
-	if he.Status == http.StatusUnauthorized {
+	switch {
+	case he.Status == http.StatusUnauthorized && t.share != nil:
+		// The recipient has no login to give: the link is broken.
+		return &httpError{Status: http.StatusBadGateway, Err: err,
+			Msg: "The FTP server no longer accepts this link's login. Ask the person who sent it for a new link."}
+	case he.Status == http.StatusUnauthorized:
 		return d.needLogin(c, t.Site, he.Msg)
 	}
 	return he

@@ -48,6 +48,11 @@ func (d *Deps) zipFolder(c echo.Context, t *target) error {
 	if err != nil {
 		return err
 	}
+	if t.share != nil {
+		if err := d.countShareDownload(r, t.share, ""); err != nil {
+			return err
+		}
+	}
 
 	h := c.Response().Header()
 	h.Set("Content-Type", "application/zip")
@@ -63,13 +68,16 @@ func (d *Deps) zipFolder(c echo.Context, t *target) error {
 	c.Response().WriteHeader(http.StatusOK)
 	zw := zip.NewWriter(c.Response())
 	problems := skipped
+	// Listed sizes are the server's word: no file may bring more than it
+	// listed, and files of unknown size share what the limit leaves.
+	unlisted := d.ZipLimits.Bytes - total
 	var werr error // the browser went away: stop
 	for _, it := range items {
 		if werr = tk.ctx.Err(); werr != nil {
 			break
 		}
 		var problem string
-		problem, werr = d.zipEntry(tk, zw, t, it, x.Add)
+		problem, werr = d.zipEntry(tk, zw, t, it, &unlisted, x.Add)
 		if problem != "" {
 			problems = append(problems, problem)
 		}
@@ -141,7 +149,7 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 // zipEntry writes one file or folder. problem names a file that could not
 // be read whole (its entry then holds what did arrive); err is a failure to
 // write to the browser, which ends the archive.
-func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, progress func(int64)) (problem string, err error) {
+func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, unlisted *int64, progress func(int64)) (problem string, err error) {
 	fh := &zip.FileHeader{Name: it.name, Modified: it.entry.Modified, Method: zip.Deflate}
 	// Names are the server's bytes; the flag tells unzip they may not be
 	// UTF-8, so it keeps them as they are.
@@ -170,13 +178,24 @@ func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, prog
 		return fmt.Sprintf("%s: could not be read: %s", display(it.name), ftpError(openErr, "The file").Msg), nil
 	}
 	defer f.Close()
-	cw := &countingWriter{w: w, progress: progress}
-	_, copyErr := io.Copy(cw, f)
-	if cw.err != nil {
-		return "", cw.err
+	limit := it.entry.Size
+	if limit < 0 {
+		limit = max(*unlisted, 0)
 	}
-	if copyErr != nil {
+	cw := &countingWriter{w: w, progress: progress}
+	_, copyErr := io.Copy(cw, io.LimitReader(f, limit))
+	if it.entry.Size < 0 {
+		*unlisted -= cw.n
+	}
+	switch {
+	case cw.err != nil:
+		return "", cw.err
+	case copyErr != nil:
 		return fmt.Sprintf("%s: only %d of %d bytes arrived: %s", display(it.name), cw.n, it.entry.Size, ftpError(copyErr, "The file").Msg), nil
+	case cw.n == limit:
+		if n, _ := f.Read(make([]byte, 1)); n > 0 {
+			return fmt.Sprintf("%s: larger than the server listed it, or than the zip limit allows; cut at %d bytes", display(it.name), cw.n), nil
+		}
 	}
 	return "", nil
 }

@@ -111,5 +111,27 @@ func (b *BoltStore) Update(id string, fn func(*Share) error) (Share, error) {
 	return s, err
 }
 
+// Purge deletes the shares that expired before the given time.
+func (b *BoltStore) Purge(expiredBefore time.Time) (int, error) {
+	n := 0
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(sharesBucket).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var s Share
+			if err := json.Unmarshal(v, &s); err != nil {
+				return err
+			}
+			if s.Expires.Before(expiredBefore) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
 // Close closes the file.
 func (b *BoltStore) Close() error { return b.db.Close() }

@@ -18,7 +18,16 @@ import (
 // file alone, in a backup say, reveals no password.
 type Sealer struct {
 	aead     cipher.AEAD
+	key      []byte
 	proofKey []byte // for Proof: derived from the key, never the key itself
+}
+
+// Derive makes a key for another use from the sealing key, so that one key
+// file serves them all and none of them reveals another.
+func (s *Sealer) Derive(label string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(label))
+	return m.Sum(nil)
 }
 
 const keySize = 32 // AES-256
@@ -54,29 +63,28 @@ func LoadKey(path string) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	pk := hmac.New(sha256.New, key)
-	pk.Write([]byte("ftpbridge share password proof"))
-	return &Sealer{aead: aead, proofKey: pk.Sum(nil)}, nil
+	s := &Sealer{aead: aead, key: key}
+	s.proofKey = s.Derive("ftpbridge share password proof")
+	return s, nil
 }
 
-// Seal encrypts secret for the share id: a random nonce, then the
-// ciphertext. The id is additional data, so a sealed password moved to
-// another share does not open.
-func (s *Sealer) Seal(id, secret string) []byte {
+// Seal encrypts secret bound to context (Share.SealContext): a random
+// nonce, then the ciphertext, with context as additional data.
+func (s *Sealer) Seal(context, secret string) []byte {
 	nonce := make([]byte, s.aead.NonceSize())
 	_, _ = rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, []byte(secret), []byte(id))
+	return s.aead.Seal(nonce, nonce, []byte(secret), []byte(context))
 }
 
-// Open decrypts what Seal made for id.
-func (s *Sealer) Open(id string, sealed []byte) (string, error) {
+// Open decrypts what Seal made for the same context.
+func (s *Sealer) Open(context string, sealed []byte) (string, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n {
 		return "", errors.New("sealed secret too short")
 	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(id))
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(context))
 	if err != nil {
-		return "", fmt.Errorf("open the sealed secret of share %s: %w", id, err)
+		return "", fmt.Errorf("open a sealed secret: %w", err)
 	}
 	return string(plain), nil
 }

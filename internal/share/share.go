@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -31,6 +33,13 @@ type Share struct {
 	Downloads    int       `json:"downloads"`
 	LastDownload time.Time `json:"last_download,omitzero"`
 	Revoked      bool      `json:"revoked,omitempty"`
+}
+
+// SealContext is what the sealed FTP password is bound to: the share and
+// what it points at. Moved to another share, or pointed at another server
+// or path in the store file, the password no longer opens.
+func (s *Share) SealContext() string {
+	return strings.Join([]string{s.ID, s.Scheme, s.Host, strconv.Itoa(s.Port), s.User, s.Path, strconv.FormatBool(s.Dir)}, "\x00")
 }
 
 // Why a share no longer works; each is said on the 410 page.
@@ -83,5 +92,8 @@ type Store interface {
 	// Update changes a share atomically: fn sees the stored share and
 	// may change it; an error from fn changes nothing and is returned.
 	Update(id string, fn func(*Share) error) (Share, error)
+	// Purge deletes the shares that expired before the given time and
+	// says how many went.
+	Purge(expiredBefore time.Time) (int, error)
 	Close() error
 }

@@ -125,3 +125,59 @@ func TestUsable(t *testing.T) {
 		}
 	}
 }
+
+func TestPurge(t *testing.T) {
+	st, err := OpenBolt(filepath.Join(t.TempDir(), "shares.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	old := Share{ID: NewID(), Expires: now.Add(-48 * time.Hour)}
+	recent := Share{ID: NewID(), Expires: now.Add(-time.Hour)}
+	live := Share{ID: NewID(), Expires: now.Add(time.Hour)}
+	for _, s := range []Share{old, recent, live} {
+		if err := st.Put(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.Purge(now.Add(-24 * time.Hour)); err != nil || n != 1 {
+		t.Fatalf("Purge = %d, %v; want 1", n, err)
+	}
+	if _, err := st.Get(old.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the long-expired share is still there (%v)", err)
+	}
+	for _, s := range []Share{recent, live} {
+		if _, err := st.Get(s.ID); err != nil {
+			t.Errorf("share expiring %v went: %v", s.Expires, err)
+		}
+	}
+}
+
+// TestSealContext: a sealed password opens only for the share and target
+// it was sealed for.
+func TestSealContext(t *testing.T) {
+	s, err := LoadKey(filepath.Join(t.TempDir(), "share.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := Share{ID: NewID(), Scheme: "ftp", Host: "ftp.example.org", Port: 21, User: "alice", Path: "/pub", Dir: true}
+	sealed := s.Seal(sh.SealContext(), "pw")
+	for _, change := range []func(*Share){
+		func(x *Share) { x.ID = NewID() },
+		func(x *Share) { x.Host = "evil.example" },
+		func(x *Share) { x.Port = 2121 },
+		func(x *Share) { x.User = "bob" },
+		func(x *Share) { x.Path = "/" },
+		func(x *Share) { x.Dir = false },
+	} {
+		other := sh
+		change(&other)
+		if _, err := s.Open(other.SealContext(), sealed); err == nil {
+			t.Errorf("sealed for %+v, opened for %+v", sh, other)
+		}
+	}
+	if got, err := s.Open(sh.SealContext(), sealed); err != nil || got != "pw" {
+		t.Errorf("Open = %q, %v", got, err)
+	}
+}
