@@ -474,3 +474,13 @@ func TestShareDoesNotFollowLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestShareBaseURL: behind a proxy, links use -base-url, not the address
+// the request came to.
+func TestShareBaseURL(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{}, "-base-url", "https://files.example.com/")
+	a := makeShare(t, aliceClient(), siteURL(b, "ftp", testftp.User, srv, "/big.bin", false), nil)
+	if want := "https://files.example.com/s/" + a.ID; a.URL != want {
+		t.Errorf("link %q, want %q", a.URL, want)
+	}
+}

@@ -108,7 +108,7 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 		return fmt.Errorf("store a share: %w", err)
 	}
 	d.Logger.Info("share created", "share", shortID(s.ID), "site", t.Site.Scheme+"://"+t.Site.String(), "path", display(s.Path), "expires", s.Expires)
-	return c.JSON(http.StatusCreated, shareCreated{ID: s.ID, URL: d.shareURL(r, s.ID, ""), Expires: s.Expires})
+	return c.JSON(http.StatusCreated, shareCreated{ID: s.ID, URL: d.shareURL(r, &s), Expires: s.Expires})
 }
 
 // requestOwner names who is asking, for the shares they make: the browser
@@ -124,8 +124,9 @@ func (d *Deps) requestOwner(r *http.Request) string {
 }
 
 // shareURL is a share's full address: -base-url when the bridge sits behind
-// a proxy, else this request's own scheme and host.
-func (d *Deps) shareURL(r *http.Request, id, sub string) string {
+// a proxy, else this request's own scheme and host. A folder's link ends
+// in "/", a file's does not.
+func (d *Deps) shareURL(r *http.Request, s *share.Share) string {
 	base := d.Shares.BaseURL
 	if base == "" {
 		scheme := "http"
@@ -134,7 +135,11 @@ func (d *Deps) shareURL(r *http.Request, id, sub string) string {
 		}
 		base = scheme + "://" + r.Host
 	}
-	return strings.TrimSuffix(base, "/") + shareRoot(id) + sub
+	link := strings.TrimSuffix(base, "/") + shareRoot(s.ID)
+	if !s.Dir {
+		link = strings.TrimSuffix(link, "/")
+	}
+	return link
 }
 
 // shareRoot is a share's own path on the bridge.
@@ -491,7 +496,7 @@ func listShares(d *Deps) echo.HandlerFunc {
 		now := time.Now()
 		for _, s := range shares {
 			row := shareRow{
-				ID: s.ID, URL: d.shareURL(r, s.ID, ""), Path: display(s.Path), Dir: s.Dir,
+				ID: s.ID, URL: d.shareURL(r, &s), Path: display(s.Path), Dir: s.Dir,
 				Site:    s.Scheme + "://" + urlpath.Site{Scheme: s.Scheme, User: s.User, Host: s.Host, Port: s.Port}.String(),
 				Created: s.Created, Expires: s.Expires, Password: s.PasswordHash != nil,
 				Downloads: s.Downloads, MaxDownloads: s.MaxDownloads, State: "active",
