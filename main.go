@@ -163,6 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		DialData:           dialer.DialDataContext,
 		RootCAs:            roots,
 		Logger:             logger,
+		Logins:             handlers.NewLoginGate(),
 	})
 	defer pool.Close()
 

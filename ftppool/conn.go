@@ -140,8 +140,23 @@ func (cc captureConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// dial opens and logs in one control connection.
+// dial opens and logs in one control connection, if the login gate lets
+// it try: a refused try sends nothing to the server.
 func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login) (*conn, error) {
+	g := p.cfg.Logins
+	if g == nil {
+		return p.dialLogin(ctx, ep, login)
+	}
+	if err := g.Take(ctx, ep, login.User); err != nil {
+		return nil, err
+	}
+	c, err := p.dialLogin(ctx, ep, login)
+	g.Done(ctx, ep, login.User, !errors.As(err, new(*loginError)))
+	return c, err
+}
+
+// dialLogin opens and logs in one control connection.
+func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login) (*conn, error) {
 	c := &conn{fresh: true}
 	var tlsConf *tls.Config
 	if ep.Security != Plain {

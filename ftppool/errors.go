@@ -40,6 +40,7 @@ const (
 	KindNotEmpty          // a folder to delete still has entries
 	KindSource            // reading what was to be uploaded failed
 	KindLink              // a link where none may be followed
+	KindLoginLimited      // too many failed logins lately
 )
 
 // ErrNoTLS is returned when a server refuses AUTH TLS.
@@ -81,6 +82,8 @@ func ErrorKind(err error) Kind {
 		return KindOther
 	case errors.As(err, new(*SourceError)):
 		return KindSource
+	case errors.As(err, new(*LoginLimitError)):
+		return KindLoginLimited
 	case errors.Is(err, ErrExists):
 		return KindExists
 	case errors.Is(err, ErrNotEmpty):

@@ -63,6 +63,28 @@ type Config struct {
 	DialData func(ctx context.Context, network, addr, hostName string) (net.Conn, error)
 	RootCAs  *x509.CertPool // nil means the system roots
 	Logger   *slog.Logger
+	// Logins, if set, is asked before every login (see LoginGate).
+	Logins LoginGate
+}
+
+// LoginGate limits login attempts, against password guessing through the
+// bridge. Take is asked before a new connection logs in, with the context
+// of the request that needs it; an error ends the attempt before anything
+// is sent. Done says how it went: giveBack is true unless the server
+// refused the login itself (a wrong password), so that only refused logins
+// use up tries.
+type LoginGate interface {
+	Take(ctx context.Context, ep Endpoint, user string) error
+	Done(ctx context.Context, ep Endpoint, user string, giveBack bool)
+}
+
+// LoginLimitError refuses a login try: too many failed ones lately.
+type LoginLimitError struct {
+	Wait time.Duration // until the next try is allowed
+}
+
+func (e *LoginLimitError) Error() string {
+	return fmt.Sprintf("too many failed logins; try again in %s", e.Wait.Round(time.Second))
 }
 
 // ErrBusy is returned when no connection slot became free in time.

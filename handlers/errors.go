@@ -59,6 +59,11 @@ func ftpError(err error, what string) *httpError {
 		e.Status, e.Msg = http.StatusConflict, fmt.Sprintf("%s already exists.%s", what, said)
 	case ftppool.KindIsDir:
 		e.Status, e.Msg = http.StatusConflict, fmt.Sprintf("%s is a folder.", what)
+	case ftppool.KindLoginLimited:
+		var lle *ftppool.LoginLimitError
+		errors.As(err, &lle)
+		e.Status, e.retryAfter = http.StatusTooManyRequests, lle.Wait
+		e.Msg = fmt.Sprintf("Too many failed logins to this server from here, or as this user. Try again in %s.", lle.Wait.Round(time.Second))
 	case ftppool.KindLink:
 		e.Status, e.Msg = http.StatusForbidden, fmt.Sprintf("%s is reached through a link, and shared folders do not follow links (one could lead out of the folder).", what)
 	case ftppool.KindNotEmpty:

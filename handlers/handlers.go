@@ -62,7 +62,7 @@ func New(d *Deps) (http.Handler, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = d.handleError
-	e.Use(d.logRequests, securityHeaders, refuseCrossSite(http.NewCrossOriginProtection()))
+	e.Use(d.withClientIP, d.logRequests, securityHeaders, refuseCrossSite(http.NewCrossOriginProtection()))
 	addRoutes(e, d)
 	return e, nil
 }

@@ -1,12 +1,17 @@
 package handlers
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/ftppool"
 )
 
 // failures counts tries per key (a share and a client address) in a fixed
@@ -94,4 +99,68 @@ func (d *Deps) clientIP(r *http.Request) string {
 		}
 	}
 	return host
+}
+
+// LoginGate limits FTP logins through the bridge (ftppool.LoginGate), so
+// that the bridge cannot be used to guess passwords: each client address
+// has ten tries a minute, and each user of each server five, whatever the
+// address. A try is taken before the login and given back unless the
+// server refused it, so tries sent all at once are limited too. Anonymous
+// logins have no password to guess and are not limited.
+type LoginGate struct {
+	perClient, perUser *failures
+}
+
+// NewLoginGate makes the bridge's login limits.
+func NewLoginGate() *LoginGate {
+	return &LoginGate{perClient: newFailures(10, time.Minute), perUser: newFailures(5, time.Minute)}
+}
+
+// clientIPKey carries the request's client address to the gate through the
+// pool, which knows nothing of HTTP.
+type clientIPKey struct{}
+
+func (g *LoginGate) keys(ctx context.Context, ep ftppool.Endpoint, user string) (client, login string) {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return clientKey(ip), ep.Addr() + " " + user
+}
+
+// Take implements ftppool.LoginGate.
+func (g *LoginGate) Take(ctx context.Context, ep ftppool.Endpoint, user string) error {
+	if isAnonymous(user) {
+		return nil
+	}
+	client, login := g.keys(ctx, ep, user)
+	if wait := g.perClient.take(client); wait > 0 {
+		return &ftppool.LoginLimitError{Wait: wait}
+	}
+	if wait := g.perUser.take(login); wait > 0 {
+		g.perClient.giveBack(client)
+		return &ftppool.LoginLimitError{Wait: wait}
+	}
+	return nil
+}
+
+// Done implements ftppool.LoginGate.
+func (g *LoginGate) Done(ctx context.Context, ep ftppool.Endpoint, user string, giveBack bool) {
+	if isAnonymous(user) || !giveBack {
+		return
+	}
+	client, login := g.keys(ctx, ep, user)
+	g.perClient.giveBack(client)
+	g.perUser.giveBack(login)
+}
+
+func isAnonymous(user string) bool {
+	return strings.EqualFold(user, "anonymous") || strings.EqualFold(user, "ftp")
+}
+
+// withClientIP puts the client's address in the request's context, for
+// the login gate.
+func (d *Deps) withClientIP(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), clientIPKey{}, d.clientIP(r))))
+		return next(c)
+	}
 }

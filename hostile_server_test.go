@@ -1,0 +1,292 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
+)
+
+// fakeSite is the bridge URL of a path on a fake server.
+func fakeSite(b *bridge, srv *fakeftp.Server, p string) string {
+	return b.URL + "/ftp/" + srv.Addr() + p
+}
+
+// canaryOn listens on addr and reports, when asked, whether anything
+// connected.
+func canaryOn(t *testing.T, addr string) func() bool {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return func() bool {
+		// Anything that connected is queued for Accept by now.
+		ln.(*net.TCPListener).SetDeadline(time.Now())
+		c, err := ln.Accept()
+		if err == nil {
+			c.Close()
+			return true
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatal(err)
+		}
+		return false
+	}
+}
+
+// TestDataConnectionIgnoresAnnouncedAddress: a server whose PASV or EPSV
+// reply names another address still gets its data connection on the
+// control connection's IP; the announced address sees nothing.
+func TestDataConnectionIgnoresAnnouncedAddress(t *testing.T) {
+	for _, mode := range []string{"PASV", "EPSV"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := fakeftp.Start(t)
+			srv.List = []string{"-rw-r--r-- 1 ftp ftp 5 Jan 01 2026 real.txt"}
+			var touched func() bool
+			announce := func(c *fakeftp.Conn, reply func(port int) (int, string)) {
+				port, err := c.ListenData()
+				if err != nil {
+					c.Reply(425, err.Error())
+					return
+				}
+				// Another loopback address, same port: a bridge that
+				// believed the reply would connect here.
+				touched = canaryOn(t, fmt.Sprintf("127.0.0.2:%d", port))
+				c.Reply(reply(port))
+			}
+			if mode == "PASV" {
+				srv.Script["EPSV"] = func(c *fakeftp.Conn, _ string) { c.Reply(500, "No EPSV here") }
+				srv.Script["PASV"] = func(c *fakeftp.Conn, _ string) {
+					announce(c, func(port int) (int, string) { return 227, fakeftp.PASVReply("127.0.0.2", port) })
+				}
+			} else {
+				srv.Script["EPSV"] = func(c *fakeftp.Conn, _ string) {
+					announce(c, func(port int) (int, string) {
+						return 229, fmt.Sprintf("Entering Extended Passive Mode (|1|127.0.0.2|%d|)", port)
+					})
+				}
+			}
+			b := startBridge(t, "-allow-hosts", "127.0.0.1,127.0.0.2")
+			l := listJSON(t, nil, fakeSite(b, srv, "/"))
+			if len(l.Entries) != 1 || l.Entries[0].Name != "real.txt" {
+				t.Errorf("listing %+v, want real.txt from the control connection's IP", l.Entries)
+			}
+			if srv.Count(mode) == 0 || touched == nil {
+				t.Fatalf("the bridge never sent %s; commands: %q", mode, srv.Commands())
+			}
+			if touched() {
+				t.Error("the bridge connected to the address the server announced")
+			}
+		})
+	}
+}
+
+// TestControlBytesNeverReachTheServer: CR, LF, NUL and other control bytes
+// in a path, a name, a rename target, a user, a password or an upload's
+// file name are refused with 400, and the server receives no command made
+// of them.
+func TestControlBytesNeverReachTheServer(t *testing.T) {
+	srv := fakeftp.Start(t)
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	site := fakeSite(b, srv, "/")
+	form := func(method, u string, v url.Values) *http.Request {
+		req, _ := http.NewRequest(method, u, strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return req
+	}
+	upload := func(name string) *http.Request {
+		var buf strings.Builder
+		mw := multipart.NewWriter(&buf)
+		h := make(map[string][]string)
+		h["Content-Disposition"] = []string{`form-data; name="file"; filename*=UTF-8''` + url.PathEscape(name)}
+		part, _ := mw.CreatePart(h)
+		part.Write([]byte("x"))
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, site, strings.NewReader(buf.String()))
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		return req
+	}
+	withAuth := func(user, pass string) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, site, nil)
+		req.SetBasicAuth(user, pass)
+		return req
+	}
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	const inject = "\r\nDELE victim"
+	for name, req := range map[string]*http.Request{
+		"CRLF in a path":          mustRequest(http.MethodGet, site+"a%0d%0aDELE%20victim"),
+		"LF in a path":            mustRequest(http.MethodGet, site+"a%0aDELE%20victim"),
+		"NUL in a path":           mustRequest(http.MethodGet, site+"a%00DELE"),
+		"DEL byte in a path":      mustRequest(http.MethodGet, site+"a%7fb"),
+		"CRLF in a folder name":   form(http.MethodPost, site+"?op=mkdir", url.Values{"name": {"a" + inject}}),
+		"CRLF in a rename target": form(http.MethodPost, site+"x.txt?op=rename", url.Values{"to": {"b" + inject}}),
+		"CRLF in an upload name":  upload("up" + inject),
+		"CRLF in a user":          withAuth("alice"+inject, "pw"),
+		"CRLF in a password":      withAuth("alice", "pw"+inject),
+		"CRLF in the connect form": form(http.MethodPost, b.URL+"/connect", url.Values{
+			"scheme": {"ftp"}, "host": {host}, "port": {port}, "user": {"alice"}, "password": {"pw" + inject}}),
+	} {
+		resp, body := doReq(t, http.DefaultClient, req)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d %.200s, want 400", name, resp.StatusCode, body)
+		}
+	}
+	for _, cmd := range srv.Commands() {
+		if strings.Contains(strings.ToUpper(cmd), "DELE") || strings.ContainsAny(cmd, "\x00\x7f") {
+			t.Errorf("the server received %q", cmd)
+		}
+	}
+}
+
+func mustRequest(method, u string) *http.Request {
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		panic(err)
+	}
+	return req
+}
+
+// TestExplicitTLSRefusedSendsNoLogin: a server that refuses AUTH TLS gets
+// no USER or PASS: the bridge never falls back to plain FTP.
+func TestExplicitTLSRefusedSendsNoLogin(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.Script["AUTH"] = func(c *fakeftp.Conn, _ string) { c.Reply(502, "No TLS here") }
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	req, _ := http.NewRequest(http.MethodGet, b.URL+"/ftpes/alice@"+srv.Addr()+"/", nil)
+	req.SetBasicAuth("alice", "secret")
+	resp, body := doReq(t, http.DefaultClient, req)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "TLS") {
+		t.Errorf("%d %s, want 502 about TLS", resp.StatusCode, body)
+	}
+	if srv.Count("AUTH") == 0 {
+		t.Fatalf("the bridge never asked for TLS; commands: %q", srv.Commands())
+	}
+	if n := srv.Count("USER") + srv.Count("PASS"); n != 0 {
+		t.Errorf("the server received a login in clear: %q", srv.Commands())
+	}
+}
+
+// TestHostileServerCannotHoldARequest: a greeting that never ends, one that
+// drips a byte at a time, a listing that never ends and a server that
+// says nothing all end the request with 502 or 504, soon after the
+// configured timeout, and do not fill the bridge's memory (the greeting
+// and the listing are bounded in bytes).
+func TestHostileServerCannotHoldARequest(t *testing.T) {
+	endless := func(c *fakeftp.Conn, line string) {
+		for c.Raw(line) == nil {
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(*fakeftp.Server)
+	}{
+		{"endless greeting", func(s *fakeftp.Server) {
+			s.Greeting = func(c *fakeftp.Conn) { endless(c, "220-"+strings.Repeat("x", 1000)+"\r\n") }
+		}},
+		{"dripping greeting", func(s *fakeftp.Server) {
+			s.Greeting = func(c *fakeftp.Conn) {
+				for c.Raw("2") == nil {
+					time.Sleep(50 * time.Millisecond) // the server's pace, not the test's
+				}
+			}
+		}},
+		{"silent server", func(s *fakeftp.Server) {
+			s.Greeting = func(c *fakeftp.Conn) { c.Hold() }
+		}},
+		{"endless listing", func(s *fakeftp.Server) {
+			s.Script["LIST"] = func(c *fakeftp.Conn, _ string) {
+				c.Transfer(func(w io.Writer) error {
+					line := []byte("-rw-r--r-- 1 ftp ftp 5 Jan 01 2026 " + strings.Repeat("n", 200) + "\r\n")
+					for {
+						if _, err := w.Write(line); err != nil {
+							return err
+						}
+					}
+				})
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := fakeftp.Start(t)
+			tc.setup(srv)
+			b := startBridge(t, "-allow-hosts", "127.0.0.1", "-io-timeout", "1s", "-max-list-bytes", "1048576")
+			start := time.Now()
+			resp, body := get(t, nil, fakeSite(b, srv, "/"), "Accept", "application/json")
+			took := time.Since(start)
+			if resp.StatusCode != http.StatusBadGateway && resp.StatusCode != http.StatusGatewayTimeout {
+				t.Errorf("%d %s, want 502 or 504", resp.StatusCode, body)
+			}
+			// A hang, not a speed, is what this bounds: far above the
+			// 1 s timeout, far below forever.
+			if took > 15*time.Second {
+				t.Errorf("the request took %v with -io-timeout 1s", took)
+			}
+		})
+	}
+}
+
+// TestLoginGuessingIsLimited: wrong passwords through the bridge are
+// limited per user of a server (five a minute) and per client (ten),
+// also when sent all at once; the server sees no more PASS commands than
+// that, the client gets 429 with Retry-After, and an X-Forwarded-For
+// from a client that is not a trusted proxy changes nothing.
+func TestLoginGuessingIsLimited(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.Script["PASS"] = func(c *fakeftp.Conn, _ string) { c.Reply(530, "Login incorrect") }
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	guess := func(user string, i int) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, b.URL+"/ftp/"+user+"@"+srv.Addr()+"/", nil)
+		req.SetBasicAuth(user, fmt.Sprint("guess", i))
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i)) // not believed
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	// Twenty guesses at once for one user: five reach the server.
+	answers := make(chan *http.Response, 20)
+	for i := range 20 {
+		go func() { answers <- guess("alice", i) }()
+	}
+	count := map[int]int{}
+	for range 20 {
+		resp := <-answers
+		count[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if count[http.StatusUnauthorized] != 5 || count[http.StatusTooManyRequests] != 15 || srv.Count("PASS") != 5 {
+		t.Errorf("20 guesses for alice at once: answers %v, %d PASS at the server; want 5 refused, 15 limited, 5 PASS", count, srv.Count("PASS"))
+	}
+
+	// Other users from the same client: five more tries, then the
+	// client's own limit of ten holds whatever the user.
+	for i := range 8 {
+		resp := guess(fmt.Sprint("user", i), i)
+		want := http.StatusUnauthorized
+		if i >= 5 {
+			want = http.StatusTooManyRequests
+		}
+		if resp.StatusCode != want {
+			t.Errorf("guess for user%d: %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+	if n := srv.Count("PASS"); n != 10 {
+		t.Errorf("the server saw %d PASS commands, want 10", n)
+	}
+}
