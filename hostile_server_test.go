@@ -290,3 +290,42 @@ func TestLoginGuessingIsLimited(t *testing.T) {
 		t.Errorf("the server saw %d PASS commands, want 10", n)
 	}
 }
+
+// TestHostileNamesCarryNoCommand: a listing whose names hold a CR (which
+// some servers take as the end of a command) or a slash is walked without
+// ever sending such a name back: a recursive delete and a zip leave those
+// entries out.
+func TestHostileNamesCarryNoCommand(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.List = []string{
+		"-rw-r--r-- 1 ftp ftp 2 Jan 01 2026 ok.txt",
+		"-rw-r--r-- 1 ftp ftp 2 Jan 01 2026 x\rDELE victim",
+		"-rw-r--r-- 1 ftp ftp 2 Jan 01 2026 ../../escape.txt",
+	}
+	srv.Files["/d/ok.txt"] = []byte("ok")
+	for _, verb := range []string{"DELE", "RMD"} {
+		srv.Script[verb] = func(c *fakeftp.Conn, _ string) { c.Reply(250, "Done") }
+	}
+	srv.Script["SIZE"] = func(c *fakeftp.Conn, arg string) {
+		if arg == "/d" {
+			c.Reply(550, "Not a plain file") // a folder: the bridge then tries CWD
+			return
+		}
+		c.Reply(213, "2")
+	}
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	get(t, nil, fakeSite(b, srv, "/d/")+"?format=zip")
+	req, _ := http.NewRequest(http.MethodDelete, fakeSite(b, srv, "/d/")+"?recursive=1", nil)
+	resp, body := doReq(t, http.DefaultClient, req)
+	if resp.StatusCode != 200 {
+		t.Fatalf("recursive delete: %d %s", resp.StatusCode, body)
+	}
+	if srv.Count("DELE") != 1 || srv.Count("RMD") != 1 {
+		t.Errorf("commands %q: want one DELE (ok.txt) and one RMD", srv.Commands())
+	}
+	for _, cmd := range srv.Commands() {
+		if strings.ContainsAny(cmd, "\r") || strings.Contains(cmd, "escape") || strings.Contains(cmd, "victim") {
+			t.Errorf("the server received %q", cmd)
+		}
+	}
+}

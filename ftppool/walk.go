@@ -8,6 +8,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
 // MaxWalkDepth bounds every walk, against servers that report endless
@@ -36,9 +38,10 @@ func (h *Handle) walk(ctx context.Context, dir string, depth int, foldersFirst b
 		return err
 	}
 	for _, e := range entries {
-		if strings.Contains(e.Name, "/") {
+		if strings.Contains(e.Name, "/") || urlpath.HasControl(e.Name) {
 			// Not one name: joined to dir it would name another file,
-			// perhaps outside dir ("../x"). List already drops "." and "..".
+			// perhaps outside dir ("../x"), or, with a CR in it, carry a
+			// second command. List already drops "." and "..".
 			continue
 		}
 		full := path.Join(dir, e.Name)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/textproto"
 	"os"
@@ -47,4 +48,28 @@ func TestFTPErrorStatuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDispositionHeader: whatever a file is called, the Content-Disposition
+// the bridge sends parses back with mime.ParseMediaType to one filename
+// equal to the name as shown, or carries no filename at all; a name can
+// never add a parameter of its own ("a\";filename=evil.exe").
+func FuzzDispositionHeader(f *testing.F) {
+	for _, s := range []string{"report.pdf", `a";filename=evil.exe;x=".txt`, "a\r\nX-Evil: 1", "日本語.txt", "latin1-\xe9", "", `\`, "a;b=c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		shown := display(name)
+		h := dispositionHeader("attachment", shown)
+		kind, params, err := mime.ParseMediaType(h)
+		if err != nil || kind != "attachment" {
+			t.Fatalf("%q gives %q, which does not parse: %v", name, h, err)
+		}
+		if h == "attachment" {
+			return
+		}
+		if len(params) != 1 || params["filename"] != shown {
+			t.Fatalf("%q gives %q, which parses to %q", name, h, params)
+		}
+	})
 }

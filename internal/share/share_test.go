@@ -2,6 +2,7 @@ package share
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -180,4 +181,23 @@ func TestSealContext(t *testing.T) {
 	if got, err := s.Open(sh.SealContext(), sealed); err != nil || got != "pw" {
 		t.Errorf("Open = %q, %v", got, err)
 	}
+}
+
+// FuzzValidID: what ValidID accepts is exactly a token NewID could make:
+// 22 characters of unpadded base64url holding 16 bytes, written the one
+// way that encoding writes them.
+func FuzzValidID(f *testing.F) {
+	f.Add(NewID())
+	f.Add("")
+	f.Add("AAAAAAAAAAAAAAAAAAAAAB")
+	f.Add("../../etc/passwd")
+	f.Fuzz(func(t *testing.T, s string) {
+		if !ValidID(s) {
+			return
+		}
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || len(b) != tokenBytes || base64.RawURLEncoding.EncodeToString(b) != s {
+			t.Fatalf("ValidID(%q) but it is not a canonical 16-byte token (%v)", s, err)
+		}
+	})
 }

@@ -61,3 +61,31 @@ func TestParseSite(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPathCodec: any name that CheckName accepts survives the URL codec
+// byte for byte, and DecodePath never accepts a path that could step out of
+// its folder or carry a command: no "." or ".." segment, none with ".."
+// between backslashes, no control byte.
+func FuzzPathCodec(f *testing.F) {
+	for _, s := range []string{"plain.txt", "a b", "latin1-\xe9", "%41", "..", "a\\..\\b", "x\r\nDELE y", "日本"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if CheckName(s) == nil {
+			p := "/dir/" + s
+			got, dir, err := DecodePath(EncodePath(p, false))
+			if err != nil || got != p || dir {
+				t.Fatalf("%q -> %q -> %q, %v, %v", p, EncodePath(p, false), got, dir, err)
+			}
+		}
+		got, _, err := DecodePath(s)
+		if err != nil {
+			return
+		}
+		for _, seg := range Split(got) {
+			if CheckName(seg) != nil {
+				t.Fatalf("DecodePath(%q) = %q: segment %q is not a safe name", s, got, seg)
+			}
+		}
+	})
+}
