@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ftpbridge/ftpbridge/internal/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
 )
 
@@ -326,6 +327,44 @@ func TestHostileNamesCarryNoCommand(t *testing.T) {
 	for _, cmd := range srv.Commands() {
 		if strings.ContainsAny(cmd, "\r") || strings.Contains(cmd, "escape") || strings.Contains(cmd, "victim") {
 			t.Errorf("the server received %q", cmd)
+		}
+	}
+}
+
+// TestUploadedPagesNeverRunInTheBridgesOrigin: an uploaded .html or .svg
+// asked for with ?inline=1 is never served as a page or an image that can
+// run script; every file answer says attachment (or inline for safe types
+// only), nosniff and a sandbox CSP.
+func TestUploadedPagesNeverRunInTheBridgesOrigin(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{AnonymousWritable: true})
+	for name, body := range map[string]string{
+		"evil.html": `<script>alert(document.cookie)</script>`,
+		"evil.svg":  `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`,
+		"evil.txt":  `<script>alert(1)</script>`,
+	} {
+		u := siteURL(b, "ftp", "", srv, "/"+name, false)
+		req, _ := http.NewRequest(http.MethodPut, u, strings.NewReader(body))
+		if resp, answer := doReq(t, http.DefaultClient, req); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT %s: %d %s", name, resp.StatusCode, answer)
+		}
+		for _, query := range []string{"", "?inline=1"} {
+			resp, _ := get(t, nil, u+query)
+			ctype, disposition := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition")
+			// A download keeps its type (attachment, sandboxed); a preview
+			// of what could run script is opaque bytes.
+			if query != "" && (strings.Contains(ctype, "html") || strings.Contains(ctype, "svg")) {
+				t.Errorf("%s%s served as %q", name, query, ctype)
+			}
+			inline := strings.HasPrefix(disposition, "inline")
+			if inline && !strings.HasPrefix(ctype, "text/plain") {
+				t.Errorf("%s%s inline as %q", name, query, ctype)
+			}
+			if !inline && !strings.HasPrefix(disposition, "attachment") {
+				t.Errorf("%s%s: Content-Disposition %q", name, query, disposition)
+			}
+			if !strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "sandbox") || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("%s%s: CSP %q, X-Content-Type-Options %q", name, query, resp.Header.Get("Content-Security-Policy"), resp.Header.Get("X-Content-Type-Options"))
+			}
 		}
 	}
 }

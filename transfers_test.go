@@ -250,6 +250,10 @@ func TestStateChangesRefuseCrossSite(t *testing.T) {
 		{http.MethodPost, b.URL + "/transfers/x/cancel", "", ""},
 		{http.MethodPost, b.URL + "/disconnect", "", ""},
 		{http.MethodPost, b.URL + "/connect", "application/x-www-form-urlencoded", "scheme=ftp&host=127.0.0.1"}, // login CSRF
+		{http.MethodPost, file + "?op=share", "", ""},
+		{http.MethodPost, b.URL + "/shares/AAAAAAAAAAAAAAAAAAAAAA/revoke", "", ""},
+		{http.MethodDelete, b.URL + "/shares/AAAAAAAAAAAAAAAAAAAAAA", "", ""},
+		{http.MethodPost, b.URL + "/s/AAAAAAAAAAAAAAAAAAAAAA", "application/x-www-form-urlencoded", "password=guess"},
 	}
 	before := srv.Files
 	for _, tc := range cases {
