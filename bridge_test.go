@@ -282,7 +282,9 @@ func TestFolderWithoutSlashRedirects(t *testing.T) {
 }
 
 // TestDefaultPolicyRefusesLoopback: with no -allow-hosts, every spelling of
-// a loopback or private address is 403, and no TCP connection is made.
+// a loopback, private, link-local, CGNAT or unspecified address is 403,
+// however it comes in, and no TCP connection is made. (DNS rebinding is
+// netpolicy's TestDialChecksResolvedIP: the dial checks the IP it dials.)
 func TestDefaultPolicyRefusesLoopback(t *testing.T) {
 	canary, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -291,13 +293,38 @@ func TestDefaultPolicyRefusesLoopback(t *testing.T) {
 	defer canary.Close()
 	_, port, _ := net.SplitHostPort(canary.Addr().String())
 	b := startBridge(t)
+	// Every way in: an anonymous address, Basic auth, the connect form and
+	// share creation.
+	ways := map[string]func(host string) *http.Request{
+		"anonymous URL": func(host string) *http.Request {
+			return mustRequest(http.MethodGet, b.URL+"/ftp/"+host+":"+port+"/")
+		},
+		"Basic auth": func(host string) *http.Request {
+			req := mustRequest(http.MethodGet, b.URL+"/ftp/alice@"+host+":"+port+"/")
+			req.SetBasicAuth("alice", "pw")
+			return req
+		},
+		"connect form": func(host string) *http.Request {
+			form := url.Values{"scheme": {"ftp"}, "host": {strings.Trim(host, "[]")}, "port": {port}, "user": {"alice"}, "password": {"pw"}}
+			req, _ := http.NewRequest(http.MethodPost, b.URL+"/connect", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return req
+		},
+		"share": func(host string) *http.Request {
+			req := mustRequest(http.MethodPost, b.URL+"/ftp/alice@"+host+":"+port+"/x.txt?op=share")
+			req.SetBasicAuth("alice", "pw")
+			return req
+		},
+	}
 	for _, host := range []string{
 		"127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "[::ffff:127.0.0.1]", "localhost", "[::1]",
-		"0.0.0.0", "10.0.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+		"0.0.0.0", "10.0.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "[fe80::1]", "[::]",
 	} {
-		resp, body := get(t, nil, b.URL+"/ftp/"+host+":"+port+"/")
-		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("%s: status %d (%s), want 403", host, resp.StatusCode, body)
+		for way, req := range ways {
+			resp, body := doReq(t, http.DefaultClient, req(host))
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s, %s: status %d (%.200s), want 403", host, way, resp.StatusCode, body)
+			}
 		}
 	}
 	// Anything that reached the canary is queued for Accept by now.

@@ -227,6 +227,33 @@ func TestTransferSocketRefusals(t *testing.T) {
 	if resp, err := other.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Errorf("cancelling another session's transfer: %v %v, want 404", resp, err)
 	}
+
+	// Cancelling another session's transfer on one's own socket does
+	// nothing to it; a message over the read limit closes the socket with
+	// 1009.
+	ws, _, err := dialEvents(t, b, other, b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteJSON(map[string]string{"type": "cancel", "id": l.Transfers[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"cancel","id":"`+strings.Repeat("x", 64<<10)+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err = ws.ReadMessage(); err != nil {
+			break
+		}
+	}
+	if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+		t.Errorf("after an oversized message: %v, want close 1009", err)
+	}
+	_, mine = get(t, c, b.URL+"/transfers")
+	if json.Unmarshal(mine, &l) != nil || len(l.Transfers) != 1 || l.Transfers[0].State != "done" {
+		t.Errorf("own transfer after another session's cancel: %s, want it done as it was", mine)
+	}
 }
 
 // TestStateChangesRefuseCrossSite: every state-changing route is 403 for a
