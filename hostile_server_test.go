@@ -15,6 +15,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
 // fakeSite is the bridge URL of a path on a fake server.
@@ -365,6 +366,104 @@ func TestUploadedPagesNeverRunInTheBridgesOrigin(t *testing.T) {
 			if !strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "sandbox") || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 				t.Errorf("%s%s: CSP %q, X-Content-Type-Options %q", name, query, resp.Header.Get("Content-Security-Policy"), resp.Header.Get("X-Content-Type-Options"))
 			}
+		}
+	}
+}
+
+// TestSlowHeadersAreDropped: 200 clients that never finish their headers
+// do not keep a normal request from being answered, and each is dropped
+// after -header-timeout.
+func TestSlowHeadersAreDropped(t *testing.T) {
+	b := startBridge(t, "-header-timeout", "1s")
+	addr := strings.TrimPrefix(b.URL, "http://")
+	var slow []net.Conn
+	for range 200 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: bridge\r\nX-Slow: ")); err != nil {
+			t.Fatal(err)
+		}
+		slow = append(slow, c)
+	}
+	if resp, _ := get(t, nil, b.URL+"/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("a normal request among 200 slow ones: %d", resp.StatusCode)
+	}
+	for i, c := range slow {
+		// Far past the 1 s header timeout: a bound on a hang, not a speed.
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadAll(c); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("slow client %d still connected 10 s after a 1 s header timeout", i)
+		}
+	}
+}
+
+// TestSessionCookieCarriesNoCredential: the session cookie is the same size
+// whatever the password (so none of it is in there, encrypted or not) and
+// holds no part of it in clear.
+func TestSessionCookieCarriesNoCredential(t *testing.T) {
+	short, long := "p", strings.Repeat("long password ", 8)
+	srv := testftp.Start(t, embedftp.Options{Users: map[string]string{"short": short, "long": long}})
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	cookieFor := func(user, password string) string {
+		form := url.Values{"scheme": {"ftp"}, "host": {host}, "port": {port}, "user": {user}, "password": {password}}
+		req, _ := http.NewRequest(http.MethodPost, b.URL+"/connect", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+			t.Fatalf("connect as %s: %d %v", user, resp.StatusCode, resp.Cookies())
+		}
+		return resp.Cookies()[0].Value
+	}
+	a, z := cookieFor("short", short), cookieFor("long", long)
+	// Timestamps and random ids may differ by a character of encoding.
+	if d := len(z) - len(a); d < -4 || d > 4 {
+		t.Errorf("cookie of %d bytes with a 1-byte password, %d with a %d-byte one: the password is in it", len(a), len(z), len(long))
+	}
+	for _, c := range []string{a, z} {
+		if strings.Contains(c, "long password") || strings.Contains(c, url.QueryEscape(long)) {
+			t.Error("the cookie holds the password in clear")
+		}
+	}
+}
+
+// TestLoginLimitsBelieveOnlyTrustedProxies: behind a proxy listed in
+// -trusted-proxies, the client address for the login limits is the one the
+// proxy adds to X-Forwarded-For, so clients behind one proxy do not share
+// a limit; the same header from anyone else is ignored (see
+// TestLoginGuessingIsLimited).
+func TestLoginLimitsBelieveOnlyTrustedProxies(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.Script["PASS"] = func(c *fakeftp.Conn, _ string) { c.Reply(530, "Login incorrect") }
+	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-trusted-proxies", "127.0.0.1")
+	try := func(user, client string) int {
+		req, _ := http.NewRequest(http.MethodGet, b.URL+"/ftp/"+user+"@"+srv.Addr()+"/", nil)
+		req.SetBasicAuth(user, "guess")
+		req.Header.Set("X-Forwarded-For", "203.0.113.9, "+client) // the proxy adds the last
+		resp, _ := doReq(t, http.DefaultClient, req)
+		return resp.StatusCode
+	}
+	// Twelve clients, one try each: none is over its own limit of ten.
+	for i := range 12 {
+		if s := try(fmt.Sprint("user", i), fmt.Sprintf("198.51.100.%d", i)); s != http.StatusUnauthorized {
+			t.Errorf("client %d: %d, want 401", i, s)
+		}
+	}
+	// One client, eleven more users: its ten tries run out.
+	for i := range 11 {
+		want := http.StatusUnauthorized
+		if i == 10 {
+			want = http.StatusTooManyRequests
+		}
+		if s := try(fmt.Sprint("other", i), "198.51.100.200"); s != want {
+			t.Errorf("one client, try %d: %d, want %d", i+1, s, want)
 		}
 	}
 }
