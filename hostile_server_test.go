@@ -467,3 +467,22 @@ func TestLoginLimitsBelieveOnlyTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestListingEntriesAreCapped: a folder of more entries than
+// -max-list-entries is refused (502, saying so) rather than parsed whole.
+func TestListingEntriesAreCapped(t *testing.T) {
+	srv := fakeftp.Start(t)
+	for i := range 1000 {
+		srv.List = append(srv.List, fmt.Sprintf("-rw-r--r-- 1 ftp ftp 1 Jan 01 2026 f%d", i))
+	}
+	for _, tc := range []struct {
+		max    string
+		status int
+	}{{"100", http.StatusBadGateway}, {"1000", http.StatusOK}} {
+		b := startBridge(t, "-allow-hosts", "127.0.0.1", "-max-list-entries", tc.max)
+		resp, body := get(t, nil, fakeSite(b, srv, "/"), "Accept", "application/json")
+		if resp.StatusCode != tc.status || tc.status != 200 && !strings.Contains(string(body), "more entries") {
+			t.Errorf("1000 entries with -max-list-entries %s: %d %.200s, want %d", tc.max, resp.StatusCode, body, tc.status)
+		}
+	}
+}

@@ -49,6 +49,7 @@ type config struct {
 	trustedProxies  string
 	ftpCAFile       string
 	maxListBytes    int64
+	maxListEntries  int
 	maxUploadBytes  int64
 	zipMaxEntries   int
 	zipMaxBytes     int64
@@ -80,6 +81,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma list of proxy IPs or CIDRs whose X-Forwarded-Proto is believed")
 	fs.StringVar(&c.ftpCAFile, "ftp-ca-file", "", "PEM file of extra certificate authorities for FTPS servers")
 	fs.Int64Var(&c.maxListBytes, "max-list-bytes", 64<<20, "largest folder listing accepted from an FTP server, in bytes")
+	fs.IntVar(&c.maxListEntries, "max-list-entries", 200000, "most entries accepted in one folder listing")
 	fs.Int64Var(&c.maxUploadBytes, "max-upload-bytes", 0, "largest upload request body accepted, in bytes (0: no limit beyond the FTP server's)")
 	fs.IntVar(&c.zipMaxEntries, "zip-max-entries", 10000, "most files and folders in one folder download as zip")
 	fs.Int64Var(&c.zipMaxBytes, "zip-max-bytes", 16<<30, "largest total size of the files in one folder download as zip, in bytes")
@@ -161,6 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		DialTimeout:        cfg.ioTimeout,
 		NoopAfter:          5 * time.Second,
 		MaxListBytes:       cfg.maxListBytes,
+		MaxListEntries:     cfg.maxListEntries,
 		Dial:               dialer.DialContext,
 		DialData:           dialer.DialDataContext,
 		RootCAs:            roots,

@@ -120,8 +120,10 @@ const controlBudget = 1 << 20
 
 // capture keeps the raw lines of a listing's data connection.
 type capture struct {
-	buf   bytes.Buffer
-	limit int64
+	buf      bytes.Buffer
+	limit    int64 // bytes
+	maxLines int   // entries, roughly: one per line
+	lines    int
 }
 
 var errListingTooLarge = errors.New("the folder listing is larger than the bridge accepts")
@@ -134,7 +136,11 @@ type captureConn struct {
 func (cc captureConn) Read(b []byte) (int, error) {
 	n, err := cc.Conn.Read(b)
 	cc.c.buf.Write(b[:n])
-	if int64(cc.c.buf.Len()) > cc.c.limit {
+	cc.c.lines += bytes.Count(b[:n], []byte{'\n'})
+	// Both bounds hold while the listing arrives, before anything parses
+	// it: a folder of millions of short names costs far more memory
+	// parsed than its bytes.
+	if int64(cc.c.buf.Len()) > cc.c.limit || cc.c.maxLines > 0 && cc.c.lines > cc.c.maxLines {
 		return n, errListingTooLarge
 	}
 	return n, err

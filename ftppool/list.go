@@ -38,7 +38,7 @@ type Entry struct {
 func (h *Handle) List(ctx context.Context, dir string) ([]Entry, error) {
 	var out []Entry
 	err := h.do(ctx, func(c *conn) error {
-		cp := &capture{limit: h.p.cfg.MaxListBytes}
+		cp := &capture{limit: h.p.cfg.MaxListBytes, maxLines: h.p.cfg.MaxListEntries}
 		c.listing.Store(cp)
 		defer c.listing.Store(nil)
 		mlsd := c.sc.IsTimePreciseInList()

@@ -55,6 +55,7 @@ type Config struct {
 	DialTimeout        time.Duration // connect, TLS and login together
 	NoopAfter          time.Duration // a connection idle this long is checked with NOOP before reuse
 	MaxListBytes       int64         // largest folder listing accepted
+	MaxListEntries     int           // most entries in one listing; 0 = no limit but the bytes
 	// Dial and DialData must apply the network policy: to the control
 	// connection, and to every data connection. DialData gets an IP:port
 	// (the control connection's IP) and the host name the control

@@ -85,7 +85,7 @@ func ftpError(err error, what string) *httpError {
 	case ftppool.KindUnavailable:
 		e.Status, e.Msg = http.StatusBadGateway, "The FTP server is not serving right now."+said
 	case ftppool.KindTooLarge:
-		e.Status, e.Msg = http.StatusBadGateway, "This folder's listing is larger than the bridge accepts."
+		e.Status, e.Msg = http.StatusBadGateway, "This folder holds more entries, or a longer listing, than the bridge accepts (-max-list-entries, -max-list-bytes). Open a folder further down."
 	case ftppool.KindNotSupported:
 		e.Status, e.Msg = http.StatusBadGateway, "The FTP server does not support this operation."+said
 	default:
