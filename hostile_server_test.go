@@ -1,14 +1,23 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -484,5 +493,57 @@ func TestListingEntriesAreCapped(t *testing.T) {
 		if resp.StatusCode != tc.status || tc.status != 200 && !strings.Contains(string(body), "more entries") {
 			t.Errorf("1000 entries with -max-list-entries %s: %d %.200s, want %d", tc.max, resp.StatusCode, body, tc.status)
 		}
+	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 that is its own issuer, and
+// writes it to a PEM file that -ftp-ca-file can name.
+func selfSigned(t *testing.T) (*tls.Config, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "self-signed 127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "self-signed.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, file
+}
+
+// TestSelfSignedCertificateRefused: explicit FTPS to a server with a
+// self-signed certificate fails before any login is sent, unless the
+// operator trusts that certificate with -ftp-ca-file.
+func TestSelfSignedCertificateRefused(t *testing.T) {
+	conf, pemFile := selfSigned(t)
+	srv := fakeftp.Start(t)
+	srv.TLS = conf
+	srv.List = []string{"-rw-r--r-- 1 ftp ftp 5 Jan 01 2026 over-tls.txt"}
+	site := func(b *bridge) string { return b.URL + "/ftpes/alice@" + srv.Addr() + "/" }
+	alice := &http.Client{Transport: basicAuth{"alice", "secret"}}
+
+	untrusting := startBridge(t, "-allow-hosts", "127.0.0.1")
+	resp, body := get(t, alice, site(untrusting))
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "certificate") {
+		t.Errorf("self-signed, not trusted: %d %s, want 502 about the certificate", resp.StatusCode, body)
+	}
+	if srv.Count("AUTH") == 0 || srv.Count("USER")+srv.Count("PASS") != 0 {
+		t.Fatalf("commands before the refused handshake: %q, want AUTH and no login", srv.Commands())
+	}
+
+	trusting := startBridge(t, "-allow-hosts", "127.0.0.1", "-ftp-ca-file", pemFile)
+	l := listJSON(t, alice, site(trusting))
+	if len(l.Entries) != 1 || l.Entries[0].Name != "over-tls.txt" {
+		t.Errorf("trusted with -ftp-ca-file: listing %+v", l.Entries)
 	}
 }

@@ -10,6 +10,7 @@ package fakeftp
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +32,9 @@ type Server struct {
 	// serves, by path.
 	List  []string
 	Files map[string][]byte
+	// TLS, if set, lets AUTH TLS start TLS with this configuration (for
+	// a test, a self-signed certificate), and PROT P protect data.
+	TLS *tls.Config
 
 	ln       net.Listener
 	mu       sync.Mutex
@@ -114,10 +118,12 @@ func (s *Server) serve() {
 
 // Conn is one client's control connection.
 type Conn struct {
-	s    *Server
-	nc   net.Conn
-	w    *bufio.Writer
-	data net.Listener // the last PASV or EPSV listener
+	s     *Server
+	nc    net.Conn
+	r     *bufio.Reader
+	w     *bufio.Writer
+	data  net.Listener // the last PASV or EPSV listener
+	protP bool         // data connections use TLS
 	// Closed is set once a handler closed the connection.
 	Closed bool
 }
@@ -179,6 +185,9 @@ func (c *Conn) Transfer(send func(w io.Writer) error) {
 		c.Reply(425, "No data connection")
 		return
 	}
+	if c.protP {
+		dc = tls.Server(dc, c.s.TLS)
+	}
 	err = send(dc)
 	dc.Close()
 	if err != nil {
@@ -188,22 +197,31 @@ func (c *Conn) Transfer(send func(w io.Writer) error) {
 	c.Reply(226, "Done")
 }
 
+// startTLS turns the control connection into TLS, after a 234.
+func (c *Conn) startTLS() error {
+	tc := tls.Server(c.nc, c.s.TLS)
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	c.nc, c.r, c.w = tc, bufio.NewReader(tc), bufio.NewWriter(tc)
+	return nil
+}
+
 func (s *Server) session(nc net.Conn) {
-	c := &Conn{s: s, nc: nc, w: bufio.NewWriter(nc)}
+	c := &Conn{s: s, nc: nc, r: bufio.NewReader(nc), w: bufio.NewWriter(nc)}
 	defer func() {
 		if c.data != nil {
 			c.data.Close()
 		}
-		nc.Close()
+		c.nc.Close()
 	}()
 	if s.Greeting != nil {
 		s.Greeting(c)
 	} else {
 		c.Reply(220, "fake")
 	}
-	r := bufio.NewReader(nc)
 	for !c.Closed {
-		line, err := r.ReadString('\n')
+		line, err := c.r.ReadString('\n')
 		if err != nil {
 			return
 		}
@@ -227,6 +245,21 @@ func (s *Server) session(nc net.Conn) {
 
 // defaults make a tiny working server.
 var defaults = map[string]Handler{
+	"AUTH": func(c *Conn, arg string) {
+		if c.s.TLS == nil || !strings.EqualFold(arg, "TLS") {
+			c.Reply(502, "No TLS here")
+			return
+		}
+		c.Reply(234, "Start TLS")
+		if c.startTLS() != nil {
+			c.Close() // the client refused the certificate
+		}
+	},
+	"PBSZ": func(c *Conn, _ string) { c.Reply(200, "PBSZ=0") },
+	"PROT": func(c *Conn, arg string) {
+		c.protP = strings.EqualFold(arg, "P")
+		c.Reply(200, "OK")
+	},
 	"USER": func(c *Conn, _ string) { c.Reply(331, "Password please") },
 	"PASS": func(c *Conn, _ string) { c.Reply(230, "Logged in") },
 	"FEAT": func(c *Conn, _ string) { c.Raw("211-Features:\r\n UTF8\r\n211 End\r\n") },
