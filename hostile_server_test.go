@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,7 +65,7 @@ func TestDataConnectionIgnoresAnnouncedAddress(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			srv := fakeftp.Start(t)
 			srv.List = []string{"-rw-r--r-- 1 ftp ftp 5 Jan 01 2026 real.txt"}
-			var touched func() bool
+			var touched atomic.Pointer[func() bool] // set by the server's goroutine
 			announce := func(c *fakeftp.Conn, reply func(port int) (int, string)) {
 				port, err := c.ListenData()
 				if err != nil {
@@ -73,7 +74,8 @@ func TestDataConnectionIgnoresAnnouncedAddress(t *testing.T) {
 				}
 				// Another loopback address, same port: a bridge that
 				// believed the reply would connect here.
-				touched = canaryOn(t, fmt.Sprintf("127.0.0.2:%d", port))
+				canary := canaryOn(t, fmt.Sprintf("127.0.0.2:%d", port))
+				touched.Store(&canary)
 				c.Reply(reply(port))
 			}
 			if mode == "PASV" {
@@ -93,10 +95,11 @@ func TestDataConnectionIgnoresAnnouncedAddress(t *testing.T) {
 			if len(l.Entries) != 1 || l.Entries[0].Name != "real.txt" {
 				t.Errorf("listing %+v, want real.txt from the control connection's IP", l.Entries)
 			}
-			if srv.Count(mode) == 0 || touched == nil {
+			canary := touched.Load()
+			if srv.Count(mode) == 0 || canary == nil {
 				t.Fatalf("the bridge never sent %s; commands: %q", mode, srv.Commands())
 			}
-			if touched() {
+			if (*canary)() {
 				t.Error("the bridge connected to the address the server announced")
 			}
 		})

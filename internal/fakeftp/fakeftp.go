@@ -41,10 +41,12 @@ type Server struct {
 	commands []string
 	open     map[net.Conn]bool
 	wg       sync.WaitGroup
+	serving  sync.Once
 }
 
-// Start listens on 127.0.0.1 and serves until the test ends. Set the
-// fields before the first client connects.
+// Start listens on 127.0.0.1 and serves until the test ends. It starts
+// serving when its address is first asked for: set the fields before that,
+// so that every session sees them (and the race detector sees the order).
 func Start(t testing.TB) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -52,8 +54,6 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{ln: ln, Script: map[string]Handler{}, Files: map[string][]byte{}, open: map[net.Conn]bool{}}
-	s.wg.Add(1)
-	go s.serve()
 	t.Cleanup(func() {
 		ln.Close()
 		s.mu.Lock()
@@ -66,8 +66,14 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// Addr is host:port.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+// Addr is host:port. The first call starts serving.
+func (s *Server) Addr() string {
+	s.serving.Do(func() {
+		s.wg.Add(1)
+		go s.serve()
+	})
+	return s.ln.Addr().String()
+}
 
 // Port is the listening port, as a string for URLs.
 func (s *Server) Port() string {
