@@ -239,7 +239,7 @@ func TestTransferSocketRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"cancel","id":"`+strings.Repeat("x", 64<<10)+`"}`)); err != nil {
-		t.Fatal(err)
+		t.Fatalf("sending the oversized message: %v (the bridge must read it out before it closes)", err)
 	}
 	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"io"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -203,6 +204,7 @@ func transferSocket(d *Deps) echo.HandlerFunc {
 		for {
 			select {
 			case <-closed:
+				drain(ws)
 				return nil
 			case <-d.Stopping:
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "the bridge is restarting"), time.Now().Add(time.Second))
@@ -238,4 +240,14 @@ func readCancels(d *Deps, ws *websocket.Conn, owner string, closed chan<- struct
 			d.Transfers.Cancel(owner, m.ID)
 		}
 	}
+}
+
+// drain reads and drops what the peer still sends, for at most a second,
+// before the socket closes: after a refused message (over the read limit,
+// 1009) the rest of it is still in flight, and closing with it unread
+// would reset the connection and lose the close frame that says why.
+func drain(ws *websocket.Conn) {
+	nc := ws.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.Copy(io.Discard, nc)
 }
