@@ -739,3 +739,23 @@ func testCAFiles(t testing.TB) (caFile, certFile, keyFile string, conf *tls.Conf
 	}
 	return caFile, certFile, keyFile, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
 }
+
+// TestDownloadsReuseTheConnection: a finished download gives its FTP
+// connection back whole, so the next one logs in no more.
+func TestDownloadsReuseTheConnection(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	for _, p := range []string{"/big.bin", "/with space.txt", "/big.bin"} {
+		if resp, body := get(t, nil, siteURL(b, "ftp", "", srv, p, false)); resp.StatusCode != 200 || !bytes.Equal(body, srv.Files[p]) {
+			t.Fatalf("%s: %d", p, resp.StatusCode)
+		}
+	}
+	logins := 0
+	for _, cmd := range srv.Commands() {
+		if strings.HasPrefix(cmd, "USER ") {
+			logins++
+		}
+	}
+	if logins != 1 {
+		t.Errorf("three downloads one after the other logged in %d times, want once: %q", logins, srv.Commands())
+	}
+}

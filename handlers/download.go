@@ -79,20 +79,23 @@ func (d *Deps) download(c echo.Context, t *target) error {
 		}
 	}
 	w := &meteredResponse{ResponseWriter: c.Response(), tk: tk, head: r.Method == http.MethodHead}
-	if f.Size < 0 {
+	var copyErr error
+	switch {
+	case f.Size >= 0:
+		http.ServeContent(w, r, "", f.ModTime, f)
+	case r.Method == http.MethodHead:
+		w.WriteHeader(http.StatusOK)
+	default:
 		// The server will not say the size: stream without ranges.
 		w.WriteHeader(http.StatusOK)
-		if r.Method == http.MethodHead {
-			w.finish(nil)
-			return nil
-		}
-		_, err := io.Copy(w, f)
-		w.finish(err)
-		return err
+		_, copyErr = io.Copy(w, f)
 	}
-	http.ServeContent(w, r, "", f.ModTime, f)
-	w.finish(nil)
-	return nil
+	// The file gives its connection back before the transfer's context
+	// ends: ending it cuts the data connection (that is how a cancel
+	// works), which would cost the control connection too.
+	f.Close()
+	w.finish(copyErr)
+	return copyErr
 }
 
 func contentType(name string) string {
