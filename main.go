@@ -22,6 +22,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/handlers"
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/metrics"
 	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/share"
@@ -154,6 +155,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	dialer := &netpolicy.Dialer{Policy: policy}
+	mx := metrics.New()
+	logins := handlers.NewLoginGate()
+	logins.OnRefused = mx.LoginRefused
 	pool := ftppool.New(ftppool.Config{
 		MaxConnsPerSession: cfg.maxConnsSession,
 		MaxConnsPerHost:    cfg.maxConnsHost,
@@ -168,9 +172,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		DialData:           dialer.DialDataContext,
 		RootCAs:            roots,
 		Logger:             logger,
-		Logins:             handlers.NewLoginGate(),
+		Logins:             logins,
+		ObserveOp:          mx.ObserveOp,
 	})
 	defer pool.Close()
+	mx.WatchPool(pool.PerHost)
 
 	shares, sealer, err := openShares(cfg.dataDir)
 	if err != nil {
@@ -181,6 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sessions := session.NewStore(cfg.sessionTTL)
 	sessions.OnExpire = pool.ForgetOwner
 	transfers := transfer.New()
+	mx.Track(transfers)
 	defer transfers.Close()
 	stopping := make(chan struct{})
 	h, err := handlers.New(&handlers.Deps{
@@ -196,6 +203,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Shares: handlers.ShareConfig{Store: shares, Sealer: sealer, BaseURL: cfg.baseURL,
 			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry},
 		Stopping: stopping,
+		Metrics:  mx.Handler(),
 	})
 	if err != nil {
 		return err

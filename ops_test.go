@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -140,5 +141,51 @@ func TestFileOps(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMetrics: /metrics shows a finished download, its bytes, the pooled
+// connection a listing left, how long the FTP operations took, and a
+// refused login, in the Prometheus text format.
+func TestMetrics(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	want := srv.Files["/big.bin"]
+	if resp, body := get(t, nil, siteURL(b, "ftp", "", srv, "/big.bin", false)); resp.StatusCode != 200 || len(body) != len(want) {
+		t.Fatalf("download: %d", resp.StatusCode)
+	}
+	listJSON(t, nil, siteURL(b, "ftp", "", srv, "/", true)) // leaves an idle connection
+	if resp, _ := get(t, &http.Client{Transport: basicAuth{testftp.User, "wrong"}}, siteURL(b, "ftp", testftp.User, srv, "/", true)); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	resp, body := get(t, nil, b.URL+"/metrics")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	value := func(series string) float64 {
+		for line := range strings.Lines(string(body)) {
+			if name, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok && name == series {
+				f, err := strconv.ParseFloat(v, 64)
+				if err == nil {
+					return f
+				}
+			}
+		}
+		t.Errorf("no series %s in:\n%s", series, body)
+		return -1
+	}
+	host := srv.Addr()
+	for series, ok := range map[string]func(float64) bool{
+		`ftpbridge_transfers_total{op="download",state="done"}`: func(v float64) bool { return v == 1 },
+		`ftpbridge_transfers_active{op="download"}`:             func(v float64) bool { return v == 0 },
+		`ftpbridge_transfer_bytes_total{direction="down"}`:      func(v float64) bool { return v == float64(len(want)) },
+		`ftpbridge_pool_open_connections{host="` + host + `"}`:  func(v float64) bool { return v >= 1 },
+		`ftpbridge_pool_busy_connections{host="` + host + `"}`:  func(v float64) bool { return v == 0 },
+		`ftpbridge_ftp_operation_seconds_count{result="ok"}`:    func(v float64) bool { return v >= 2 },
+		`ftpbridge_ftp_login_failures_total`:                    func(v float64) bool { return v == 1 },
+		`ftpbridge_pool_waiting_requests{host="` + host + `"}`:  func(v float64) bool { return v == 0 },
+	} {
+		if v := value(series); v >= 0 && !ok(v) {
+			t.Errorf("%s = %v", series, v)
+		}
 	}
 }

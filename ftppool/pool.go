@@ -66,6 +66,10 @@ type Config struct {
 	Logger   *slog.Logger
 	// Logins, if set, is asked before every login (see LoginGate).
 	Logins LoginGate
+	// ObserveOp, if set, hears how long the control-connection commands of
+	// each operation took (a LIST, an MLST, a SIZE and MDTM, a RETR's
+	// start), for metrics.
+	ObserveOp func(d time.Duration, err error)
 }
 
 // LoginGate limits login attempts, against password guessing through the
@@ -115,6 +119,7 @@ type Pool struct {
 	mu      sync.Mutex
 	sites   map[poolKey]*sitePool
 	perHost map[string]int // open connections per host:port
+	waiting map[string]int // requests waiting for a slot, per host:port
 	noMLSD  map[Endpoint]bool
 	changed chan struct{} // closed and replaced whenever a slot may have freed
 	closed  bool
@@ -134,6 +139,7 @@ func New(cfg Config) *Pool {
 		cfg:     cfg,
 		sites:   make(map[poolKey]*sitePool),
 		perHost: make(map[string]int),
+		waiting: make(map[string]int),
 		noMLSD:  make(map[Endpoint]bool),
 		changed: make(chan struct{}),
 		stop:    make(chan struct{}),
@@ -214,13 +220,23 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 			return c, nil
 		}
 		wait := p.changed
+		p.waiting[host]++
 		p.mu.Unlock()
+		var err error
 		select {
 		case <-wait:
 		case <-deadline.C:
-			return nil, ErrBusy
+			err = ErrBusy
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			err = ctx.Err()
+		}
+		p.mu.Lock()
+		if p.waiting[host]--; p.waiting[host] <= 0 {
+			delete(p.waiting, host)
+		}
+		p.mu.Unlock()
+		if err != nil {
+			return nil, err
 		}
 	}
 }
@@ -394,6 +410,41 @@ func (p *Pool) mlsdDisabled(ep Endpoint) bool {
 	return p.noMLSD[ep]
 }
 
+// HostStats are one FTP server's connections, for metrics.
+type HostStats struct {
+	Host    string // host:port
+	Open    int    // logged in or logging in
+	Idle    int    // open and free
+	Waiting int    // requests waiting for a free slot
+}
+
+// PerHost returns every FTP server's connection counts.
+func (p *Pool) PerHost() []HostStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	by := map[string]*HostStats{}
+	get := func(host string) *HostStats {
+		if by[host] == nil {
+			by[host] = &HostStats{Host: host}
+		}
+		return by[host]
+	}
+	for host, n := range p.perHost {
+		get(host).Open = n
+	}
+	for host, n := range p.waiting {
+		get(host).Waiting = n
+	}
+	for _, sp := range p.sites {
+		get(sp.key.ep.Addr()).Idle += len(sp.idle)
+	}
+	out := make([]HostStats, 0, len(by))
+	for _, hs := range by {
+		out = append(out, *hs)
+	}
+	return out
+}
+
 // Stats counts connections, for tests and metrics.
 type Stats struct {
 	Open int
@@ -432,7 +483,11 @@ func (h *Handle) hold(ctx context.Context, fn func(c *conn) error) (*conn, error
 			return nil, fmt.Errorf("%s: %w", h.key.ep, err)
 		}
 		c.control.limit(time.Time{}, controlBudget)
+		start := time.Now()
 		err = fn(c)
+		if h.p.cfg.ObserveOp != nil {
+			h.p.cfg.ObserveOp(time.Since(start), err)
+		}
 		if err == nil {
 			return c, nil
 		}

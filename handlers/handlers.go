@@ -35,6 +35,7 @@ type Deps struct {
 	IOTimeout      time.Duration // longest silence accepted from an uploading client
 	ZipLimits      ZipLimits     // bounds of a folder download as zip
 	Shares         ShareConfig
+	Metrics        http.Handler // the Prometheus scrape
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}

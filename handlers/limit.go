@@ -109,6 +109,8 @@ func (d *Deps) clientIP(r *http.Request) string {
 // logins have no password to guess and are not limited.
 type LoginGate struct {
 	perClient, perUser *failures
+	// OnRefused, if set, hears of every login the server refused.
+	OnRefused func()
 }
 
 // NewLoginGate makes the bridge's login limits.
@@ -143,6 +145,9 @@ func (g *LoginGate) Take(ctx context.Context, ep ftppool.Endpoint, user string) 
 
 // Done implements ftppool.LoginGate.
 func (g *LoginGate) Done(ctx context.Context, ep ftppool.Endpoint, user string, giveBack bool) {
+	if !giveBack && g.OnRefused != nil {
+		g.OnRefused()
+	}
 	if isAnonymous(user) || !giveBack {
 		return
 	}

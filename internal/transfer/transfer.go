@@ -71,6 +71,12 @@ type Transfer struct {
 
 // Tracker holds every session's transfers and their subscribers.
 type Tracker struct {
+	// Metrics hooks, set before the first transfer: OnStart hears of
+	// every new transfer, OnBytes of bytes moved, OnEnd of the final state.
+	OnStart func(op string)
+	OnBytes func(op string, n int64)
+	OnEnd   func(op string, s State)
+
 	mu      sync.Mutex
 	byOwner map[string][]*Transfer
 	subs    map[string]map[*Sub]struct{}
@@ -112,6 +118,9 @@ func (tr *Tracker) Start(owner, op, site, path string, total int64, cancel func(
 	tr.mu.Lock()
 	tr.byOwner[owner] = append(tr.byOwner[owner], t)
 	tr.mu.Unlock()
+	if tr.OnStart != nil {
+		tr.OnStart(op)
+	}
 	tr.publish(owner, t.Event())
 	return t
 }
@@ -136,6 +145,9 @@ func (t *Transfer) Add(n int64) {
 	}
 	ev := t.ev
 	t.mu.Unlock()
+	if t.tr.OnBytes != nil {
+		t.tr.OnBytes(ev.Op, n)
+	}
 	if first {
 		t.tr.publish(t.owner, ev)
 	}
@@ -162,7 +174,8 @@ func (t *Transfer) Canceled() { t.end(Canceled, "") }
 
 func (t *Transfer) end(s State, msg string) {
 	t.mu.Lock()
-	if t.ended.IsZero() {
+	first := t.ended.IsZero()
+	if first {
 		t.ended = time.Now()
 		t.ev.State, t.ev.Error = s, msg
 		if s == Done && t.ev.Total < 0 {
@@ -175,6 +188,9 @@ func (t *Transfer) end(s State, msg string) {
 	}
 	ev := t.ev
 	t.mu.Unlock()
+	if first && t.tr.OnEnd != nil {
+		t.tr.OnEnd(ev.Op, ev.State)
+	}
 	t.tr.publish(t.owner, ev)
 }
 
