@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -59,6 +60,7 @@ type config struct {
 	baseURL         string
 	shareMaxExpiry  time.Duration
 	headerTimeout   time.Duration
+	pprof           string
 	logLevel        string
 }
 
@@ -91,6 +93,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.baseURL, "base-url", "", "the bridge's public address for share links, such as https://files.example.com (default: from each request)")
 	fs.DurationVar(&c.shareMaxExpiry, "share-max-expiry", 30*24*time.Hour, "the longest a share link may live")
 	fs.DurationVar(&c.headerTimeout, "header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are dropped)")
+	fs.StringVar(&c.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off when empty")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 
 	var envErr error
@@ -227,6 +230,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "demo FTP server: http://%s%s\n", ln.Addr(), demoSite)
 	}
 
+	if cfg.pprof != "" {
+		stopProfiler, err := startProfiler(cfg.pprof, logger)
+		if err != nil {
+			return err
+		}
+		defer stopProfiler()
+	}
+
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(ln) }()
 	go expireSessions(ctx, sessions)
@@ -249,6 +260,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	return nil
+}
+
+// startProfiler serves net/http/pprof on a loopback address of its own:
+// profiles reveal much about the process, so never on the bridge's port
+// and never beyond this machine.
+func startProfiler(addr string, logger *slog.Logger) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("-pprof: %w", err)
+	}
+	if ip, perr := netip.ParseAddr(host); perr != nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("-pprof %s: the profiler listens on a loopback address only (127.0.0.1 or [::1])", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 func expireSessions(ctx context.Context, s *session.Store) {

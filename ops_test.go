@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -187,5 +188,28 @@ func TestMetrics(t *testing.T) {
 		if v := value(series); v >= 0 && !ok(v) {
 			t.Errorf("%s = %v", series, v)
 		}
+	}
+}
+
+// TestProfiler: -pprof serves Go's profiler on its own loopback address,
+// never on the bridge's port, and refuses any other address.
+func TestProfiler(t *testing.T) {
+	err := run(t.Context(), []string{"ftpbridge", "-listen", "127.0.0.1:0", "-data-dir", t.TempDir(), "-pprof", "0.0.0.0:0"},
+		func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("-pprof on all interfaces: %v, want a refusal", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // a free port for the profiler
+	b := startBridge(t, "-pprof", addr)
+	if resp, _ := get(t, nil, "http://"+addr+"/debug/pprof/"); resp.StatusCode != 200 {
+		t.Errorf("profiler: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, nil, b.URL+"/debug/pprof/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("profiler on the bridge's own port: %d, want 404", resp.StatusCode)
 	}
 }
