@@ -74,8 +74,17 @@ func NewID() string {
 }
 
 // ValidID says whether s has the form of a token, so that a tampered or
-// made-up one is refused before the store is asked.
+// made-up one is refused before the store is asked. The characters are
+// checked first: the base64 decoder skips CR and LF.
 func ValidID(s string) bool {
+	if len(s) != base64.RawURLEncoding.EncodedLen(tokenBytes) {
+		return false
+	}
+	for _, r := range s {
+		if !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	return err == nil && len(b) == tokenBytes
 }

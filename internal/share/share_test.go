@@ -20,7 +20,7 @@ func TestIDs(t *testing.T) {
 		seen[id] = true
 	}
 	id := NewID()
-	for _, bad := range []string{"", "short", id + "A", id[:21], id[:21] + "=", "../" + id[3:], id[:21] + "/", id[:21] + "+"} {
+	for _, bad := range []string{"", "short", id + "A", id[:21], id[:21] + "=", "../" + id[3:], id[:21] + "/", id[:21] + "+", id[:5] + "\r" + id[5:], id[:10] + "\n" + id[11:]} {
 		if ValidID(bad) {
 			t.Errorf("ValidID(%q) = true", bad)
 		}
