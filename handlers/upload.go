@@ -51,8 +51,7 @@ func put(d *Deps) echo.HandlerFunc {
 		r := c.Request()
 		up, err := d.store(c, t, body, t.Path, body, r.ContentLength, r.URL.Query().Get("overwrite") == "1", nil)
 		if err != nil {
-			body.giveUp()
-			return d.uploadFailed(c, t, err, quote(t.Path), nil)
+			return d.refuseUpload(c, body, d.uploadFailed(c, t, err, quote(t.Path), nil))
 		}
 		status := http.StatusCreated
 		if up.Replaced {
@@ -95,8 +94,7 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 	}
 	fail := func(err error, what string) error {
 		undoFolders()
-		body.giveUp()
-		return d.uploadFailed(c, t, err, what, done)
+		return d.refuseUpload(c, body, d.uploadFailed(c, t, err, what, done))
 	}
 	for {
 		part, err := mr.NextPart()
@@ -176,7 +174,12 @@ func (d *Deps) uploadFailed(c echo.Context, t *target, err error, what string, d
 // server is as it was.
 func (d *Deps) store(c echo.Context, t *target, body *clientBody, p string, src io.Reader, total int64, overwrite bool, undo func()) (uploaded, error) {
 	tk := d.tracked(c, "upload", t, p)
-	x := tk.start(total, body.rc.SetReadDeadline)
+	// A cancel wakes a read that waits for a silent client, a moment
+	// later: a client that is sending meets the cancelled context at its
+	// next read instead, so the chunked-body reader never sees a timeout,
+	// an error it keeps for good, which would leave refuseUpload nothing
+	// to drain and the client a reset instead of the answer.
+	x := tk.start(total, func(now time.Time) error { return body.rc.SetReadDeadline(now.Add(cancelWake)) })
 	body.ctx = tk.ctx
 	defer func() { body.ctx = c.Request().Context() }()
 	var n int64
@@ -196,7 +199,7 @@ func (d *Deps) store(c echo.Context, t *target, body *clientBody, p string, src 
 
 // clientBody is an upload's request body. Each read has a deadline, so a
 // client that stalls cannot hold an FTP connection forever; cancelling the
-// transfer moves the deadline to now, which wakes a blocked read.
+// transfer moves the deadline close (cancelWake), which wakes a blocked read.
 type clientBody struct {
 	io.ReadCloser
 	rc      *http.ResponseController
@@ -204,18 +207,36 @@ type clientBody struct {
 	ctx     context.Context // of the file being stored now
 }
 
-// giveUp is for an upload that failed or was cancelled before its body
-// ended. net/http answers, then reads up to 256 KiB of what is left (or
-// sees a long Content-Length), and then lingers before closing, so that
-// a client still sending gets the error rather than a connection reset.
-// That read must not stop at once on a cancel's deadline, nor wait long.
-func (b *clientBody) giveUp() {
-	_ = b.rc.SetReadDeadline(time.Now().Add(time.Second))
+// cancelWake is how long after a cancel a read waiting for a silent
+// client is woken.
+const cancelWake = 100 * time.Millisecond
+
+// Bounds of refuseUpload's reading after the answer.
+const (
+	drainTime  = 2 * time.Second
+	drainBytes = 16 << 20
+)
+
+// refuseUpload answers an upload that failed or was cancelled while its
+// client may still be sending. The answer goes out first; then the rest of
+// the body is read and dropped for a while, so that the client reads the
+// answer (and stops) instead of meeting a reset when the connection closes
+// on bytes it sent: net/http's own wait before that close is half a
+// second, too short for a busy client.
+func (d *Deps) refuseUpload(c echo.Context, body *clientBody, err error) error {
+	if err == nil {
+		return nil // the answer is out already (the login form)
+	}
+	c.Error(err)
+	_ = body.rc.Flush()
+	_ = body.rc.SetReadDeadline(time.Now().Add(drainTime))
+	_, _ = io.CopyN(io.Discard, body.ReadCloser, drainBytes)
+	return nil
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
 	// Deadline first, then the check: a cancel in between still ends the
-	// read at once (see tracked.start).
+	// read soon (see store).
 	_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
 	if b.ctx.Err() != nil {
 		return 0, context.Cause(b.ctx)
@@ -237,7 +258,7 @@ func (d *Deps) uploadBody(c echo.Context) (*clientBody, error) {
 		rb = http.MaxBytesReader(c.Response(), r.Body, d.MaxUploadBytes)
 	}
 	// r.Body stays as it is: net/http looks at it, after the handler, to
-	// decide whether to linger before closing (see giveUp).
+	// decide whether to linger before closing (see refuseUpload).
 	return &clientBody{ReadCloser: rb, rc: http.NewResponseController(c.Response()), timeout: d.IOTimeout, ctx: r.Context()}, nil
 }
 
