@@ -452,7 +452,7 @@ func writeReport(figures []figure) error {
 	}
 	fmt.Fprintf(&b, "# Benchmarks\n\nMade by `bash bench/run.sh` on %s: %d cores (%s), %s, vsftpd on loopback.\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.Version())
-	fmt.Fprintf(&b, "Each figure is the median of %d runs, the contenders taking turns; ratios are to the first row of each measure (direct FTP; rclone for the small-file rows).\n\n", repeats)
+	fmt.Fprintf(&b, "Each figure is the median of %d runs, the contenders taking turns. Ratios are to the first row of each measure (direct FTP; rclone for the small-file rows): for rates, higher is better; for times (ms), lower is.\n\n", repeats)
 	b.WriteString("| measure | who | median | ratio |\n|---|---|---|---|\n")
 	for _, f := range figures {
 		ratio := ""
