@@ -225,17 +225,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "ftpbridge listening on http://%s/\n", ln.Addr())
-	if demoSite != "" {
-		fmt.Fprintf(stdout, "demo FTP server: http://%s%s\n", ln.Addr(), demoSite)
-	}
-
+	// Before the line that says the bridge is up: whoever reads it may use
+	// the profiler at once.
 	if cfg.pprof != "" {
 		stopProfiler, err := startProfiler(cfg.pprof, logger)
 		if err != nil {
+			ln.Close()
 			return err
 		}
 		defer stopProfiler()
+	}
+
+	fmt.Fprintf(stdout, "ftpbridge listening on http://%s/\n", ln.Addr())
+	if demoSite != "" {
+		fmt.Fprintf(stdout, "demo FTP server: http://%s%s\n", ln.Addr(), demoSite)
 	}
 
 	served := make(chan error, 1)
