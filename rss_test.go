@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/procstat"
 	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
@@ -43,11 +44,11 @@ func TestMemoryFlat(t *testing.T) {
 
 	srv := testftp.Start(t, embedftp.Options{}) // in this process; alice may write
 	br, pid := runBridgeProcess(t, buildBridge(t))
-	baseline, err := procStatusBytes(pid, "VmRSS")
+	baseline, err := procstat.StatusBytes(pid, "VmRSS")
 	if err != nil {
 		t.Fatal(err)
 	}
-	startHWM, err := procStatusBytes(pid, "VmHWM")
+	startHWM, err := procstat.StatusBytes(pid, "VmHWM")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestMemoryFlat(t *testing.T) {
 	for i, up := range uploads {
 		// Restart the peak count at the current RSS (Linux 4.0+), so each
 		// upload has a peak of its own; without it the peak is since start.
-		reset := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+		reset := procstat.ResetPeak(pid)
 		if reset != nil {
 			t.Logf("cannot reset the peak (%v): VmHWM below counts from the bridge's start", reset)
 		}
@@ -125,7 +126,7 @@ func TestMemoryFlat(t *testing.T) {
 		if want := `"size":` + strconv.Itoa(size); !bytes.Contains(body, []byte(want)) {
 			t.Errorf("%s %s: the bridge did not report %s: %s", req.Method, up.name, want, body)
 		}
-		peak, err := procStatusBytes(pid, "VmHWM")
+		peak, err := procstat.StatusBytes(pid, "VmHWM")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +155,7 @@ func TestMemoryFlat(t *testing.T) {
 	if err := os.Truncate(filepath.Join(srv.Root, "big.bin"), size); err != nil {
 		t.Fatal(err)
 	}
-	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+	_ = procstat.ResetPeak(pid)
 	start := time.Now()
 	resp, err := client.Get(addrURL(br, "ftp", "", srv.Addr(), "/big.bin", false))
 	if err != nil {
@@ -166,7 +167,7 @@ func TestMemoryFlat(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK || n != size {
 		t.Fatalf("GET big.bin: %d, %d bytes, %v", resp.StatusCode, n, err)
 	}
-	peak, err := procStatusBytes(pid, "VmHWM")
+	peak, err := procstat.StatusBytes(pid, "VmHWM")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,25 +239,6 @@ func runBridgeProcess(t *testing.T, bin string) (*bridge, int) {
 	return &bridge{URL: "http://" + strings.TrimSuffix(addr, "/")}, cmd.Process.Pid
 }
 
-// procStatusBytes reads a "kB" field, such as VmRSS or VmHWM, of
-// /proc/<pid>/status.
-func procStatusBytes(pid int, field string) (int64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("%s in /proc/%d/status: %w", field, pid, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
-}
-
 // rssSampler polls a process's VmRSS, to show how memory moved during an
 // upload (VmHWM gives the peak itself).
 type rssSampler struct {
@@ -273,7 +255,7 @@ func sampleRSS(pid int, every time.Duration) *rssSampler {
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
-			if rss, err := procStatusBytes(pid, "VmRSS"); err == nil {
+			if rss, err := procstat.StatusBytes(pid, "VmRSS"); err == nil {
 				s.samples++
 				s.max = max(s.max, rss)
 			}

@@ -7,7 +7,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,13 +18,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ftpbridge/ftpbridge/internal/procstat"
 	"github.com/ftpbridge/ftpbridge/internal/realftp"
 )
 
@@ -92,22 +91,7 @@ type env struct {
 // costs no disk writes and every contender reads the same page cache.
 func (e *env) prepare() {
 	t := e.t
-	mk := func(rel string, size int64) {
-		p := filepath.Join(e.root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Create(p)
-		if err == nil {
-			err = f.Truncate(size)
-		}
-		if err == nil {
-			err = f.Close()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	mk := func(rel string, size int64) { sparse(t, filepath.Join(e.root, rel), size) }
 	mk("big.bin", gib)
 	for i := range 50 {
 		mk(fmt.Sprintf("many100/f%02d.bin", i), 100<<20)
@@ -120,12 +104,7 @@ func (e *env) prepare() {
 	}
 	e.srv.FixPermissions(t)
 	e.upload = filepath.Join(t.TempDir(), "upload.bin")
-	if err := os.WriteFile(e.upload, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(e.upload, gib); err != nil {
-		t.Fatal(err)
-	}
+	sparse(t, e.upload, gib)
 }
 
 // startBridge builds and runs the bridge as a process of its own, so that
@@ -180,6 +159,26 @@ func (e *env) startRclone() {
 		return "http://" + addr
 	}
 	e.rcloneHTTP, e.rcloneDAV = serve("http"), serve("webdav")
+}
+
+// sparse makes (or resizes) a file of size bytes that takes no disk space:
+// making it costs nothing, and every reader gets the same zeros from the
+// page cache.
+func sparse(t *testing.T, path string, size int64) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err == nil {
+		err = f.Truncate(size)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func freeAddr(t *testing.T) string {
@@ -259,14 +258,14 @@ func throughput(what string, contenders []contender, medians []time.Duration, n 
 // downloads: (a) a 1 GiB file, and (g) the bridge's CPU time per GiB.
 func (e *env) downloads() []figure {
 	t := e.t
-	cpuBefore := cpuSeconds(t, e.bridgePID)
+	cpuBefore := e.cpuSeconds()
 	cs := []contender{
 		{"direct curl ftp://", func(t *testing.T) { curl(t, e.ftpURL("/big.bin")) }},
 		{"ftpbridge", func(t *testing.T) { curl(t, "-u", e.srv.User+":"+e.srv.Password, e.bridgeURL("/big.bin")) }},
 		{"rclone serve http", func(t *testing.T) { curl(t, e.rcloneHTTP+"/big.bin") }},
 	}
 	m := race(t, cs)
-	cpu := (cpuSeconds(t, e.bridgePID) - cpuBefore) / repeats // per GiB: one GiB per run
+	cpu := (e.cpuSeconds() - cpuBefore) / repeats // per GiB: one GiB per run
 	return append(throughput("1 GiB download", cs, m, gib),
 		figure{what: "bridge CPU per GiB downloaded", who: "ftpbridge", value: cpu, unit: "CPU s"})
 }
@@ -389,53 +388,30 @@ func (e *env) concurrent() figure {
 // upload at the same time.
 func (e *env) peakRSS() figure {
 	t := e.t
-	if err := os.Truncate(filepath.Join(e.root, "big.bin"), 4*gib); err != nil {
-		t.Fatal(err)
-	}
+	sparse(t, filepath.Join(e.root, "big.bin"), 4*gib)
 	up := filepath.Join(t.TempDir(), "up4.bin")
-	if err := os.WriteFile(up, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(up, 4*gib); err != nil {
-		t.Fatal(err)
-	}
+	sparse(t, up, 4*gib)
 	// Count the peak from now (Linux 4.0+): writing 5 resets VmHWM.
-	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", e.bridgePID), []byte("5"), 0)
+	_ = procstat.ResetPeak(e.bridgePID)
 	auth := e.srv.User + ":" + e.srv.Password
 	var wg sync.WaitGroup
 	wg.Go(func() { curl(t, "-u", auth, e.bridgeURL("/big.bin")) })
 	wg.Go(func() { curl(t, "-u", auth, "-T", up, e.bridgeURL("/up4.bin")+"?overwrite=1") })
 	wg.Wait()
-	return figure{what: "peak RSS, 4 GiB down + 4 GiB up at once", who: "ftpbridge", value: float64(statusKB(t, e.bridgePID, "VmHWM")) / 1024, unit: "MiB"}
-}
-
-// cpuSeconds is a process's user and system CPU time so far.
-func cpuSeconds(t *testing.T, pid int) float64 {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	peak, err := procstat.StatusBytes(e.bridgePID, "VmHWM")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Fields after the command name, which is in parentheses.
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	return (utime + stime) / 100 // USER_HZ is 100 on Linux
+	return figure{what: "peak RSS, 4 GiB down + 4 GiB up at once", who: "ftpbridge", value: float64(peak) / (1 << 20), unit: "MiB"}
 }
 
-// statusKB reads a "kB" field of /proc/<pid>/status.
-func statusKB(t *testing.T, pid int, field string) int64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// cpuSeconds is the bridge's CPU time so far.
+func (e *env) cpuSeconds() float64 {
+	s, err := procstat.CPUSeconds(e.bridgePID)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
+	return s
 }
 
 // writeReport writes BENCHMARKS.md beside go.mod.
