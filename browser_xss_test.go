@@ -29,7 +29,7 @@ func TestBrowserHostileNamesAreInert(t *testing.T) {
 		srv.List = append(srv.List, "-rw-r--r-- 1 ftp ftp 5 Jan 01 2026 "+n)
 	}
 	b := startBridge(t, "-allow-hosts", "127.0.0.1")
-	site := fakeSite(b, srv, "/")
+	site := addrURL(b, "ftp", "", srv.Addr(), "/", true)
 	if resp, _ := get(t, nil, site, "Accept", "text/html"); !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
 		t.Errorf("the listing page's CSP is %q", resp.Header.Get("Content-Security-Policy"))
 	}

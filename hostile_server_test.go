@@ -28,11 +28,6 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
-// fakeSite is the bridge URL of a path on a fake server.
-func fakeSite(b *bridge, srv *fakeftp.Server, p string) string {
-	return b.URL + "/ftp/" + srv.Addr() + p
-}
-
 // canaryOn listens on addr and reports, when asked, whether anything
 // connected.
 func canaryOn(t *testing.T, addr string) func() bool {
@@ -91,7 +86,7 @@ func TestDataConnectionIgnoresAnnouncedAddress(t *testing.T) {
 				}
 			}
 			b := startBridge(t, "-allow-hosts", "127.0.0.1,127.0.0.2")
-			l := listJSON(t, nil, fakeSite(b, srv, "/"))
+			l := listJSON(t, nil, addrURL(b, "ftp", "", srv.Addr(), "/", true))
 			if len(l.Entries) != 1 || l.Entries[0].Name != "real.txt" {
 				t.Errorf("listing %+v, want real.txt from the control connection's IP", l.Entries)
 			}
@@ -113,7 +108,7 @@ func TestDataConnectionIgnoresAnnouncedAddress(t *testing.T) {
 func TestControlBytesNeverReachTheServer(t *testing.T) {
 	srv := fakeftp.Start(t)
 	b := startBridge(t, "-allow-hosts", "127.0.0.1")
-	site := fakeSite(b, srv, "/")
+	site := addrURL(b, "ftp", "", srv.Addr(), "/", true)
 	form := func(method, u string, v url.Values) *http.Request {
 		req, _ := http.NewRequest(method, u, strings.NewReader(v.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -236,7 +231,7 @@ func TestHostileServerCannotHoldARequest(t *testing.T) {
 			tc.setup(srv)
 			b := startBridge(t, "-allow-hosts", "127.0.0.1", "-io-timeout", "1s", "-max-list-bytes", "1048576")
 			start := time.Now()
-			resp, body := get(t, nil, fakeSite(b, srv, "/"), "Accept", "application/json")
+			resp, body := get(t, nil, addrURL(b, "ftp", "", srv.Addr(), "/", true), "Accept", "application/json")
 			took := time.Since(start)
 			if resp.StatusCode != http.StatusBadGateway && resp.StatusCode != http.StatusGatewayTimeout {
 				t.Errorf("%d %s, want 502 or 504", resp.StatusCode, body)
@@ -255,30 +250,53 @@ func TestHostileServerCannotHoldARequest(t *testing.T) {
 // also when sent all at once; the server sees no more PASS commands than
 // that, the client gets 429 with Retry-After, and an X-Forwarded-For
 // from a client that is not a trusted proxy changes nothing.
-func TestLoginGuessingIsLimited(t *testing.T) {
+// refusingServer is a fake FTP server that refuses every password.
+func refusingServer(t *testing.T) *fakeftp.Server {
 	srv := fakeftp.Start(t)
 	srv.Script["PASS"] = func(c *fakeftp.Conn, _ string) { c.Reply(530, "Login incorrect") }
-	b := startBridge(t, "-allow-hosts", "127.0.0.1")
-	guess := func(user string, i int) *http.Response {
-		req, _ := http.NewRequest(http.MethodGet, b.URL+"/ftp/"+user+"@"+srv.Addr()+"/", nil)
-		req.SetBasicAuth(user, fmt.Sprint("guess", i))
-		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i)) // not believed
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+	return srv
+}
+
+// wrongLogin tries a wrong password for user through the bridge, with an
+// X-Forwarded-For header. Safe to call from any goroutine.
+func wrongLogin(b *bridge, srv *fakeftp.Server, user, forwardedFor string) (*http.Response, error) {
+	req, _ := http.NewRequest(http.MethodGet, b.URL+"/ftp/"+user+"@"+srv.Addr()+"/", nil)
+	req.SetBasicAuth(user, "guess")
+	req.Header.Set("X-Forwarded-For", forwardedFor)
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
 		resp.Body.Close()
-		return resp
+	}
+	return resp, err
+}
+
+func TestLoginGuessingIsLimited(t *testing.T) {
+	srv := refusingServer(t)
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	// The header is not believed: the bridge trusts no proxy here.
+	guess := func(user string, i int) (*http.Response, error) {
+		return wrongLogin(b, srv, user, fmt.Sprintf("198.51.100.%d", i))
 	}
 
 	// Twenty guesses at once for one user: five reach the server.
-	answers := make(chan *http.Response, 20)
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	answers := make(chan answer, 20)
 	for i := range 20 {
-		go func() { answers <- guess("alice", i) }()
+		go func() {
+			resp, err := guess("alice", i)
+			answers <- answer{resp, err}
+		}()
 	}
 	count := map[int]int{}
 	for range 20 {
-		resp := <-answers
+		a := <-answers
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		resp := a.resp
 		count[resp.StatusCode]++
 		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
@@ -291,7 +309,10 @@ func TestLoginGuessingIsLimited(t *testing.T) {
 	// Other users from the same client: five more tries, then the
 	// client's own limit of ten holds whatever the user.
 	for i := range 8 {
-		resp := guess(fmt.Sprint("user", i), i)
+		resp, err := guess(fmt.Sprint("user", i), i)
+		if err != nil {
+			t.Fatal(err)
+		}
 		want := http.StatusUnauthorized
 		if i >= 5 {
 			want = http.StatusTooManyRequests
@@ -328,8 +349,8 @@ func TestHostileNamesCarryNoCommand(t *testing.T) {
 		c.Reply(213, "2")
 	}
 	b := startBridge(t, "-allow-hosts", "127.0.0.1")
-	get(t, nil, fakeSite(b, srv, "/d/")+"?format=zip")
-	req, _ := http.NewRequest(http.MethodDelete, fakeSite(b, srv, "/d/")+"?recursive=1", nil)
+	get(t, nil, addrURL(b, "ftp", "", srv.Addr(), "/d", true)+"?format=zip")
+	req, _ := http.NewRequest(http.MethodDelete, addrURL(b, "ftp", "", srv.Addr(), "/d", true)+"?recursive=1", nil)
 	resp, body := doReq(t, http.DefaultClient, req)
 	if resp.StatusCode != 200 {
 		t.Fatalf("recursive delete: %d %s", resp.StatusCode, body)
@@ -452,14 +473,13 @@ func TestSessionCookieCarriesNoCredential(t *testing.T) {
 // a limit; the same header from anyone else is ignored (see
 // TestLoginGuessingIsLimited).
 func TestLoginLimitsBelieveOnlyTrustedProxies(t *testing.T) {
-	srv := fakeftp.Start(t)
-	srv.Script["PASS"] = func(c *fakeftp.Conn, _ string) { c.Reply(530, "Login incorrect") }
+	srv := refusingServer(t)
 	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-trusted-proxies", "127.0.0.1")
 	try := func(user, client string) int {
-		req, _ := http.NewRequest(http.MethodGet, b.URL+"/ftp/"+user+"@"+srv.Addr()+"/", nil)
-		req.SetBasicAuth(user, "guess")
-		req.Header.Set("X-Forwarded-For", "203.0.113.9, "+client) // the proxy adds the last
-		resp, _ := doReq(t, http.DefaultClient, req)
+		resp, err := wrongLogin(b, srv, user, "203.0.113.9, "+client) // the proxy adds the last
+		if err != nil {
+			t.Fatal(err)
+		}
 		return resp.StatusCode
 	}
 	// Twelve clients, one try each: none is over its own limit of ten.
@@ -492,7 +512,7 @@ func TestListingEntriesAreCapped(t *testing.T) {
 		status int
 	}{{"100", http.StatusBadGateway}, {"1000", http.StatusOK}} {
 		b := startBridge(t, "-allow-hosts", "127.0.0.1", "-max-list-entries", tc.max)
-		resp, body := get(t, nil, fakeSite(b, srv, "/"), "Accept", "application/json")
+		resp, body := get(t, nil, addrURL(b, "ftp", "", srv.Addr(), "/", true), "Accept", "application/json")
 		if resp.StatusCode != tc.status || tc.status != 200 && !strings.Contains(string(body), "more entries") {
 			t.Errorf("1000 entries with -max-list-entries %s: %d %.200s, want %d", tc.max, resp.StatusCode, body, tc.status)
 		}
