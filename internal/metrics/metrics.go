@@ -72,15 +72,15 @@ func (m *Metrics) Track(tr *transfer.Tracker) {
 		m.active.WithLabelValues(op).Dec()
 		m.transfers.WithLabelValues(op, string(s)).Inc()
 	}
-	tr.OnBytes = func(op string, n int64) { m.bytes.WithLabelValues(direction(op)).Add(float64(n)) }
-}
-
-// direction is where an operation moves bytes.
-func direction(op string) string {
-	if op == "upload" {
-		return "up"
+	// Looked up once: OnBytes runs for every chunk a transfer moves.
+	up, down := m.bytes.WithLabelValues("up"), m.bytes.WithLabelValues("down")
+	tr.OnBytes = func(op string, n int64) {
+		if op == "upload" {
+			up.Add(float64(n))
+		} else {
+			down.Add(float64(n))
+		}
 	}
-	return "down"
 }
 
 // ObserveOp is for ftppool.Config.ObserveOp.
