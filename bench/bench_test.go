@@ -63,13 +63,30 @@ func TestSideBySide(t *testing.T) {
 	e.startBridge()
 	e.startRclone()
 
+	measures := []struct {
+		name string
+		run  func() []figure
+	}{
+		{"download", e.downloads},
+		{"upload", e.uploads},
+		{"listing", e.listings},
+		{"small", e.smallFiles},
+		{"concurrent", func() []figure { return []figure{e.concurrent()} }},
+		{"rss", func() []figure { return []figure{e.peakRSS()} }},
+	}
+	// FTPBRIDGE_BENCH_ONLY=download,listing runs those measures alone and
+	// prints them, leaving BENCHMARKS.md as it is: for working on one.
+	only := os.Getenv("FTPBRIDGE_BENCH_ONLY")
 	var figures []figure
-	figures = append(figures, e.downloads()...)
-	figures = append(figures, e.uploads()...)
-	figures = append(figures, e.listings()...)
-	figures = append(figures, e.smallFiles()...)
-	figures = append(figures, e.concurrent())
-	figures = append(figures, e.peakRSS())
+	for _, m := range measures {
+		if only == "" || slices.Contains(strings.Split(only, ","), m.name) {
+			figures = append(figures, m.run()...)
+		}
+	}
+	if only != "" {
+		t.Log("\n" + table(figures))
+		return
+	}
 	if err := writeReport(figures); err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +134,9 @@ func (e *env) startBridge() {
 	}
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-allow-hosts", "127.0.0.1", "-log-level", "warn",
 		"-data-dir", t.TempDir(), "-conn-wait", "120s")
+	if addr := os.Getenv("FTPBRIDGE_BENCH_PPROF"); addr != "" {
+		cmd.Args = append(cmd.Args, "-pprof", addr) // to profile the bridge while a measure runs
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -429,6 +449,13 @@ func writeReport(figures []figure) error {
 	fmt.Fprintf(&b, "# Benchmarks\n\nMade by `bash bench/run.sh` on %s: %d cores (%s), %s, vsftpd on loopback.\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.Version())
 	fmt.Fprintf(&b, "Each figure is the median of %d runs, the contenders taking turns. Ratios are to the first row of each measure (direct FTP; rclone for the small-file rows): for rates, higher is better; for times (ms), lower is.\n\n", repeats)
+	b.WriteString(table(figures))
+	return os.WriteFile("../BENCHMARKS.md", []byte(b.String()), 0o644)
+}
+
+// table is the figures as a Markdown table.
+func table(figures []figure) string {
+	var b strings.Builder
 	b.WriteString("| measure | who | median | ratio |\n|---|---|---|---|\n")
 	for _, f := range figures {
 		ratio := ""
@@ -437,5 +464,5 @@ func writeReport(figures []figure) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.1f %s | %s |\n", f.what, f.who, f.value, f.unit, ratio)
 	}
-	return os.WriteFile("../BENCHMARKS.md", []byte(b.String()), 0o644)
+	return b.String()
 }

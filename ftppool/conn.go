@@ -31,6 +31,9 @@ type conn struct {
 	// data is the latest data connection, so that a cancelled operation
 	// can cut it: jlaffaye's transfers cannot be interrupted otherwise.
 	data atomic.Pointer[net.Conn]
+	// dataTLS: the data connections are TLS, so bytes cannot be moved
+	// between sockets by the kernel.
+	dataTLS bool
 }
 
 // cutOnCancel closes the running data connection when ctx ends, which
@@ -163,7 +166,7 @@ func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login) (*conn, error
 
 // dialLogin opens and logs in one control connection.
 func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login) (*conn, error) {
-	c := &conn{fresh: true}
+	c := &conn{fresh: true, dataTLS: ep.Security != Plain}
 	var tlsConf *tls.Config
 	if ep.Security != Plain {
 		tlsConf = &tls.Config{

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"time"
 
 	"github.com/jlaffaye/ftp"
@@ -23,7 +25,8 @@ type File struct {
 	pos    int64 // where the next Read reads
 	at     int64 // where the running transfer is, when resp is set
 	resp   *ftp.Response
-	broken bool // the connection may be out of step: do not reuse it
+	heard  time.Time // when the running transfer last brought bytes
+	broken bool      // the connection may be out of step: do not reuse it
 	// stopCut ends the watch that cuts the data connection when the
 	// request's context ends (a cancelled download).
 	stopCut func()
@@ -70,7 +73,7 @@ func (f *File) Start() error {
 		}
 		return fmt.Errorf("retrieve %s: %w", f.path, err)
 	}
-	f.resp, f.at = resp, f.pos
+	f.resp, f.at, f.heard = resp, f.pos, time.Now()
 	return nil
 }
 
@@ -83,19 +86,112 @@ func (f *File) Read(b []byte) (int, error) {
 	f.pos += int64(n)
 	f.at = f.pos
 	if err == io.EOF {
-		cerr := f.resp.Close()
-		f.resp = nil
-		if cerr != nil {
-			f.broken = true
-			return n, fmt.Errorf("retrieve %s: the server did not confirm the end: %w", f.path, cerr)
-		}
-		return n, io.EOF
+		return n, f.ended()
 	}
 	if err != nil {
 		f.abort()
 		return n, fmt.Errorf("retrieve %s: %w", f.path, err)
 	}
 	return n, nil
+}
+
+// ended closes a transfer the server finished, and gives io.EOF once the
+// server confirms it sent everything.
+func (f *File) ended() error {
+	err := f.resp.Close()
+	f.resp = nil
+	if err != nil {
+		f.broken = true
+		return fmt.Errorf("retrieve %s: the server did not confirm the end: %w", f.path, err)
+	}
+	return io.EOF
+}
+
+// WriteError is a failure on the receiving side of CopyTo: the FTP server
+// was fine, whoever took the bytes stopped.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return "send: " + e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// copyTick is the longest one CopyTo call waits for the server, so that
+// its caller can report the progress of a slow transfer.
+const copyTick = time.Second
+
+// CopyTo moves up to n bytes from the current position to w and says how
+// many it moved; it may move fewer, even none, and is called again until
+// it returns an error, io.EOF at the end of the file. A failure of w comes
+// back as a *WriteError.
+//
+// When the data connection is plain TCP and w takes readers itself
+// (io.ReaderFrom, as net/http's response over TCP does), the kernel moves
+// the bytes from socket to socket (splice(2)) and they never pass through
+// the process; otherwise they go through buf.
+func (f *File) CopyTo(w io.Writer, n int64, buf []byte) (int64, error) {
+	if err := f.Start(); err != nil {
+		return 0, err
+	}
+	rf, canTake := w.(io.ReaderFrom)
+	data, plain := (*f.c.data.Load()).(*net.TCPConn)
+	if !canTake || !plain || f.c.dataTLS {
+		return f.copyThrough(w, n, buf)
+	}
+	// The deadline comes soon, so that the call returns often; silence
+	// fails the transfer only once it lasts IOTimeout, counted from the
+	// last bytes, across calls.
+	deadline := time.Now().Add(copyTick)
+	if silenceEnds := f.heard.Add(f.h.p.cfg.IOTimeout); silenceEnds.Before(deadline) {
+		deadline = silenceEnds
+	}
+	if err := data.SetReadDeadline(deadline); err != nil {
+		f.abort()
+		return 0, fmt.Errorf("retrieve %s: %w", f.path, err)
+	}
+	src := &io.LimitedReader{R: data, N: n}
+	moved, err := rf.ReadFrom(src)
+	f.pos += moved
+	f.at = f.pos
+	if moved > 0 {
+		f.heard = time.Now()
+	}
+	switch {
+	case err == nil && src.N > 0:
+		return moved, f.ended() // the server closed the data connection
+	case err == nil:
+		return moved, nil
+	case errors.Is(err, os.ErrDeadlineExceeded) && time.Since(f.heard) < f.h.p.cfg.IOTimeout:
+		return moved, nil
+	case errors.Is(err, os.ErrDeadlineExceeded) || !stillOpen(data):
+		f.abort()
+		return moved, fmt.Errorf("retrieve %s: %w", f.path, err)
+	default:
+		f.abort()
+		return moved, &WriteError{Err: err}
+	}
+}
+
+// copyThrough is CopyTo through a buffer, one read at a time.
+func (f *File) copyThrough(w io.Writer, n int64, buf []byte) (int64, error) {
+	got, rerr := f.Read(buf[:min(n, int64(len(buf)))])
+	sent, werr := w.Write(buf[:got])
+	if werr != nil {
+		f.abort()
+		return int64(sent), &WriteError{Err: werr}
+	}
+	return int64(sent), rerr
+}
+
+// stillOpen tells, after a splice failed, whether its data connection
+// still stands, and so whether the failure was on the other side: a read
+// that hardly waits finds more data, or nothing yet, rather than an end
+// or an error. (A deadline already past would fail the read unread.)
+func stillOpen(c *net.TCPConn) bool {
+	if err := c.SetReadDeadline(time.Now().Add(time.Millisecond)); err != nil {
+		return false
+	}
+	var one [1]byte
+	n, err := c.Read(one[:])
+	return n > 0 || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // Seek moves the position. It sends nothing: http.ServeContent seeks to

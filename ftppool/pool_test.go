@@ -16,6 +16,14 @@ import (
 func testPool(t *testing.T, cfg Config) (*Pool, *testftp.Server, Endpoint) {
 	t.Helper()
 	srv := testftp.Start(t, embedftp.Options{})
+	p, ep := poolOn(t, srv.Addr(), cfg)
+	return p, srv, ep
+}
+
+// poolOn is a pool for the server at addr, with short test timeouts where
+// cfg leaves them zero.
+func poolOn(t *testing.T, addr string, cfg Config) (*Pool, Endpoint) {
+	t.Helper()
 	var d net.Dialer
 	cfg.Dial = d.DialContext
 	cfg.DialData = func(ctx context.Context, network, addr, _ string) (net.Conn, error) {
@@ -24,15 +32,21 @@ func testPool(t *testing.T, cfg Config) (*Pool, *testftp.Server, Endpoint) {
 	if cfg.WaitTimeout == 0 {
 		cfg.WaitTimeout = time.Second
 	}
-	cfg.IOTimeout, cfg.DialTimeout = 5*time.Second, 5*time.Second
+	if cfg.IOTimeout == 0 {
+		cfg.IOTimeout = 5 * time.Second
+	}
+	cfg.DialTimeout = 5 * time.Second
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = time.Minute
 	}
+	if cfg.MaxConnsPerSession == 0 {
+		cfg.MaxConnsPerSession, cfg.MaxConnsPerHost = 2, 4
+	}
 	p := New(cfg)
 	t.Cleanup(p.Close)
-	host, ps, _ := net.SplitHostPort(srv.Addr())
+	host, ps, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(ps)
-	return p, srv, Endpoint{Host: host, Port: port}
+	return p, Endpoint{Host: host, Port: port}
 }
 
 // waitClients waits until the server sees n control connections.

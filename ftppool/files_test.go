@@ -1,0 +1,207 @@
+package ftppool
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
+)
+
+// socketPair is a connected pair of loopback TCP sockets: what CopyTo
+// writes to the first, the second reads.
+func socketPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dialed, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dialed.Close(); accepted.Close() })
+	return dialed.(*net.TCPConn), accepted.(*net.TCPConn)
+}
+
+// copyAll calls CopyTo until it ends, as the download handler does.
+func copyAll(f *File, w io.Writer, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n, err := f.CopyTo(w, 1<<20, buf)
+		total += n
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// openOn serves content as /f on a fake server whose RETR sends it by
+// send, and opens it through a pool with the given silence limit.
+func openOn(t *testing.T, content []byte, ioTimeout time.Duration, send func(dc net.Conn) error) *File {
+	t.Helper()
+	srv := fakeftp.Start(t)
+	srv.Files["/f"] = content
+	if send != nil {
+		srv.Script["RETR"] = func(c *fakeftp.Conn, _ string) {
+			c.Transfer(func(w io.Writer) error { return send(w.(net.Conn)) })
+		}
+	}
+	p, ep := poolOn(t, srv.Addr(), Config{IOTimeout: ioTimeout})
+	f, err := p.Handle("", ep, Login{User: "anonymous", Password: "x"}).Open(context.Background(), "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// TestCopyToMovesTheFile: socket to socket the bytes never touch the
+// buffer (the kernel moved them); to any other writer they go through it.
+// Either way every byte arrives and the end is io.EOF.
+func TestCopyToMovesTheFile(t *testing.T) {
+	content := make([]byte, 3<<20+17)
+	rand.Read(content)
+	for _, tc := range []struct {
+		name      string
+		viaBuffer bool
+	}{
+		{"socket to socket", false},
+		{"through the buffer", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := openOn(t, content, 5*time.Second, nil)
+			buf := make([]byte, 64<<10)
+			var got bytes.Buffer
+			var w io.Writer
+			received := make(chan error, 1)
+			if tc.viaBuffer {
+				w = struct{ io.Writer }{&got} // hides bytes.Buffer's ReadFrom
+				received <- nil
+			} else {
+				out, in := socketPair(t)
+				w = out
+				go func() { _, err := io.Copy(&got, in); received <- err }()
+				defer out.Close()
+			}
+			n, err := copyAll(f, w, buf)
+			if err != nil || n != int64(len(content)) {
+				t.Fatalf("CopyTo moved %d bytes, err %v; want %d, nil", n, err, len(content))
+			}
+			if c, ok := w.(*net.TCPConn); ok {
+				c.Close()
+			}
+			if err := <-received; err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), content) {
+				t.Fatal("the bytes that arrived differ from the file")
+			}
+			if touched := !bytes.Equal(buf, make([]byte, len(buf))); touched != tc.viaBuffer {
+				t.Errorf("buffer used: %v, want %v", touched, tc.viaBuffer)
+			}
+		})
+	}
+}
+
+// TestCopyToTellsWhichSideFailed: a reader that goes away is a
+// *WriteError; a server that cuts the transfer, or stays silent for the
+// io-timeout, is not.
+func TestCopyToTellsWhichSideFailed(t *testing.T) {
+	content := make([]byte, 16<<20)
+	const ioTimeout = 300 * time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		send       func(dc net.Conn) error
+		readerGone bool
+		wantWrite  bool
+	}{
+		{name: "the reader hangs up", readerGone: true, wantWrite: true},
+		{name: "the server resets the data connection", send: func(dc net.Conn) error {
+			dc.Write(content[:1<<20])
+			dc.(*net.TCPConn).SetLinger(0) // closing now sends a reset
+			return errors.New("cut")
+		}},
+		{name: "the server falls silent", send: func(dc net.Conn) error {
+			dc.Write(content[:100])
+			io.Copy(io.Discard, dc) // until the bridge gives up and closes
+			return errors.New("gave up")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := openOn(t, content, ioTimeout, tc.send)
+			out, in := socketPair(t)
+			if tc.readerGone {
+				in.Close()
+			} else {
+				go io.Copy(io.Discard, in)
+			}
+			_, err := copyAll(f, out, make([]byte, 64<<10))
+			if err == nil {
+				t.Fatal("CopyTo succeeded")
+			}
+			if _, isWrite := errors.AsType[*WriteError](err); isWrite != tc.wantWrite {
+				t.Errorf("error %v: a WriteError %v, want %v", err, isWrite, tc.wantWrite)
+			}
+		})
+	}
+}
+
+// TestCopyToSilenceIsCountedFromTheLastBytes: a server that trickles the
+// file, never silent for the io-timeout, finishes even though the whole
+// transfer takes longer than that; one that then falls silent fails no
+// sooner than the io-timeout after its last bytes.
+func TestCopyToSilenceIsCountedFromTheLastBytes(t *testing.T) {
+	const ioTimeout = time.Second
+	content := make([]byte, 40)
+	trickle := func(dc net.Conn) error {
+		for i := range content {
+			if i > 0 {
+				time.Sleep(50 * time.Millisecond) // the pace under test: 2 s in all
+			}
+			if _, err := dc.Write(content[i : i+1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	t.Run("trickling", func(t *testing.T) {
+		f := openOn(t, content, ioTimeout, trickle)
+		out, in := socketPair(t)
+		go io.Copy(io.Discard, in)
+		if n, err := copyAll(f, out, make([]byte, 64<<10)); err != nil || n != int64(len(content)) {
+			t.Fatalf("moved %d bytes, err %v; want %d, nil", n, err, len(content))
+		}
+	})
+	t.Run("trickling, then silent", func(t *testing.T) {
+		lastBytes := make(chan time.Time, 1)
+		f := openOn(t, append(content, 0), ioTimeout, func(dc net.Conn) error {
+			trickle(dc)
+			lastBytes <- time.Now()
+			io.Copy(io.Discard, dc)
+			return errors.New("gave up")
+		})
+		out, in := socketPair(t)
+		go io.Copy(io.Discard, in)
+		_, err := copyAll(f, out, make([]byte, 64<<10))
+		if err == nil || ErrorKind(err) != KindTimeout {
+			t.Fatalf("err %v (%v), want a timeout", err, ErrorKind(err))
+		}
+		if silent := time.Since(<-lastBytes); silent < ioTimeout {
+			t.Errorf("gave up after %v of silence, before the io-timeout %v", silent, ioTimeout)
+		}
+	})
+}
