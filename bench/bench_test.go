@@ -56,7 +56,7 @@ func TestSideBySide(t *testing.T) {
 			t.Fatalf("%s is needed: bash bench/run.sh installs it (%v)", tool, err)
 		}
 	}
-	root := t.TempDir()
+	root := servedRoot(t)
 	srv := realftp.StartVsftpd(t, realftp.Options{Root: root, Writable: true})
 	e := &env{t: t, srv: srv, root: root}
 	e.prepare()
@@ -90,6 +90,23 @@ func TestSideBySide(t *testing.T) {
 	if err := writeReport(figures); err != nil {
 		t.Fatal(err)
 	}
+	if err := writeChart("../BENCHMARKS.png", figures); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// servedRoot is where vsftpd's files live: in memory (tmpfs) where the
+// machine has /dev/shm, so that the disk does not set the pace of the
+// uploads (on this machine it did, by 10 to 20% from run to run), and the
+// figures measure the FTP paths alone.
+func servedRoot(t *testing.T) string {
+	dir, err := os.MkdirTemp("/dev/shm", "ftpbridge-bench-")
+	if err != nil {
+		t.Logf("no tmpfs at /dev/shm (%v): serving from the disk", err)
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // env is what the measures share.
@@ -450,6 +467,7 @@ func writeReport(figures []figure) error {
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.Version())
 	fmt.Fprintf(&b, "Each figure is the median of %d runs, the contenders taking turns. Ratios are to the first row of each measure (direct FTP; rclone for the small-file rows): for rates, higher is better; for times (ms), lower is.\n\n", repeats)
 	b.WriteString(table(figures))
+	b.WriteString("\n![Speed against direct FTP](BENCHMARKS.png)\n")
 	return os.WriteFile("../BENCHMARKS.md", []byte(b.String()), 0o644)
 }
 

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -269,7 +270,9 @@ func multipartReader(r *http.Request, body io.Reader) (*multipart.Reader, error)
 	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
 		return nil, badRequest("An upload by POST must be multipart/form-data, with the files in fields named \"file\".")
 	}
-	return multipart.NewReader(body, params["boundary"]), nil
+	// The multipart reader reads 4 KiB at a time; from the socket, that
+	// is a system call per 4 KiB, which halved upload speed.
+	return multipart.NewReader(bufio.NewReaderSize(body, 256<<10), params["boundary"]), nil
 }
 
 // partFileName is the name the browser gave a file part, with its folders:
