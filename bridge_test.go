@@ -108,14 +108,14 @@ func TestListingHTMLEscapesNames(t *testing.T) {
 		t.Error("a name with <, > and quotes appears unescaped in the page")
 	}
 	for _, want := range []string{
-		`a #?%&amp;;&#34;&#39;&lt;&gt; b.txt`,      // text, escaped by html/template
-		`href="/ftp/127.0.0.1:`,                    // links are absolute bridge URLs
-		`a%20%23%3F%25%26%3B%22%27%3C%3E%20b.txt"`, // the href carries the bytes
-		`latin1-%E9t%E9.txt"`,                      // non-UTF-8 bytes, percent-encoded
-		"latin1-\uFFFDt\uFFFD.txt",                 // and shown with replacement characters
-		strings.Repeat("n", 196) + ".txt",          // long names are not cut
-		`title="3145728 bytes"`,                    // exact size on hover
-		`3.0 MiB`,                                  // human size
+		`a #?%&amp;;&#34;&#39;&lt;&gt; b.txt`,        // text, escaped by html/template
+		`href="/ftp/127.0.0.1:`,                      // links are absolute bridge URLs
+		`a%20%23%3F%25%26%3B%22&#39;%3C%3E%20b.txt"`, // the href carries the bytes (' is legal in a path, escaped for the attribute)
+		`latin1-%E9t%E9.txt"`,                        // non-UTF-8 bytes, percent-encoded
+		"latin1-\uFFFDt\uFFFD.txt",                   // and shown with replacement characters
+		strings.Repeat("n", 196) + ".txt",            // long names are not cut
+		`title="3145728 bytes"`,                      // exact size on hover
+		`3.0 MiB`,                                    // human size
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)

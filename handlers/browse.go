@@ -99,7 +99,7 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 		return err
 	}
 	l.page = d.page(r, l.Path+" on "+l.SiteName)
-	d.render(c.Response(), http.StatusOK, "listing.html", l)
+	d.renderListing(c.Response(), l)
 	return nil
 }
 

@@ -332,7 +332,7 @@ func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
 	l.filterHidden()
 	l.page = d.page(r, l.Path+" (shared)")
 	l.ReadOnly = true
-	d.render(c.Response(), http.StatusOK, "listing.html", l)
+	d.renderListing(c.Response(), l)
 	return nil
 }
 

@@ -1,0 +1,113 @@
+package handlers
+
+import (
+	"bufio"
+	"html/template"
+	"net/http"
+	"strconv"
+)
+
+// renderListing writes a folder's page: html/template makes the page
+// around the table's rows, and writeRows the rows.
+func (d *Deps) renderListing(w http.ResponseWriter, l *listing) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	err := d.pages.ExecuteTemplate(bw, "listing-top", l)
+	if err == nil {
+		writeRows(bw, l)
+		err = d.pages.ExecuteTemplate(bw, "listing-bottom", l)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		d.Logger.Error("render page", "page", "listing", "err", err)
+	}
+}
+
+// writeRows writes the listing's table rows: the one piece of the bridge's
+// HTML not made by html/template. Through a template, a 10,000-entry
+// folder took 470 ms to render, nearly all of it reflection (text/template
+// calls each of a row's twenty escapers with reflect); here it takes a
+// tenth of that. The safety html/template gives is kept by construction:
+// markup is only ever the literals below, every value goes through
+// html/template's own HTMLEscapeString inside a double-quoted attribute or
+// text, and every link is one the bridge made (site.URL: percent-encoded,
+// starting with "/", so never a javascript: URL). FuzzListingRows parses
+// the page back and checks it.
+func writeRows(bw *bufio.Writer, l *listing) {
+	w := rowWriter{bw}
+	lit, esc := w.lit, w.esc
+	for _, it := range l.Entries {
+		lit(`<tr class="`)
+		esc(it.Type)
+		lit(`" data-name="`)
+		esc(it.Name)
+		lit("\">\n    <td class=\"name\"><a href=\"")
+		esc(it.Href)
+		lit(`"><svg class="icon" aria-hidden="true"><use href="/static/icons.svg#`)
+		esc(it.Icon)
+		lit(`"></use></svg><span>`)
+		esc(it.Name)
+		lit(`</span></a>`)
+		if it.Target != "" {
+			lit(` <span class="target">→ `)
+			esc(it.Target)
+			lit(`</span>`)
+		}
+		lit("</td>\n    <td class=\"size\"")
+		if it.Type == "file" {
+			lit(` title="`)
+			lit(strconv.FormatInt(it.Size, 10))
+			lit(` bytes"`)
+		}
+		lit(`>`)
+		esc(it.HumanSize)
+		lit("</td>\n    <td class=\"date\">")
+		if it.Modified != "" {
+			lit(`<time datetime="`)
+			esc(it.Modified)
+			lit(`">`)
+			esc(it.Date)
+			lit(`</time>`)
+		}
+		lit("</td>\n")
+		if !l.ReadOnly {
+			w.menu(it)
+		}
+		lit("  </tr>\n")
+	}
+}
+
+// rowWriter writes markup literals as they are and values escaped.
+type rowWriter struct{ w *bufio.Writer }
+
+func (r rowWriter) lit(markup string) { r.w.WriteString(markup) }
+func (r rowWriter) esc(value string)  { r.w.WriteString(template.HTMLEscapeString(value)) }
+
+// menu writes a row's share, rename and delete menu. Without JavaScript
+// its forms post as they are.
+func (r rowWriter) menu(it item) {
+	lit, esc := r.lit, r.esc
+	lit(`    <td class="act"><details class="menu"><summary aria-label="Share, rename or delete `)
+	esc(it.Name)
+	lit(`" title="Share, rename or delete"><svg class="icon" aria-hidden="true"><use href="/static/icons.svg#more"></use></svg></summary>` +
+		"\n      <div class=\"popover\">\n        <button type=\"button\" class=\"share-open jsonly\" data-href=\"")
+	esc(it.Href)
+	lit("\">Share a link…</button>\n        <form class=\"rename\" method=\"post\" action=\"")
+	esc(it.Href)
+	lit(`?op=rename"><label>New name or path <input name="to" value="`)
+	esc(it.Name)
+	lit(`" required autocomplete="off" spellcheck="false"></label><button type="submit">Rename</button></form>` +
+		"\n        <form class=\"delete\" method=\"post\" action=\"")
+	esc(it.Href)
+	lit(`?op=delete" data-type="`)
+	esc(it.Type)
+	lit(`">`)
+	if it.Type == "dir" {
+		lit(`<label class="check nojs"><input type="checkbox" name="recursive" value="1"> with everything in it</label>`)
+	}
+	lit(`<button type="submit" class="danger">Delete</button></form>` + "\n      </div></details></td>\n")
+}
