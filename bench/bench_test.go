@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jlaffaye/ftp"
+
 	"github.com/ftpbridge/ftpbridge/internal/procstat"
 	"github.com/ftpbridge/ftpbridge/internal/realftp"
 )
@@ -150,7 +152,7 @@ func (e *env) startBridge() {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-allow-hosts", "127.0.0.1", "-log-level", "warn",
-		"-data-dir", t.TempDir(), "-conn-wait", "120s")
+		"-data-dir", t.TempDir(), "-conn-wait", "120s", "-max-conns-per-session", "8")
 	if addr := os.Getenv("FTPBRIDGE_BENCH_PPROF"); addr != "" {
 		cmd.Args = append(cmd.Args, "-pprof", addr) // to profile the bridge while a measure runs
 	}
@@ -184,9 +186,12 @@ func (e *env) startRclone() {
 	serve := func(kind string) string {
 		addr := freeAddr(t)
 		// One RETR per download, as the others do: rclone's default
-		// chunked reading restarts the transfer at every chunk.
+		// chunked reading restarts the transfer at every chunk. At most
+		// 16 FTP connections, as the bridge's per-host cap: with no cap,
+		// rclone meets vsftpd's 50 per address at concurrency 64 and
+		// collapses to a few requests a second, which measures nothing.
 		cmd := exec.Command("rclone", "serve", kind, remote, "--addr", addr, "--config", "/dev/null",
-			"--vfs-read-chunk-size", "0", "--log-level", "ERROR")
+			"--vfs-read-chunk-size", "0", "--ftp-concurrency", "16", "--log-level", "ERROR")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -339,29 +344,82 @@ func (e *env) listings() []figure {
 }
 
 // smallFiles: (c) GET requests per second of 1 KiB files, keep-alive and a
-// warm pool, at concurrency 8 and 64, bridge against rclone.
+// warm pool, at concurrency 8 and 64, bridge against rclone; and, as the
+// ceiling both work under, the least any FTP client must do per file: a
+// RETR (with its EPSV) on a logged-in connection per worker.
 func (e *env) smallFiles() []figure {
+	small := func(i int) string { return fmt.Sprintf("/small/s%02d.txt", i%64) }
 	var out []figure
 	for _, conc := range []int{8, 64} {
-		var rates []float64
-		for _, c := range []struct {
-			name string
-			url  func(i int) string
-			auth bool
-		}{
-			{"rclone serve http", func(i int) string { return fmt.Sprintf("%s/small/s%02d.txt", e.rcloneHTTP, i%64) }, false},
-			{"ftpbridge", func(i int) string { return e.bridgeURL(fmt.Sprintf("/small/s%02d.txt", i%64)) }, true},
-		} {
-			rate := e.load(conc, 5*time.Second, c.url, c.auth)
-			rates = append(rates, rate)
-			f := figure{what: fmt.Sprintf("1 KiB GETs, concurrency %d", conc), who: c.name, value: rate, unit: "req/s"}
-			if len(rates) == 2 {
-				f.ratio = rate / rates[0] // to rclone: the target compares with it
-			}
-			out = append(out, f)
+		what := fmt.Sprintf("1 KiB GETs, concurrency %d", conc)
+		rclone := e.load(conc, 5*time.Second, func(i int) string { return e.rcloneHTTP + small(i) }, false)
+		bridge := e.load(conc, 5*time.Second, func(i int) string { return e.bridgeURL(small(i)) }, true)
+		out = append(out,
+			figure{what: what, who: "rclone serve http", value: rclone, unit: "req/s"},
+			// The ratios are to rclone: the target compares with it.
+			figure{what: what, who: "ftpbridge", value: bridge, unit: "req/s", ratio: bridge / rclone})
+		if conc == 8 {
+			direct := e.loadFTP(conc, 5*time.Second, small)
+			out = append(out, figure{what: what, who: "direct FTP, RETR only (the ceiling)", value: direct, unit: "req/s", ratio: direct / rclone})
 		}
 	}
 	return out
+}
+
+// loadFTP runs conc workers, each on its own FTP connection, retrieving
+// path(i) for d after a warm-up, and returns files per second.
+func (e *env) loadFTP(conc int, d time.Duration, path func(i int) string) float64 {
+	t := e.t
+	conns := make([]*ftp.ServerConn, conc)
+	for w := range conns {
+		c, err := ftp.Dial(e.srv.Addr)
+		if err == nil {
+			err = c.Login(e.srv.User, e.srv.Password)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Quit()
+		conns[w] = c
+	}
+	get := func(c *ftp.ServerConn, i int) {
+		r, err := c.Retr(path(i))
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+			if cerr := r.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			t.Errorf("RETR %s: %v", path(i), err)
+		}
+	}
+	return rate(conc, d, func(w, i int) { get(conns[w], i) })
+}
+
+// rate calls do(worker, i) from conc workers for d, after a warm-up of 4
+// calls each, and returns calls per second.
+func rate(conc int, d time.Duration, do func(w, i int)) float64 {
+	for w := range conc {
+		for i := range 4 {
+			do(w, w+i*conc) // warm: connections made, logins done
+		}
+	}
+	var n atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range conc {
+		wg.Go(func() {
+			for i := w; ctx.Err() == nil; i += conc {
+				do(w, i)
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
 }
 
 // load runs conc workers getting url(i) for d, after a warm-up, and returns
@@ -385,24 +443,7 @@ func (e *env) load(conc int, d time.Duration, url func(i int) string, auth bool)
 			t.Errorf("GET %s: %d", url(i), resp.StatusCode)
 		}
 	}
-	for i := range conc * 4 {
-		get(i) // warm: connections made, logins done
-	}
-	var n atomic.Int64
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range conc {
-		wg.Go(func() {
-			for i := w; ctx.Err() == nil; i += conc {
-				get(i)
-				n.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
+	return rate(conc, d, func(_, i int) { get(i) })
 }
 
 // concurrent: (e) 50 downloads of 100 MiB at once through the bridge, under

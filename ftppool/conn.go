@@ -150,10 +150,11 @@ func (cc captureConn) Read(b []byte) (int, error) {
 }
 
 // dial opens and logs in one control connection, if the login gate lets
-// it try: a refused try sends nothing to the server.
-func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login) (*conn, error) {
+// it try: a refused try sends nothing to the server. Credentials that
+// logged in already (proven) are no guess and skip the gate.
+func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login, proven bool) (*conn, error) {
 	g := p.cfg.Logins
-	if g == nil {
+	if g == nil || proven {
 		return p.dialLogin(ctx, ep, login)
 	}
 	if err := g.Take(ctx, ep, login.User); err != nil {

@@ -205,3 +205,32 @@ func TestCopyToSilenceIsCountedFromTheLastBytes(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseAfterTheLastByteIsNoAbort: http.ServeContent reads a file's
+// size in bytes and never asks for more, so Close comes before the end of
+// the transfer was seen. That is a finished transfer: Close takes the
+// server's 226 and gives the connection back as it is, without the NOOP
+// an abort needs, and the next file reuses it without logging in again.
+func TestCloseAfterTheLastByteIsNoAbort(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.Files["/f"] = []byte("0123456789")
+	p, ep := poolOn(t, srv.Addr(), Config{NoopAfter: time.Minute}) // no health check on reuse
+	h := p.Handle("", ep, Login{User: "anonymous", Password: "x"})
+	for range 2 {
+		f, err := h.Open(context.Background(), "/f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if n, err := f.CopyTo(struct{ io.Writer }{&got}, f.Size, make([]byte, 64)); err != nil || n != f.Size {
+			t.Fatalf("moved %d of %d bytes: %v", n, f.Size, err)
+		}
+		f.Close()
+	}
+	if n := srv.Count("NOOP"); n != 0 {
+		t.Errorf("%d NOOPs after whole files, want none", n)
+	}
+	if n := srv.Count("USER"); n != 1 {
+		t.Errorf("%d logins for two files, want 1", n)
+	}
+}

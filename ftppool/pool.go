@@ -111,6 +111,13 @@ type sitePool struct {
 	open int
 	idle []*conn // most recently used last
 	gone bool    // forgotten: connections still out are closed on return
+	// proven: a login with these credentials succeeded, so further logins
+	// are no password guesses and skip the login gate. Until then one
+	// login at a time is tried (dialing), so a burst of parallel requests
+	// with new credentials is one try, not a try each, which the gate
+	// would refuse as guessing.
+	proven  bool
+	dialing bool
 }
 
 // Pool is safe for concurrent use.
@@ -203,19 +210,29 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 				continue
 			}
 		}
-		if sp.open < sp.max && p.perHost[host] < p.cfg.MaxConnsPerHost {
+		if sp.open < sp.max && p.perHost[host] < p.cfg.MaxConnsPerHost && (sp.proven || !sp.dialing) {
 			sp.open++
 			p.perHost[host]++
+			proven := sp.proven
+			sp.dialing = !proven
 			p.mu.Unlock()
-			c, err := p.dial(ctx, key.ep, login)
+			c, err := p.dial(ctx, key.ep, login, proven)
+			p.mu.Lock()
+			if !proven {
+				sp.dialing = false
+				sp.proven = err == nil
+				p.notifyLocked()
+			} else if errors.As(err, new(*loginError)) {
+				sp.proven = false // the password changed on the server
+			}
 			if err != nil {
-				p.mu.Lock()
 				sp.open--
 				p.perHost[host]--
 				p.notifyLocked()
 				p.mu.Unlock()
 				return nil, err
 			}
+			p.mu.Unlock()
 			c.pool = sp
 			return c, nil
 		}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -152,4 +155,59 @@ type closeRecorder struct {
 func (c *closeRecorder) Close() error {
 	c.closed.Store(true)
 	return nil
+}
+
+// countingGate lets every login try and counts them.
+type countingGate struct{ takes atomic.Int32 }
+
+func (g *countingGate) Take(context.Context, Endpoint, string) error { g.takes.Add(1); return nil }
+func (g *countingGate) Done(context.Context, Endpoint, string, bool) {}
+
+// TestParallelLoginsAreOneTry: eight requests at once with credentials the
+// pool has not seen make eight connections, yet only the first login asks
+// the gate: the others wait for it, then log in with proven credentials.
+// Before, each asked, and the gate's five tries per user refused the rest
+// as guessing. A wrong password still asks the gate at every try.
+func TestParallelLoginsAreOneTry(t *testing.T) {
+	gate := &countingGate{}
+	p, srv, ep := testPool(t, Config{MaxConnsPerSession: 8, MaxConnsPerHost: 8, Logins: gate})
+	if err := os.WriteFile(filepath.Join(srv.Root, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := p.Handle("o", ep, Login{User: testftp.User, Password: testftp.Password})
+	var held sync.WaitGroup
+	held.Add(8)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			f, err := h.Open(context.Background(), "/f")
+			held.Done()
+			if err == nil {
+				held.Wait() // all eight hold a connection at once
+				f.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := gate.takes.Load(); n != 1 {
+		t.Errorf("the gate was asked %d times for one set of credentials, want 1", n)
+	}
+	if s := p.Stats(); s.Open != 8 {
+		t.Errorf("%d connections open, want 8", s.Open)
+	}
+
+	wrong := p.Handle("o2", ep, Login{User: testftp.User, Password: "wrong"})
+	for range 3 {
+		if err := wrong.Check(context.Background()); ErrorKind(err) != KindLogin {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if n := gate.takes.Load(); n != 1+3 {
+		t.Errorf("the gate was asked %d times in all, want 4: every wrong try counts", n)
+	}
 }
