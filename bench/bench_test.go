@@ -151,8 +151,10 @@ func (e *env) startBridge() {
 	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	// As many FTP connections per login as rclone is given (its
+	// --ftp-concurrency below): the default of 4 is for browser sessions.
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-allow-hosts", "127.0.0.1", "-log-level", "warn",
-		"-data-dir", t.TempDir(), "-conn-wait", "120s", "-max-conns-per-session", "8")
+		"-data-dir", t.TempDir(), "-conn-wait", "120s", "-max-conns-per-session", "16")
 	if addr := os.Getenv("FTPBRIDGE_BENCH_PPROF"); addr != "" {
 		cmd.Args = append(cmd.Args, "-pprof", addr) // to profile the bridge while a measure runs
 	}
