@@ -533,6 +533,7 @@ func writeReport(figures []figure) error {
 	fmt.Fprintf(&b, "Each figure is the median of %d runs after one untimed round, the contenders taking turns. Ratios are to the first row of each measure (direct FTP; rclone for the small-file rows): for rates, higher is better; for times (ms), lower is.\n\n", repeats)
 	b.WriteString(table(figures))
 	b.WriteString("\n![Speed against direct FTP](BENCHMARKS.png)\n\n")
+	b.WriteString(targets(figures))
 	// What the figures came from, kept by hand beside this file.
 	changes, err := os.ReadFile("changes.md")
 	if err != nil {
@@ -540,6 +541,48 @@ func writeReport(figures []figure) error {
 	}
 	b.Write(changes)
 	return os.WriteFile("../BENCHMARKS.md", []byte(b.String()), 0o644)
+}
+
+// targets checks the figures against issue 6's targets, as a Markdown
+// table: each target, the figure it is judged by, and whether it holds.
+func targets(figures []figure) string {
+	find := func(what, who string) (figure, bool) {
+		for _, f := range figures {
+			if f.what == what && f.who == who {
+				return f, true
+			}
+		}
+		return figure{}, false
+	}
+	var b strings.Builder
+	b.WriteString("## Targets, from this run\n\n| target | figure | holds |\n|---|---|---|\n")
+	row := func(target, what, who string, holds func(f figure) bool, show func(f figure) string) {
+		f, ok := find(what, who)
+		if !ok {
+			return
+		}
+		verdict := "no"
+		if holds(f) {
+			verdict = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %s, %s: %s | %s |\n", target, what, who, show(f), verdict)
+	}
+	ratio := func(f figure) string { return fmt.Sprintf("%.2f×", f.ratio) }
+	atLeast := func(r float64) func(figure) bool { return func(f figure) bool { return f.ratio >= r } }
+	row("download ≥ 0.9× direct curl", "1 GiB download", "ftpbridge", atLeast(0.9), ratio)
+	for _, who := range []string{"ftpbridge PUT", "ftpbridge multipart"} {
+		row("upload ≥ 0.9× direct curl -T", "1 GiB upload", who, atLeast(0.9), ratio)
+	}
+	for _, what := range []string{"1 KiB GETs, concurrency 8", "1 KiB GETs, concurrency 64"} {
+		row("small-file GETs ≥ 1.5× rclone", what, "ftpbridge", atLeast(1.5), ratio)
+	}
+	row("(the ceiling of any FTP client, for comparison)", "1 KiB GETs, concurrency 8", "direct FTP, RETR only (the ceiling)", atLeast(1.5), ratio)
+	row("10,000-entry HTML listing within 2× direct LIST", "10,000-entry listing", "ftpbridge HTML",
+		func(f figure) bool { return f.ratio <= 2 }, ratio)
+	row("peak RSS < 64 MiB", "peak RSS, 4 GiB down + 4 GiB up at once", "ftpbridge",
+		func(f figure) bool { return f.value < 64 }, func(f figure) string { return fmt.Sprintf("%.1f MiB", f.value) })
+	b.WriteString("\n")
+	return b.String()
 }
 
 // table is the figures as a Markdown table.

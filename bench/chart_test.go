@@ -150,3 +150,27 @@ func TestChartBarsAreToScale(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetsVerdicts: each target is judged by its own figure, on the
+// right side of its bound, and a measure not run gives no row.
+func TestTargetsVerdicts(t *testing.T) {
+	got := targets([]figure{
+		{what: "1 GiB download", who: "ftpbridge", ratio: 0.95},
+		{what: "1 GiB upload", who: "ftpbridge PUT", ratio: 0.89},
+		{what: "10,000-entry listing", who: "ftpbridge HTML", ratio: 2.5},
+		{what: "peak RSS, 4 GiB down + 4 GiB up at once", who: "ftpbridge", value: 30},
+	})
+	for _, want := range []string{
+		"| download ≥ 0.9× direct curl | 1 GiB download, ftpbridge: 0.95× | yes |",
+		"| upload ≥ 0.9× direct curl -T | 1 GiB upload, ftpbridge PUT: 0.89× | no |",
+		"| 10,000-entry HTML listing within 2× direct LIST | 10,000-entry listing, ftpbridge HTML: 2.50× | no |",
+		"| peak RSS < 64 MiB | peak RSS, 4 GiB down + 4 GiB up at once, ftpbridge: 30.0 MiB | yes |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("targets lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "multipart") || strings.Contains(got, "GETs") {
+		t.Errorf("rows for measures that did not run:\n%s", got)
+	}
+}
