@@ -111,13 +111,18 @@ type sitePool struct {
 	open int
 	idle []*conn // most recently used last
 	gone bool    // forgotten: connections still out are closed on return
-	// proven: a login with these credentials succeeded, so further logins
-	// are no password guesses and skip the login gate. Until then one
-	// login at a time is tried (dialing), so a burst of parallel requests
-	// with new credentials is one try, not a try each, which the gate
-	// would refuse as guessing.
-	proven  bool
+	// proven is the password that logged in last: logins with it are no
+	// guesses and skip the login gate. Until one succeeds, one login at a
+	// time is tried (dialing), so a burst of parallel requests with new
+	// credentials is one try, not a try each, which the gate would refuse
+	// as guessing.
+	proven  *string
 	dialing bool
+}
+
+// provenFor tells whether password logged in on sp already.
+func (sp *sitePool) provenFor(password string) bool {
+	return sp.proven != nil && *sp.proven == password
 }
 
 // Pool is safe for concurrent use.
@@ -210,39 +215,47 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 				continue
 			}
 		}
-		if sp.open < sp.max && p.perHost[host] < p.cfg.MaxConnsPerHost && (sp.proven || !sp.dialing) {
+		proven := sp.provenFor(login.Password)
+		if sp.open < sp.max && p.perHost[host] < p.cfg.MaxConnsPerHost && (proven || !sp.dialing) {
 			sp.open++
 			p.perHost[host]++
-			proven := sp.proven
-			sp.dialing = !proven
+			sp.dialing = sp.dialing || !proven
 			p.mu.Unlock()
 			c, err := p.dial(ctx, key.ep, login, proven)
 			p.mu.Lock()
-			if !proven {
+			switch {
+			case !proven:
 				sp.dialing = false
-				sp.proven = err == nil
-				p.notifyLocked()
-			} else if errors.As(err, new(*loginError)) {
-				sp.proven = false // the password changed on the server
+				if err == nil {
+					sp.proven = &login.Password
+				}
+			case errors.As(err, new(*loginError)):
+				sp.proven = nil // the password changed on the server
 			}
 			if err != nil {
-				sp.open--
-				p.perHost[host]--
-				p.notifyLocked()
+				p.dropLocked(sp)
 				p.mu.Unlock()
 				return nil, err
 			}
+			p.notifyLocked()
 			p.mu.Unlock()
 			c.pool = sp
 			return c, nil
 		}
+		// Waiting for the first login of new credentials does not count
+		// against WaitTimeout: that login has DialTimeout of its own.
+		firstLogin := sp.dialing && !proven
 		wait := p.changed
 		p.waiting[host]++
 		p.mu.Unlock()
 		var err error
+		var busy <-chan time.Time
+		if !firstLogin {
+			busy = deadline.C
+		}
 		select {
 		case <-wait:
-		case <-deadline.C:
+		case <-busy:
 			err = ErrBusy
 		case <-ctx.Done():
 			err = ctx.Err()
@@ -254,6 +267,9 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 		p.mu.Unlock()
 		if err != nil {
 			return nil, err
+		}
+		if firstLogin {
+			deadline.Reset(p.cfg.WaitTimeout)
 		}
 	}
 }

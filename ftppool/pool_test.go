@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
 	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
@@ -209,5 +210,27 @@ func TestParallelLoginsAreOneTry(t *testing.T) {
 	}
 	if n := gate.takes.Load(); n != 1+3 {
 		t.Errorf("the gate was asked %d times in all, want 4: every wrong try counts", n)
+	}
+}
+
+// TestSlowFirstLoginIsNoBusy: requests that wait for the first login of
+// new credentials wait as long as that login takes (DialTimeout), not
+// WaitTimeout: a slow server is no reason to answer "busy".
+func TestSlowFirstLoginIsNoBusy(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.Script["PASS"] = func(c *fakeftp.Conn, _ string) {
+		time.Sleep(600 * time.Millisecond) // the slow server under test
+		c.Reply(230, "Logged in")
+	}
+	p, ep := poolOn(t, srv.Addr(), Config{WaitTimeout: 200 * time.Millisecond, MaxConnsPerSession: 3, MaxConnsPerHost: 3})
+	h := p.Handle("o", ep, Login{User: "u", Password: "p"})
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { errs <- h.Check(context.Background()) }()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Errorf("a request during the first login: %v", err)
+		}
 	}
 }
