@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -757,5 +759,51 @@ func TestDownloadsReuseTheConnection(t *testing.T) {
 	}
 	if logins != 1 {
 		t.Errorf("three downloads one after the other logged in %d times, want once: %q", logins, srv.Commands())
+	}
+}
+
+// TestMultiRangeDownload: several ranges come back as multipart/byteranges,
+// each part its bytes. http.ServeContent reads those from a goroutine it
+// may leave running when the client goes; the file then takes turns with
+// the handler's Close (before, they raced on the FTP connection, which
+// could crash the bridge), and the next download is whole.
+func TestMultiRangeDownload(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	u := siteURL(b, "ftp", "", srv, "/big.bin", false)
+	want := srv.Files["/big.bin"]
+
+	resp, body := get(t, nil, u, "Range", "bytes=0-9,1000-1099")
+	mediaType, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if resp.StatusCode != http.StatusPartialContent || err != nil || mediaType != "multipart/byteranges" {
+		t.Fatalf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for _, r := range [][2]int{{0, 10}, {1000, 1100}} {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(p)
+		if !bytes.Equal(got, want[r[0]:r[1]]) {
+			t.Errorf("part %v: %d bytes, identical=%v", r, len(got), bytes.Equal(got, want[r[0]:r[1]]))
+		}
+	}
+
+	var ranges []string
+	for i := range 300 {
+		ranges = append(ranges, fmt.Sprintf("%d-%d", i*1000, i*1000))
+	}
+	for range 5 {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Range", "bytes="+strings.Join(ranges, ","))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.CopyN(io.Discard, resp.Body, 300)
+		resp.Body.Close() // gone before the last ranges
+	}
+	if resp, body := get(t, nil, u); resp.StatusCode != http.StatusOK || !bytes.Equal(body, want) {
+		t.Errorf("the next download: status %d, %d bytes, identical=%v", resp.StatusCode, len(body), bytes.Equal(body, want))
 	}
 }

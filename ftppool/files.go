@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jlaffaye/ftp"
@@ -30,7 +32,15 @@ type File struct {
 	// stopCut ends the watch that cuts the data connection when the
 	// request's context ends (a cancelled download).
 	stopCut func()
+	ctx     context.Context // the request's: once it ended, a failed send is its side's
+
+	// mu makes the methods take turns: for a request of several ranges,
+	// http.ServeContent reads the file from a goroutine that it may leave
+	// running when it returns, while the handler closes the file.
+	mu sync.Mutex
 }
+
+var errClosed = errors.New("the file is closed")
 
 // Open finds path's size and time and holds a connection for reading it.
 // A folder gives ErrIsDir.
@@ -40,7 +50,7 @@ func (h *Handle) Open(ctx context.Context, path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	f.c = c
+	f.c, f.ctx = c, ctx
 	f.stopCut = c.cutOnCancel(ctx)
 	return f, nil
 }
@@ -61,6 +71,15 @@ func (f *File) stat(c *conn) error {
 // Start begins the transfer now, so that a refusal (no permission) becomes
 // an error the caller can still report before sending anything.
 func (f *File) Start() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.start()
+}
+
+func (f *File) start() error {
+	if f.c == nil {
+		return errClosed
+	}
 	if f.resp != nil && f.at == f.pos {
 		return nil
 	}
@@ -79,7 +98,13 @@ func (f *File) Start() error {
 
 // Read reads from the current position.
 func (f *File) Read(b []byte) (int, error) {
-	if err := f.Start(); err != nil {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.read(b)
+}
+
+func (f *File) read(b []byte) (int, error) {
+	if err := f.start(); err != nil {
 		return 0, err
 	}
 	n, err := f.resp.Read(b)
@@ -128,7 +153,9 @@ const copyTick = time.Second
 // the bytes from socket to socket (splice(2)) and they never pass through
 // the process; otherwise they go through buf.
 func (f *File) CopyTo(w io.Writer, n int64, buf []byte) (int64, error) {
-	if err := f.Start(); err != nil {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.start(); err != nil {
 		return 0, err
 	}
 	rf, canTake := w.(io.ReaderFrom)
@@ -154,14 +181,21 @@ func (f *File) CopyTo(w io.Writer, n int64, buf []byte) (int64, error) {
 	if moved > 0 {
 		f.heard = time.Now()
 	}
+	timedOut := errors.Is(err, os.ErrDeadlineExceeded)
 	switch {
 	case err == nil && src.N > 0:
 		return moved, f.ended() // the server closed the data connection
 	case err == nil:
 		return moved, nil
-	case errors.Is(err, os.ErrDeadlineExceeded) && time.Since(f.heard) < f.h.p.cfg.IOTimeout:
-		return moved, nil
-	case errors.Is(err, os.ErrDeadlineExceeded) || !stillOpen(data):
+	case f.ctx.Err() != nil, errors.Is(err, syscall.EPIPE), timedOut && time.Now().Before(deadline):
+		// The request ended (cancelled, or its client went), the send
+		// failed, or a deadline came that was not the read's: the
+		// sending side's. Bytes may have been lost on the way: abort.
+		f.abort()
+		return moved, &WriteError{Err: err}
+	case timedOut && time.Since(f.heard) < f.h.p.cfg.IOTimeout:
+		return moved, nil // only the read's deadline: no bytes lost
+	case timedOut || !stillOpen(data):
 		f.abort()
 		return moved, fmt.Errorf("retrieve %s: %w", f.path, err)
 	default:
@@ -172,7 +206,7 @@ func (f *File) CopyTo(w io.Writer, n int64, buf []byte) (int64, error) {
 
 // copyThrough is CopyTo through a buffer, one read at a time.
 func (f *File) copyThrough(w io.Writer, n int64, buf []byte) (int64, error) {
-	got, rerr := f.Read(buf[:min(n, int64(len(buf)))])
+	got, rerr := f.read(buf[:min(n, int64(len(buf)))])
 	sent, werr := w.Write(buf[:got])
 	if werr != nil {
 		f.abort()
@@ -198,6 +232,8 @@ func stillOpen(c *net.TCPConn) bool {
 // the end and back to learn the size, which must not cost a transfer. The
 // next Read restarts the transfer with REST if the position moved.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var pos int64
 	switch whence {
 	case io.SeekStart:
@@ -246,6 +282,8 @@ func (f *File) abort() {
 
 // Close aborts any transfer and gives the connection back.
 func (f *File) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.c == nil {
 		return nil
 	}
@@ -253,8 +291,11 @@ func (f *File) Close() error {
 	if f.resp != nil && f.at == f.Size {
 		// Every byte was read (http.ServeContent reads no further than the
 		// size, so never sees the end): the transfer is over, not to be
-		// aborted, which would cost a NOOP to get back in step.
+		// aborted, which would cost a NOOP to get back in step. The
+		// server's answer is awaited no longer than an abort's.
+		f.c.control.limit(time.Now().Add(abortWait), controlBudget)
 		_ = f.ended()
+		f.c.control.limit(time.Time{}, controlBudget)
 	}
 	f.abort()
 	f.h.p.release(f.c, !f.broken)

@@ -124,12 +124,16 @@ func TestCopyToTellsWhichSideFailed(t *testing.T) {
 	content := make([]byte, 16<<20)
 	const ioTimeout = 300 * time.Millisecond
 	for _, tc := range []struct {
-		name       string
-		send       func(dc net.Conn) error
-		readerGone bool
-		wantWrite  bool
+		name         string
+		send         func(dc net.Conn) error
+		readerGone   bool
+		sendDeadline bool
+		wantWrite    bool
 	}{
 		{name: "the reader hangs up", readerGone: true, wantWrite: true},
+		// A cancel sets the response's write deadline to now: the bytes
+		// a failed send drained are lost, so this must end the copy.
+		{name: "the send's deadline passes", sendDeadline: true, wantWrite: true},
 		{name: "the server resets the data connection", send: func(dc net.Conn) error {
 			dc.Write(content[:1<<20])
 			dc.(*net.TCPConn).SetLinger(0) // closing now sends a reset
@@ -144,9 +148,12 @@ func TestCopyToTellsWhichSideFailed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := openOn(t, content, ioTimeout, tc.send)
 			out, in := socketPair(t)
-			if tc.readerGone {
+			switch {
+			case tc.readerGone:
 				in.Close()
-			} else {
+			case tc.sendDeadline:
+				out.SetWriteDeadline(time.Now())
+			default:
 				go io.Copy(io.Discard, in)
 			}
 			_, err := copyAll(f, out, make([]byte, 64<<10))
