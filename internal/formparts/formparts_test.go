@@ -95,10 +95,10 @@ func FuzzSameAsMime(f *testing.F) {
 		w.Close()
 		body := buf.Bytes()
 		chunked := func() io.Reader {
-			switch cut % 3 {
-			case 1:
+			switch {
+			case cut%3 == 1 && len(body) < 16<<10: // byte by byte is slow on large bodies
 				return iotest.OneByteReader(bytes.NewReader(body))
-			case 2:
+			case cut%3 != 0:
 				return iotest.HalfReader(bytes.NewReader(body))
 			}
 			return bytes.NewReader(body)
