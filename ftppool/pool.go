@@ -219,7 +219,9 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 		if sp.open < sp.max && p.perHost[host] < p.cfg.MaxConnsPerHost && (proven || !sp.dialing) {
 			sp.open++
 			p.perHost[host]++
-			sp.dialing = sp.dialing || !proven
+			if !proven {
+				sp.dialing = true // the others wait for this login
+			}
 			p.mu.Unlock()
 			c, err := p.dial(ctx, key.ep, login, proven)
 			p.mu.Lock()

@@ -96,13 +96,19 @@ func (m *meteredResponse) WriteHeader(status int) {
 
 func (m *meteredResponse) Write(b []byte) (int, error) {
 	n, err := m.ResponseWriter.Write(b)
-	if m.x != nil {
-		m.x.Add(int64(n))
-	}
-	if err != nil && m.writeErr == nil {
-		m.writeErr = err
-	}
+	m.sent(int64(n), err)
 	return n, err
+}
+
+// sent counts n bytes the browser took, and keeps the first failure to
+// send (sendErr nil: none).
+func (m *meteredResponse) sent(n int64, sendErr error) {
+	if m.x != nil {
+		m.x.Add(n)
+	}
+	if sendErr != nil && m.writeErr == nil {
+		m.writeErr = sendErr
+	}
 }
 
 func (m *meteredResponse) Unwrap() http.ResponseWriter { return m.ResponseWriter }
@@ -145,17 +151,16 @@ func (m *meteredResponse) ReadFrom(src io.Reader) (int64, error) {
 		n, err := f.CopyTo(w, min(limit.N, downloadChunk), *bp)
 		limit.N -= n
 		total += n
-		if m.x != nil {
-			m.x.Add(n)
-		}
 		if er != nil {
 			er.Size += n
 		}
+		var sendErr error
+		if _, ok := errors.AsType[*ftppool.WriteError](err); ok {
+			sendErr = err
+		}
+		m.sent(n, sendErr)
 		if err == io.EOF {
 			return total, nil
-		}
-		if _, stopped := errors.AsType[*ftppool.WriteError](err); stopped && m.writeErr == nil {
-			m.writeErr = err
 		}
 		if err != nil {
 			return total, err
