@@ -87,12 +87,19 @@ func siteURL(b *bridge, scheme, user string, srv *testftp.Server, ftpPath string
 	return addrURL(b, scheme, user, srv.Addr(), ftpPath, dir)
 }
 
-// addrURL is the bridge URL of an FTP path on the server at addr.
+// addrURL is the bridge URL of an FTP path on the server at addr, for a
+// login whose folder is the server's root (chroot, anonymous).
 func addrURL(b *bridge, scheme, user, addr, ftpPath string, dir bool) string {
+	return homeURL(b, scheme, user, addr, "/", ftpPath, dir)
+}
+
+// homeURL is the bridge URL of the absolute FTP path ftpPath on the server
+// at addr, for a login whose folder is home.
+func homeURL(b *bridge, scheme, user, addr, home, ftpPath string, dir bool) string {
 	host, ps, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(ps)
 	s := urlpath.Site{Scheme: scheme, User: user, Host: host, Port: port}
-	return b.URL + s.URL(ftpPath, dir)
+	return b.URL + s.URL(home, ftpPath, dir)
 }
 
 func get(t testing.TB, c *http.Client, url string, header ...string) (*http.Response, []byte) {

@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/netip"
 	"net/textproto"
+	"path"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +26,8 @@ type conn struct {
 	control   *deadlineConn
 	pool      *sitePool
 	idleSince time.Time
-	fresh     bool // dialled for the current operation, never idle
+	fresh     bool   // dialled for the current operation, never idle
+	home      string // the login folder: the server's PWD right after login
 
 	// listing, when set, receives the raw bytes of the next data
 	// connection, so lines jlaffaye cannot parse are not lost.
@@ -218,7 +222,47 @@ func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login) (*conn, 
 	}
 	c.control.limit(time.Time{}, controlBudget)
 	c.sc = sc
+	if c.home, err = p.loginFolder(sc, ep); err != nil {
+		_ = sc.Quit()
+		return nil, fmt.Errorf("connect to %s: %w", ep, err)
+	}
 	return c, nil
+}
+
+// loginFolder asks where the login landed (PWD), which bridge paths are
+// relative to. A reply that is no clean absolute path (empty, relative,
+// with "..", a stray quote, control bytes, a Windows drive) is not
+// trusted: the site is used from "/" and the server's words are logged.
+// Only a broken connection is an error.
+func (p *Pool) loginFolder(sc *ftp.ServerConn, ep Endpoint) (string, error) {
+	dir, err := sc.CurrentDir()
+	var netErr net.Error
+	if err != nil && (dropped(err) || errors.As(err, &netErr)) {
+		return "", fmt.Errorf("PWD: %w", err)
+	}
+	// RFC 959 doubles a quote inside the quoted name; a single one left
+	// means the reply had more than the name between its outer quotes.
+	if err == nil && !strings.Contains(strings.ReplaceAll(dir, `""`, ""), `"`) {
+		if dir = strings.ReplaceAll(dir, `""`, `"`); cleanAbsolute(dir) {
+			return path.Clean(dir), nil
+		}
+	}
+	p.cfg.Logger.Warn("the FTP server's login folder (PWD) is not a usable path; using /", "server", ep, "pwd", strconv.Quote(dir), "err", err)
+	return "/", nil
+}
+
+// cleanAbsolute reports an absolute path with nothing to clean away and
+// no byte that a name on the server could not hold.
+func cleanAbsolute(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.Contains(p, "\\") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return false
+		}
+	}
+	return path.Clean(p) == strings.TrimSuffix(p, "/") || p == "/"
 }
 
 func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr string, tlsConf *tls.Config, hard time.Time, controlIP *netip.Addr) (net.Conn, error) {

@@ -96,7 +96,7 @@ func ErrorKind(err error) Kind {
 		return KindIsDir
 	case errors.Is(err, ErrLink):
 		return KindLink
-	case errors.Is(err, errNotListed):
+	case errors.Is(err, errNotListed), errors.Is(err, ErrNotFolder):
 		return KindNotFound
 	case errors.Is(err, errListingTooLarge):
 		return KindTooLarge

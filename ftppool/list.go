@@ -3,7 +3,9 @@ package ftppool
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -48,15 +50,55 @@ func (h *Handle) List(ctx context.Context, dir string) ([]Entry, error) {
 				h.p.disableMLSD(h.key.ep)
 				return errRetryFresh
 			}
-			return err
+			if !inStep(err) {
+				return err
+			}
+			return folderOr(c, dir, err)
 		}
 		out = reconcile(parsed, cp.buf.Bytes(), mlsd)
+		if ambiguous(dir, out) {
+			return folderOr(c, dir, nil)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	return out, nil
+}
+
+// ErrNotFolder is a folder address that names no folder: nothing, or a file.
+var ErrNotFolder = errors.New("there is no such folder")
+
+// ambiguous reports a listing that may not be of a folder at all: servers
+// answer LIST of a missing path with nothing (vsftpd), and LIST of a file
+// with that one file. Any other listing is of a folder, and costs no
+// round trip more.
+func ambiguous(dir string, out []Entry) bool {
+	base := path.Base(dir)
+	return len(out) == 0 || len(out) == 1 && out[0].Type != TypeDir && (out[0].Name == base || out[0].Name == dir)
+}
+
+// folderOr settles whether dir is a folder by changing into it (paths are
+// always absolute, so the connection's working folder matters to nothing
+// else). A folder gives listErr, the listing's own failure (nil for an
+// ambiguous listing that is right after all); a path the server will not
+// enter for lack of permission gives that refusal; anything else is
+// ErrNotFolder, whatever the listing said ("550 Can't check for file
+// existence" on pure-ftpd, an empty list on vsftpd).
+func folderOr(c *conn, dir string, listErr error) error {
+	err := c.sc.ChangeDir(dir)
+	switch {
+	case err == nil:
+		return listErr
+	case !inStep(err):
+		return err
+	case ErrorKind(err) == KindPermission:
+		return err
+	case listErr != nil && ErrorKind(listErr) == KindPermission:
+		return listErr
+	}
+	return ErrNotFolder
 }
 
 // reconcile turns jlaffaye's entries into ours and adds a bare entry for

@@ -551,3 +551,15 @@ func (h *Handle) do(ctx context.Context, fn func(c *conn) error) error {
 func (h *Handle) Check(ctx context.Context) error {
 	return h.do(ctx, func(*conn) error { return nil })
 }
+
+// Home returns the login folder: where the server puts this login (its PWD
+// after login), which paths in bridge URLs are relative to. It logs in if
+// no connection is open; an idle one answers without a round trip.
+func (h *Handle) Home(ctx context.Context) (string, error) {
+	var home string
+	err := h.do(ctx, func(c *conn) error {
+		home = c.home
+		return nil
+	})
+	return home, err
+}

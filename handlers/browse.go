@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"cmp"
+	"errors"
 	"net/http"
 	"net/url"
 	"path"
@@ -20,9 +21,9 @@ import (
 type listing struct {
 	page       `json:"-"`
 	SiteName   string    `json:"-"`
-	SiteRoot   string    `json:"-"`
-	Path       string    `json:"path"` // for display: invalid UTF-8 replaced
-	Crumbs     []crumb   `json:"-"`
+	Path       string    `json:"path"`           // absolute, for display: invalid UTF-8 replaced
+	Home       string    `json:"home,omitempty"` // the login folder, the same way; none in a share
+	Crumbs     []crumb   `json:"-"`              // the site's root first
 	Parent     string    `json:"-"`
 	Entries    []item    `json:"entries"`
 	Sort       string    `json:"-"`
@@ -40,6 +41,7 @@ type listing struct {
 type crumb struct {
 	Name string
 	Href string
+	Home bool // the login folder
 }
 
 type sortLinks struct{ Name, Size, Modified string }
@@ -73,12 +75,23 @@ func browseOrDownload(d *Deps) echo.HandlerFunc {
 		case !t.Dir:
 			return d.download(c, t)
 		case c.QueryParam("op") == "count":
-			return d.count(c, t)
+			return offerParent(t, d.count(c, t))
 		case c.QueryParam("format") == "zip":
-			return d.zipFolder(c, t)
+			return offerParent(t, d.zipFolder(c, t))
 		}
-		return d.browse(c, t)
+		return offerParent(t, d.browse(c, t))
 	}
+}
+
+// offerParent points a folder address that names no folder at the folder
+// above it, which is what a person following a stale link most likely
+// wants.
+func offerParent(t *target, err error) error {
+	var he *httpError
+	if t.Path != "/" && errors.As(err, &he) && he.Status == http.StatusNotFound {
+		he.link, he.linkText = t.url(path.Dir(t.Path), true), "Open the folder above"
+	}
+	return err
 }
 
 func (d *Deps) browse(c echo.Context, t *target) error {
@@ -88,7 +101,7 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 		return d.ftpFailure(c, t, err, "This folder")
 	}
 	q := r.URL.Query()
-	l := buildListing(siteLinks{t.Site}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l := buildListing(siteLinks{t.Site, t.Home}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
 	l.Plain = t.Site.Scheme == "ftp"
 	if wantsJSON(r) {
 		c.Response().Header().Set("Cache-Control", "no-store")
@@ -106,16 +119,23 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 // links makes a listing's addresses: a site's own, or a share's, whose
 // links must never lead above the shared folder.
 type links interface {
-	URL(ftpPath string, dir bool) string // the address of an FTP path
+	URL(ftpPath string, dir bool) string // the address of an absolute FTP path
 	Top() string                         // the topmost folder the listing links to
 	Name() string                        // what the breadcrumbs call the top
+	Home() string                        // the login folder, "" if none is shown
 }
 
-// siteLinks are a site's own addresses, from its root.
-type siteLinks struct{ urlpath.Site }
+// siteLinks are a site's own addresses: relative to the login folder
+// below it, absolute ("%2F…") above and beside it, as curl reads them.
+type siteLinks struct {
+	urlpath.Site
+	home string
+}
 
-func (s siteLinks) Top() string  { return "/" }
-func (s siteLinks) Name() string { return s.Scheme + "://" + s.String() }
+func (s siteLinks) URL(ftpPath string, dir bool) string { return s.Site.URL(s.home, ftpPath, dir) }
+func (s siteLinks) Top() string                         { return "/" }
+func (s siteLinks) Name() string                        { return s.Scheme + "://" + s.String() }
+func (s siteLinks) Home() string                        { return s.home }
 
 // buildListing sorts (folders first) and annotates the entries.
 func buildListing(site links, dir string, entries []ftppool.Entry, sortBy, order string, showHidden bool) *listing {
@@ -127,17 +147,24 @@ func buildListing(site links, dir string, entries []ftppool.Entry, sortBy, order
 	}
 	l := &listing{
 		SiteName:   site.Name(),
-		SiteRoot:   site.URL(site.Top(), true),
-		Path:       display(strings.TrimSuffix(dir, "/") + "/"),
+		Path:       folderName(dir),
 		Sort:       sortBy,
 		Order:      order,
 		ShowHidden: showHidden,
 	}
+	home := site.Home()
+	if home != "" {
+		l.Home = folderName(home)
+	}
 	top := site.Top()
 	segs := urlpath.Split(strings.TrimPrefix(dir, strings.TrimSuffix(top, "/")))
 	below := func(n int) string { return path.Join(top, strings.Join(segs[:n], "/")) }
-	for i := range segs {
-		l.Crumbs = append(l.Crumbs, crumb{Name: display(segs[i]), Href: site.URL(below(i+1), true)})
+	for i := 0; i <= len(segs); i++ {
+		c := crumb{Name: site.Name(), Href: site.URL(below(i), true), Home: below(i) == home}
+		if i > 0 {
+			c.Name = display(segs[i-1])
+		}
+		l.Crumbs = append(l.Crumbs, c)
 	}
 	if len(segs) > 0 {
 		l.Parent = site.URL(below(len(segs)-1), true)
@@ -250,6 +277,9 @@ func sortItems(items []item, by string, desc bool) {
 		return n
 	})
 }
+
+// folderName shows a folder's absolute path, ending in "/".
+func folderName(dir string) string { return display(strings.TrimSuffix(dir, "/") + "/") }
 
 // display makes a name printable: bytes that are not UTF-8 become U+FFFD.
 // Only for showing; links always carry the exact bytes.

@@ -29,7 +29,7 @@ func entries(n int) []ftppool.Entry {
 var site = urlpath.Site{Scheme: "ftp", Host: "ftp.example.org", Port: 21}
 
 func TestBuildListing(t *testing.T) {
-	l := buildListing(siteLinks{site}, "/pub/a b", []ftppool.Entry{
+	l := buildListing(siteLinks{site, "/"}, "/pub/a b", []ftppool.Entry{
 		{Name: "z.txt", Size: 5},
 		{Name: "dir", Type: ftppool.TypeDir, Size: -1},
 		{Name: ".dot", Size: 1},
@@ -42,7 +42,7 @@ func TestBuildListing(t *testing.T) {
 	if got := strings.Join(names, ","); got != "dir,A.txt,z.txt,.dot" {
 		t.Errorf("order = %s", got)
 	}
-	if l.Parent != "/ftp/ftp.example.org/pub/" || len(l.Crumbs) != 2 || l.Crumbs[1].Href != "/ftp/ftp.example.org/pub/a%20b/" {
+	if l.Parent != "/ftp/ftp.example.org/pub/" || len(l.Crumbs) != 3 || l.Crumbs[2].Href != "/ftp/ftp.example.org/pub/a%20b/" || !l.Crumbs[0].Home {
 		t.Errorf("parent %q crumbs %+v", l.Parent, l.Crumbs)
 	}
 	l.filterHidden()
@@ -51,6 +51,46 @@ func TestBuildListing(t *testing.T) {
 	}
 	if l.SortLinks.Size != "/ftp/ftp.example.org/pub/a%20b/?order=asc&sort=size" {
 		t.Errorf("size header link %q should flip to ascending", l.SortLinks.Size)
+	}
+}
+
+// TestListingBelowAndAboveHome: a login folder that is not the server's
+// root. Links below it are relative to it, links above and beside it
+// absolute (%2F), the path shown is absolute and the home crumb marked.
+func TestListingBelowAndAboveHome(t *testing.T) {
+	sl := siteLinks{site, "/home/alice"}
+	entries := []ftppool.Entry{{Name: "notes.txt", Size: 5}, {Name: "inbox", Type: ftppool.TypeDir, Size: -1}}
+	for _, tc := range []struct {
+		dir       string
+		hrefs     []string // inbox, notes.txt
+		crumbs    []string
+		homeCrumb int
+		parent    string
+	}{
+		{"/home/alice", []string{"/ftp/ftp.example.org/inbox/", "/ftp/ftp.example.org/notes.txt"},
+			[]string{"/ftp/ftp.example.org/%2F/", "/ftp/ftp.example.org/%2Fhome/", "/ftp/ftp.example.org/"}, 2, "/ftp/ftp.example.org/%2Fhome/"},
+		{"/home/alice/pub", []string{"/ftp/ftp.example.org/pub/inbox/", "/ftp/ftp.example.org/pub/notes.txt"},
+			[]string{"/ftp/ftp.example.org/%2F/", "/ftp/ftp.example.org/%2Fhome/", "/ftp/ftp.example.org/", "/ftp/ftp.example.org/pub/"}, 2, "/ftp/ftp.example.org/"},
+		{"/srv", []string{"/ftp/ftp.example.org/%2Fsrv/inbox/", "/ftp/ftp.example.org/%2Fsrv/notes.txt"},
+			[]string{"/ftp/ftp.example.org/%2F/", "/ftp/ftp.example.org/%2Fsrv/"}, -1, "/ftp/ftp.example.org/%2F/"},
+	} {
+		l := buildListing(sl, tc.dir, entries, "name", "asc", true)
+		if l.Path != tc.dir+"/" || l.Home != "/home/alice/" || l.Parent != tc.parent {
+			t.Errorf("%s: path %q home %q parent %q", tc.dir, l.Path, l.Home, l.Parent)
+		}
+		for i, it := range l.Entries {
+			if it.Href != tc.hrefs[i] {
+				t.Errorf("%s: %s links to %q, want %q", tc.dir, it.Name, it.Href, tc.hrefs[i])
+			}
+		}
+		if len(l.Crumbs) != len(tc.crumbs) {
+			t.Fatalf("%s: crumbs %+v", tc.dir, l.Crumbs)
+		}
+		for i, c := range l.Crumbs {
+			if c.Href != tc.crumbs[i] || c.Home != (i == tc.homeCrumb) {
+				t.Errorf("%s: crumb %d = %+v, want %q (home %v)", tc.dir, i, c, tc.crumbs[i], i == tc.homeCrumb)
+			}
+		}
 	}
 }
 
@@ -73,14 +113,14 @@ func BenchmarkListing10k(b *testing.B) {
 	d := &Deps{pages: pages, Logger: slog.New(slog.DiscardHandler)}
 	b.Run("html", func(b *testing.B) {
 		for b.Loop() {
-			l := buildListing(siteLinks{site}, "/pub", es, "name", "asc", false)
+			l := buildListing(siteLinks{site, "/"}, "/pub", es, "name", "asc", false)
 			l.filterHidden()
 			d.renderListing(discardResponse{http.Header{}}, l)
 		}
 	})
 	b.Run("json", func(b *testing.B) {
 		for b.Loop() {
-			l := buildListing(siteLinks{site}, "/pub", es, "name", "asc", false)
+			l := buildListing(siteLinks{site, "/"}, "/pub", es, "name", "asc", false)
 			if err := json.NewEncoder(io.Discard).Encode(l); err != nil {
 				b.Fatal(err)
 			}

@@ -23,6 +23,9 @@ type httpError struct {
 	Msg        string
 	Err        error         // detail for the log, never shown raw
 	retryAfter time.Duration // for 429 and 503: when to try again
+	// link, if set, is where the error page offers to go instead
+	// (linkText says what it is).
+	link, linkText string
 }
 
 func (e *httpError) Error() string {
@@ -149,9 +152,11 @@ func (d *Deps) handleError(err error, c echo.Context) {
 
 type errorPage struct {
 	page
-	Status int
-	Title  string
-	Msg    string
+	Status   int
+	Title    string
+	Msg      string
+	Link     string
+	LinkText string
 }
 
 // renderError writes an error as a page for browsers and as
@@ -165,7 +170,7 @@ func (d *Deps) renderError(w http.ResponseWriter, r *http.Request, he *httpError
 		if he.Status == statusCanceled {
 			title = "Canceled"
 		}
-		d.render(w, he.Status, "error.html", errorPage{page: d.page(r, title), Status: he.Status, Title: title, Msg: he.Msg})
+		d.render(w, he.Status, "error.html", errorPage{page: d.page(r, title), Status: he.Status, Title: title, Msg: he.Msg, Link: he.link, LinkText: he.linkText})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -187,7 +187,9 @@ func openURL(d *Deps) echo.HandlerFunc {
 		if err != nil || !urlpath.ValidScheme(u.Scheme) {
 			return d.formError(c, connectForm{}, badRequest("Paste an address such as ftp://ftp.example.org/pub/ (ftp, ftpes or ftps)."))
 		}
-		p, dir, err := urlpath.DecodePath(u.EscapedPath())
+		// The URL's path is relative to the login folder, or absolute after
+		// an encoded slash, exactly as a bridge address's is.
+		p, dir, err := urlpath.DecodeSitePath(strings.TrimPrefix(u.EscapedPath(), "/"))
 		if err != nil {
 			return d.formError(c, connectForm{}, badRequest("The path in this address is not valid: %v.", err))
 		}
@@ -200,9 +202,9 @@ func openURL(d *Deps) echo.HandlerFunc {
 			return d.formError(c, connectForm{}, badRequest("The site in this address is not valid: %v.", err))
 		}
 		if pw, ok := u.User.Password(); ok {
-			form := connectForm{Scheme: site.Scheme, Host: site.Host, Port: site.Port, User: site.User, Next: site.URL(p, dir)}
+			form := connectForm{Scheme: site.Scheme, Host: site.Host, Port: site.Port, User: site.User, Next: site.PathURL(p, dir)}
 			return d.login(c, form, pw)
 		}
-		return c.Redirect(http.StatusSeeOther, site.URL(p, dir))
+		return c.Redirect(http.StatusSeeOther, site.PathURL(p, dir))
 	}
 }

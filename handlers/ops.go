@@ -78,7 +78,7 @@ func (d *Deps) mkdir(c echo.Context, t *target) error {
 	if err := t.handle.Mkdir(c.Request().Context(), p); err != nil {
 		return d.ftpFailure(c, t, err, quote(p))
 	}
-	return d.opDone(c, t, http.StatusCreated, map[string]any{"path": display(p) + "/", "href": t.Site.URL(p, true)})
+	return d.opDone(c, t, http.StatusCreated, map[string]any{"path": display(p) + "/", "href": t.url(p, true)})
 }
 
 // rename moves the item addressed to the form's "to": a path from the
@@ -88,8 +88,8 @@ func (d *Deps) rename(c echo.Context, t *target) error {
 	if err != nil {
 		return err
 	}
-	if t.Path == "/" {
-		return badRequest("The site's root folder cannot be renamed.")
+	if t.Path == "/" || t.Path == t.Home {
+		return badRequest("The site's root folder and your login folder cannot be renamed.")
 	}
 	to, err := renameTarget(t.Path, form.Get("to"))
 	if err != nil {
@@ -102,7 +102,7 @@ func (d *Deps) rename(c echo.Context, t *target) error {
 	if t.Dir {
 		shown += "/"
 	}
-	return d.opDone(c, t, http.StatusOK, map[string]any{"path": shown, "href": t.Site.URL(to, t.Dir)})
+	return d.opDone(c, t, http.StatusOK, map[string]any{"path": shown, "href": t.url(to, t.Dir)})
 }
 
 // renameTarget resolves a rename's "to". "." and ".." are allowed, to move
@@ -138,8 +138,8 @@ func (d *Deps) remove(c echo.Context, t *target) error {
 	if err != nil {
 		return err
 	}
-	if t.Path == "/" {
-		return badRequest("The site's root folder cannot be deleted.")
+	if t.Path == "/" || t.Path == t.Home {
+		return badRequest("The site's root folder and your login folder cannot be deleted.")
 	}
 	n, err := t.handle.Remove(c.Request().Context(), t.Path, form.Get("recursive") == "1")
 	if err != nil {
@@ -170,7 +170,7 @@ func (d *Deps) opDone(c echo.Context, t *target, status int, body map[string]any
 		} else if c.QueryParam("op") != "mkdir" {
 			folder = path.Dir(strings.TrimSuffix(t.Path, "/"))
 		}
-		return c.Redirect(http.StatusSeeOther, t.Site.URL(folder, true))
+		return c.Redirect(http.StatusSeeOther, t.url(folder, true))
 	}
 	return c.JSON(status, body)
 }

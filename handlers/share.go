@@ -345,6 +345,7 @@ func (s shareLinks) URL(ftpPath string, dir bool) string {
 
 func (s shareLinks) Top() string  { return s.sh.Path }
 func (s shareLinks) Name() string { return "shared " + display(path.Base(s.sh.Path)) }
+func (s shareLinks) Home() string { return "" }
 
 // sharePasswordGiven checks a password share's proof: HTTP Basic auth with
 // the password (any user name, for curl), or the cookie the password page

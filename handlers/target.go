@@ -15,9 +15,12 @@ import (
 // target is what a /{scheme}/{site}/{path} URL points at, with the login
 // this request uses.
 type target struct {
-	Site   urlpath.Site
-	Path   string // absolute FTP path, bytes as on the server
-	Dir    bool   // the URL ended in "/"
+	Site urlpath.Site
+	Path string // absolute FTP path, bytes as on the server
+	Dir  bool   // the URL ended in "/"
+	// Home is the login folder, which the URL's path is relative to;
+	// empty for a share, whose paths are the share's own.
+	Home   string
 	handle *ftppool.Handle
 	login  ftppool.Login // what handle logs in with (a share seals it)
 	// share is set when the request came through a share link: its
@@ -29,7 +32,9 @@ type target struct {
 const anonymousPassword = "anonymous@"
 
 // parseTarget reads the URL from its escaped form, so that names which are
-// not UTF-8 and reserved characters come back byte for byte.
+// not UTF-8 and reserved characters come back byte for byte. The path is
+// as urlpath.DecodeSitePath gives it: relative to the login folder, or
+// absolute.
 func parseTarget(r *http.Request) (urlpath.Site, string, bool, error) {
 	parts := strings.SplitN(r.URL.EscapedPath(), "/", 4) // "", scheme, site, rest
 	if len(parts) < 3 {
@@ -46,7 +51,7 @@ func parseTarget(r *http.Request) (urlpath.Site, string, bool, error) {
 	if len(parts) == 4 {
 		rest = parts[3]
 	}
-	p, dir, err := urlpath.DecodePath(rest)
+	p, dir, err := urlpath.DecodeSitePath(rest)
 	if err != nil {
 		return urlpath.Site{}, "", false, badRequest("The path in this address is not valid: %v.", err)
 	}
@@ -65,42 +70,59 @@ func endpoint(s urlpath.Site) ftppool.Endpoint {
 	return ftppool.Endpoint{Security: sec, Host: s.Host, Port: s.Port}
 }
 
-// resolve finds the login for a request: HTTP Basic auth if sent, else
-// anonymous for a site without a user, else the session's stored login.
-// Without one, a browser gets the connect form and a script a Basic
-// challenge (both 401).
+// resolve finds the login for a request and the absolute path it means.
+// The login: HTTP Basic auth if sent, else anonymous for a site without a
+// user, else the session's stored login. Without one, a browser gets the
+// connect form and a script a Basic challenge (both 401).
 func (d *Deps) resolve(c echo.Context) (*target, error) {
+	t, p, err := d.siteLogin(c)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	if t.Home, err = t.handle.Home(c.Request().Context()); err != nil {
+		return nil, d.ftpFailure(c, t, err, "The site")
+	}
+	t.Path = urlpath.Resolve(t.Home, p)
+	return t, nil
+}
+
+// url is the bridge address of the absolute FTP path abs on t's site.
+func (t *target) url(abs string, dir bool) string { return t.Site.URL(t.Home, abs, dir) }
+
+// siteLogin finds the request's site and login, and the path as the URL
+// says it (see parseTarget).
+func (d *Deps) siteLogin(c echo.Context) (*target, string, error) {
 	r := c.Request()
 	site, p, dir, err := parseTarget(r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	t := &target{Site: site, Path: p, Dir: dir}
+	t := &target{Site: site, Dir: dir}
 	ep := endpoint(site)
 	if user, pass, ok := r.BasicAuth(); ok {
 		if site.User != "" && site.User != user {
-			return nil, badRequest("The user in the address (%s) and in the Authorization header (%s) differ.", site.User, user)
+			return nil, "", badRequest("The user in the address (%s) and in the Authorization header (%s) differ.", site.User, user)
 		}
 		if urlpath.HasControl(user) || urlpath.HasControl(pass) {
-			return nil, badRequest("The user name or password %v.", urlpath.ErrControl)
+			return nil, "", badRequest("The user name or password %v.", urlpath.ErrControl)
 		}
 		t.login = ftppool.Login{User: user, Password: pass}
 		t.handle = d.Pool.Handle(d.basicOwner(user, pass), ep, t.login)
-		return t, nil
+		return t, p, nil
 	}
 	if site.Anonymous() {
 		t.login = anonymousLogin(site)
 		t.handle = d.Pool.Handle("", ep, t.login)
-		return t, nil
+		return t, p, nil
 	}
 	if s := d.Sessions.Get(r); s != nil {
 		if password, ok := s.Password(siteKey(site)); ok {
 			t.login = ftppool.Login{User: site.User, Password: password}
 			t.handle = d.Pool.Handle(s.Owner, ep, t.login)
-			return t, nil
+			return t, p, nil
 		}
 	}
-	return nil, d.needLogin(c, site, "")
+	return nil, "", d.needLogin(c, site, "")
 }
 
 // anonymousLogin is how a site without a real user logs in; such

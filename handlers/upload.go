@@ -80,6 +80,15 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 	if err != nil {
 		return err
 	}
+	// The folder must be there: a file would fail on its own, but a
+	// folder upload's MkdirAll would make the missing folder. (A link
+	// may lead to a folder: STOR will tell.)
+	if e, err := t.handle.Stat(r.Context(), t.Path); err != nil || e.Type == ftppool.TypeFile {
+		if err == nil {
+			err = ftppool.ErrNotFolder
+		}
+		return d.refuseUpload(c, body, offerParent(t, d.ftpFailure(c, t, err, "The folder to upload into")))
+	}
 	overwrite := r.URL.Query().Get("overwrite") == "1"
 	size := int64(-1)
 	var done []uploaded
@@ -140,7 +149,7 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 		return badRequest("The upload held no file: send the files in fields named \"file\".")
 	}
 	if wantsHTML(r) {
-		return c.Redirect(http.StatusSeeOther, t.Site.URL(t.Path, true))
+		return c.Redirect(http.StatusSeeOther, t.url(t.Path, true))
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"uploaded": done})
 }
@@ -194,7 +203,7 @@ func (d *Deps) store(c echo.Context, t *target, body *clientBody, p string, src 
 	if err != nil {
 		return uploaded{}, err
 	}
-	return uploaded{Name: display(path.Base(p)), Path: display(p), Href: t.Site.URL(p, false), Size: n, Replaced: replaced}, nil
+	return uploaded{Name: display(path.Base(p)), Path: display(p), Href: t.url(p, false), Size: n, Replaced: replaced}, nil
 }
 
 // clientBody is an upload's request body. Each read has a deadline, so a

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,12 +78,19 @@ func (s Site) String() string {
 	return b.String()
 }
 
-// Root is the URL of the site's top folder, "/{scheme}/{site}/".
+// Root is the URL of the site's login folder, "/{scheme}/{site}/".
 func (s Site) Root() string { return "/" + s.Scheme + "/" + s.String() + "/" }
 
-// URL is the bridge URL of an FTP path ("/pub/x"); dir adds the trailing slash.
-func (s Site) URL(ftpPath string, dir bool) string {
-	return "/" + s.Scheme + "/" + s.String() + EncodePath(ftpPath, dir)
+// URL is the bridge URL of the absolute FTP path abs on this site, whose
+// login folder is home: relative to home when abs is home or below it, as
+// an ftp:// URL would say it, else absolute (see EncodeSitePath).
+func (s Site) URL(home, abs string, dir bool) string {
+	return s.PathURL(Relative(home, abs), dir)
+}
+
+// PathURL is the bridge URL of a site path as DecodeSitePath returns it.
+func (s Site) PathURL(p string, dir bool) string {
+	return "/" + s.Scheme + "/" + s.String() + EncodeSitePath(p, dir)
 }
 
 // ParseSite reads the {site} segment of a URL (still percent-encoded).
@@ -210,4 +218,69 @@ func DecodePath(escaped string) (ftpPath string, dir bool, err error) {
 		segs = append(segs, seg)
 	}
 	return "/" + strings.Join(segs, "/"), dir, nil
+}
+
+// encodedSlash starts the first segment of an absolute site path: "/" is
+// never part of a name, so it cannot be mistaken for one, and curl reads
+// ftp:// URLs the same way.
+const encodedSlash = "%2F"
+
+// DecodeSitePath reads the escaped path below a site in a bridge URL.
+// Paths are relative to the login folder, as in an ftp:// URL (RFC 1738):
+// "inbox/x" is returned as "inbox/x", the login folder itself as "". A
+// first segment that starts with an encoded slash makes the path absolute:
+// "%2Fsrv/data/" is "/srv/data", "%2F/" the server's root "/". Segments are
+// checked as DecodePath does.
+func DecodeSitePath(escaped string) (p string, dir bool, err error) {
+	rest, abs := cutEncodedSlash(escaped)
+	p, dir, err = DecodePath(rest)
+	if err != nil {
+		return "", false, err
+	}
+	if !abs {
+		p = strings.TrimPrefix(p, "/")
+	}
+	return p, dir, nil
+}
+
+func cutEncodedSlash(escaped string) (string, bool) {
+	if len(escaped) >= len(encodedSlash) && strings.EqualFold(escaped[:len(encodedSlash)], encodedSlash) {
+		return escaped[len(encodedSlash):], true
+	}
+	return escaped, false
+}
+
+// EncodeSitePath is the escaped form of a site path (relative, or absolute
+// with a leading "/"), from the "/" after the site on: "inbox/x" ->
+// "/inbox/x", "/srv/data" -> "/%2Fsrv/data", "/" -> "/%2F/".
+func EncodeSitePath(p string, dir bool) string {
+	if !strings.HasPrefix(p, "/") {
+		return EncodePath(p, dir)
+	}
+	enc := EncodePath(p, dir)
+	if enc == "/" {
+		return "/" + encodedSlash + "/"
+	}
+	return "/" + encodedSlash + enc[1:]
+}
+
+// Relative says the absolute path abs from the login folder home: below
+// home without a leading slash ("" for home itself), elsewhere absolute.
+func Relative(home, abs string) string {
+	home = strings.TrimSuffix(home, "/")
+	if abs == home || home == "" && abs == "/" {
+		return ""
+	}
+	if rel, ok := strings.CutPrefix(abs, home+"/"); ok {
+		return rel
+	}
+	return abs
+}
+
+// Resolve is the absolute path of a site path p for the login folder home.
+func Resolve(home, p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
+	}
+	return path.Join(home, p)
 }

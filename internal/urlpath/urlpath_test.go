@@ -89,3 +89,57 @@ func FuzzPathCodec(f *testing.F) {
 		}
 	})
 }
+
+func TestSitePaths(t *testing.T) {
+	for _, tc := range []struct {
+		escaped string
+		want    string // as DecodeSitePath returns it
+		dir     bool
+		home    string
+		abs     string // resolved against home
+	}{
+		{"", "", true, "/home/alice", "/home/alice"},
+		{"notes.txt", "notes.txt", false, "/home/alice", "/home/alice/notes.txt"},
+		{"inbox/x/", "inbox/x", true, "/home/alice", "/home/alice/inbox/x"},
+		{"%2Fsrv/data/", "/srv/data", true, "/home/alice", "/srv/data"},
+		{"%2fsrv/x", "/srv/x", false, "/home/alice", "/srv/x"},
+		{"%2F/", "/", true, "/home/alice", "/"},
+		{"%2F", "/", true, "/home/alice", "/"},
+		{"pub/", "pub", true, "/", "/pub"},
+	} {
+		p, dir, err := DecodeSitePath(tc.escaped)
+		if err != nil || p != tc.want || dir != tc.dir {
+			t.Errorf("DecodeSitePath(%q) = %q, %v, %v; want %q, %v", tc.escaped, p, dir, err, tc.want, tc.dir)
+			continue
+		}
+		abs := Resolve(tc.home, p)
+		if abs != tc.abs {
+			t.Errorf("Resolve(%q, %q) = %q, want %q", tc.home, p, abs, tc.abs)
+		}
+		// Back to a URL: relative when below home, as the URL was written
+		// (an absolute URL below home comes back relative).
+		back := EncodeSitePath(Relative(tc.home, abs), dir)
+		again, _, err := DecodeSitePath(back[1:])
+		if err != nil || Resolve(tc.home, again) != abs {
+			t.Errorf("%q -> %q -> %q: %v", abs, back, again, err)
+		}
+	}
+	for _, tc := range []struct{ home, abs, url string }{
+		{"/home/alice", "/home/alice", "/"},
+		{"/home/alice", "/home/alice/a b", "/a%20b"},
+		{"/home/alice", "/home", "/%2Fhome"},
+		{"/home/alice", "/home/alicex", "/%2Fhome/alicex"},
+		{"/home/alice", "/", "/%2F/"},
+		{"/", "/", "/"},
+		{"/", "/pub/x", "/pub/x"},
+	} {
+		if got := EncodeSitePath(Relative(tc.home, tc.abs), false); got != tc.url {
+			t.Errorf("home %q, %q: URL %q, want %q", tc.home, tc.abs, got, tc.url)
+		}
+	}
+	for _, bad := range []string{"%2F..", "%2F%2Fetc", "%2Fa/../b", "%2Fa%0D"} {
+		if p, _, err := DecodeSitePath(bad); err == nil {
+			t.Errorf("DecodeSitePath(%q) = %q, want an error", bad, p)
+		}
+	}
+}
