@@ -128,7 +128,9 @@ func replyKind(e *textproto.Error, duringLogin bool) Kind {
 	case e.Code == 553 || strings.Contains(msg, "permission") || strings.Contains(msg, "denied"):
 		return KindPermission
 	case e.Code == 550 || e.Code == 450 || e.Code == 551:
-		if strings.Contains(msg, "exist") && !strings.Contains(msg, "not exist") && !strings.Contains(msg, "no such") {
+		// "File exists", "already exists"; not pure-ftpd's "Can't check
+		// for file existence", its answer about a missing path.
+		if strings.Contains(msg, "exists") && !strings.Contains(msg, "not exist") && !strings.Contains(msg, "no such") {
 			return KindExists
 		}
 		return KindNotFound
