@@ -127,15 +127,18 @@ func get(t testing.TB, c *http.Client, url string, header ...string) (*http.Resp
 }
 
 type jsonListing struct {
-	Path    string `json:"path"`
-	Entries []struct {
-		Name     string `json:"name"`
-		Href     string `json:"href"`
-		Type     string `json:"type"`
-		Size     int64  `json:"size"`
-		Modified string `json:"modified"`
-		Target   string `json:"target"`
-	} `json:"entries"`
+	Path    string      `json:"path"`
+	Home    string      `json:"home"`
+	Entries []jsonEntry `json:"entries"`
+}
+
+type jsonEntry struct {
+	Name     string `json:"name"`
+	Href     string `json:"href"`
+	Type     string `json:"type"`
+	Size     int64  `json:"size"`
+	Modified string `json:"modified"`
+	Target   string `json:"target"`
 }
 
 func listJSON(t testing.TB, c *http.Client, url string) jsonListing {

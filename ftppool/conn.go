@@ -194,7 +194,9 @@ func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login) (*conn, 
 		}
 		return p.dialData(c, ep.Host, addr, tlsConf, controlIP)
 	}
-	opts := []ftp.DialOption{ftp.DialWithDialFunc(dialFunc), ftp.DialWithDisabledMLSD(p.mlsdDisabled(ep))}
+	opts := []ftp.DialOption{ftp.DialWithDialFunc(dialFunc), ftp.DialWithDisabledMLSD(p.mlsdDisabled(ep)),
+		// jlaffaye sends OPTS UTF8 ON where FEAT offers UTF8.
+		ftp.DialWithDisabledUTF8(ep.Encoding != "")}
 	switch ep.Security {
 	case ExplicitTLS:
 		opts = append(opts, ftp.DialWithExplicitTLS(tlsConf))

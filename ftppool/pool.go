@@ -32,6 +32,17 @@ type Endpoint struct {
 	Security Security
 	Host     string
 	Port     int
+	// Encoding names a legacy encoding of the server's file names
+	// ("windows-1251"); "" is UTF-8. The pool only declines to ask for
+	// UTF-8 (OPTS UTF8 ON) when it is set: a server that then converted
+	// names would hand out bytes that are not in this encoding.
+	Encoding string
+}
+
+// sameServer reports the same server, whatever the encoding its names
+// are read in.
+func (e Endpoint) sameServer(o Endpoint) bool {
+	return e.Security == o.Security && e.Host == o.Host && e.Port == o.Port
 }
 
 // Addr is host:port.
@@ -346,10 +357,11 @@ func (p *Pool) quit(c *conn) {
 	_ = c.sc.Quit()
 }
 
-// Forget closes the owner's connections to ep as user: idle ones now, busy
-// ones when their operation ends. Empty user forgets every user.
+// Forget closes the owner's connections to ep as user, in any name
+// encoding: idle ones now, busy ones when their operation ends. Empty user
+// forgets every user.
 func (p *Pool) Forget(owner string, ep Endpoint, user string) {
-	p.forget(func(k poolKey) bool { return k.owner == owner && k.ep == ep && (user == "" || k.user == user) })
+	p.forget(func(k poolKey) bool { return k.owner == owner && k.ep.sameServer(ep) && (user == "" || k.user == user) })
 }
 
 // ForgetOwner closes all connections of one owner (a session that ended).
@@ -436,7 +448,7 @@ func (p *Pool) disableMLSD(ep Endpoint) {
 	p.mu.Lock()
 	p.noMLSD[ep] = true
 	p.mu.Unlock()
-	p.forget(func(k poolKey) bool { return k.ep == ep })
+	p.forget(func(k poolKey) bool { return k.ep.sameServer(ep) })
 }
 
 func (p *Pool) mlsdDisabled(ep Endpoint) bool {

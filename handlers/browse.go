@@ -101,7 +101,7 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 		return d.ftpFailure(c, t, err, "This folder")
 	}
 	q := r.URL.Query()
-	l := buildListing(siteLinks{t.Site, t.Home}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l := buildListing(siteLinks{t.Site, t.Home, t.names}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
 	l.Plain = t.Site.Scheme == "ftp"
 	if wantsJSON(r) {
 		c.Response().Header().Set("Cache-Control", "no-store")
@@ -123,6 +123,7 @@ type links interface {
 	Top() string                         // the topmost folder the listing links to
 	Name() string                        // what the breadcrumbs call the top
 	Home() string                        // the login folder, "" if none is shown
+	show(raw string) string              // a name as text (see names)
 }
 
 // siteLinks are a site's own addresses: relative to the login folder
@@ -130,6 +131,7 @@ type links interface {
 type siteLinks struct {
 	urlpath.Site
 	home string
+	names
 }
 
 func (s siteLinks) URL(ftpPath string, dir bool) string { return s.Site.URL(s.home, ftpPath, dir) }
@@ -147,14 +149,14 @@ func buildListing(site links, dir string, entries []ftppool.Entry, sortBy, order
 	}
 	l := &listing{
 		SiteName:   site.Name(),
-		Path:       folderName(dir),
+		Path:       folderName(site, dir),
 		Sort:       sortBy,
 		Order:      order,
 		ShowHidden: showHidden,
 	}
 	home := site.Home()
 	if home != "" {
-		l.Home = folderName(home)
+		l.Home = folderName(site, home)
 	}
 	top := site.Top()
 	segs := urlpath.Split(strings.TrimPrefix(dir, strings.TrimSuffix(top, "/")))
@@ -162,7 +164,7 @@ func buildListing(site links, dir string, entries []ftppool.Entry, sortBy, order
 	for i := 0; i <= len(segs); i++ {
 		c := crumb{Name: site.Name(), Href: site.URL(below(i), true), Home: below(i) == home}
 		if i > 0 {
-			c.Name = display(segs[i-1])
+			c.Name = site.show(segs[i-1])
 		}
 		l.Crumbs = append(l.Crumbs, c)
 	}
@@ -224,11 +226,11 @@ func (l *listing) query(site links, dir, col string) string {
 
 func (l *listing) item(site links, dir string, e ftppool.Entry) item {
 	it := item{
-		Name:     display(e.Name),
+		Name:     site.show(e.Name),
 		Href:     site.URL(path.Join(dir, e.Name), e.Type == ftppool.TypeDir),
 		Type:     e.Type.String(),
 		Size:     e.Size,
-		Target:   display(e.Target),
+		Target:   site.show(e.Target),
 		hidden:   strings.HasPrefix(e.Name, "."),
 		mod:      e.Modified,
 		sortName: strings.ToLower(e.Name),
@@ -279,7 +281,7 @@ func sortItems(items []item, by string, desc bool) {
 }
 
 // folderName shows a folder's absolute path, ending in "/".
-func folderName(dir string) string { return display(strings.TrimSuffix(dir, "/") + "/") }
+func folderName(site links, dir string) string { return site.show(strings.TrimSuffix(dir, "/") + "/") }
 
 // display makes a name printable: bytes that are not UTF-8 become U+FFFD.
 // Only for showing; links always carry the exact bytes.

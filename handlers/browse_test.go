@@ -29,7 +29,7 @@ func entries(n int) []ftppool.Entry {
 var site = urlpath.Site{Scheme: "ftp", Host: "ftp.example.org", Port: 21}
 
 func TestBuildListing(t *testing.T) {
-	l := buildListing(siteLinks{site, "/"}, "/pub/a b", []ftppool.Entry{
+	l := buildListing(siteLinks{Site: site, home: "/"}, "/pub/a b", []ftppool.Entry{
 		{Name: "z.txt", Size: 5},
 		{Name: "dir", Type: ftppool.TypeDir, Size: -1},
 		{Name: ".dot", Size: 1},
@@ -58,7 +58,7 @@ func TestBuildListing(t *testing.T) {
 // root. Links below it are relative to it, links above and beside it
 // absolute (%2F), the path shown is absolute and the home crumb marked.
 func TestListingBelowAndAboveHome(t *testing.T) {
-	sl := siteLinks{site, "/home/alice"}
+	sl := siteLinks{Site: site, home: "/home/alice"}
 	entries := []ftppool.Entry{{Name: "notes.txt", Size: 5}, {Name: "inbox", Type: ftppool.TypeDir, Size: -1}}
 	for _, tc := range []struct {
 		dir       string
@@ -113,14 +113,14 @@ func BenchmarkListing10k(b *testing.B) {
 	d := &Deps{pages: pages, Logger: slog.New(slog.DiscardHandler)}
 	b.Run("html", func(b *testing.B) {
 		for b.Loop() {
-			l := buildListing(siteLinks{site, "/"}, "/pub", es, "name", "asc", false)
+			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, "name", "asc", false)
 			l.filterHidden()
 			d.renderListing(discardResponse{http.Header{}}, l)
 		}
 	})
 	b.Run("json", func(b *testing.B) {
 		for b.Loop() {
-			l := buildListing(siteLinks{site, "/"}, "/pub", es, "name", "asc", false)
+			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, "name", "asc", false)
 			if err := json.NewEncoder(io.Discard).Encode(l); err != nil {
 				b.Fatal(err)
 			}

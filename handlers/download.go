@@ -52,7 +52,7 @@ func (d *Deps) download(c echo.Context, t *target) error {
 			ctype = "application/octet-stream"
 		}
 	}
-	h.Set("Content-Disposition", dispositionHeader(disposition, display(name)))
+	h.Set("Content-Disposition", dispositionHeader(disposition, t.show(name)))
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Security-Policy", fileCSP)
 	h.Set("Cache-Control", "private, no-cache")

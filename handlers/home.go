@@ -47,19 +47,34 @@ type connectForm struct {
 	Port   int
 	User   string
 	Next   string // where to go after logging in
+	// Encoding is the name encoding of a server that does not use UTF-8.
+	Encoding string
+}
+
+type encodingChoice struct{ Name, Label string }
+
+// legacyEncodings are offered on the connect form; any other IANA name
+// works with ?encoding= (see names).
+var legacyEncodings = []encodingChoice{
+	{"windows-1251", "Cyrillic (windows-1251)"}, {"KOI8-R", "Cyrillic (KOI8-R)"}, {"IBM866", "Cyrillic DOS (cp866)"},
+	{"windows-1252", "Western (windows-1252)"}, {"ISO-8859-1", "Western (ISO-8859-1)"}, {"ISO-8859-2", "Central European (ISO-8859-2)"},
+	{"windows-1250", "Central European (windows-1250)"}, {"ISO-8859-7", "Greek (ISO-8859-7)"}, {"windows-1254", "Turkish (windows-1254)"},
+	{"Shift_JIS", "Japanese (Shift_JIS)"}, {"EUC-JP", "Japanese (EUC-JP)"}, {"GBK", "Chinese, simplified (GBK)"},
+	{"GB18030", "Chinese (GB18030)"}, {"Big5", "Chinese, traditional (Big5)"}, {"EUC-KR", "Korean (EUC-KR)"},
 }
 
 type homePage struct {
 	page
-	Form  connectForm
-	Error string
+	Form      connectForm
+	Error     string
+	Encodings []encodingChoice
 }
 
 func (d *Deps) renderHome(c echo.Context, status int, form connectForm, msg string) {
 	if form.Scheme == "" {
 		form.Scheme = "ftpes"
 	}
-	d.render(c.Response(), status, "home.html", homePage{page: d.page(c.Request(), "Connect"), Form: form, Error: msg})
+	d.render(c.Response(), status, "home.html", homePage{page: d.page(c.Request(), "Connect"), Form: form, Error: msg, Encodings: legacyEncodings})
 }
 
 func home(d *Deps) echo.HandlerFunc {
@@ -74,10 +89,11 @@ func home(d *Deps) echo.HandlerFunc {
 func connect(d *Deps) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		form := connectForm{
-			Scheme: c.FormValue("scheme"),
-			Host:   strings.TrimSpace(c.FormValue("host")),
-			User:   c.FormValue("user"),
-			Next:   c.FormValue("next"),
+			Scheme:   c.FormValue("scheme"),
+			Host:     strings.TrimSpace(c.FormValue("host")),
+			User:     c.FormValue("user"),
+			Next:     c.FormValue("next"),
+			Encoding: c.FormValue("encoding"),
 		}
 		if p := strings.TrimSpace(c.FormValue("port")); p != "" {
 			n, err := strconv.Atoi(p)
@@ -125,11 +141,15 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 	if err != nil {
 		return d.formError(c, form, badRequest("The host is not valid: %v.", err))
 	}
+	n, err := namesFor(form.Encoding)
+	if err != nil {
+		return d.formError(c, form, err.(*httpError))
+	}
 	sess, err := d.Sessions.Renew(c.Response(), c.Request())
 	if err != nil {
 		return err
 	}
-	ep := endpoint(site)
+	ep := endpoint(site, n)
 	owner, login := sess.Owner, ftppool.Login{User: site.User, Password: password}
 	if site.Anonymous() {
 		owner, login = "", anonymousLogin(site)
@@ -141,6 +161,7 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 		return d.formError(c, form, ftpError(err, "The site"))
 	}
 	sess.SetPassword(siteKey(site), password)
+	sess.SetEncoding(siteKey(site), n.name)
 	next := site.Root()
 	if strings.HasPrefix(form.Next, next) {
 		next = form.Next
@@ -163,7 +184,7 @@ func disconnect(d *Deps) echo.HandlerFunc {
 		default:
 			for _, k := range sess.Forget(key) {
 				if site, err := parseSiteKey(k); err == nil && !site.Anonymous() {
-					d.Pool.Forget(sess.Owner, endpoint(site), site.User)
+					d.Pool.Forget(sess.Owner, endpoint(site, names{}), site.User)
 				}
 			}
 		}

@@ -70,15 +70,18 @@ func (d *Deps) mkdir(c echo.Context, t *target) error {
 	if !t.Dir {
 		return badRequest("Make a folder with POST to the address of the folder it goes in (ending in /).")
 	}
-	name := form.Get("name")
+	name, err := t.names.bytes(form.Get("name"))
+	if err != nil {
+		return err
+	}
 	if err := urlpath.CheckName(name); err != nil {
 		return badRequest("This folder name cannot be used: %v.", err)
 	}
 	p := path.Join(t.Path, name)
 	if err := t.handle.Mkdir(c.Request().Context(), p); err != nil {
-		return d.ftpFailure(c, t, err, quote(p))
+		return d.ftpFailure(c, t, err, t.quote(p))
 	}
-	return d.opDone(c, t, http.StatusCreated, map[string]any{"path": display(p) + "/", "href": t.url(p, true)})
+	return d.opDone(c, t, http.StatusCreated, map[string]any{"path": t.show(p) + "/", "href": t.url(p, true)})
 }
 
 // rename moves the item addressed to the form's "to": a path from the
@@ -91,14 +94,17 @@ func (d *Deps) rename(c echo.Context, t *target) error {
 	if t.Path == "/" || t.Path == t.Home {
 		return badRequest("The site's root folder and your login folder cannot be renamed.")
 	}
-	to, err := renameTarget(t.Path, form.Get("to"))
+	to, err := t.names.bytes(form.Get("to"))
 	if err != nil {
 		return err
 	}
-	if err := t.handle.Rename(c.Request().Context(), t.Path, to); err != nil {
-		return d.ftpFailure(c, t, err, quote(t.Path))
+	if to, err = renameTarget(t.Path, to); err != nil {
+		return err
 	}
-	shown := display(to)
+	if err := t.handle.Rename(c.Request().Context(), t.Path, to); err != nil {
+		return d.ftpFailure(c, t, err, t.quote(t.Path))
+	}
+	shown := t.show(to)
 	if t.Dir {
 		shown += "/"
 	}
@@ -143,7 +149,7 @@ func (d *Deps) remove(c echo.Context, t *target) error {
 	}
 	n, err := t.handle.Remove(c.Request().Context(), t.Path, form.Get("recursive") == "1")
 	if err != nil {
-		return d.ftpFailure(c, t, err, quote(t.Path))
+		return d.ftpFailure(c, t, err, t.quote(t.Path))
 	}
 	return d.opDone(c, t, http.StatusOK, map[string]any{"deleted": n})
 }

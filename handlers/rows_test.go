@@ -51,7 +51,7 @@ func FuzzListingRows(f *testing.F) {
 			e.Type = ftppool.TypeLink
 		}
 		entries := []ftppool.Entry{{Name: "aaaa-first"}, e, {Name: "zzzz-last"}}
-		l := buildListing(siteLinks{site, "/"}, "/pub", entries, "name", "asc", true)
+		l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", entries, "name", "asc", true)
 		l.ReadOnly = readOnly
 		rec := httptest.NewRecorder()
 		d.renderListing(rec, l)

@@ -82,17 +82,17 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 	// The link must point at something that is there, and be of its kind.
 	e, err := t.handle.Stat(r.Context(), t.Path)
 	if err != nil {
-		return d.ftpFailure(c, t, err, quote(t.Path))
+		return d.ftpFailure(c, t, err, t.quote(t.Path))
 	}
 	if (e.Type == ftppool.TypeDir) != t.Dir {
-		return badRequest("%s is a %s: share it by its own address (a folder's ends in /).", quote(t.Path), e.Type)
+		return badRequest("%s is a %s: share it by its own address (a folder's ends in /).", t.quote(t.Path), e.Type)
 	}
 
 	now := time.Now()
 	s := share.Share{
 		ID: share.NewID(), Owner: owner,
 		Scheme: t.Site.Scheme, Host: t.Site.Host, Port: t.Site.Port, User: t.login.User,
-		Path: t.Path, Dir: t.Dir, Created: now, Expires: now.Add(expiry), MaxDownloads: maxDownloads,
+		Path: t.Path, Dir: t.Dir, Encoding: t.names.name, Created: now, Expires: now.Add(expiry), MaxDownloads: maxDownloads,
 	}
 	if t.login != anonymousLogin(t.Site) {
 		// Sealed with what the share is about, so the sealed password
@@ -107,7 +107,7 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 	if err := sc.Store.Put(s); err != nil {
 		return fmt.Errorf("store a share: %w", err)
 	}
-	d.Logger.Info("share created", "share", shortID(s.ID), "site", t.Site.Scheme+"://"+t.Site.String(), "path", display(s.Path), "expires", s.Expires)
+	d.Logger.Info("share created", "share", shortID(s.ID), "site", t.Site.Scheme+"://"+t.Site.String(), "path", t.show(s.Path), "expires", s.Expires)
 	return c.JSON(http.StatusCreated, shareCreated{ID: s.ID, URL: d.shareURL(r, &s), Expires: s.Expires})
 }
 
@@ -175,7 +175,7 @@ func serveShare(d *Deps) echo.HandlerFunc {
 			return err
 		}
 		if err := t.handle.NoLinksBelow(r.Context(), sh.Path, t.Path); err != nil {
-			return d.ftpFailure(c, t, err, quote(t.Path))
+			return d.ftpFailure(c, t, err, t.quote(t.Path))
 		}
 		// Downloads and zips count themselves once they are sure to start
 		// (see countShareDownload).
@@ -239,6 +239,7 @@ func gone(err error) *httpError {
 // backslash steps in rel.
 func (d *Deps) shareTarget(sh *share.Share, rel string, dir bool) (*target, error) {
 	site := urlpath.Site{Scheme: sh.Scheme, User: sh.User, Host: sh.Host, Port: sh.Port}
+	n := sharedNames(sh)
 	login := anonymousLogin(site)
 	owner := ""
 	if sh.Secret != nil {
@@ -248,7 +249,7 @@ func (d *Deps) shareTarget(sh *share.Share, rel string, dir bool) (*target, erro
 		}
 		login, owner = ftppool.Login{User: sh.User, Password: password}, "share:"+sh.ID
 	}
-	return &target{Site: site, Path: path.Join(sh.Path, rel), Dir: dir, handle: d.Pool.Handle(owner, endpoint(site), login), login: login, share: sh}, nil
+	return &target{Site: site, Path: path.Join(sh.Path, rel), Dir: dir, names: n, handle: d.Pool.Handle(owner, endpoint(site, n), login), login: login, share: sh}, nil
 }
 
 // countShareDownload counts a download through a share and refuses one
@@ -319,9 +320,9 @@ func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
 		return d.ftpFailure(c, t, err, "This folder")
 	}
 	q := r.URL.Query()
-	l := buildListing(shareLinks{sh: sh}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l := buildListing(shareLinks{sh: sh, names: t.names}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
 	// The FTP path above the share is the maker's business.
-	l.Path = display(strings.TrimPrefix(t.Path, strings.TrimSuffix(sh.Path, "/")) + "/")
+	l.Path = t.show(strings.TrimPrefix(t.Path, strings.TrimSuffix(sh.Path, "/")) + "/")
 	if l.Path == "//" {
 		l.Path = "/"
 	}
@@ -337,14 +338,17 @@ func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
 }
 
 // shareLinks makes a shared folder's links, all below /s/{token}/.
-type shareLinks struct{ sh *share.Share }
+type shareLinks struct {
+	sh *share.Share
+	names
+}
 
 func (s shareLinks) URL(ftpPath string, dir bool) string {
 	return "/s/" + s.sh.ID + urlpath.EncodePath(strings.TrimPrefix(ftpPath, strings.TrimSuffix(s.sh.Path, "/")), dir)
 }
 
 func (s shareLinks) Top() string  { return s.sh.Path }
-func (s shareLinks) Name() string { return "shared " + display(path.Base(s.sh.Path)) }
+func (s shareLinks) Name() string { return "shared " + s.show(path.Base(s.sh.Path)) }
 func (s shareLinks) Home() string { return "" }
 
 // sharePasswordGiven checks a password share's proof: HTTP Basic auth with
@@ -497,7 +501,7 @@ func listShares(d *Deps) echo.HandlerFunc {
 		now := time.Now()
 		for _, s := range shares {
 			row := shareRow{
-				ID: s.ID, URL: d.shareURL(r, &s), Path: display(s.Path), Dir: s.Dir,
+				ID: s.ID, URL: d.shareURL(r, &s), Path: sharedNames(&s).show(s.Path), Dir: s.Dir,
 				Site:    s.Scheme + "://" + urlpath.Site{Scheme: s.Scheme, User: s.User, Host: s.Host, Port: s.Port}.String(),
 				Created: s.Created, Expires: s.Expires, Password: s.PasswordHash != nil,
 				Downloads: s.Downloads, MaxDownloads: s.MaxDownloads, State: "active",
@@ -549,6 +553,15 @@ func revokeShare(d *Deps) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, map[string]string{"id": id, "state": "revoked"})
 	}
+}
+
+// sharedNames reads a share's names as its maker's site did.
+func sharedNames(s *share.Share) names {
+	n, err := namesFor(s.Encoding)
+	if err != nil {
+		return names{} // the name was checked when the share was made
+	}
+	return n
 }
 
 // shortID names a share in logs: its first characters, not enough to use

@@ -21,6 +21,7 @@ type target struct {
 	// Home is the login folder, which the URL's path is relative to;
 	// empty for a share, whose paths are the share's own.
 	Home   string
+	names  names // how the site's names read as text
 	handle *ftppool.Handle
 	login  ftppool.Login // what handle logs in with (a share seals it)
 	// share is set when the request came through a share link: its
@@ -59,7 +60,7 @@ func parseTarget(r *http.Request) (urlpath.Site, string, bool, error) {
 }
 
 // endpoint turns a site into the pool's view of it.
-func endpoint(s urlpath.Site) ftppool.Endpoint {
+func endpoint(s urlpath.Site, n names) ftppool.Endpoint {
 	sec := ftppool.Plain
 	switch s.Scheme {
 	case "ftpes":
@@ -67,7 +68,7 @@ func endpoint(s urlpath.Site) ftppool.Endpoint {
 	case "ftps":
 		sec = ftppool.ImplicitTLS
 	}
-	return ftppool.Endpoint{Security: sec, Host: s.Host, Port: s.Port}
+	return ftppool.Endpoint{Security: sec, Host: s.Host, Port: s.Port, Encoding: n.name}
 }
 
 // resolve finds the login for a request and the absolute path it means.
@@ -89,6 +90,10 @@ func (d *Deps) resolve(c echo.Context) (*target, error) {
 // url is the bridge address of the absolute FTP path abs on t's site.
 func (t *target) url(abs string, dir bool) string { return t.Site.URL(t.Home, abs, dir) }
 
+// show and quote make the site's names readable (see names).
+func (t *target) show(raw string) string { return t.names.show(raw) }
+func (t *target) quote(p string) string  { return t.names.quote(p) }
+
 // siteLogin finds the request's site and login, and the path as the URL
 // says it (see parseTarget).
 func (d *Deps) siteLogin(c echo.Context) (*target, string, error) {
@@ -98,7 +103,17 @@ func (d *Deps) siteLogin(c echo.Context) (*target, string, error) {
 		return nil, "", err
 	}
 	t := &target{Site: site, Dir: dir}
-	ep := endpoint(site)
+	sess := d.Sessions.Get(r)
+	// The name encoding: this request's ?encoding= (for scripts), else the
+	// one chosen on the connect form.
+	encoding := r.URL.Query().Get("encoding")
+	if !r.URL.Query().Has("encoding") && sess != nil {
+		encoding = sess.Encoding(siteKey(site))
+	}
+	if t.names, err = namesFor(encoding); err != nil {
+		return nil, "", err
+	}
+	ep := endpoint(site, t.names)
 	if user, pass, ok := r.BasicAuth(); ok {
 		if site.User != "" && site.User != user {
 			return nil, "", badRequest("The user in the address (%s) and in the Authorization header (%s) differ.", site.User, user)
@@ -115,10 +130,10 @@ func (d *Deps) siteLogin(c echo.Context) (*target, string, error) {
 		t.handle = d.Pool.Handle("", ep, t.login)
 		return t, p, nil
 	}
-	if s := d.Sessions.Get(r); s != nil {
-		if password, ok := s.Password(siteKey(site)); ok {
+	if sess != nil {
+		if password, ok := sess.Password(siteKey(site)); ok {
 			t.login = ftppool.Login{User: site.User, Password: password}
-			t.handle = d.Pool.Handle(s.Owner, ep, t.login)
+			t.handle = d.Pool.Handle(sess.Owner, ep, t.login)
 			return t, p, nil
 		}
 	}

@@ -44,7 +44,7 @@ func (d *Deps) tracked(c echo.Context, op string, t *target, p string) *tracked 
 		owner = s.Owner
 	}
 	return &tracked{ctx: ctx, cancel: cancel, d: d, owner: owner, op: op,
-		site: t.Site.Scheme + "://" + t.Site.String(), path: display(p)}
+		site: t.Site.Scheme + "://" + t.Site.String(), path: t.show(p)}
 }
 
 // start registers the transfer. On cancel, cut wakes whatever I/O with

@@ -51,7 +51,7 @@ func put(d *Deps) echo.HandlerFunc {
 		r := c.Request()
 		up, err := d.store(c, t, body, t.Path, body, r.ContentLength, r.URL.Query().Get("overwrite") == "1", nil)
 		if err != nil {
-			return d.refuseUpload(c, body, d.uploadFailed(c, t, err, quote(t.Path), nil))
+			return d.refuseUpload(c, body, d.uploadFailed(c, t, err, t.quote(t.Path), nil))
 		}
 		status := http.StatusCreated
 		if up.Replaced {
@@ -121,7 +121,10 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 				size = -1
 			}
 		case "file":
-			rel := partFileName(part)
+			rel, err := t.names.bytes(partFileName(part))
+			if err != nil {
+				return fail(err, "")
+			}
 			if rel == "" {
 				continue // a file input left empty
 			}
@@ -133,12 +136,12 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 				dirs, err := t.handle.MkdirAll(r.Context(), dir)
 				made = append(made, dirs...)
 				if err != nil {
-					return fail(err, quote(dir))
+					return fail(err, t.quote(dir))
 				}
 			}
 			up, err := d.store(c, t, body, p, part, size, overwrite, undoFolders)
 			if err != nil {
-				return fail(err, quote(p))
+				return fail(err, t.quote(p))
 			}
 			done = append(done, up)
 			size = -1
@@ -199,11 +202,11 @@ func (d *Deps) store(c echo.Context, t *target, body *clientBody, p string, src 
 	if err != nil && undo != nil {
 		undo()
 	}
-	tk.end(x, err, quote(p))
+	tk.end(x, err, t.quote(p))
 	if err != nil {
 		return uploaded{}, err
 	}
-	return uploaded{Name: display(path.Base(p)), Path: display(p), Href: t.url(p, false), Size: n, Replaced: replaced}, nil
+	return uploaded{Name: t.show(path.Base(p)), Path: t.show(p), Href: t.url(p, false), Size: n, Replaced: replaced}, nil
 }
 
 // clientBody is an upload's request body. Each read has a deadline, so a
@@ -310,5 +313,3 @@ func smallField(r io.Reader) string {
 	return strings.TrimSpace(string(b))
 }
 
-// quote names a file or folder in a message.
-func quote(p string) string { return strconv.Quote(display(path.Base(p))) }

@@ -56,7 +56,7 @@ func (d *Deps) zipFolder(c echo.Context, t *target) error {
 
 	h := c.Response().Header()
 	h.Set("Content-Type", "application/zip")
-	h.Set("Content-Disposition", dispositionHeader("attachment", display(top)+".zip"))
+	h.Set("Content-Disposition", dispositionHeader("attachment", t.show(top)+".zip"))
 	h.Set("Content-Security-Policy", fileCSP)
 	h.Set("Cache-Control", "no-store")
 	if r.Method == http.MethodHead {
@@ -91,12 +91,12 @@ func (d *Deps) zipFolder(c echo.Context, t *target) error {
 	if werr == nil {
 		werr = zw.Close()
 	}
-	tk.end(x, werr, quote(t.Path))
+	tk.end(x, werr, t.quote(t.Path))
 	if werr != nil {
 		// The status is sent: all that is left is to cut the response, so
 		// the browser sees a failed download rather than a zip that ends
 		// early (net/http would close a chunked body properly).
-		d.Logger.Info("zip cut short", "path", display(t.Path), "err", werr)
+		d.Logger.Info("zip cut short", "path", t.show(t.Path), "err", werr)
 		panic(http.ErrAbortHandler)
 	}
 	return nil
@@ -111,16 +111,16 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 		name := top + "/" + strings.TrimPrefix(full, root+"/")
 		switch {
 		case e.Type == ftppool.TypeLink:
-			skipped = append(skipped, fmt.Sprintf("%s: a link (to %q), left out", display(name), display(e.Target)))
+			skipped = append(skipped, fmt.Sprintf("%s: a link (to %q), left out", t.show(name), t.show(e.Target)))
 			return nil
 		case urlpath.CheckName(e.Name) != nil:
 			// Unpacked on Windows, "a\..\b" would step out of the folder.
-			skipped = append(skipped, fmt.Sprintf("%s: a name that cannot be unpacked safely, left out", display(name)))
+			skipped = append(skipped, fmt.Sprintf("%s: a name that cannot be unpacked safely, left out", t.show(name)))
 			return fs.SkipDir
 		}
 		items = append(items, zipItem{full: full, name: name, entry: e})
 		if e.Type == ftppool.TypeDir && depth+1 >= lim.Depth {
-			skipped = append(skipped, fmt.Sprintf("%s/: what it holds is deeper than the %d folder levels this bridge zips, left out", display(name), lim.Depth))
+			skipped = append(skipped, fmt.Sprintf("%s/: what it holds is deeper than the %d folder levels this bridge zips, left out", t.show(name), lim.Depth))
 			return fs.SkipDir
 		}
 		if e.Size > 0 && e.Type == ftppool.TypeFile {
@@ -151,9 +151,14 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 // write to the browser, which ends the archive.
 func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, unlisted *int64, progress func(int64)) (problem string, err error) {
 	fh := &zip.FileHeader{Name: it.name, Modified: it.entry.Modified, Method: zip.Deflate}
-	// Names are the server's bytes; the flag tells unzip they may not be
-	// UTF-8, so it keeps them as they are.
-	fh.NonUTF8 = !utf8.ValidString(it.name)
+	if t.names.enc != nil {
+		// A legacy encoding the person named: the archive says the names
+		// in UTF-8, as every unzip reads them.
+		fh.Name = t.show(it.name)
+	}
+	// Otherwise names are the server's bytes; the flag tells unzip they
+	// may not be UTF-8, so it keeps them as they are.
+	fh.NonUTF8 = !utf8.ValidString(fh.Name)
 	if it.entry.Modified.IsZero() {
 		fh.Modified = time.Now()
 	}
@@ -175,7 +180,7 @@ func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, unli
 		return "", err
 	}
 	if openErr != nil {
-		return fmt.Sprintf("%s: could not be read: %s", display(it.name), ftpError(openErr, "The file").Msg), nil
+		return fmt.Sprintf("%s: could not be read: %s", t.show(it.name), ftpError(openErr, "The file").Msg), nil
 	}
 	defer f.Close()
 	limit := it.entry.Size
@@ -191,10 +196,10 @@ func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, unli
 	case cw.err != nil:
 		return "", cw.err
 	case copyErr != nil:
-		return fmt.Sprintf("%s: only %d of %d bytes arrived: %s", display(it.name), cw.n, it.entry.Size, ftpError(copyErr, "The file").Msg), nil
+		return fmt.Sprintf("%s: only %d of %d bytes arrived: %s", t.show(it.name), cw.n, it.entry.Size, ftpError(copyErr, "The file").Msg), nil
 	case cw.n == limit:
 		if n, _ := f.Read(make([]byte, 1)); n > 0 {
-			return fmt.Sprintf("%s: larger than the server listed it, or than the zip limit allows; cut at %d bytes", display(it.name), cw.n), nil
+			return fmt.Sprintf("%s: larger than the server listed it, or than the zip limit allows; cut at %d bytes", t.show(it.name), cw.n), nil
 		}
 	}
 	return "", nil

@@ -26,6 +26,7 @@ type Session struct {
 
 	mu        sync.Mutex
 	passwords map[string]string // site key ("ftp/alice@host:2121") -> password
+	encodings map[string]string // site key -> the name encoding chosen, if not UTF-8
 	lastSeen  time.Time
 }
 
@@ -44,6 +45,27 @@ func (s *Session) SetPassword(site, password string) {
 	s.passwords[site] = password
 }
 
+// Encoding returns the name encoding chosen for a site ("" for UTF-8).
+func (s *Session) Encoding(site string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.encodings[site]
+}
+
+// SetEncoding keeps the name encoding chosen for a site.
+func (s *Session) SetEncoding(site, encoding string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if encoding == "" {
+		delete(s.encodings, site)
+		return
+	}
+	if s.encodings == nil {
+		s.encodings = make(map[string]string)
+	}
+	s.encodings[site] = encoding
+}
+
 // Forget drops one site's login, or all of them when site is "".
 // It returns the sites dropped.
 func (s *Session) Forget(site string) []string {
@@ -54,6 +76,7 @@ func (s *Session) Forget(site string) []string {
 		if site == "" || k == site {
 			gone = append(gone, k)
 			delete(s.passwords, k)
+			delete(s.encodings, k)
 		}
 	}
 	return gone

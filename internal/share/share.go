@@ -23,8 +23,10 @@ type Share struct {
 	User   string `json:"user"` // the FTP login; "" is anonymous
 	// Secret is the FTP password, sealed with the store's key and the
 	// share's ID as additional data; nil for anonymous sites.
-	Secret       []byte    `json:"secret,omitempty"`
-	Path         string    `json:"path"` // FTP path of the file or folder
+	Secret []byte `json:"secret,omitempty"`
+	Path   string `json:"path"` // FTP path of the file or folder
+	// Encoding is the name encoding of the site, as its maker chose it.
+	Encoding     string    `json:"encoding,omitempty"`
 	Dir          bool      `json:"dir"`
 	Created      time.Time `json:"created"`
 	Expires      time.Time `json:"expires"`

@@ -1,0 +1,72 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/unicode"
+)
+
+// names shows a site's file names as text and turns names people type
+// into the server's bytes. Most servers use UTF-8 (the zero value); older
+// ones keep names in a legacy encoding such as windows-1251 or shift_jis,
+// which the person names on the connect form or with ?encoding=. Only what
+// people read and type is converted: URLs carry the server's raw bytes,
+// so every name round-trips whatever the encoding.
+type names struct {
+	enc  encoding.Encoding // nil for UTF-8
+	name string            // the encoding's IANA name, "" for UTF-8
+}
+
+// namesFor looks an encoding up by any of its IANA names or aliases
+// ("windows-1251", "cp1251", "Shift_JIS", "gbk", "latin1").
+func namesFor(name string) (names, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return names{}, nil
+	}
+	enc, err := ianaindex.IANA.Encoding(name)
+	if err != nil || enc == nil {
+		return names{}, badRequest("The name encoding %q is not one the bridge knows. Use an IANA name such as windows-1251, iso-8859-1, shift_jis or gbk, or leave it empty for UTF-8.", name)
+	}
+	canonical, err := ianaindex.IANA.Name(enc)
+	if err != nil {
+		return names{}, fmt.Errorf("name of encoding %q: %w", name, err)
+	}
+	if enc == unicode.UTF8 {
+		return names{}, nil
+	}
+	return names{enc: enc, name: canonical}, nil
+}
+
+// show makes a name (or path) of the server readable: decoded from the
+// site's encoding, and bytes that are still not UTF-8 shown as U+FFFD.
+func (n names) show(raw string) string {
+	if n.enc != nil {
+		if s, err := n.enc.NewDecoder().String(raw); err == nil {
+			raw = s
+		}
+	}
+	return display(raw)
+}
+
+// quote names a file or folder in a message.
+func (n names) quote(p string) string { return strconv.Quote(n.show(path.Base(p))) }
+
+// bytes turns a name a person typed (UTF-8) into the server's bytes.
+func (n names) bytes(typed string) (string, error) {
+	if n.enc == nil {
+		return typed, nil
+	}
+	raw, err := n.enc.NewEncoder().String(typed)
+	if err != nil {
+		return "", &httpError{Status: http.StatusBadRequest,
+			Msg: fmt.Sprintf("The name %q has characters that the server's name encoding (%s) cannot hold.", typed, n.name)}
+	}
+	return raw, nil
+}
