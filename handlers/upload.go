@@ -312,4 +312,3 @@ func smallField(r io.Reader) string {
 	b, _ := io.ReadAll(io.LimitReader(r, 64))
 	return strings.TrimSpace(string(b))
 }
-
