@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"mime/multipart"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +22,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
 	"github.com/ftpbridge/ftpbridge/internal/realftp"
 	"github.com/ftpbridge/ftpbridge/internal/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
 // ftpServer is one server of the suite, logged into as a local user with
@@ -159,4 +166,92 @@ func TestHostilePWD(t *testing.T) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestLoginFolderWithoutChroot: a local user who is not chrooted lands in
+// a folder of the server (vsftpd's default for local users). Bridge paths
+// are relative to it as curl's ftp:// URLs are, %2F makes them absolute,
+// and the connect form lands there.
+func TestLoginFolderWithoutChroot(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		realftp.SkipOrFail(t, "curl not installed: %v", err)
+	}
+	for _, start := range []struct {
+		name string
+		fn   func(testing.TB, realftp.Options) *realftp.Server
+	}{
+		{"vsftpd", realftp.StartVsftpd},
+		{"pure-ftpd", realftp.StartPureFTPd},
+	} {
+		t.Run(start.name, func(t *testing.T) {
+			root := t.TempDir()
+			files := testftp.Tree(t, root)
+			if err := os.WriteFile(filepath.Join(root, "notes.txt"), []byte("alice's notes\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			srv := start.fn(t, realftp.Options{Root: root, Writable: true, NonChroot: true})
+			if srv.Home == "/" {
+				t.Fatalf("the server chroots its local user")
+			}
+			b := startBridge(t, "-allow-hosts", "127.0.0.1")
+			client := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
+			site := b.URL + "/ftp/" + srv.User + "@" + srv.Addr + "/"
+
+			// The same bytes as curl's own ftp:// URL, which is relative too.
+			direct, err := exec.Command(curl, "-sS", "--fail", "-u", srv.User+":"+srv.Password, "ftp://"+srv.Addr+"/notes.txt").Output()
+			if err != nil {
+				t.Fatalf("curl ftp://: %v", err)
+			}
+			resp, body := get(t, client, site+"notes.txt")
+			if resp.StatusCode != http.StatusOK || !bytes.Equal(body, direct) || string(body) != "alice's notes\n" {
+				t.Fatalf("notes.txt: %d %q, curl ftp:// gave %q", resp.StatusCode, body, direct)
+			}
+			// The odd-name tree is the login folder: every file lists and
+			// downloads by the relative links.
+			files["/notes.txt"] = direct
+			checkTree(t, client, b, "ftp", srv.User, srv.Addr, files)
+
+			l := listJSON(t, client, site)
+			home := strings.TrimSuffix(srv.Home, "/") + "/"
+			if l.Path != home || l.Home != home {
+				t.Errorf("listing path %q home %q, want both %q", l.Path, l.Home, home)
+			}
+			l = listJSON(t, client, site+"%2F/")
+			if l.Path != "/" || l.Home != home || !slices.ContainsFunc(l.Entries, func(e jsonEntry) bool { return e.Name == "etc" }) {
+				t.Errorf("%%2F/ lists %q (home %q), want the server's root with etc", l.Path, l.Home)
+			}
+			for _, e := range l.Entries {
+				if e.Name == "etc" && e.Href != "/ftp/"+srv.User+"@"+srv.Addr+"/%2Fetc/" {
+					t.Errorf("etc links to %q, want the %%2F form", e.Href)
+				}
+			}
+			// An upload by a relative address lands in the login folder.
+			req, _ := http.NewRequest(http.MethodPut, site+"put.txt", strings.NewReader("put"))
+			if resp, body := doReq(t, client, req); resp.StatusCode != http.StatusCreated {
+				t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+			}
+			if got, err := os.ReadFile(filepath.Join(root, "put.txt")); err != nil || string(got) != "put" {
+				t.Errorf("the upload is not in the login folder: %q %v", got, err)
+			}
+
+			// The connect form lands in home; the breadcrumbs show the
+			// absolute path, home marked, the levels above in the %2F form.
+			c := newJarClient(t)
+			host, port, _ := net.SplitHostPort(srv.Addr)
+			resp = postForm(t, c, b.URL+"/connect", url.Values{"scheme": {"ftp"}, "host": {host}, "port": {port}, "user": {srv.User}, "password": {srv.Password}})
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != site || !bytes.Contains(page, []byte("notes.txt")) {
+				t.Fatalf("connect landed on %s (%d) without notes.txt", resp.Request.URL, resp.StatusCode)
+			}
+			parent := path.Dir(strings.TrimSuffix(srv.Home, "/"))
+			for _, want := range []string{`(home)</span>`, `href="/ftp/` + srv.User + "@" + srv.Addr + `/%2F/"`,
+				`href="/ftp/` + srv.User + "@" + srv.Addr + urlpath.EncodeSitePath(parent, true) + `"`} {
+				if !bytes.Contains(page, []byte(want)) {
+					t.Errorf("the home page lacks %s", want)
+				}
+			}
+		})
+	}
 }
