@@ -109,6 +109,11 @@ func TestMissingFoldersAre404(t *testing.T) {
 				if _, err := os.Lstat(filepath.Join(root, filepath.FromSlash(tc.dir), "new")); !errors.Is(err, fs.ErrNotExist) && !strings.Contains(err.Error(), "not a directory") {
 					t.Errorf("upload into %s made a folder: %v", tc.what, err)
 				}
+				// So is a PUT of a file in it.
+				req, _ = http.NewRequest(http.MethodPut, strings.TrimSuffix(url(tc.dir), "/")+"/put.txt", strings.NewReader("x"))
+				if resp, body := doReq(t, client, req); resp.StatusCode != http.StatusNotFound || !bytes.Contains(body, []byte("folder")) {
+					t.Errorf("PUT into %s: %d %.200s, want 404 about the folder", tc.what, resp.StatusCode, body)
+				}
 			}
 			if l := listJSON(t, client, url("/empty")); len(l.Entries) != 0 {
 				t.Errorf("empty folder lists %+v", l.Entries)

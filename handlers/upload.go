@@ -51,7 +51,15 @@ func put(d *Deps) echo.HandlerFunc {
 		r := c.Request()
 		up, err := d.store(c, t, body, t.Path, body, r.ContentLength, r.URL.Query().Get("overwrite") == "1", nil)
 		if err != nil {
-			return d.refuseUpload(c, body, d.uploadFailed(c, t, err, t.quote(t.Path), nil))
+			what := t.quote(t.Path)
+			if k := ftppool.ErrorKind(err); k == ftppool.KindPermission || k == ftppool.KindNotFound {
+				// Servers refuse a STOR into a missing folder as if it were
+				// a matter of permission (553): say which it is.
+				if ferr := folderThere(r.Context(), t, path.Dir(t.Path)); ferr != nil {
+					err, what = ferr, "The folder to upload into"
+				}
+			}
+			return d.refuseUpload(c, body, d.uploadFailed(c, t, err, what, nil))
 		}
 		status := http.StatusCreated
 		if up.Replaced {
@@ -81,12 +89,8 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 		return err
 	}
 	// The folder must be there: a file would fail on its own, but a
-	// folder upload's MkdirAll would make the missing folder. (A link
-	// may lead to a folder: STOR will tell.)
-	if e, err := t.handle.Stat(r.Context(), t.Path); err != nil || e.Type == ftppool.TypeFile {
-		if err == nil {
-			err = ftppool.ErrNotFolder
-		}
+	// folder upload's MkdirAll would make the missing folder.
+	if err := folderThere(r.Context(), t, t.Path); err != nil {
 		return d.refuseUpload(c, body, offerParent(t, d.ftpFailure(c, t, err, "The folder to upload into")))
 	}
 	overwrite := r.URL.Query().Get("overwrite") == "1"
@@ -155,6 +159,16 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 		return c.Redirect(http.StatusSeeOther, t.url(t.Path, true))
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"uploaded": done})
+}
+
+// folderThere checks that dir is a folder an upload can go into; a link
+// may lead to one, which the upload itself will tell.
+func folderThere(ctx context.Context, t *target, dir string) error {
+	e, err := t.handle.Stat(ctx, dir)
+	if err == nil && e.Type == ftppool.TypeFile {
+		err = ftppool.ErrNotFolder
+	}
+	return err
 }
 
 // uploadFailed reports a failed upload, naming the files of the same
