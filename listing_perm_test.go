@@ -189,3 +189,26 @@ func findNode(n *html.Node, match func(*html.Node) bool) *html.Node {
 	}
 	return nil
 }
+
+// TestSharedListingHasNoPerm: a shared folder's JSON carries none of the
+// perm facts, which say what the maker's login may do, not the visitor.
+func TestSharedListingHasNoPerm(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.MLSD = []string{
+		"type=cdir;perm=flcdmpe; /",
+		"type=dir;perm=flcdmpe; sub",
+		"type=file;size=5;perm=adfrw; a.txt",
+	}
+	// The share checks that the folder exists: no MLST, no SIZE, and CWD
+	// into it works (fakeftp's default).
+	srv.Script["MLST"] = func(c *fakeftp.Conn, _ string) { c.Reply(502, "No MLST") }
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	a := makeShare(t, aliceClient(), addrURL(b, "ftp", "", srv.Addr(), "/", true)+"sub/", nil)
+	resp, body := get(t, nil, a.URL+"?format=json")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the shared folder's JSON: %d %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(string(body), `"a.txt"`) || strings.Contains(string(body), "perm") {
+		t.Errorf("the shared folder's JSON: %s, want a.txt and no perm", body)
+	}
+}
