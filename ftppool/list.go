@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,14 +32,33 @@ type Entry struct {
 	Size     int64     // -1 when unknown
 	Modified time.Time // zero when unknown
 	Target   string    // symlink target, when the server says
+	// Perm is MLSD's perm fact in lower case: what this login may do to
+	// the entry (RFC 3659 7.5.5: a c d e f l m p r w). "" when the server
+	// does not say, which grants nothing and denies nothing.
+	Perm string
 }
 
-// List reads a folder. It uses MLSD where the server offers it and LIST
-// otherwise (also when MLSD turns out to be refused). jlaffaye silently
-// drops lines it cannot parse; the raw data is kept alongside so that such
-// a line still shows up by name instead of vanishing.
+// Folder is a folder's listing.
+type Folder struct {
+	Entries []Entry
+	// Perm is the folder's own perm fact, from the cdir line of MLSD;
+	// "" when the server does not say.
+	Perm string
+}
+
+// List reads a folder's entries; see ListFolder.
 func (h *Handle) List(ctx context.Context, dir string) ([]Entry, error) {
-	var out []Entry
+	f, err := h.ListFolder(ctx, dir)
+	return f.Entries, err
+}
+
+// ListFolder reads a folder. It uses MLSD where the server offers it and
+// LIST otherwise (also when MLSD turns out to be refused). jlaffaye
+// silently drops lines it cannot parse, and misreads some it can; the raw
+// data is kept alongside and read here, so that every line shows up, by
+// its exact name.
+func (h *Handle) ListFolder(ctx context.Context, dir string) (Folder, error) {
+	var out Folder
 	err := h.do(ctx, func(c *conn) error {
 		cp := &capture{limit: h.p.cfg.MaxListBytes, maxLines: h.p.cfg.MaxListEntries}
 		c.listing.Store(cp)
@@ -55,14 +75,14 @@ func (h *Handle) List(ctx context.Context, dir string) ([]Entry, error) {
 			}
 			return folderOr(c, dir, err)
 		}
-		out = reconcile(parsed, cp.buf.Bytes(), mlsd)
-		if ambiguous(dir, out) {
+		out = reconcile(parsed, cp.buf.Bytes(), mlsd, time.Now())
+		if ambiguous(dir, out.Entries) {
 			return folderOr(c, dir, nil)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
+		return Folder{}, fmt.Errorf("list %s: %w", dir, err)
 	}
 	return out, nil
 }
@@ -101,59 +121,60 @@ func folderOr(c *conn, dir string, listErr error) error {
 	return ErrNotFolder
 }
 
-// reconcile turns jlaffaye's entries into ours and adds a bare entry for
-// each raw line that it could not parse.
-func reconcile(parsed []*ftp.Entry, raw []byte, mlsd bool) []Entry {
+// reconcile reads the raw listing, one entry per line. MLSD lines are read
+// here in full (jlaffaye's reading loses a fact when the last one lacks
+// its ";", takes "type=DIR" for a file, a missing size for 0 and ignores
+// perm). LIST lines in the ls and DOS styles are read here too, for their
+// exact names (jlaffaye trims a DOS name's leading spaces) and for the
+// variants jlaffaye drops (no group column, a "." after the mode, device
+// files); jlaffaye's entries serve the rarer styles only it knows. A line
+// nobody can read becomes a bare entry named by its best guess. now
+// dates ls's "Jan 02 15:04", which has no year.
+func reconcile(parsed []*ftp.Entry, raw []byte, mlsd bool, now time.Time) Folder {
 	lines := rawLines(raw)
-	out := make([]Entry, 0, len(lines))
+	f := Folder{Entries: make([]Entry, 0, len(lines))}
 	add := func(e Entry) {
 		if e.Name != "" && e.Name != "." && e.Name != ".." {
-			out = append(out, e)
+			f.Entries = append(f.Entries, e)
 		}
 	}
 	if mlsd {
-		seen := make(map[string]int, len(parsed))
-		for _, e := range parsed {
-			seen[e.Name]++
-		}
-		types := make(map[string]string, len(lines)) // name -> type fact
 		for _, line := range lines {
-			facts, name, ok := strings.Cut(line, " ")
-			if !ok {
-				add(unparsed(line))
-				continue
+			e, typ := parseMLSD(line)
+			switch typ {
+			case "cdir":
+				f.Perm = e.Perm
+			case "pdir":
+			default:
+				add(e)
 			}
-			types[name] = factType(facts)
-			if typ := strings.ToLower(types[name]); typ == "cdir" || typ == "pdir" {
-				continue
-			}
-			if seen[name] > 0 {
-				seen[name]--
-				continue
-			}
-			add(unparsed(name))
 		}
-		for _, e := range parsed {
-			add(fromMLSD(e, types[e.Name]))
-		}
-		return out
+		return f
 	}
 	j := 0
 	for _, line := range lines {
-		if j < len(parsed) && lineHolds(line, parsed[j]) {
-			add(convert(parsed[j]))
-			j++
-			continue
-		}
 		if isTotalLine(line) {
 			continue
 		}
-		add(unparsed(lsName(line)))
+		e, ok := parseLs(line, now)
+		if !ok {
+			e, ok = parseDOS(line)
+		}
+		if j < len(parsed) && lineHolds(line, parsed[j]) {
+			if !ok {
+				e, ok = convert(parsed[j]), true
+			}
+			j++
+		}
+		if !ok {
+			e = unparsed(lsName(line))
+		}
+		add(e)
 	}
 	for ; j < len(parsed); j++ {
 		add(convert(parsed[j]))
 	}
-	return out
+	return f
 }
 
 func rawLines(raw []byte) []string {
@@ -178,31 +199,55 @@ func convert(e *ftp.Entry) Entry {
 	return out
 }
 
-// fromMLSD also reads the symlink facts jlaffaye ignores
-// ("type=OS.unix=slink:/target"); typ is the entry's type fact.
-func fromMLSD(e *ftp.Entry, typ string) Entry {
-	out := convert(e)
-	lt := strings.ToLower(typ)
-	if out.Type != TypeFile || !strings.HasPrefix(lt, "os.unix=slink") && !strings.HasPrefix(lt, "os.unix=symlink") {
-		return out
+// parseMLSD reads one MLSD line: facts, one space, the name (RFC 3659
+// 7.2), and says which type fact it had, lower case. Facts are read
+// leniently, as servers write them: names in any case, unknown facts and
+// pieces without "=" skipped, the last ";" optional, a bad value leaving
+// its field unknown. A line without a fact is no MLSD line: it is shown
+// whole.
+func parseMLSD(line string) (Entry, string) {
+	facts, name, ok := strings.Cut(line, " ")
+	if !ok || facts != "" && !strings.Contains(facts, "=") {
+		return unparsed(line), ""
 	}
-	out.Type, out.Size = TypeLink, -1
-	if i := strings.Index(lt, "slink:"); i >= 0 {
-		out.Target = typ[i+len("slink:"):]
-	}
-	return out
-}
-
-// factType returns the value of the type fact, as the server wrote it
-// (a symlink's target keeps its case).
-func factType(facts string) string {
+	e := unparsed(name)
+	var typ string
 	for _, f := range strings.Split(facts, ";") {
-		k, v, _ := strings.Cut(f, "=")
-		if strings.EqualFold(k, "type") {
-			return v
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(k) {
+		case "type":
+			typ = strings.ToLower(v)
+			switch {
+			case typ == "dir" || typ == "cdir" || typ == "pdir":
+				e.Type = TypeDir
+			case strings.HasPrefix(typ, "os.unix=slink") || strings.HasPrefix(typ, "os.unix=symlink"):
+				e.Type = TypeLink
+				// The target keeps the server's case.
+				if _, target, ok := strings.Cut(v, ":"); ok {
+					e.Target = target
+				}
+			}
+		case "size":
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+				e.Size = n
+			}
+		case "modify":
+			// RFC 3659's time-val is UTC, perhaps with a fraction, which
+			// Go's parser accepts after the seconds.
+			if t, err := time.ParseInLocation("20060102150405", v, time.UTC); err == nil {
+				e.Modified = t
+			}
+		case "perm":
+			e.Perm = strings.ToLower(v)
 		}
 	}
-	return ""
+	if e.Type != TypeFile {
+		e.Size = -1
+	}
+	return e, typ
 }
 
 func unparsed(name string) Entry { return Entry{Name: name, Type: TypeFile, Size: -1} }
@@ -246,4 +291,212 @@ func lsName(line string) string {
 		return name
 	}
 	return strings.TrimSpace(line)
+}
+
+// span is where one space-separated field of a line starts and ends.
+type span struct{ start, end int }
+
+// fieldSpans finds the space-separated fields of line, so that a name can
+// be cut from the line by position, its own spaces kept.
+func fieldSpans(line string) []span {
+	out := make([]span, 0, 16)
+	for i := 0; i < len(line); {
+		if line[i] == ' ' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' {
+			j++
+		}
+		out = append(out, span{i, j})
+		i = j
+	}
+	return out
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isLsMode reports whether f is an ls mode: a type letter, nine
+// permission letters, and perhaps a mark for an ACL ("+"), an SELinux
+// context (".") or extended attributes ("@").
+func isLsMode(f string) bool {
+	if len(f) == 11 && strings.IndexByte("+.@", f[10]) >= 0 {
+		f = f[:10]
+	}
+	if len(f) != 10 || strings.IndexByte("-dlbcpsD", f[0]) < 0 {
+		return false
+	}
+	for i := 1; i < 10; i++ {
+		if strings.IndexByte("-rwxsStTlL", f[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// parseLs reads an ls-style LIST line. The columns between the mode and
+// the size vary (no group column on some servers, "folder" on others), so
+// the date is found instead: a size, then "Jan 02 15:04", "Jan 02 2024"
+// or "2024-01-02 15:04". The name is what follows the date's one space,
+// byte for byte.
+func parseLs(line string, now time.Time) (Entry, bool) {
+	f := fieldSpans(line)
+	field := func(i int) string { return line[f[i].start:f[i].end] }
+	if len(f) < 5 || !isLsMode(field(0)) {
+		return Entry{}, false
+	}
+	for k := 3; k+1 < len(f); k++ {
+		if !isDigits(field(k - 1)) {
+			continue
+		}
+		when, used, ok := lsDate(line, f[k:], now)
+		if !ok || k+used >= len(f) {
+			continue
+		}
+		e := Entry{Name: line[f[k+used-1].end+1:], Type: TypeFile, Size: -1, Modified: when}
+		switch line[0] {
+		case 'd':
+			e.Type = TypeDir
+		case 'l':
+			e.Type = TypeLink
+			if name, target, ok := strings.Cut(e.Name, " -> "); ok {
+				e.Name, e.Target = name, target
+			}
+		case 'b', 'c':
+			// A device's "size" is its major and minor numbers.
+		default:
+			e.Size, _ = strconv.ParseInt(field(k-1), 10, 64)
+		}
+		return e, true
+	}
+	return Entry{}, false
+}
+
+// lsDate reads the date starting at the first of f and says how many
+// fields it took. A date without a year is within the last six months
+// (that is when ls leaves the year out), so one more than a day ahead of
+// now is last year's. The common forms are read by hand: through
+// time.Parse, every line's failed tries cost allocations, and a
+// 10,000-entry folder noticeably more time.
+func lsDate(line string, f []span, now time.Time) (time.Time, int, bool) {
+	field := func(i int) string { return line[f[i].start:f[i].end] }
+	if d := field(0); len(d) == 10 && d[4] == '-' && d[7] == '-' {
+		if len(f) >= 2 {
+			for _, layout := range []string{"2006-01-02 15:04", "2006-01-02 15:04:05"} {
+				if t, err := time.ParseInLocation(layout, d+" "+field(1), time.UTC); err == nil {
+					return t, 2, true
+				}
+			}
+		}
+		return time.Time{}, 0, false
+	}
+	if len(f) < 3 {
+		return time.Time{}, 0, false
+	}
+	mon, day, last := lsMonth(field(0)), field(1), field(2)
+	if mon == 0 || len(day) > 2 || !isDigits(day) {
+		return time.Time{}, 0, false
+	}
+	d, _ := strconv.Atoi(day)
+	var t time.Time
+	if len(last) == 4 && isDigits(last) {
+		y, _ := strconv.Atoi(last)
+		t = time.Date(y, mon, d, 0, 0, 0, 0, time.UTC)
+	} else {
+		h, m, ok := clock(last)
+		if !ok {
+			return time.Time{}, 0, false
+		}
+		year := now.UTC().Year()
+		if t = time.Date(year, mon, d, h, m, 0, 0, time.UTC); t.After(now.AddDate(0, 0, 1)) {
+			t = time.Date(year-1, mon, d, h, m, 0, 0, time.UTC)
+		}
+	}
+	if t.Day() != d { // time.Date made "Feb 31" into March
+		return time.Time{}, 0, false
+	}
+	return t, 3, true
+}
+
+var monthAbbrs = [...]string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+
+// lsMonth reads a month's abbreviation in any case; 0 when it is none.
+func lsMonth(s string) time.Month {
+	for i, m := range monthAbbrs {
+		if strings.EqualFold(s, m) {
+			return time.Month(i + 1)
+		}
+	}
+	return 0
+}
+
+// clock reads "15:04" or "3:04".
+func clock(s string) (h, m int, ok bool) {
+	hh, mm, _ := strings.Cut(s, ":")
+	if len(hh) < 1 || len(hh) > 2 || len(mm) != 2 || !isDigits(hh) || !isDigits(mm) {
+		return 0, 0, false
+	}
+	h, _ = strconv.Atoi(hh)
+	m, _ = strconv.Atoi(mm)
+	return h, m, h < 24 && m < 60
+}
+
+// dosLayouts are the dates and times of DOS-style lines, as parseDOS
+// joins the two fields: with one space, whatever the column width.
+var dosLayouts = []string{
+	"01-02-06 03:04PM", "01-02-06 15:04",
+	"01-02-2006 03:04PM", "01-02-2006 15:04",
+	"2006-01-02 03:04PM", "2006-01-02 15:04",
+}
+
+// parseDOS reads a LIST line in the style of MS-DOS's dir, as IIS writes
+// it: "01-02-24  03:04PM       <DIR>          name" or
+// "01-02-2024  15:04                 1234 name". A file's name follows its
+// size's one space; IIS pads "<DIR>" with ten spaces, and any more belong
+// to the name (other servers pad less, and their spaces are trimmed).
+func parseDOS(line string) (Entry, bool) {
+	f := fieldSpans(line)
+	field := func(i int) string { return line[f[i].start:f[i].end] }
+	if len(f) < 4 || f[0].start != 0 {
+		return Entry{}, false
+	}
+	e := Entry{Type: TypeFile}
+	parsed := false
+	for _, layout := range dosLayouts {
+		if t, err := time.ParseInLocation(layout, field(0)+" "+field(1), time.UTC); err == nil {
+			e.Modified, parsed = t, true
+			break
+		}
+	}
+	if !parsed {
+		return Entry{}, false
+	}
+	rest := line[f[2].end:]
+	if field(2) == "<DIR>" {
+		e.Type, e.Size = TypeDir, -1
+		if pad := strings.Repeat(" ", 10); strings.HasPrefix(rest, pad) {
+			rest = rest[len(pad):]
+		} else {
+			rest = strings.TrimLeft(rest, " ")
+		}
+	} else {
+		n, err := strconv.ParseInt(strings.ReplaceAll(field(2), ",", ""), 10, 64)
+		if err != nil || n < 0 || rest == "" {
+			return Entry{}, false
+		}
+		e.Size, rest = n, rest[1:]
+	}
+	e.Name = rest
+	return e, e.Name != ""
 }

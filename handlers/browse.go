@@ -36,6 +36,9 @@ type listing struct {
 	Files      int       `json:"-"`
 	Plain      bool      `json:"-"` // plain FTP: say that logins travel in clear
 	ReadOnly   bool      `json:"-"` // a shared folder: no uploads or changes
+
+	// FolderPerm is the folder's own MLSD perm fact: see perm.go.
+	FolderPerm string `json:"perm,omitempty"`
 }
 
 type crumb struct {
@@ -55,6 +58,7 @@ type item struct {
 	Size     int64  `json:"size"`
 	Modified string `json:"modified,omitempty"`
 	Target   string `json:"target,omitempty"`
+	Perm     string `json:"perm,omitempty"` // MLSD's perm fact: see perm.go
 
 	Icon      string    `json:"-"`
 	HumanSize string    `json:"-"`
@@ -96,13 +100,14 @@ func offerParent(t *target, err error) error {
 
 func (d *Deps) browse(c echo.Context, t *target) error {
 	r := c.Request()
-	entries, err := t.handle.List(r.Context(), t.Path)
+	folder, err := t.handle.ListFolder(r.Context(), t.Path)
 	if err != nil {
 		return d.ftpFailure(c, t, err, "This folder")
 	}
 	q := r.URL.Query()
-	l := buildListing(siteLinks{t.Site, t.Home, t.names}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l := buildListing(siteLinks{t.Site, t.Home, t.names}, t.Path, folder.Entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
 	l.Plain = t.Site.Scheme == "ftp"
+	l.FolderPerm = folder.Perm
 	if wantsJSON(r) {
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, l)
@@ -231,6 +236,7 @@ func (l *listing) item(site links, dir string, e ftppool.Entry) item {
 		Type:     e.Type.String(),
 		Size:     e.Size,
 		Target:   site.show(e.Target),
+		Perm:     e.Perm,
 		hidden:   strings.HasPrefix(e.Name, "."),
 		mod:      e.Modified,
 		sortName: strings.ToLower(e.Name),

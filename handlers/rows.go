@@ -45,13 +45,23 @@ func writeRows(bw *bufio.Writer, l *listing) {
 		esc(it.Type)
 		lit(`" data-name="`)
 		esc(it.Name)
-		lit("\">\n    <td class=\"name\"><a href=\"")
-		esc(it.Href)
-		lit(`"><svg class="icon" aria-hidden="true"><use href="/static/icons.svg#`)
+		if it.mayRead() {
+			lit("\">\n    <td class=\"name\"><a href=\"")
+			esc(it.Href)
+			lit(`">`)
+		} else {
+			// No link that could only lead to the server's refusal.
+			lit("\">\n    <td class=\"name\"><span class=\"entry\" title=\"You may not download this file\">")
+		}
+		lit(`<svg class="icon" aria-hidden="true"><use href="/static/icons.svg#`)
 		esc(it.Icon)
 		lit(`"></use></svg><span>`)
 		esc(it.Name)
-		lit(`</span></a>`)
+		if it.mayRead() {
+			lit(`</span></a>`)
+		} else {
+			lit(`</span></span>`)
+		}
 		if it.Target != "" {
 			lit(` <span class="target">→ `)
 			esc(it.Target)
@@ -87,27 +97,58 @@ type rowWriter struct{ w *bufio.Writer }
 func (r rowWriter) lit(markup string) { r.w.WriteString(markup) }
 func (r rowWriter) esc(value string)  { r.w.WriteString(template.HTMLEscapeString(value)) }
 
-// menu writes a row's share, rename and delete menu. Without JavaScript
-// its forms post as they are.
+// menuLabels name a row's menu by what it holds: bit 0 share, 1 rename,
+// 2 delete.
+var menuLabels = [8]string{1: "Share", 2: "Rename", 3: "Share or rename", 4: "Delete",
+	5: "Share or delete", 6: "Rename or delete", 7: "Share, rename or delete"}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// menu writes a row's share, rename and delete menu, with the actions the
+// entry's perm allows (perm.go); none leaves the cell empty. Without
+// JavaScript its forms post as they are.
 func (r rowWriter) menu(it item) {
 	lit, esc := r.lit, r.esc
-	lit(`    <td class="act"><details class="menu"><summary aria-label="Share, rename or delete `)
-	esc(it.Name)
-	lit(`" title="Share, rename or delete"><svg class="icon" aria-hidden="true"><use href="/static/icons.svg#more"></use></svg></summary>` +
-		"\n      <div class=\"popover\">\n        <button type=\"button\" class=\"share-open jsonly\" data-href=\"")
-	esc(it.Href)
-	lit("\">Share a link…</button>\n        <form class=\"rename\" method=\"post\" action=\"")
-	esc(it.Href)
-	lit(`?op=rename"><label>New name or path <input name="to" value="`)
-	esc(it.Name)
-	lit(`" required autocomplete="off" spellcheck="false"></label><button type="submit">Rename</button></form>` +
-		"\n        <form class=\"delete\" method=\"post\" action=\"")
-	esc(it.Href)
-	lit(`?op=delete" data-type="`)
-	esc(it.Type)
-	lit(`">`)
-	if it.Type == "dir" {
-		lit(`<label class="check nojs"><input type="checkbox" name="recursive" value="1"> with everything in it</label>`)
+	share, rename, del := it.mayRead(), it.mayRename(), it.mayDelete()
+	label := menuLabels[b2i(share)|b2i(rename)<<1|b2i(del)<<2]
+	if label == "" {
+		lit("    <td class=\"act\"></td>\n")
+		return
 	}
-	lit(`<button type="submit" class="danger">Delete</button></form>` + "\n      </div></details></td>\n")
+	lit(`    <td class="act"><details class="menu"><summary aria-label="`)
+	lit(label)
+	lit(" ")
+	esc(it.Name)
+	lit(`" title="`)
+	lit(label)
+	lit(`"><svg class="icon" aria-hidden="true"><use href="/static/icons.svg#more"></use></svg></summary>` + "\n      <div class=\"popover\">\n")
+	if share {
+		lit("        <button type=\"button\" class=\"share-open jsonly\" data-href=\"")
+		esc(it.Href)
+		lit("\">Share a link…</button>\n")
+	}
+	if rename {
+		lit("        <form class=\"rename\" method=\"post\" action=\"")
+		esc(it.Href)
+		lit(`?op=rename"><label>New name or path <input name="to" value="`)
+		esc(it.Name)
+		lit(`" required autocomplete="off" spellcheck="false"></label><button type="submit">Rename</button></form>` + "\n")
+	}
+	if del {
+		lit("        <form class=\"delete\" method=\"post\" action=\"")
+		esc(it.Href)
+		lit(`?op=delete" data-type="`)
+		esc(it.Type)
+		lit(`">`)
+		if it.Type == "dir" {
+			lit(`<label class="check nojs"><input type="checkbox" name="recursive" value="1"> with everything in it</label>`)
+		}
+		lit(`<button type="submit" class="danger">Delete</button></form>` + "\n")
+	}
+	lit("      </div></details></td>\n")
 }

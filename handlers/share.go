@@ -321,6 +321,9 @@ func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
 	}
 	q := r.URL.Query()
 	l := buildListing(shareLinks{sh: sh, names: t.names}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	for i := range l.Entries {
+		l.Entries[i].Perm = "" // what the maker's login may do is not the visitor's business
+	}
 	// The FTP path above the share is the maker's business.
 	l.Path = t.show(strings.TrimPrefix(t.Path, strings.TrimSuffix(sh.Path, "/")) + "/")
 	if l.Path == "//" {

@@ -314,8 +314,10 @@ function focusRow(name) {
 function initFolderChanges() {
   const table = listingTable();
   const mkdir = document.getElementById("new-folder-form");
-  if (!table || !mkdir) return; // a shared folder is read-only
-  mkdir.addEventListener("submit", async (ev) => {
+  if (!table || table.classList.contains("read-only")) return; // a shared folder
+  // A folder whose perm fact forbids new folders has no form, while its
+  // rows may still be renamed or deleted.
+  if (mkdir) mkdir.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const name = mkdir.elements.name.value.trim();
     if (name === "") return;

@@ -5,7 +5,8 @@
 // command line it receives, so a test can prove what never reached it.
 //
 // Without a script it behaves as a tiny working server: any login, one
-// folder "/" whose LIST lines the test gives, and files it serves by RETR.
+// folder "/" whose LIST lines (and MLSD lines, if any) the test gives, and
+// files it serves by RETR.
 package fakeftp
 
 import (
@@ -28,10 +29,14 @@ type Server struct {
 	Greeting func(c *Conn)
 	// Script overrides the answer to a verb (upper case, "PASV").
 	Script map[string]Handler
-	// List is what LIST and MLSD send, one line each; Files are what RETR
+	// List is what LIST sends, one line each; Files are what RETR
 	// serves, by path.
 	List  []string
 	Files map[string][]byte
+	// MLSD, if set, is what MLSD sends, one line each, and FEAT then
+	// offers MLST, as servers that have it do; nil leaves the server
+	// without either, so clients use LIST.
+	MLSD []string
 	// TLS, if set, lets AUTH TLS start TLS with this configuration (for
 	// a test, a self-signed certificate), and PROT P protect data.
 	TLS *tls.Config
@@ -203,6 +208,18 @@ func (c *Conn) Transfer(send func(w io.Writer) error) {
 	c.Reply(226, "Done")
 }
 
+// sendLines transfers lines, each ended by CRLF.
+func (c *Conn) sendLines(lines []string) {
+	c.Transfer(func(w io.Writer) error {
+		for _, l := range lines {
+			if _, err := io.WriteString(w, l+"\r\n"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // startTLS turns the control connection into TLS, after a 234.
 func (c *Conn) startTLS() error {
 	tc := tls.Server(c.nc, c.s.TLS)
@@ -268,7 +285,13 @@ var defaults = map[string]Handler{
 	},
 	"USER": func(c *Conn, _ string) { c.Reply(331, "Password please") },
 	"PASS": func(c *Conn, _ string) { c.Reply(230, "Logged in") },
-	"FEAT": func(c *Conn, _ string) { c.Raw("211-Features:\r\n UTF8\r\n211 End\r\n") },
+	"FEAT": func(c *Conn, _ string) {
+		mlst := ""
+		if c.s.MLSD != nil {
+			mlst = " MLST type*;size*;modify*;perm*;\r\n"
+		}
+		c.Raw("211-Features:\r\n UTF8\r\n" + mlst + "211 End\r\n")
+	},
 	"TYPE": func(c *Conn, _ string) { c.Reply(200, "Type set") },
 	"OPTS": func(c *Conn, _ string) { c.Reply(200, "OK") },
 	"NOOP": func(c *Conn, _ string) { c.Reply(200, "OK") },
@@ -291,15 +314,13 @@ var defaults = map[string]Handler{
 		}
 		c.Reply(227, PASVReply("127.0.0.1", port))
 	},
-	"LIST": func(c *Conn, _ string) {
-		c.Transfer(func(w io.Writer) error {
-			for _, l := range c.s.List {
-				if _, err := io.WriteString(w, l+"\r\n"); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+	"LIST": func(c *Conn, _ string) { c.sendLines(c.s.List) },
+	"MLSD": func(c *Conn, _ string) {
+		if c.s.MLSD == nil {
+			c.Reply(502, "Not implemented")
+			return
+		}
+		c.sendLines(c.s.MLSD)
 	},
 	"SIZE": func(c *Conn, arg string) {
 		if b, ok := c.s.Files[arg]; ok {
