@@ -59,6 +59,9 @@ type Options struct {
 	// default so that a plain tls.Config works; pure-ftpd never requires
 	// reuse and ignores it.
 	RequireSessionReuse bool
+	// MaxPerIP, when above zero, is vsftpd's max_per_ip: connections from
+	// one client address beyond it are greeted with 421. pure-ftpd ignores it.
+	MaxPerIP int
 }
 
 // Server describes a running daemon.

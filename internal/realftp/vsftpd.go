@@ -67,7 +67,7 @@ func StartVsftpd(t testing.TB, o Options) *Server {
 				port: ports.control, pasvLo: ports.pasvLo, pasvHi: ports.pasvHi,
 				root: root, writable: o.Writable, emptyDir: empty, logFile: logFile,
 				cert: cert, key: key, implicitTLS: o.ImplicitTLS,
-				requireReuse: o.RequireSessionReuse,
+				requireReuse: o.RequireSessionReuse, maxPerIP: o.MaxPerIP,
 			})
 			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 				return nil, nil, fmt.Errorf("writing config: %w", err)
@@ -102,6 +102,7 @@ type vsftpdParams struct {
 	cert, key            string
 	implicitTLS          bool
 	requireReuse         bool
+	maxPerIP             int
 }
 
 func yesNo(b bool) string {
@@ -174,6 +175,9 @@ func vsftpdConfig(p vsftpdParams) string {
 	set("dirmessage_enable", "NO")
 	set("use_localtime", "NO")
 	set("mdtm_write", "YES")
+	if p.maxPerIP > 0 {
+		set("max_per_ip", p.maxPerIP)
+	}
 
 	set("secure_chroot_dir", p.emptyDir)
 	set("nopriv_user", "nobody")
