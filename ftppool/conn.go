@@ -210,6 +210,9 @@ func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login) (*conn, 
 		if c.control != nil {
 			c.control.Close()
 		}
+		if asRefusal(err) {
+			return nil, &refusedError{err: fmt.Errorf("connect to %s: %w", ep, err)}
+		}
 		var tpe *textproto.Error
 		if ep.Security == ExplicitTLS && errors.As(err, &tpe) {
 			// The greeting was read, so this is the answer to AUTH TLS.
@@ -220,6 +223,10 @@ func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login) (*conn, 
 	}
 	if err := sc.Login(login.User, login.Password); err != nil {
 		_ = sc.Quit()
+		if asRefusal(&loginError{err: err}) {
+			// Not a loginError: the gate must not count it as a guess.
+			return nil, &refusedError{err: err}
+		}
 		return nil, &loginError{err: err}
 	}
 	c.control.limit(time.Time{}, controlBudget)

@@ -68,6 +68,63 @@ type loginError struct{ err error }
 func (e *loginError) Error() string { return "login: " + e.err.Error() }
 func (e *loginError) Unwrap() error { return e.err }
 
+// refusedError is a server turning away one more connection from the
+// bridge's address (a 421 while connecting or logging in, or a 530 that
+// says too many connections). It is no verdict on the login, and the pool
+// waits for a connection it holds rather than failing the request.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return "the server refuses more connections: " + e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// asRefusal tells whether err, from connecting or logging in, is a
+// server's connection limit rather than a failure. A 421 is one unless its
+// words blame the login; a 530 (or jlaffaye's codeless refusal of USER)
+// only when its words say too many connections, users or clients: a wrong
+// password must stay a failed login, which the login gate counts.
+func asRefusal(err error) bool {
+	var tpe *textproto.Error
+	if errors.As(err, &tpe) {
+		switch tpe.Code {
+		case 421:
+			return !blamesLogin(tpe.Msg)
+		case 530:
+			return saysTooMany(tpe.Msg)
+		}
+		return false
+	}
+	return errors.As(err, new(*loginError)) && saysTooMany(err.Error())
+}
+
+// saysTooMany recognises the wording of connection limits: vsftpd's "too
+// many connections from your internet address", pure-ftpd's "too many
+// connections (3) from this IP", proftpd's "the maximum number of clients
+// (3) from your host are already connected", FileZilla's "too many users
+// are connected". Limits on failed logins ("too many login failures") are
+// not connection limits.
+func saysTooMany(msg string) bool {
+	m := strings.ToLower(msg)
+	if blamesLogin(m) {
+		return false
+	}
+	limit := strings.Contains(m, "too many") || strings.Contains(m, "maximum number") ||
+		strings.Contains(m, "max clients") || strings.Contains(m, "max connections")
+	who := strings.Contains(m, "connection") || strings.Contains(m, "user") ||
+		strings.Contains(m, "client") || strings.Contains(m, "session")
+	return limit && who
+}
+
+// blamesLogin spots a reply about the credentials or about failed tries.
+func blamesLogin(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, w := range []string{"incorrect", "fail", "attempt", "password", "invalid", "wrong"} {
+		if strings.Contains(m, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // ErrorKind classifies err.
 func ErrorKind(err error) Kind {
 	var tpe *textproto.Error
@@ -90,7 +147,7 @@ func ErrorKind(err error) Kind {
 		return KindNotEmpty
 	case errors.Is(err, netpolicy.ErrRefused):
 		return KindRefused
-	case errors.Is(err, ErrBusy):
+	case errors.Is(err, ErrBusy), errors.As(err, new(*refusedError)):
 		return KindBusy
 	case errors.Is(err, ErrIsDir):
 		return KindIsDir

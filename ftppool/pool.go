@@ -67,6 +67,10 @@ type Config struct {
 	NoopAfter          time.Duration // a connection idle this long is checked with NOOP before reuse
 	MaxListBytes       int64         // largest folder listing accepted
 	MaxListEntries     int           // most entries in one listing; 0 = no limit but the bytes
+	// LimitRaiseAfter is how long a host's learned connection limit (see
+	// hostLimit) holds without a refusal before it rises by one; 0 means
+	// a minute.
+	LimitRaiseAfter time.Duration
 	// Dial and DialData must apply the network policy: to the control
 	// connection, and to every data connection. DialData gets an IP:port
 	// (the control connection's IP) and the host name the control
@@ -136,6 +140,19 @@ func (sp *sitePool) provenFor(password string) bool {
 	return sp.proven != nil && *sp.proven == password
 }
 
+// hostLimit is what a server that refused connections taught the pool:
+// servers limit connections per client address (public ones to 2-5), and
+// every user of the bridge comes from the bridge's address. On a refusal
+// the limit drops at once to the connections open then; after each
+// LimitRaiseAfter without a refusal it rises by one, so a limit that was
+// lifted, or a refusal that other clients on our address caused, is not
+// held against the server for ever. At MaxConnsPerHost it is forgotten.
+type hostLimit struct {
+	max     int
+	changed time.Time   // last refusal or rise
+	raise   *time.Timer // runs raiseLimit
+}
+
 // Pool is safe for concurrent use.
 type Pool struct {
 	cfg     Config
@@ -143,6 +160,7 @@ type Pool struct {
 	sites   map[poolKey]*sitePool
 	perHost map[string]int // open connections per host:port
 	waiting map[string]int // requests waiting for a slot, per host:port
+	limits  map[string]*hostLimit
 	noMLSD  map[Endpoint]bool
 	changed chan struct{} // closed and replaced whenever a slot may have freed
 	closed  bool
@@ -158,11 +176,15 @@ func New(cfg Config) *Pool {
 	if cfg.MaxListBytes == 0 {
 		cfg.MaxListBytes = 64 << 20
 	}
+	if cfg.LimitRaiseAfter <= 0 {
+		cfg.LimitRaiseAfter = time.Minute
+	}
 	p := &Pool{
 		cfg:     cfg,
 		sites:   make(map[poolKey]*sitePool),
 		perHost: make(map[string]int),
 		waiting: make(map[string]int),
+		limits:  make(map[string]*hostLimit),
 		noMLSD:  make(map[Endpoint]bool),
 		changed: make(chan struct{}),
 		stop:    make(chan struct{}),
@@ -218,7 +240,8 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 			p.release(c, false)
 			continue
 		}
-		if sp.open < sp.max && p.perHost[host] >= p.cfg.MaxConnsPerHost {
+		hostMax := p.hostMaxLocked(host)
+		if sp.open < sp.max && p.perHost[host] >= hostMax {
 			// Another owner's idle connection may give way to us.
 			if victim := p.evictIdleLocked(host); victim != nil {
 				p.mu.Unlock()
@@ -227,7 +250,7 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 			}
 		}
 		proven := sp.provenFor(login.Password)
-		if sp.open < sp.max && p.perHost[host] < p.cfg.MaxConnsPerHost && (proven || !sp.dialing) {
+		if sp.open < sp.max && p.perHost[host] < hostMax && (proven || !sp.dialing) {
 			sp.open++
 			p.perHost[host]++
 			if !proven {
@@ -247,8 +270,19 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 			}
 			if err != nil {
 				p.dropLocked(sp)
+				if !errors.As(err, new(*refusedError)) {
+					p.mu.Unlock()
+					return nil, err
+				}
+				open := p.perHost[host]
+				p.lowerLimitLocked(host, open, err)
 				p.mu.Unlock()
-				return nil, err
+				if open == 0 {
+					return nil, fmt.Errorf("%w: %w", ErrBusy, err)
+				}
+				// The server serves us, only not on one more connection:
+				// wait for one of those it holds for us.
+				continue
 			}
 			p.notifyLocked()
 			p.mu.Unlock()
@@ -285,6 +319,58 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 			deadline.Reset(p.cfg.WaitTimeout)
 		}
 	}
+}
+
+// hostMaxLocked is how many connections to host may be open at once.
+func (p *Pool) hostMaxLocked(host string) int {
+	if l := p.limits[host]; l != nil && l.max < p.cfg.MaxConnsPerHost {
+		return l.max
+	}
+	return p.cfg.MaxConnsPerHost
+}
+
+// lowerLimitLocked learns from a refused connection that host serves the
+// bridge open connections at most (at least one: with none open, the
+// next request tries again rather than waiting for nothing).
+func (p *Pool) lowerLimitLocked(host string, open int, refusal error) {
+	l := p.limits[host]
+	if l == nil {
+		l = &hostLimit{max: p.cfg.MaxConnsPerHost}
+		l.raise = time.AfterFunc(p.cfg.LimitRaiseAfter, func() { p.raiseLimit(host, l) })
+		p.limits[host] = l
+	} else {
+		l.raise.Reset(p.cfg.LimitRaiseAfter)
+	}
+	if n := max(open, 1); n < l.max {
+		l.max = n
+		p.cfg.Logger.Debug("ftp server refused a connection: connection limit lowered", "server", host, "limit", n, "err", refusal)
+	}
+	l.changed = time.Now() // after the log line, so the log shows whole quiet periods
+}
+
+// raiseLimit lets host have one connection more, LimitRaiseAfter after
+// the last refusal or rise.
+func (p *Pool) raiseLimit(host string, l *hostLimit) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.limits[host] != l {
+		return
+	}
+	if wait := p.cfg.LimitRaiseAfter - time.Since(l.changed); wait > 0 {
+		// A refusal came as the timer fired: the quiet starts again.
+		l.raise.Reset(wait)
+		return
+	}
+	l.max++
+	if l.max >= p.cfg.MaxConnsPerHost {
+		delete(p.limits, host)
+		p.cfg.Logger.Debug("ftp server connection limit lifted", "server", host, "limit", p.cfg.MaxConnsPerHost)
+	} else {
+		p.cfg.Logger.Debug("ftp server connection limit raised", "server", host, "limit", l.max)
+		l.changed = time.Now()
+		l.raise.Reset(p.cfg.LimitRaiseAfter)
+	}
+	p.notifyLocked()
 }
 
 // healthy checks a connection that sat idle for a while, so a server that
@@ -400,6 +486,9 @@ func (p *Pool) Close() {
 	}
 	p.closed = true
 	p.notifyLocked()
+	for _, l := range p.limits {
+		l.raise.Stop()
+	}
 	close(p.stop)
 	p.mu.Unlock()
 	p.forget(func(poolKey) bool { return true })
@@ -463,6 +552,9 @@ type HostStats struct {
 	Open    int    // logged in or logging in
 	Idle    int    // open and free
 	Waiting int    // requests waiting for a free slot
+	// Limit is the most connections the pool opens to this server:
+	// MaxConnsPerHost, or fewer that the server's refusals taught it.
+	Limit int
 }
 
 // PerHost returns every FTP server's connection counts.
@@ -485,8 +577,12 @@ func (p *Pool) PerHost() []HostStats {
 	for _, sp := range p.sites {
 		get(sp.key.ep.Addr()).Idle += len(sp.idle)
 	}
+	for host := range p.limits {
+		get(host)
+	}
 	out := make([]HostStats, 0, len(by))
-	for _, hs := range by {
+	for host, hs := range by {
+		hs.Limit = p.hostMaxLocked(host)
 		out = append(out, *hs)
 	}
 	return out

@@ -3,10 +3,15 @@ package ftppool
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -232,5 +237,389 @@ func TestSlowFirstLoginIsNoBusy(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Errorf("a request during the first login: %v", err)
 		}
+	}
+}
+
+// hostStats is the pool's view of ep's server.
+func hostStats(p *Pool, ep Endpoint) HostStats {
+	for _, hs := range p.PerHost() {
+		if hs.Host == ep.Addr() {
+			return hs
+		}
+	}
+	return HostStats{Host: ep.Addr()}
+}
+
+// waitPool waits until cond holds, looking again whenever a slot may have
+// freed or a host's limit changed, and every few milliseconds: a request
+// that starts to wait tells no one.
+func waitPool(t *testing.T, p *Pool, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		p.mu.Lock()
+		changed := p.changed
+		p.mu.Unlock()
+		if cond() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-tick.C:
+		case <-timeout:
+			t.Fatalf("waited 5 s for %s", what)
+		}
+	}
+}
+
+// gateLog records what the pool told the login gate.
+type gateLog struct {
+	mu                   sync.Mutex
+	takes, given, failed int
+}
+
+func (g *gateLog) Take(context.Context, Endpoint, string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.takes++
+	return nil
+}
+
+func (g *gateLog) Done(_ context.Context, _ Endpoint, _ string, giveBack bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if giveBack {
+		g.given++
+	} else {
+		g.failed++
+	}
+}
+
+func (g *gateLog) counts() (takes, given, failed int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.takes, g.given, g.failed
+}
+
+// TestConnLimitIsLearnedAndWaitedFor: ten operations at once against a
+// server that serves three connections from one address, refusing the
+// rest in vsftpd's way (421 as the greeting) or proftpd's (530 after the
+// password). All ten succeed: the refused ones wait for the three, and
+// the pool learns that the server's limit is three.
+func TestConnLimitIsLearnedAndWaitedFor(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		limit func(srv *fakeftp.Server, n int)
+	}{
+		{"421 greeting", func(srv *fakeftp.Server, n int) { srv.MaxSessions = n }},
+		{"530 after PASS", func(srv *fakeftp.Server, n int) {
+			// Admitted sessions stay open until the test ends (busy in
+			// LIST, then idle), so counting logins counts sessions.
+			var admitted atomic.Int32
+			srv.Script["PASS"] = func(c *fakeftp.Conn, _ string) {
+				if admitted.Add(1) > int32(n) {
+					admitted.Add(-1)
+					c.Reply(530, fmt.Sprintf("Sorry, the maximum number of clients (%d) from your host are already connected.", n))
+					c.Close()
+					return
+				}
+				c.Reply(230, "Logged in")
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const limit, ops = 3, 10
+			srv := fakeftp.Start(t)
+			tc.limit(srv, limit)
+			// LIST holds the connections until every operation is either
+			// in it or waiting, so that all ten are at once.
+			release := make(chan struct{})
+			releaseAll := sync.OnceFunc(func() { close(release) })
+			srv.Script["LIST"] = func(c *fakeftp.Conn, _ string) {
+				<-release
+				c.Transfer(func(io.Writer) error { return nil })
+			}
+			gate := &gateLog{}
+			p, ep := poolOn(t, srv.Addr(), Config{MaxConnsPerSession: ops, MaxConnsPerHost: ops, WaitTimeout: 10 * time.Second, Logins: gate})
+			t.Cleanup(releaseAll) // before the pool and server close
+			h := p.Handle("o", ep, Login{User: "u", Password: "p"})
+			errs := make(chan error, ops)
+			for range ops {
+				go func() {
+					_, err := h.List(context.Background(), "/")
+					errs <- err
+				}()
+			}
+			waitPool(t, p, fmt.Sprintf("%d connections at work and %d requests waiting", limit, ops-limit), func() bool {
+				hs := hostStats(p, ep)
+				return hs.Limit == limit && hs.Open == limit && hs.Waiting == ops-limit
+			})
+			releaseAll()
+			for range ops {
+				if err := <-errs; err != nil {
+					t.Errorf("an operation failed: %v (kind %v)", err, ErrorKind(err))
+				}
+			}
+			if hs := hostStats(p, ep); hs.Limit != limit || hs.Open != limit {
+				t.Errorf("afterwards: %+v, want limit and open %d", hs, limit)
+			}
+			if _, _, failed := gate.counts(); failed != 0 {
+				t.Errorf("the login gate heard of %d failed logins, want none", failed)
+			}
+		})
+	}
+}
+
+// TestConnLimitWithNoneOpenIsBusy: a server that refuses the bridge's
+// only connection is busy (503 with Retry-After above), not a failure
+// (502) nor a wrong login, and the refused try is no failed login for the
+// gate. The slot of the refused dial is free again.
+func TestConnLimitWithNoneOpenIsBusy(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(srv *fakeftp.Server)
+		reply string // the server's words in the error
+	}{
+		{"vsftpd 421 greeting", func(srv *fakeftp.Server) {
+			srv.Greeting = func(c *fakeftp.Conn) {
+				c.Reply(421, "There are too many connections from your internet address.")
+				c.Close()
+			}
+		}, "421 There are too many connections from your internet address."},
+		{"pure-ftpd 421 greeting", func(srv *fakeftp.Server) {
+			srv.Greeting = func(c *fakeftp.Conn) {
+				c.Reply(421, "Too many connections (2) from this IP")
+				c.Close()
+			}
+		}, "421 Too many connections (2) from this IP"},
+		{"proftpd 530 after PASS", func(srv *fakeftp.Server) {
+			srv.Script["PASS"] = func(c *fakeftp.Conn, _ string) {
+				c.Reply(530, "Sorry, the maximum number of clients (2) from your host are already connected.")
+				c.Close()
+			}
+		}, "530 Sorry, the maximum number of clients (2) from your host are already connected."},
+		{"FileZilla 530 to USER", func(srv *fakeftp.Server) {
+			// jlaffaye keeps only the words of a refused USER.
+			srv.Script["USER"] = func(c *fakeftp.Conn, _ string) {
+				c.Reply(530, "Too many users are connected, please try again later.")
+				c.Close()
+			}
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := fakeftp.Start(t)
+			tc.setup(srv)
+			gate := &gateLog{}
+			p, ep := poolOn(t, srv.Addr(), Config{Logins: gate})
+			err := p.Handle("o", ep, Login{User: "u", Password: "p"}).Check(context.Background())
+			if ErrorKind(err) != KindBusy || !errors.Is(err, ErrBusy) {
+				t.Errorf("kind %v, err %v; want KindBusy", ErrorKind(err), err)
+			}
+			if got := Reply(err); got != tc.reply {
+				t.Errorf("reply %q, want %q", got, tc.reply)
+			}
+			if s := p.Stats(); s.Open != 0 {
+				t.Errorf("the refused dial left %+v", s)
+			}
+			if takes, given, failed := gate.counts(); takes != 1 || given != 1 || failed != 0 {
+				t.Errorf("login gate: %d takes, %d given back, %d failed; want 1, 1, 0", takes, given, failed)
+			}
+			if hs := hostStats(p, ep); hs.Limit != 1 {
+				t.Errorf("limit %d, want 1: the next request tries again", hs.Limit)
+			}
+		})
+	}
+}
+
+// TestWrongPasswordIsNoConnLimit: "530 Login incorrect." is a failed
+// login, even while the bridge holds connections to the server (the
+// right password's): the request does not wait, and the gate counts it.
+func TestWrongPasswordIsNoConnLimit(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.Script["PASS"] = func(c *fakeftp.Conn, arg string) {
+		if arg != "right" {
+			c.Reply(530, "Login incorrect.")
+			return
+		}
+		c.Reply(230, "Logged in")
+	}
+	gate := &gateLog{}
+	p, ep := poolOn(t, srv.Addr(), Config{Logins: gate, WaitTimeout: time.Minute})
+	if err := p.Handle("right", ep, Login{User: "u", Password: "right"}).Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Handle("wrong", ep, Login{User: "u", Password: "wrong"}).Check(context.Background())
+	if ErrorKind(err) != KindLogin {
+		t.Errorf("kind %v, err %v; want KindLogin", ErrorKind(err), err)
+	}
+	if _, _, failed := gate.counts(); failed != 1 {
+		t.Errorf("the login gate heard of %d failed logins, want 1", failed)
+	}
+	if hs := hostStats(p, ep); hs.Limit != 4 {
+		t.Errorf("limit %d, want the configured 4: a wrong password teaches nothing", hs.Limit)
+	}
+}
+
+// TestRefusalWording: which replies while connecting are a server's limit
+// on connections. Limits on failed logins are not.
+func TestRefusalWording(t *testing.T) {
+	reply := func(code int, msg string) error {
+		return &textproto.Error{Code: code, Msg: msg}
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{reply(421, "There are too many connections from your internet address."), true},
+		{reply(421, "There are too many connected users, please try later."), true},
+		{reply(421, "Too many connections (5) from this IP"), true},
+		{reply(421, "10 users (the maximum) are already logged in, sorry"), true},
+		{reply(421, "Service not available, closing control connection."), true},
+		{reply(530, "Sorry, the maximum number of clients (3) from your host are already connected."), true},
+		{reply(530, "Sorry, the maximum number of allowed clients (10) are already connected."), true},
+		{reply(530, "Too many users are connected, please try again later."), true},
+		{reply(530, "Max clients reached, sorry."), true},
+		{&loginError{err: errors.New("Too many connections from your IP address")}, true},
+		{reply(530, "Login incorrect."), false},
+		{reply(530, "Login authentication failed"), false},
+		{reply(530, "Too many login failures, try again later."), false},
+		{reply(530, "Maximum number of login attempts exceeded."), false},
+		{reply(421, "Too many failed login attempts."), false},
+		{reply(530, "Too many users: incorrect password."), false},
+		{&loginError{err: errors.New("Login incorrect.")}, false},
+		{reply(550, "Too many connections"), false},
+		{errors.New("Too many connections"), false}, // no reply, no login: a network error's words
+	} {
+		if got := asRefusal(tc.err); got != tc.want {
+			t.Errorf("%v: refusal %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// logRecorder keeps the pool's log records.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+	changed chan struct{}
+}
+
+func newLogRecorder() *logRecorder { return &logRecorder{changed: make(chan struct{})} }
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
+
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, r.Clone())
+	close(l.changed)
+	l.changed = make(chan struct{})
+	return nil
+}
+
+// limitChange is one logged change of a host's connection limit.
+type limitChange struct {
+	msg   string
+	limit int64
+	at    time.Time
+}
+
+func (l *logRecorder) limitChanges() []limitChange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []limitChange
+	for _, r := range l.records {
+		if !strings.Contains(r.Message, "connection limit") {
+			continue
+		}
+		c := limitChange{msg: r.Message, at: r.Time}
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "limit" {
+				c.limit = a.Value.Int64()
+			}
+			return true
+		})
+		out = append(out, c)
+	}
+	return out
+}
+
+// wait waits until cond holds on the limit changes logged so far.
+func (l *logRecorder) wait(t *testing.T, what string, cond func([]limitChange) bool) []limitChange {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		l.mu.Lock()
+		changed := l.changed
+		l.mu.Unlock()
+		if ch := l.limitChanges(); cond(ch) {
+			return ch
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("waited 5 s for %s; limit changes: %+v", what, l.limitChanges())
+		}
+	}
+}
+
+// TestConnLimitRisesAfterQuietPeriod: a limit learned from a refusal
+// rises by one after each LimitRaiseAfter without a refusal, up to
+// MaxConnsPerHost, where the pool forgets it. Each change is in the debug
+// log with the new limit.
+func TestConnLimitRisesAfterQuietPeriod(t *testing.T) {
+	const quiet = 200 * time.Millisecond
+	srv := fakeftp.Start(t)
+	srv.MaxSessions = 2
+	srv.Files["/f"] = []byte("x")
+	logs := newLogRecorder()
+	p, ep := poolOn(t, srv.Addr(), Config{MaxConnsPerSession: 4, MaxConnsPerHost: 4, WaitTimeout: 10 * time.Second,
+		LimitRaiseAfter: quiet, Logger: slog.New(logs)})
+	h := p.Handle("o", ep, Login{User: "u", Password: "p"})
+	f1, err := h.Open(context.Background(), "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2, err := h.Open(context.Background(), "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := make(chan error, 1)
+	go func() {
+		f3, err := h.Open(context.Background(), "/f")
+		if err == nil {
+			f3.Close()
+		}
+		third <- err
+	}()
+	logs.wait(t, "the limit lowered to 2", func(ch []limitChange) bool { return len(ch) > 0 })
+	f1.Close() // the third operation's turn
+	if err := <-third; err != nil {
+		t.Errorf("the operation refused a third connection: %v", err)
+	}
+	f2.Close()
+	changes := logs.wait(t, "the limit lifted", func(ch []limitChange) bool {
+		return len(ch) > 0 && strings.Contains(ch[len(ch)-1].msg, "lifted")
+	})
+	if first := changes[0]; !strings.Contains(first.msg, "lowered") || first.limit != 2 {
+		t.Errorf("first change %+v, want lowered to 2", first)
+	}
+	n := len(changes)
+	if n < 3 || !strings.Contains(changes[n-2].msg, "raised") || changes[n-2].limit != 3 || changes[n-1].limit != 4 {
+		t.Errorf("changes %+v, want them to end with raised to 3, lifted at 4", changes)
+	}
+	for i := 1; i < n; i++ {
+		if strings.Contains(changes[i].msg, "lowered") {
+			continue
+		}
+		if gap := changes[i].at.Sub(changes[i-1].at); gap < quiet {
+			t.Errorf("%q %v after the change before, within the quiet period %v", changes[i].msg, gap, quiet)
+		}
+	}
+	if hs := hostStats(p, ep); hs.Limit != 4 {
+		t.Errorf("limit %d after it was lifted, want 4", hs.Limit)
 	}
 }

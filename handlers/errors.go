@@ -76,7 +76,7 @@ func ftpError(err error, what string) *httpError {
 	case ftppool.KindSource:
 		e.Status, e.Msg = sourceFailure(err)
 	case ftppool.KindBusy:
-		e.Status, e.Msg = http.StatusServiceUnavailable, "Too many connections to this FTP server are in use right now. Try again in a few seconds."
+		e.Status, e.Msg = http.StatusServiceUnavailable, "Too many connections to this FTP server are in use right now. Try again in a few seconds."+said
 	case ftppool.KindRefused:
 		e.Status, e.Msg = http.StatusForbidden, "The bridge's operator does not allow connections to this host (only public addresses, plus those in -allow-hosts)."
 	case ftppool.KindTimeout:

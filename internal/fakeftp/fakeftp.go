@@ -40,7 +40,13 @@ type Server struct {
 	// TLS, if set, lets AUTH TLS start TLS with this configuration (for
 	// a test, a self-signed certificate), and PROT P protect data.
 	TLS *tls.Config
+	// MaxSessions, if above zero, is how many sessions may be open at
+	// once: each one beyond is greeted with "421 Too many connections" and
+	// closed, as servers that limit connections per address do. Refused
+	// sessions do not count against the limit.
+	MaxSessions int
 
+	sessions int // open and not refused, for MaxSessions
 	ln       net.Listener
 	mu       sync.Mutex
 	commands []string
@@ -238,6 +244,23 @@ func (s *Server) session(nc net.Conn) {
 		}
 		c.nc.Close()
 	}()
+	if s.MaxSessions > 0 {
+		s.mu.Lock()
+		full := s.sessions >= s.MaxSessions
+		if !full {
+			s.sessions++
+		}
+		s.mu.Unlock()
+		if full {
+			c.Reply(421, "Too many connections")
+			return
+		}
+		defer func() {
+			s.mu.Lock()
+			s.sessions--
+			s.mu.Unlock()
+		}()
+	}
 	if s.Greeting != nil {
 		s.Greeting(c)
 	} else {

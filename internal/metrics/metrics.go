@@ -97,8 +97,8 @@ func (m *Metrics) LoginRefused() { m.loginFailures.Inc() }
 
 // poolStats reads the pool at each scrape.
 type poolStats struct {
-	read                   func() []ftppool.HostStats
-	open, busy, idle, wait *prometheus.Desc
+	read                          func() []ftppool.HostStats
+	open, busy, idle, wait, limit *prometheus.Desc
 }
 
 func poolCollector(read func() []ftppool.HostStats) prometheus.Collector {
@@ -111,6 +111,8 @@ func poolCollector(read func() []ftppool.HostStats) prometheus.Collector {
 		busy: desc("busy_connections", "FTP control connections serving an operation, per FTP server."),
 		idle: desc("idle_connections", "FTP control connections open and free, per FTP server."),
 		wait: desc("waiting_requests", "Requests waiting for a free connection slot, per FTP server."),
+		limit: desc("connection_limit", "Most FTP control connections the bridge opens to an FTP server: -max-conns-per-host, "+
+			"or fewer where the server refused more (its limit per client address, learned; it rises by one after each minute without a refusal)."),
 	}
 }
 
@@ -119,6 +121,7 @@ func (p *poolStats) Describe(ch chan<- *prometheus.Desc) {
 	ch <- p.busy
 	ch <- p.idle
 	ch <- p.wait
+	ch <- p.limit
 }
 
 func (p *poolStats) Collect(ch chan<- prometheus.Metric) {
@@ -127,5 +130,6 @@ func (p *poolStats) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(p.busy, prometheus.GaugeValue, float64(h.Open-h.Idle), h.Host)
 		ch <- prometheus.MustNewConstMetric(p.idle, prometheus.GaugeValue, float64(h.Idle), h.Host)
 		ch <- prometheus.MustNewConstMetric(p.wait, prometheus.GaugeValue, float64(h.Waiting), h.Host)
+		ch <- prometheus.MustNewConstMetric(p.limit, prometheus.GaugeValue, float64(h.Limit), h.Host)
 	}
 }
