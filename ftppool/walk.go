@@ -22,7 +22,8 @@ var ErrTooDeep = fmt.Errorf("the folder tree is deeper than %d levels", MaxWalkD
 // Walk calls visit for every entry below dir, each folder before what it
 // holds, as an archive lists them; depth is 0 for dir's own entries. Links
 // are reported, not followed. visit may return fs.SkipDir for a folder to
-// leave its contents out.
+// leave its contents out; from any other entry it means nothing more than
+// nil, as a file never ends a walk.
 func (h *Handle) Walk(ctx context.Context, dir string, visit func(full string, depth int, e Entry) error) error {
 	return h.walk(ctx, dir, 0, true, visit)
 }
@@ -47,7 +48,7 @@ func (h *Handle) walk(ctx context.Context, dir string, depth int, foldersFirst b
 		full := path.Join(dir, e.Name)
 		if foldersFirst {
 			err := visit(full, depth, e)
-			if errors.Is(err, fs.SkipDir) && e.Type == TypeDir {
+			if errors.Is(err, fs.SkipDir) {
 				continue
 			}
 			if err != nil {

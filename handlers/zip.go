@@ -116,7 +116,10 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 		case urlpath.CheckName(e.Name) != nil:
 			// Unpacked on Windows, "a\..\b" would step out of the folder.
 			skipped = append(skipped, fmt.Sprintf("%s: a name that cannot be unpacked safely, left out", t.show(name)))
-			return fs.SkipDir
+			if e.Type == ftppool.TypeDir {
+				return fs.SkipDir
+			}
+			return nil
 		}
 		items = append(items, zipItem{full: full, name: name, entry: e})
 		if e.Type == ftppool.TypeDir && depth+1 >= lim.Depth {
