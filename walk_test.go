@@ -2,16 +2,243 @@ package main
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/procstat"
 )
+
+// endlessFolders is a hostile server whose every folder holds n folders
+// with names of about nameLen bytes: LIST ignores its argument, so each
+// level lists the same n folder lines again, written as they go out rather
+// than built first.
+func endlessFolders(t *testing.T, n, nameLen int) *fakeftp.Server {
+	t.Helper()
+	srv := fakeftp.Start(t)
+	pad := strings.Repeat("x", max(nameLen-16, 1))
+	srv.Script["LIST"] = func(c *fakeftp.Conn, _ string) {
+		c.Transfer(func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 64<<10)
+			for i := range n {
+				if _, err := fmt.Fprintf(bw, "drwxr-xr-x 2 ftp ftp 4096 Jan 01 2026 folder-%06d-%s\r\n", i, pad); err != nil {
+					return err // the bridge stopped reading
+				}
+			}
+			return bw.Flush()
+		})
+	}
+	return srv
+}
+
+// walkAnswer is what one request that walks a folder got.
+type walkAnswer struct {
+	query  string
+	status int
+	msg    string // the JSON error
+	err    error
+}
+
+// askWalk sends GET folder+query as a script does, asking for JSON errors.
+// It may run on any goroutine.
+func askWalk(folder, query string, header ...string) walkAnswer {
+	a := walkAnswer{query: query}
+	req, err := http.NewRequest(http.MethodGet, folder+query, nil)
+	if err != nil {
+		a.err = err
+		return a
+	}
+	req.Header.Set("Accept", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.err = err
+		return a
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	a.status, a.err = resp.StatusCode, err
+	var e struct{ Error string }
+	if json.Unmarshal(body, &e) == nil {
+		a.msg = e.Error
+	}
+	return a
+}
+
+// TestHostileWalkIsBounded attacks a bridge process with a server that
+// lists thousands of folders at every level, as the review did with
+// 200,000 (one count took the bridge from 15 MB to 2 GB). Count and zip
+// end at the walk budget with 413, saying so, also when the walk first
+// goes down (50,000 a level: the root's listing alone is under the
+// budget), also when the names are long (each listing far over the bytes
+// a walk reads at once, below -max-list-bytes), and also four at once
+// from one client, which the per-client limit answers with 429. The
+// bridge's peak RSS stays under 256 MiB.
+func TestHostileWalkIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("walks hostile listings of millions of lines; skipped with -short")
+	}
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skipf("no /proc to read the bridge's RSS from: %v", err)
+	}
+	const limit = 256 << 20
+	bin := buildBridge(t)
+	for _, tc := range []struct {
+		perLevel, nameLen int
+		says              string
+	}{
+		{200000, 64, "more than 100000 files and folders"},
+		{50000, 64, "more than 100000 files and folders"},
+		{200000, 600, "whose listing is longer than 16 MiB"},
+	} {
+		t.Run(fmt.Sprintf("%d folders a level, names of %d bytes", tc.perLevel, tc.nameLen), func(t *testing.T) {
+			srv := endlessFolders(t, tc.perLevel, tc.nameLen)
+			br, pid := runBridgeProcess(t, bin)
+			if err := procstat.ResetPeak(pid); err != nil {
+				t.Logf("cannot reset the peak (%v): VmHWM below counts from the bridge's start", err)
+			}
+			start, err := procstat.StatusBytes(pid, "VmRSS")
+			if err != nil {
+				t.Fatal(err)
+			}
+			folder := addrURL(br, "ftp", "", srv.Addr(), "/", true)
+			check := func(a walkAnswer, tooMany bool) {
+				t.Helper()
+				switch {
+				case a.err != nil:
+					t.Errorf("%s: %v", a.query, a.err)
+				case tooMany && a.status == http.StatusTooManyRequests:
+				case a.status != http.StatusRequestEntityTooLarge || !strings.Contains(a.msg, tc.says):
+					t.Errorf("%s: %d %q, want 413 saying %q", a.query, a.status, a.msg, tc.says)
+				}
+			}
+			queries := []string{"?op=count", "?format=zip", "?op=count", "?format=zip"}
+			for _, q := range queries[:2] {
+				begun := time.Now()
+				check(askWalk(folder, q), false)
+				t.Logf("%s: answered in %v", q, time.Since(begun).Round(time.Millisecond))
+			}
+			answers := make(chan walkAnswer, len(queries))
+			var wg sync.WaitGroup
+			for _, q := range queries {
+				wg.Go(func() { answers <- askWalk(folder, q) })
+			}
+			wg.Wait()
+			close(answers)
+			for a := range answers {
+				check(a, true)
+			}
+			peak, err := procstat.StatusBytes(pid, "VmHWM")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("bridge RSS %s before the walks, peak (VmHWM) %s; %d LIST commands served", mib(start), mib(peak), srv.Count("LIST"))
+			if peak >= limit {
+				t.Errorf("bridge peak RSS %s, want under %s", mib(peak), mib(limit))
+			}
+		})
+	}
+}
+
+// TestWalksPerClientAreLimited: while a client has two walks running
+// (held by a server that has not answered their listings yet), its third
+// is refused with 429 and Retry-After before anything reaches the server;
+// another client's walk still runs, and once the walks end the client may
+// walk again.
+func TestWalksPerClientAreLimited(t *testing.T) {
+	srv := fakeftp.Start(t)
+	listed := make(chan struct{}, 8)
+	release := make(chan struct{})
+	srv.Script["LIST"] = func(c *fakeftp.Conn, _ string) {
+		listed <- struct{}{}
+		<-release
+		c.Transfer(func(w io.Writer) error {
+			_, err := io.WriteString(w, "-rw-r--r-- 1 ftp ftp 5 Jan 01 2026 a.txt\r\n")
+			return err
+		})
+	}
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before the server's cleanup, which waits for its handlers
+	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-trusted-proxies", "127.0.0.1")
+	folder := addrURL(b, "ftp", "", srv.Addr(), "/", true)
+	const alice, bob = "203.0.113.7", "198.51.100.9"
+	waitListed := func(what string) {
+		t.Helper()
+		select {
+		case <-listed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never reached the server", what)
+		}
+	}
+
+	running := make(chan walkAnswer, 3)
+	for _, q := range []string{"?op=count", "?format=zip"} {
+		go func() { running <- askWalk(folder, q, "X-Forwarded-For", alice) }()
+		waitListed("alice's " + q)
+	}
+	lists := srv.Count("LIST")
+	resp, body := get(t, nil, folder+"?op=count", "X-Forwarded-For", alice, "Accept", "application/json")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "the most the bridge runs at once") {
+		t.Errorf("alice's third walk: %d, Retry-After %q, %s; want 429 with Retry-After, in words", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if n := srv.Count("LIST"); n != lists {
+		t.Errorf("the refused walk listed on the server: %d LIST commands, were %d", n, lists)
+	}
+	go func() { running <- askWalk(folder, "?op=count", "X-Forwarded-For", bob) }()
+	waitListed("bob's count, while alice's two walks run,")
+
+	unblock()
+	for range 3 {
+		if a := <-running; a.err != nil || a.status != http.StatusOK {
+			t.Errorf("%s: %d %q %v, want 200", a.query, a.status, a.msg, a.err)
+		}
+	}
+	if a := askWalk(folder, "?op=count", "X-Forwarded-For", alice); a.err != nil || a.status != http.StatusOK {
+		t.Errorf("alice's count after her walks ended: %d %q %v, want 200", a.status, a.msg, a.err)
+	}
+}
+
+// TestWalkTimeLimit: a server that starts a listing and then says nothing
+// more holds a walk only until -walk-timeout, not until the I/O timeout
+// (30 s), and the answer says which limit it met.
+func TestWalkTimeLimit(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.Script["LIST"] = func(c *fakeftp.Conn, _ string) {
+		c.Transfer(func(w io.Writer) error {
+			if _, err := io.WriteString(w, "drwxr-xr-x 2 ftp ftp 4096 Jan 01 2026 slow\r\n"); err != nil {
+				return err
+			}
+			// Silence until the bridge hangs up the data connection.
+			_, err := io.Copy(io.Discard, w.(io.Reader))
+			return err
+		})
+	}
+	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-walk-timeout", "1s")
+	folder := addrURL(b, "ftp", "", srv.Addr(), "/", true)
+	for _, q := range []string{"?op=count", "?format=zip"} {
+		begun := time.Now()
+		a := askWalk(folder, q)
+		took := time.Since(begun)
+		if a.err != nil || a.status != http.StatusRequestEntityTooLarge || !strings.Contains(a.msg, "took longer than 1s") {
+			t.Errorf("%s: %d %q %v after %v, want 413 saying it took longer than 1s", q, a.status, a.msg, a.err, took)
+		}
+	}
+}
 
 // writeFiles writes path -> content under root, making the folders.
 func writeFiles(t *testing.T, root string, files map[string]string) {

@@ -135,6 +135,10 @@ type capture struct {
 
 var errListingTooLarge = errors.New("the folder listing is larger than the bridge accepts")
 
+// errTooManyLines is a listing cut for its lines, not its bytes: a walk
+// tells it from the bytes bound, as its own budget set the lines.
+var errTooManyLines = fmt.Errorf("%w: too many entries", errListingTooLarge)
+
 type captureConn struct {
 	net.Conn
 	c *capture
@@ -147,8 +151,11 @@ func (cc captureConn) Read(b []byte) (int, error) {
 	// Both bounds hold while the listing arrives, before anything parses
 	// it: a folder of millions of short names costs far more memory
 	// parsed than its bytes.
-	if int64(cc.c.buf.Len()) > cc.c.limit || cc.c.maxLines > 0 && cc.c.lines > cc.c.maxLines {
+	if int64(cc.c.buf.Len()) > cc.c.limit {
 		return n, errListingTooLarge
+	}
+	if cc.c.maxLines > 0 && cc.c.lines > cc.c.maxLines {
+		return n, errTooManyLines
 	}
 	return n, err
 }

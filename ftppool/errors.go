@@ -41,6 +41,7 @@ const (
 	KindSource            // reading what was to be uploaded failed
 	KindLink              // a link where none may be followed
 	KindLoginLimited      // too many failed logins lately
+	KindWalkLimit         // a walk went past its budget (WalkLimitError)
 )
 
 // ErrNoTLS is returned when a server refuses AUTH TLS.
@@ -80,6 +81,10 @@ func ErrorKind(err error) Kind {
 	switch {
 	case err == nil:
 		return KindOther
+	case errors.As(err, new(*WalkLimitError)):
+		// Whatever the command its budget cut said (a deadline, a
+		// closed connection), the budget ended the walk.
+		return KindWalkLimit
 	case errors.As(err, new(*SourceError)):
 		return KindSource
 	case errors.As(err, new(*LoginLimitError)):

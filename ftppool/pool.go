@@ -67,6 +67,10 @@ type Config struct {
 	NoopAfter          time.Duration // a connection idle this long is checked with NOOP before reuse
 	MaxListBytes       int64         // largest folder listing accepted
 	MaxListEntries     int           // most entries in one listing; 0 = no limit but the bytes
+	// WalkMaxEntries is the budget of every recursive walk (Walk, Count,
+	// Remove) in entries, and WalkTimeout in time; 0 is no limit.
+	WalkMaxEntries int
+	WalkTimeout    time.Duration
 	// Dial and DialData must apply the network policy: to the control
 	// connection, and to every data connection. DialData gets an IP:port
 	// (the control connection's IP) and the host name the control

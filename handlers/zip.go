@@ -102,8 +102,16 @@ func (d *Deps) zipFolder(c echo.Context, t *target) error {
 	return nil
 }
 
-// zipPlan walks the folder and checks the operator's limits.
+// zipPlan walks the folder and checks the operator's limits. The items it
+// keeps are bounded by -zip-max-entries and by the walk budget, as each is
+// an entry the walk visited; past either the zip is refused (413) before a
+// byte goes out, as a zip cut short would look whole to whoever unpacks it.
 func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, skipped []string, total int64, err error) {
+	release, err := d.startWalk(c)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer release()
 	lim := d.ZipLimits
 	root := strings.TrimSuffix(t.Path, "/")
 	walkErr := t.handle.Walk(c.Request().Context(), t.Path, func(full string, depth int, e ftppool.Entry) error {
