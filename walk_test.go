@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -376,5 +378,177 @@ func TestWalksGoPastUnsafeNames(t *testing.T) {
 				t.Errorf("/walk/a.txt beside the deleted folder: %q %v", data, err)
 			}
 		})
+	}
+}
+
+// TestWalksFollowNoLinks: on every server of the suite, links to the
+// server's "/" and to ".." inside a folder lead no walk out of it: the
+// count counts them as entries, the zip holds nothing from outside, and a
+// recursive delete deletes the links, never what they lead to.
+func TestWalksFollowNoLinks(t *testing.T) {
+	const outside = "outside the walked folder"
+	for _, kind := range serverKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, map[string]string{"outside.txt": outside, "top/a.txt": "a", "top/sub/b.txt": "bb"})
+			// The server's "/": the daemons chroot, so "/" is root; the
+			// embedded server does not, and a link to the machine's "/"
+			// is not one a test may risk a recursive delete in.
+			slash := "/"
+			if kind.name == "embedded" {
+				slash = root
+			}
+			for link, target := range map[string]string{"top/sub/toroot": slash, "top/sub/up": ".."} {
+				if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			srv := kind.start(t, root)
+			b := startBridge(t, "-allow-hosts", "127.0.0.1")
+			client := &http.Client{Transport: basicAuth{srv.user, srv.password}}
+			url := func(p string) string { return addrURL(b, "ftp", srv.user, srv.addr, p, true) }
+
+			status, body, tally := tallyOf(t, client, url("/top"))
+			if status != http.StatusOK || tally["files"] != 4 || tally["folders"] != 1 {
+				t.Errorf("count of /top: %d %s, want 4 files (two of them links) and 1 folder", status, body)
+			}
+
+			got, names := zipOf(t, client, url("/top"))
+			if string(got["top/a.txt"]) != "a" || string(got["top/sub/b.txt"]) != "bb" {
+				t.Errorf("the zip of /top lacks its own files: %q", names)
+			}
+			for _, name := range names {
+				if name != "ERRORS.txt" && !strings.HasPrefix(name, "top/") || strings.HasPrefix(name, "top/sub/toroot/") || strings.HasPrefix(name, "top/sub/up/") {
+					t.Errorf("the zip of /top holds %q, from outside it", name)
+				}
+			}
+			for name, data := range got {
+				if string(data) == outside {
+					t.Errorf("the zip of /top holds outside.txt as %q", name)
+				}
+			}
+
+			if status, body := deleteTree(t, client, url("/top/sub")); status != http.StatusOK {
+				t.Errorf("delete of /top/sub: %d %s", status, body)
+			}
+			if _, err := os.Lstat(filepath.Join(root, "top", "sub")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("/top/sub is still there: %v", err)
+			}
+			for p, data := range map[string]string{"outside.txt": outside, "top/a.txt": "a"} {
+				if got, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p))); err != nil || string(got) != data {
+					t.Errorf("%s, reached by a link from the deleted folder: %q %v", p, got, err)
+				}
+			}
+		})
+	}
+}
+
+// linkListedAsFolder is a scripted server whose MLSD lists the link
+// /top/sub/root, which leads to "/", as a folder (type=dir), as pure-ftpd
+// may; like servers that chdir(), its CWD goes where the link leads and
+// its PWD says so. Paths through the link reach the files at "/".
+func linkListedAsFolder(t *testing.T) *fakeftp.Server {
+	t.Helper()
+	const facts = "modify=20260101000000;"
+	folders := map[string][]string{
+		"/":        {"type=file;size=6;" + facts + " secret.txt", "type=dir;" + facts + " top"},
+		"/top":     {"type=file;size=1;" + facts + " a.txt", "type=dir;" + facts + " sub"},
+		"/top/sub": {"type=file;size=2;" + facts + " b.txt", "type=dir;" + facts + " root"},
+	}
+	files := map[string]string{"/secret.txt": "secret", "/top/a.txt": "a", "/top/sub/b.txt": "bb"}
+	resolve := func(p string) string {
+		p = path.Clean("/" + p)
+		for p == "/top/sub/root" || strings.HasPrefix(p, "/top/sub/root/") {
+			p = path.Join("/", strings.TrimPrefix(p, "/top/sub/root"))
+		}
+		return p
+	}
+	srv := fakeftp.Start(t)
+	srv.MLSD = []string{} // FEAT offers MLST
+	srv.Script["CWD"] = func(c *fakeftp.Conn, arg string) {
+		if p := resolve(arg); folders[p] != nil {
+			c.Dir = p
+			c.Reply(250, "OK")
+			return
+		}
+		c.Reply(550, "No such folder")
+	}
+	srv.Script["MLSD"] = func(c *fakeftp.Conn, arg string) {
+		lines := folders[resolve(arg)]
+		if lines == nil {
+			c.Reply(550, "No such folder")
+			return
+		}
+		c.Transfer(func(w io.Writer) error {
+			_, err := io.WriteString(w, strings.Join(lines, "\r\n")+"\r\n")
+			return err
+		})
+	}
+	srv.Script["MLST"] = func(c *fakeftp.Conn, arg string) {
+		p := resolve(arg)
+		facts := "type=dir;" + facts
+		if data, ok := files[p]; ok {
+			facts = fmt.Sprintf("type=file;size=%d;modify=20260101000000;", len(data))
+		} else if folders[p] == nil {
+			c.Reply(550, "No such file")
+			return
+		}
+		_ = c.Raw("250-Listing\r\n " + facts + " " + arg + "\r\n250 End\r\n")
+	}
+	srv.Script["RETR"] = func(c *fakeftp.Conn, arg string) {
+		data, ok := files[resolve(arg)]
+		if !ok {
+			c.Reply(550, "No such file")
+			return
+		}
+		c.Transfer(func(w io.Writer) error { _, err := io.WriteString(w, data); return err })
+	}
+	for _, verb := range []string{"DELE", "RMD"} {
+		srv.Script[verb] = func(c *fakeftp.Conn, _ string) { c.Reply(250, "Deleted") }
+	}
+	return srv
+}
+
+// TestWalksFollowNoLinkListedAsFolder: a link to "/" that the server lists
+// as a folder is found by where CWD leads, and no walk goes through it:
+// the count counts it as one entry, the zip leaves it out and says so, and
+// a recursive delete deletes the link alone, nothing at "/".
+func TestWalksFollowNoLinkListedAsFolder(t *testing.T) {
+	srv := linkListedAsFolder(t)
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	url := addrURL(b, "ftp", "", srv.Addr(), "/top", true)
+
+	status, body, tally := tallyOf(t, nil, url)
+	if status != http.StatusOK || tally["files"] != 3 || tally["folders"] != 1 {
+		t.Errorf("count of /top: %d %s, want 3 files (one of them the link) and 1 folder", status, body)
+	}
+
+	got, names := zipOf(t, nil, url)
+	if string(got["top/a.txt"]) != "a" || string(got["top/sub/b.txt"]) != "bb" {
+		t.Errorf("the zip of /top lacks its own files: %q", names)
+	}
+	for _, name := range names {
+		if strings.HasPrefix(name, "top/sub/root/") {
+			t.Errorf("the zip of /top holds %q, through the link", name)
+		}
+	}
+	if notes := string(got["ERRORS.txt"]); !strings.Contains(notes, "top/sub/root: a link, left out") {
+		t.Errorf("ERRORS.txt %q does not say the link was left out", notes)
+	}
+
+	if status, body := deleteTree(t, nil, url); status != http.StatusOK {
+		t.Errorf("delete of /top: %d %s", status, body)
+	}
+	var deleted []string
+	for _, cmd := range srv.Commands() {
+		if verb, arg, _ := strings.Cut(cmd, " "); verb == "DELE" || verb == "RMD" {
+			deleted = append(deleted, cmd)
+			if arg != "/top" && !strings.HasPrefix(arg, "/top/") || strings.HasPrefix(arg, "/top/sub/root/") {
+				t.Errorf("the delete of /top sent %q, outside it", cmd)
+			}
+		}
+	}
+	if !slices.Contains(deleted, "DELE /top/sub/root") {
+		t.Errorf("the link itself was not deleted: %q", deleted)
 	}
 }

@@ -249,15 +249,27 @@ func (p *Pool) loginFolder(sc *ftp.ServerConn, ep Endpoint) (string, error) {
 	if err != nil && (dropped(err) || errors.As(err, &netErr)) {
 		return "", fmt.Errorf("PWD: %w", err)
 	}
-	// RFC 959 doubles a quote inside the quoted name; a single one left
-	// means the reply had more than the name between its outer quotes.
-	if err == nil && !strings.Contains(strings.ReplaceAll(dir, `""`, ""), `"`) {
-		if dir = strings.ReplaceAll(dir, `""`, `"`); cleanAbsolute(dir) {
-			return path.Clean(dir), nil
+	if err == nil {
+		if at, ok := pwdPath(dir); ok {
+			return at, nil
 		}
 	}
 	p.cfg.Logger.Warn("the FTP server's login folder (PWD) is not a usable path; using /", "server", ep, "pwd", strconv.Quote(dir), "err", err)
 	return "/", nil
+}
+
+// pwdPath reads the folder jlaffaye took from between a PWD reply's outer
+// quotes. RFC 959 doubles a quote inside the quoted name; a single one left
+// means the reply had more than the name between its outer quotes. Only a
+// clean absolute path is usable.
+func pwdPath(dir string) (string, bool) {
+	if strings.Contains(strings.ReplaceAll(dir, `""`, ""), `"`) {
+		return "", false
+	}
+	if dir = strings.ReplaceAll(dir, `""`, `"`); cleanAbsolute(dir) {
+		return path.Clean(dir), true
+	}
+	return "", false
 }
 
 // cleanAbsolute reports an absolute path with nothing to clean away and

@@ -171,7 +171,7 @@ func inStep(err error) bool {
 		last := errs[len(errs)-1]
 		return inStep(last) || len(errs) == 1 && errors.As(last, new(*SourceError))
 	}
-	if errors.Is(err, ErrExists) || errors.Is(err, ErrIsDir) || errors.Is(err, ErrNotEmpty) {
+	if errors.Is(err, ErrExists) || errors.Is(err, ErrIsDir) || errors.Is(err, ErrNotEmpty) || errors.Is(err, errNoPWD) {
 		return true // our own verdicts, drawn from answers the server gave
 	}
 	var tpe *textproto.Error

@@ -47,7 +47,8 @@ const WalkListBytes = 16 << 20
 
 // Walk calls visit for every entry below dir, each folder before what it
 // holds, as an archive lists them; depth is 0 for dir's own entries. Links
-// are reported, not followed. visit may return fs.SkipDir for a folder to leave its
+// are reported, not followed, also those a server lists as folders (see
+// walker.linked). visit may return fs.SkipDir for a folder to leave its
 // contents out; from any other entry it means nothing more than nil, as a
 // file never ends a walk. The walk is bounded by the pool's walk budget.
 func (h *Handle) Walk(ctx context.Context, dir string, visit func(full string, depth int, e Entry) error) error {
@@ -94,6 +95,10 @@ type walker struct {
 	root         string
 	foldersFirst bool
 	visit        func(full string, depth int, e Entry) error
+	// real is where the server says the walked folder is (its PWD inside
+	// it); "" when its PWD is of no use, and links are then known from the
+	// listing alone.
+	real string
 	// left is what the entry budget still allows; unlimited when the
 	// budget is 0.
 	left, budget int
@@ -106,6 +111,14 @@ type walker struct {
 func (h *Handle) walk(ctx context.Context, dir string, foldersFirst bool, visit func(full string, depth int, e Entry) error) error {
 	w := &walker{h: h, root: path.Clean("/" + dir), foldersFirst: foldersFirst, visit: visit, budget: h.p.cfg.WalkMaxEntries}
 	w.left = w.budget
+	// A walked folder the server will not say where it is (no CWD into it,
+	// a PWD reply without a path) is still listed: links are then known by
+	// the listing alone. A connection that failed fails the listing too.
+	if at, err := h.whereIs(ctx, w.root); err == nil {
+		w.real = at
+	} else if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
 	stack := []*pending{{depth: -1, entry: Entry{Type: TypeDir}}}
 	for len(stack) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -121,13 +134,27 @@ func (h *Handle) walk(ctx context.Context, dir string, foldersFirst bool, visit 
 			}
 			continue
 		}
-		if p.parent != nil && foldersFirst {
-			err := visit(full, p.depth, p.entry)
-			if errors.Is(err, fs.SkipDir) {
-				continue
-			}
+		if p.parent != nil {
+			link, err := w.linked(ctx, p, full)
 			if err != nil {
 				return err
+			}
+			if link {
+				e := p.entry
+				e.Type = TypeLink
+				if err := visit(full, p.depth, e); err != nil && !errors.Is(err, fs.SkipDir) {
+					return err
+				}
+				continue
+			}
+			if foldersFirst {
+				err := visit(full, p.depth, p.entry)
+				if errors.Is(err, fs.SkipDir) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
 			}
 		}
 		if p.depth+1 >= MaxWalkDepth {
@@ -223,6 +250,52 @@ func (w *walker) rel(p *pending) string {
 	}
 	slices.Reverse(names)
 	return strings.Join(names, "/")
+}
+
+// linked tells whether the folder p, listed as a folder, is a link to one:
+// some servers list a link to a folder as the folder (MLSD's type=dir), and
+// a link to "/" or ".." would take the walk out of the walked folder.
+// Inside a link the server's PWD names where the link leads, not the path
+// the walk took: a folder whose PWD is not the walked folder's, joined with
+// the names below it, is not where the walk thinks it is. It costs a CWD
+// and a PWD per folder, never per file. Servers whose PWD repeats the path
+// given (ftpserverlib) cannot be asked this way; they list links as what
+// they are, or as files.
+func (w *walker) linked(ctx context.Context, p *pending, full string) (bool, error) {
+	if w.real == "" {
+		return false, nil
+	}
+	at, err := w.h.whereIs(ctx, full)
+	if err != nil {
+		return false, err
+	}
+	return at != path.Join(w.real, w.rel(p)), nil
+}
+
+// errNoPWD: the server's PWD reply names no usable path.
+var errNoPWD = errors.New("the server's PWD reply names no usable folder")
+
+// whereIs changes into dir and returns the server's PWD there.
+func (h *Handle) whereIs(ctx context.Context, dir string) (string, error) {
+	var at string
+	err := h.do(ctx, func(c *conn) error {
+		if err := c.sc.ChangeDir(dir); err != nil {
+			return err
+		}
+		pwd, err := c.sc.CurrentDir()
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if at, ok = pwdPath(pwd); !ok {
+			return errNoPWD
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("find %s: %w", dir, err)
+	}
+	return at, nil
 }
 
 // ErrLink is returned by NoLinksBelow for a path that goes through a link.

@@ -119,7 +119,11 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 		name := top + "/" + strings.TrimPrefix(full, root+"/")
 		switch {
 		case e.Type == ftppool.TypeLink:
-			skipped = append(skipped, fmt.Sprintf("%s: a link (to %q), left out", t.show(name), t.show(e.Target)))
+			to := "" // a link listed as a folder says not where it leads
+			if e.Target != "" {
+				to = fmt.Sprintf(" (to %q)", t.show(e.Target))
+			}
+			skipped = append(skipped, fmt.Sprintf("%s: a link%s, left out", t.show(name), to))
 			return nil
 		case urlpath.CheckName(e.Name) != nil:
 			// Unpacked on Windows, "a\..\b" would step out of the folder.
