@@ -19,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ftpbridge/ftpbridge/internal/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
 	"github.com/ftpbridge/ftpbridge/internal/procstat"
+	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
 // endlessFolders is a hostile server whose every folder holds n folders
@@ -550,5 +552,64 @@ func TestWalksFollowNoLinkListedAsFolder(t *testing.T) {
 	}
 	if !slices.Contains(deleted, "DELE /top/sub/root") {
 		t.Errorf("the link itself was not deleted: %q", deleted)
+	}
+}
+
+// TestWalkBudgetStopsADelete: on the embedded server, with a budget of 5
+// entries, the count and zip of a folder of 9 are 413, and a recursive
+// delete deletes whole listings up to the budget, then stops with 413
+// saying how many went and that the rest is still there, which it is.
+func TestWalkBudgetStopsADelete(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{}, "-walk-max-entries", "5")
+	files := map[string]string{}
+	for _, d := range []string{"d1", "d2", "d3"} {
+		for _, f := range []string{"f1", "f2"} {
+			files["many/"+d+"/"+f] = d + f
+		}
+	}
+	writeFiles(t, srv.Root, files)
+	client := &http.Client{Transport: basicAuth{testftp.User, testftp.Password}}
+	url := siteURL(b, "ftp", testftp.User, srv, "/many", true)
+	const says = "more than 5 files and folders"
+	if status, body, _ := tallyOf(t, client, url); status != http.StatusRequestEntityTooLarge || !strings.Contains(body, says) {
+		t.Errorf("count: %d %s, want 413 saying %q", status, body, says)
+	}
+	if resp, body := get(t, client, url+"?format=zip", "Accept", "application/json"); resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), says) {
+		t.Errorf("zip: %d %s, want 413 saying %q", resp.StatusCode, body, says)
+	}
+	// The three folders (3), then the first one's two files (5): that
+	// folder goes whole, and the next one's listing is over the budget.
+	status, body := deleteTree(t, client, url)
+	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, says) || !strings.Contains(body, "3 files and folders were deleted before the bridge stopped; the rest is still there") {
+		t.Errorf("delete: %d %s, want 413 saying 3 went and the rest is there", status, body)
+	}
+	var gone []string
+	for _, d := range []string{"d1", "d2", "d3"} {
+		_, err := os.Stat(filepath.Join(srv.Root, "many", d))
+		if errors.Is(err, fs.ErrNotExist) {
+			gone = append(gone, d)
+			continue
+		}
+		for _, f := range []string{"f1", "f2"} {
+			if data, err := os.ReadFile(filepath.Join(srv.Root, "many", d, f)); err != nil || string(data) != d+f {
+				t.Errorf("many/%s/%s, in a folder the delete did not reach: %q %v", d, f, data, err)
+			}
+		}
+	}
+	if len(gone) != 1 {
+		t.Errorf("folders deleted: %q, want one", gone)
+	}
+}
+
+// TestWalkFlagsFromEnvironment: the walk limits come from FTPBRIDGE_*
+// variables as every flag does, and a flag on the command line wins.
+func TestWalkFlagsFromEnvironment(t *testing.T) {
+	env := map[string]string{"FTPBRIDGE_WALK_MAX_ENTRIES": "7", "FTPBRIDGE_WALK_TIMEOUT": "9s", "FTPBRIDGE_WALKS_PER_CLIENT": "3"}
+	c, err := parseFlags([]string{"ftpbridge", "-walks-per-client", "1"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.walkMaxEntries != 7 || c.walkTimeout != 9*time.Second || c.walksPerClient != 1 {
+		t.Errorf("walk-max-entries %d, walk-timeout %v, walks-per-client %d; want 7, 9s, 1", c.walkMaxEntries, c.walkTimeout, c.walksPerClient)
 	}
 }

@@ -39,11 +39,11 @@ func (e *WalkLimitError) Error() string {
 	return fmt.Sprintf("the folder holds more than %d files and folders, the most one walk may go through", e.Entries)
 }
 
-// WalkListBytes bounds each listing a walk reads, below -max-list-bytes:
+// walkListBytes bounds each listing a walk reads, below -max-list-bytes:
 // parsed, a listing costs three to four times its bytes, and a client may
 // run walks side by side (handlers limit how many). Honest lines are 60 to
 // 170 bytes, so a folder of 100,000 entries still fits.
-const WalkListBytes = 16 << 20
+const walkListBytes = 16 << 20
 
 // Walk calls visit for every entry below dir, each folder before what it
 // holds, as an archive lists them; depth is 0 for dir's own entries. Links
@@ -54,7 +54,10 @@ const WalkListBytes = 16 << 20
 func (h *Handle) Walk(ctx context.Context, dir string, visit func(full string, depth int, e Entry) error) error {
 	ctx, done := h.walkBudget(ctx)
 	defer done()
-	return h.walkLimited(ctx, h.walk(ctx, dir, true, visit))
+	if err := h.walk(ctx, dir, true, visit); err != nil {
+		return fmt.Errorf("walk %s: %w", dir, h.walkLimited(ctx, err))
+	}
+	return nil
 }
 
 // walkBudget gives a walk its time budget. Every FTP command of the walk,
@@ -224,7 +227,7 @@ func (w *walker) list(ctx context.Context, dir string) ([]Entry, error) {
 	if w.budget > 0 && (maxLines <= 0 || w.left+listSlack < maxLines) {
 		maxLines, byBudget = w.left+listSlack, true
 	}
-	maxBytes := min(w.h.p.cfg.MaxListBytes, WalkListBytes)
+	maxBytes := min(w.h.p.cfg.MaxListBytes, walkListBytes)
 	f, err := w.h.listFolder(ctx, dir, maxLines, maxBytes)
 	switch {
 	case err == nil:
