@@ -34,11 +34,11 @@ type Deps struct {
 	MaxUploadBytes int64         // largest upload request body; 0 is no limit
 	IOTimeout      time.Duration // longest silence accepted from an uploading client
 	ZipLimits      ZipLimits     // bounds of a folder download as zip
-	// MaxWalksPerClient bounds the walks (count, recursive delete, zip)
+	// WalksPerClient bounds the walks (count, recursive delete, zip)
 	// one client address runs at once; 0 is no limit.
-	MaxWalksPerClient int
-	Shares            ShareConfig
-	Metrics           http.Handler // the Prometheus scrape
+	WalksPerClient int
+	Shares         ShareConfig
+	Metrics        http.Handler // the Prometheus scrape
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}
@@ -61,7 +61,7 @@ func New(d *Deps) (http.Handler, error) {
 	d.ownerKey = d.Shares.Sealer.Derive("ftpbridge basic-auth owner")
 	d.Sessions.Secure = d.isHTTPS
 	d.guesses = newFailures(5, time.Minute)
-	d.walks = newWalkSlots(d.MaxWalksPerClient)
+	d.walks = newWalkSlots(d.WalksPerClient)
 	d.hashing = make(chan struct{}, 2)
 
 	// govulncheck reports two echo advisories against the whole module,
