@@ -21,8 +21,9 @@ const MaxWalkDepth = 64
 var ErrTooDeep = fmt.Errorf("the folder tree is deeper than %d levels", MaxWalkDepth)
 
 // WalkLimitError ends a walk that went past its budget (Config's
-// WalkMaxEntries and WalkTimeout): a tree too large to go through, or a
-// server too slow to, which a hostile server can make of any folder.
+// WalkMaxEntries and WalkTimeout, and walkListBytes a listing): a tree too
+// large to go through, or a server too slow to, which a hostile server can
+// make of any folder.
 type WalkLimitError struct {
 	Entries   int           // the entry budget, when that ran out
 	Timeout   time.Duration // the time budget, when that ran out
@@ -128,7 +129,7 @@ func (h *Handle) walk(ctx context.Context, dir string, foldersFirst bool, visit 
 			return context.Cause(ctx)
 		}
 		p := stack[len(stack)-1]
-		stack[len(stack)-1] = nil // once done with, p is garbage
+		stack[len(stack)-1] = nil // the stack's array must not keep p alive after its turn
 		stack = stack[:len(stack)-1]
 		full := w.path(p)
 		if p.done {
