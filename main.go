@@ -56,6 +56,9 @@ type config struct {
 	zipMaxEntries   int
 	zipMaxBytes     int64
 	zipMaxDepth     int
+	walkMaxEntries  int
+	walkTimeout     time.Duration
+	walksPerClient  int
 	dataDir         string
 	baseURL         string
 	shareMaxExpiry  time.Duration
@@ -89,6 +92,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.IntVar(&c.zipMaxEntries, "zip-max-entries", 10000, "most files and folders in one folder download as zip")
 	fs.Int64Var(&c.zipMaxBytes, "zip-max-bytes", 16<<30, "largest total size of the files in one folder download as zip, in bytes")
 	fs.IntVar(&c.zipMaxDepth, "zip-max-depth", 32, "most folder levels below the zipped folder")
+	fs.IntVar(&c.walkMaxEntries, "walk-max-entries", 100000, "most files and folders one recursive walk (count, delete, zip) goes through")
+	fs.DurationVar(&c.walkTimeout, "walk-timeout", 5*time.Minute, "longest one recursive walk (count, delete, zip before its first byte) may take")
+	fs.IntVar(&c.walksPerClient, "walks-per-client", 2, "recursive walks one client address may run at once")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "folder for share links and their key")
 	fs.StringVar(&c.baseURL, "base-url", "", "the bridge's public address for share links, such as https://files.example.com (default: from each request)")
 	fs.DurationVar(&c.shareMaxExpiry, "share-max-expiry", 30*24*time.Hour, "the longest a share link may live")
@@ -171,6 +177,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		NoopAfter:          5 * time.Second,
 		MaxListBytes:       cfg.maxListBytes,
 		MaxListEntries:     cfg.maxListEntries,
+		WalkMaxEntries:     cfg.walkMaxEntries,
+		WalkTimeout:        cfg.walkTimeout,
 		Dial:               dialer.DialContext,
 		DialData:           dialer.DialDataContext,
 		RootCAs:            roots,
@@ -203,6 +211,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxUploadBytes: cfg.maxUploadBytes,
 		IOTimeout:      cfg.ioTimeout,
 		ZipLimits:      handlers.ZipLimits{Entries: cfg.zipMaxEntries, Bytes: cfg.zipMaxBytes, Depth: cfg.zipMaxDepth},
+		WalksPerClient: cfg.walksPerClient,
 		Shares: handlers.ShareConfig{Store: shares, Sealer: sealer, BaseURL: cfg.baseURL,
 			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry},
 		Stopping: stopping,

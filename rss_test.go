@@ -199,10 +199,11 @@ func buildBridge(t *testing.T) string {
 }
 
 // runBridgeProcess starts the bridge binary on a free loopback port, allowed
-// to reach 127.0.0.1, and kills it when the test ends.
-func runBridgeProcess(t *testing.T, bin string) (*bridge, int) {
+// to reach 127.0.0.1, with any further flags, and kills it when the test
+// ends.
+func runBridgeProcess(t *testing.T, bin string, args ...string) (*bridge, int) {
 	t.Helper()
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-allow-hosts", "127.0.0.1", "-log-level", "warn", "-data-dir", t.TempDir())
+	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-allow-hosts", "127.0.0.1", "-log-level", "warn", "-data-dir", t.TempDir()}, args...)...)
 	// Only the flags above configure it, whatever this shell exports.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "FTPBRIDGE_") {

@@ -135,6 +135,10 @@ type capture struct {
 
 var errListingTooLarge = errors.New("the folder listing is larger than the bridge accepts")
 
+// errTooManyLines is a listing cut for its lines, not its bytes: a walk
+// tells it from the bytes bound, as its own budget set the lines.
+var errTooManyLines = fmt.Errorf("%w: too many entries", errListingTooLarge)
+
 type captureConn struct {
 	net.Conn
 	c *capture
@@ -147,8 +151,11 @@ func (cc captureConn) Read(b []byte) (int, error) {
 	// Both bounds hold while the listing arrives, before anything parses
 	// it: a folder of millions of short names costs far more memory
 	// parsed than its bytes.
-	if int64(cc.c.buf.Len()) > cc.c.limit || cc.c.maxLines > 0 && cc.c.lines > cc.c.maxLines {
+	if int64(cc.c.buf.Len()) > cc.c.limit {
 		return n, errListingTooLarge
+	}
+	if cc.c.maxLines > 0 && cc.c.lines > cc.c.maxLines {
+		return n, errTooManyLines
 	}
 	return n, err
 }
@@ -249,15 +256,27 @@ func (p *Pool) loginFolder(sc *ftp.ServerConn, ep Endpoint) (string, error) {
 	if err != nil && (dropped(err) || errors.As(err, &netErr)) {
 		return "", fmt.Errorf("PWD: %w", err)
 	}
-	// RFC 959 doubles a quote inside the quoted name; a single one left
-	// means the reply had more than the name between its outer quotes.
-	if err == nil && !strings.Contains(strings.ReplaceAll(dir, `""`, ""), `"`) {
-		if dir = strings.ReplaceAll(dir, `""`, `"`); cleanAbsolute(dir) {
-			return path.Clean(dir), nil
+	if err == nil {
+		if at, ok := pwdPath(dir); ok {
+			return at, nil
 		}
 	}
 	p.cfg.Logger.Warn("the FTP server's login folder (PWD) is not a usable path; using /", "server", ep, "pwd", strconv.Quote(dir), "err", err)
 	return "/", nil
+}
+
+// pwdPath reads the folder jlaffaye took from between a PWD reply's outer
+// quotes. RFC 959 doubles a quote inside the quoted name; a single one left
+// means the reply had more than the name between its outer quotes. Only a
+// clean absolute path is usable.
+func pwdPath(dir string) (string, bool) {
+	if strings.Contains(strings.ReplaceAll(dir, `""`, ""), `"`) {
+		return "", false
+	}
+	if dir = strings.ReplaceAll(dir, `""`, `"`); cleanAbsolute(dir) {
+		return path.Clean(dir), true
+	}
+	return "", false
 }
 
 // cleanAbsolute reports an absolute path with nothing to clean away and

@@ -41,6 +41,7 @@ const (
 	KindSource            // reading what was to be uploaded failed
 	KindLink              // a link where none may be followed
 	KindLoginLimited      // too many failed logins lately
+	KindWalkLimit         // a walk went past its budget (WalkLimitError)
 )
 
 // ErrNoTLS is returned when a server refuses AUTH TLS.
@@ -137,6 +138,10 @@ func ErrorKind(err error) Kind {
 	switch {
 	case err == nil:
 		return KindOther
+	case errors.As(err, new(*WalkLimitError)):
+		// Whatever the command its budget cut said (a deadline, a
+		// closed connection), the budget ended the walk.
+		return KindWalkLimit
 	case errors.As(err, new(*SourceError)):
 		return KindSource
 	case errors.As(err, new(*LoginLimitError)):
@@ -223,7 +228,7 @@ func inStep(err error) bool {
 		last := errs[len(errs)-1]
 		return inStep(last) || len(errs) == 1 && errors.As(last, new(*SourceError))
 	}
-	if errors.Is(err, ErrExists) || errors.Is(err, ErrIsDir) || errors.Is(err, ErrNotEmpty) {
+	if errors.Is(err, ErrExists) || errors.Is(err, ErrIsDir) || errors.Is(err, ErrNotEmpty) || errors.Is(err, errNoPWD) {
 		return true // our own verdicts, drawn from answers the server gave
 	}
 	var tpe *textproto.Error

@@ -58,13 +58,23 @@ func (h *Handle) List(ctx context.Context, dir string) ([]Entry, error) {
 // data is kept alongside and read here, so that every line shows up, by
 // its exact name.
 func (h *Handle) ListFolder(ctx context.Context, dir string) (Folder, error) {
+	return h.listFolder(ctx, dir, h.p.cfg.MaxListEntries, h.p.cfg.MaxListBytes)
+}
+
+// listFolder is ListFolder with bounds of its own on the listing's lines
+// (0: none but the bytes) and bytes.
+func (h *Handle) listFolder(ctx context.Context, dir string, maxLines int, maxBytes int64) (Folder, error) {
 	var out Folder
 	err := h.do(ctx, func(c *conn) error {
-		cp := &capture{limit: h.p.cfg.MaxListBytes, maxLines: h.p.cfg.MaxListEntries}
+		cp := &capture{limit: maxBytes, maxLines: maxLines}
 		c.listing.Store(cp)
 		defer c.listing.Store(nil)
 		mlsd := c.sc.IsTimePreciseInList()
+		// A listing ends with its request, or its walk's time budget,
+		// not when a slow server is done trickling it.
+		stop := c.cutOnCancel(ctx)
 		parsed, err := c.sc.List(dir)
+		stop()
 		if err != nil {
 			if mlsd && ErrorKind(err) == KindNotSupported {
 				h.p.disableMLSD(h.key.ep)

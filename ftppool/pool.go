@@ -71,6 +71,10 @@ type Config struct {
 	// hostLimit) holds without a refusal before it rises by one; 0 means
 	// a minute.
 	LimitRaiseAfter time.Duration
+	// WalkMaxEntries is the budget of every recursive walk (Walk, Count,
+	// Remove) in entries, and WalkTimeout in time; 0 is no limit.
+	WalkMaxEntries int
+	WalkTimeout    time.Duration
 	// Dial and DialData must apply the network policy: to the control
 	// connection, and to every data connection. DialData gets an IP:port
 	// (the control connection's IP) and the host name the control

@@ -285,9 +285,13 @@ type Tally struct {
 }
 
 // Count tallies the folder p recursively. Links are counted, not followed.
+// A folder over the walk budget is a WalkLimitError, not a tally of part
+// of it: the tally says what deleting the folder would remove.
 func (h *Handle) Count(ctx context.Context, p string) (Tally, error) {
+	ctx, done := h.walkBudget(ctx)
+	defer done()
 	var t Tally
-	err := h.walk(ctx, p, 0, false, func(_ string, _ int, e Entry) error {
+	err := h.walk(ctx, p, false, func(_ string, _ int, e Entry) error {
 		if e.Type == TypeDir {
 			t.Folders++
 			return nil
@@ -299,14 +303,19 @@ func (h *Handle) Count(ctx context.Context, p string) (Tally, error) {
 		return nil
 	})
 	if err != nil {
-		return t, fmt.Errorf("count %s: %w", p, err)
+		return t, fmt.Errorf("count %s: %w", p, h.walkLimited(ctx, err))
 	}
 	return t, nil
 }
 
 // Remove deletes p: a file, or a folder, which must be empty unless
-// recursive is set. It returns how many entries went, p included.
+// recursive is set. It returns how many entries went, p included. A
+// recursive delete is a walk, and stops at its budget with a
+// WalkLimitError: whole listings are deleted up to it, the rest stays.
+// Links in the folder go as themselves, never what they lead to.
 func (h *Handle) Remove(ctx context.Context, p string, recursive bool) (int, error) {
+	ctx, done := h.walkBudget(ctx)
+	defer done()
 	e, err := h.Stat(ctx, p)
 	if err != nil {
 		return 0, fmt.Errorf("delete %s: %w", p, err)
@@ -335,7 +344,7 @@ func (h *Handle) Remove(ctx context.Context, p string, recursive bool) (int, err
 		}
 	}
 	n := 0
-	err = h.walk(ctx, p, 0, false, func(full string, _ int, e Entry) error {
+	err = h.walk(ctx, p, false, func(full string, _ int, e Entry) error {
 		if err := remove(full, e); err != nil {
 			return err
 		}
@@ -346,7 +355,7 @@ func (h *Handle) Remove(ctx context.Context, p string, recursive bool) (int, err
 		err = remove(p, e)
 	}
 	if err != nil {
-		return n, fmt.Errorf("delete %s: %w", p, err)
+		return n, fmt.Errorf("delete %s: %w", p, h.walkLimited(ctx, err))
 	}
 	return n + 1, nil
 }

@@ -87,6 +87,8 @@ func ftpError(err error, what string) *httpError {
 		e.Status, e.Msg = http.StatusBadGateway, fmt.Sprintf("Could not reach the FTP server, or it closed the connection: %v.", rootCause(err))
 	case ftppool.KindUnavailable:
 		e.Status, e.Msg = http.StatusBadGateway, "The FTP server is not serving right now."+said
+	case ftppool.KindWalkLimit:
+		e.Status, e.Msg = http.StatusRequestEntityTooLarge, walkLimitMsg(err, what)
 	case ftppool.KindTooLarge:
 		e.Status, e.Msg = http.StatusBadGateway, "This folder holds more entries, or a longer listing, than the bridge accepts (-max-list-entries, -max-list-bytes). Open a folder further down."
 	case ftppool.KindNotSupported:
@@ -95,6 +97,20 @@ func ftpError(err error, what string) *httpError {
 		e.Status, e.Msg = http.StatusBadGateway, fmt.Sprintf("The FTP server gave an answer the bridge cannot use: %v.", rootCause(err))
 	}
 	return e
+}
+
+// walkLimitMsg says which budget a walk went past. 413, as for a zip over
+// its limits: the folder is too large for one request, not broken.
+func walkLimitMsg(err error, what string) string {
+	var wl *ftppool.WalkLimitError
+	errors.As(err, &wl)
+	switch {
+	case wl.Timeout > 0:
+		return fmt.Sprintf("%s took longer than %s to go through, the most the bridge gives one request that walks a folder tree (-walk-timeout). Choose a folder further down.", what, wl.Timeout)
+	case wl.ListBytes > 0:
+		return fmt.Sprintf("%s holds a folder whose listing is longer than %s, the most the bridge reads at once while going through a folder tree. Choose a folder further down.", what, humanSize(wl.ListBytes))
+	}
+	return fmt.Sprintf("%s holds more than %d files and folders, the most the bridge goes through in one request (-walk-max-entries). Choose a folder further down.", what, wl.Entries)
 }
 
 // statusCanceled answers a request whose transfer was cancelled from the

@@ -34,6 +34,9 @@ type Deps struct {
 	MaxUploadBytes int64         // largest upload request body; 0 is no limit
 	IOTimeout      time.Duration // longest silence accepted from an uploading client
 	ZipLimits      ZipLimits     // bounds of a folder download as zip
+	// WalksPerClient bounds the walks (count, recursive delete, zip)
+	// one client address runs at once; 0 is no limit.
+	WalksPerClient int
 	Shares         ShareConfig
 	Metrics        http.Handler // the Prometheus scrape
 	// Stopping is closed when shutdown begins: /readyz fails and
@@ -42,6 +45,7 @@ type Deps struct {
 	ownerKey []byte // keys Basic-auth owners in the pool
 	pages    *template.Template
 	guesses  *failures     // share password tries, per share and client
+	walks    *walkSlots    // walks running, per client
 	hashing  chan struct{} // bcrypt checks running: a few at a time
 }
 
@@ -57,6 +61,7 @@ func New(d *Deps) (http.Handler, error) {
 	d.ownerKey = d.Shares.Sealer.Derive("ftpbridge basic-auth owner")
 	d.Sessions.Secure = d.isHTTPS
 	d.guesses = newFailures(5, time.Minute)
+	d.walks = newWalkSlots(d.WalksPerClient)
 	d.hashing = make(chan struct{}, 2)
 
 	// govulncheck reports two echo advisories against the whole module,

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
@@ -147,7 +149,22 @@ func (d *Deps) remove(c echo.Context, t *target) error {
 	if t.Path == "/" || t.Path == t.Home {
 		return badRequest("The site's root folder and your login folder cannot be deleted.")
 	}
-	n, err := t.handle.Remove(c.Request().Context(), t.Path, form.Get("recursive") == "1")
+	recursive := form.Get("recursive") == "1"
+	if recursive {
+		release, err := d.startWalk(c)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	n, err := t.handle.Remove(c.Request().Context(), t.Path, recursive)
+	if err != nil && ftppool.ErrorKind(err) == ftppool.KindWalkLimit {
+		// What went is gone: said so, nobody takes the 413 for a refusal
+		// that left the folder whole.
+		he := ftpError(err, t.quote(t.Path))
+		he.Msg += fmt.Sprintf(" %d files and folders were deleted before the bridge stopped; the rest is still there.", n)
+		return he
+	}
 	if err != nil {
 		return d.ftpFailure(c, t, err, t.quote(t.Path))
 	}
@@ -157,6 +174,11 @@ func (d *Deps) remove(c echo.Context, t *target) error {
 // count answers GET ?op=count on a folder: what deleting it would remove,
 // so the page can say so before asking.
 func (d *Deps) count(c echo.Context, t *target) error {
+	release, err := d.startWalk(c)
+	if err != nil {
+		return err
+	}
+	defer release()
 	tally, err := t.handle.Count(c.Request().Context(), t.Path)
 	if err != nil {
 		return d.ftpFailure(c, t, err, "This folder")

@@ -102,8 +102,16 @@ func (d *Deps) zipFolder(c echo.Context, t *target) error {
 	return nil
 }
 
-// zipPlan walks the folder and checks the operator's limits.
+// zipPlan walks the folder and checks the operator's limits. The items it
+// keeps are bounded by -zip-max-entries and by the walk budget, as each is
+// an entry the walk visited; past either the zip is refused (413) before a
+// byte goes out, as a zip cut short would look whole to whoever unpacks it.
 func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, skipped []string, total int64, err error) {
+	release, err := d.startWalk(c)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer release()
 	lim := d.ZipLimits
 	root := strings.TrimSuffix(t.Path, "/")
 	walkErr := t.handle.Walk(c.Request().Context(), t.Path, func(full string, depth int, e ftppool.Entry) error {
@@ -111,12 +119,19 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 		name := top + "/" + strings.TrimPrefix(full, root+"/")
 		switch {
 		case e.Type == ftppool.TypeLink:
-			skipped = append(skipped, fmt.Sprintf("%s: a link (to %q), left out", t.show(name), t.show(e.Target)))
+			to := "" // a link listed as a folder says not where it leads
+			if e.Target != "" {
+				to = fmt.Sprintf(" (to %q)", t.show(e.Target))
+			}
+			skipped = append(skipped, fmt.Sprintf("%s: a link%s, left out", t.show(name), to))
 			return nil
 		case urlpath.CheckName(e.Name) != nil:
 			// Unpacked on Windows, "a\..\b" would step out of the folder.
 			skipped = append(skipped, fmt.Sprintf("%s: a name that cannot be unpacked safely, left out", t.show(name)))
-			return fs.SkipDir
+			if e.Type == ftppool.TypeDir {
+				return fs.SkipDir
+			}
+			return nil
 		}
 		items = append(items, zipItem{full: full, name: name, entry: e})
 		if e.Type == ftppool.TypeDir && depth+1 >= lim.Depth {

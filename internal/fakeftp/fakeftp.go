@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -143,6 +144,10 @@ type Conn struct {
 	protP bool         // data connections use TLS
 	// Closed is set once a handler closed the connection.
 	Closed bool
+	// Dir is the working folder: "/" at login, then where CWD went.
+	// PWD names it, as servers do, so that a client may ask where a CWD
+	// led.
+	Dir string
 }
 
 // Reply sends one reply line.
@@ -237,7 +242,7 @@ func (c *Conn) startTLS() error {
 }
 
 func (s *Server) session(nc net.Conn) {
-	c := &Conn{s: s, nc: nc, r: bufio.NewReader(nc), w: bufio.NewWriter(nc)}
+	c := &Conn{s: s, nc: nc, r: bufio.NewReader(nc), w: bufio.NewWriter(nc), Dir: "/"}
 	defer func() {
 		if c.data != nil {
 			c.data.Close()
@@ -318,8 +323,15 @@ var defaults = map[string]Handler{
 	"TYPE": func(c *Conn, _ string) { c.Reply(200, "Type set") },
 	"OPTS": func(c *Conn, _ string) { c.Reply(200, "OK") },
 	"NOOP": func(c *Conn, _ string) { c.Reply(200, "OK") },
-	"PWD":  func(c *Conn, _ string) { c.Reply(257, `"/" is the current folder`) },
-	"CWD":  func(c *Conn, _ string) { c.Reply(250, "OK") },
+	"PWD":  func(c *Conn, _ string) { c.Reply(257, PWDReply(c.Dir)) },
+	"CWD": func(c *Conn, arg string) {
+		if strings.HasPrefix(arg, "/") {
+			c.Dir = path.Clean(arg)
+		} else {
+			c.Dir = path.Join(c.Dir, arg)
+		}
+		c.Reply(250, "OK")
+	},
 	"QUIT": func(c *Conn, _ string) { c.Reply(221, "Bye"); c.Close() },
 	"EPSV": func(c *Conn, _ string) {
 		port, err := c.ListenData()
@@ -360,6 +372,12 @@ var defaults = map[string]Handler{
 		}
 		c.Transfer(func(w io.Writer) error { _, err := w.Write(b); return err })
 	},
+}
+
+// PWDReply is the text of a 257 reply naming dir, its quotes doubled as
+// RFC 959 says.
+func PWDReply(dir string) string {
+	return `"` + strings.ReplaceAll(dir, `"`, `""`) + `" is the current folder`
 }
 
 // PASVReply is the text of a 227 reply announcing host:port.
