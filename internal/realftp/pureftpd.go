@@ -60,7 +60,9 @@ func findPurePw(daemon string) (string, error) {
 // namespace in which Root is bind-mounted, read-only, over that home. The
 // read-only mount also keeps anonymous (and the local user when not
 // Writable, who is then given the same mount as home) from changing
-// anything, whatever the file ownership.
+// anything, whatever the file ownership. With o.NonChroot the local user
+// is not chrooted and starts in Root itself, which is then, when not
+// Writable, bind-mounted read-only over itself in that namespace.
 func StartPureFTPd(t testing.TB, o Options) *Server {
 	t.Helper()
 	requireRoot(t, "pure-ftpd")
@@ -102,15 +104,26 @@ func StartPureFTPd(t testing.TB, o Options) *Server {
 	}
 
 	inst := t.TempDir()
-	userHome := acct.anonHome
-	if o.Writable {
-		userHome = root
+	home := acct.anonHome
+	if o.Writable || o.NonChroot {
+		home = root
+	}
+	// Unchrooted, the local user must be in Root itself, so a read-only
+	// Root is bind-mounted read-only over itself (in the daemon's private
+	// namespace only).
+	rootMode := "rw"
+	if o.NonChroot && !o.Writable {
+		rootMode = "ro"
 	}
 	pdb := filepath.Join(inst, "pureftpd.pdb")
-	if err := makePureDB(purePw, inst, pdb, acct, hash, userHome); err != nil {
+	if err := makePureDB(purePw, inst, pdb, acct, hash, home, !o.NonChroot); err != nil {
 		t.Fatalf("realftp: pure-ftpd: %v", err)
 	}
 	xferLog := filepath.Join(inst, "transfers.log")
+	perIP := 200
+	if o.MaxPerIP > 0 {
+		perIP = o.MaxPerIP
+	}
 
 	spec := daemonSpec{
 		name: "pure-ftpd",
@@ -125,8 +138,6 @@ func StartPureFTPd(t testing.TB, o Options) *Server {
 				"-p", fmt.Sprintf("%d:%d", ports.pasvLo, ports.pasvHi),
 				"-P", "127.0.0.1",
 				"-l", "puredb:" + pdb,
-				// Chroot everyone, not only anonymous.
-				"-A",
 				// The local user is a system account with a low uid; only
 				// root stays refused.
 				"-u", "1",
@@ -139,7 +150,7 @@ func StartPureFTPd(t testing.TB, o Options) *Server {
 				"-H",
 				// The default client limits are low when every client,
 				// from every parallel test, is 127.0.0.1.
-				"-c", "200", "-C", "200",
+				"-c", "200", "-C", fmt.Sprint(perIP),
 				// Uploads 0644 and new directories 0755: readable by anonymous.
 				"-U", "133:022",
 				// Do not truncate big recursive listings.
@@ -149,19 +160,28 @@ func StartPureFTPd(t testing.TB, o Options) *Server {
 				"-f", "none",
 				"-O", "clf:" + xferLog,
 			}
+			if !o.NonChroot {
+				// Chroot everyone, not only anonymous.
+				args = append(args, "-A")
+			}
 			if tlsArg != "" {
 				// 1: accept both plain and TLS sessions.
 				args = append(args, "-Y", "1", "-2", tlsArg)
 			}
-			// Bind Root over the anonymous home read-only, then become the
-			// daemon. Go makes the new namespace's mounts private before
-			// running this, so nothing leaks to the host.
+			// Bind Root over the anonymous home read-only (and, when
+			// rootMode is ro, over itself), then become the daemon. Go
+			// makes the new namespace's mounts private before running
+			// this, so nothing leaks to the host.
 			script := `set -e
 "$1" --bind "$2" "$3"
 "$1" -o remount,bind,ro "$3"
-shift 3
+if [ "$4" = ro ]; then
+	"$1" --bind "$2" "$2"
+	"$1" -o remount,bind,ro "$2"
+fi
+shift 4
 exec "$@"`
-			cmdArgs := append([]string{"-c", script, "realftp-pure-ftpd", mountBin, root, acct.anonHome, bin}, args...)
+			cmdArgs := append([]string{"-c", script, "realftp-pure-ftpd", mountBin, root, acct.anonHome, rootMode, bin}, args...)
 			cmd := exec.Command(shell, cmdArgs...)
 			cmd.Dir = inst
 			cmd.Env = daemonEnv()
@@ -176,6 +196,7 @@ exec "$@"`
 		User:         acct.name,
 		Password:     acct.password,
 		Root:         root,
+		Home:         startDir(o, root),
 		PassivePorts: [2]int{ports.pasvLo, ports.pasvHi},
 		TLS:          tlsArg != "",
 		uid:          ownerUID(o.Writable, acct.uid),
@@ -185,9 +206,9 @@ exec "$@"`
 }
 
 // makePureDB writes a one-user PureDB file. The text form is pure-pw's
-// passwd format (18 colon-separated fields); "/./" in the home makes
-// pure-ftpd chroot the user there.
-func makePureDB(purePw, dir, pdb string, a account, hash, home string) error {
+// passwd format (18 colon-separated fields); "/./" at the end of the home
+// makes pure-ftpd chroot the user there.
+func makePureDB(purePw, dir, pdb string, a account, hash, home string, chroot bool) error {
 	if strings.ContainsAny(hash, ":\n") {
 		return errors.New("password hash contains a colon or newline")
 	}
@@ -196,7 +217,10 @@ func makePureDB(purePw, dir, pdb string, a account, hash, home string) error {
 	fields[1] = hash
 	fields[2] = fmt.Sprint(a.uid)
 	fields[3] = fmt.Sprint(a.gid)
-	fields[5] = strings.TrimSuffix(home, "/") + "/./"
+	fields[5] = strings.TrimSuffix(home, "/")
+	if chroot {
+		fields[5] += "/./"
+	}
 	txt := filepath.Join(dir, "pureftpd.passwd")
 	if err := os.WriteFile(txt, []byte(strings.Join(fields, ":")+"\n"), 0o600); err != nil {
 		return fmt.Errorf("writing user file: %w", err)

@@ -39,8 +39,9 @@ const AnonymousUser = "anonymous"
 type Options struct {
 	// Root is the directory to serve. Both anonymous and the local user see
 	// exactly this tree as "/" (chrooted: absolute symlinks resolve inside
-	// it). The helper makes Root's parents traversable and everything under
-	// it world-readable, and when Writable chowns it all to the local user.
+	// it), unless NonChroot. The helper makes Root's parents traversable
+	// and everything under it world-readable, and when Writable chowns it
+	// all to the local user.
 	Root string
 	// Writable lets the local user upload, mkdir, rename and delete.
 	// Anonymous is always read-only.
@@ -59,6 +60,18 @@ type Options struct {
 	// default so that a plain tls.Config works; pure-ftpd never requires
 	// reuse and ignores it.
 	RequireSessionReuse bool
+	// NonChroot leaves the local user unchrooted: after login it is in
+	// Root, named by its absolute path (Server.Home), and it sees the
+	// machine's whole filesystem, as on a server that gives its users
+	// shell-like access. Anonymous stays chrooted into Root. Writable
+	// still governs writes for vsftpd and proftpd; pure-ftpd has no
+	// read-only switch for logged-in users, so there only Root is made
+	// read-only and the user may write wherever unix permissions let it.
+	NonChroot bool
+	// MaxPerIP limits the simultaneous sessions from one client address
+	// (vsftpd's max_per_ip, pure-ftpd's -C, proftpd's MaxClientsPerHost);
+	// 0 leaves it unlimited (vsftpd, proftpd) or generous (200, pure-ftpd).
+	MaxPerIP int
 }
 
 // Server describes a running daemon.
@@ -68,6 +81,9 @@ type Server struct {
 	User     string // local user that logs in with Password
 	Password string
 	Root     string // absolute path of the served tree
+	// Home is the working directory (PWD) the local user is in after
+	// login: "/" when chrooted, Root's absolute path when NonChroot.
+	Home string
 	// PassivePorts is the inclusive port range the daemon uses for data
 	// connections; it is reserved for this daemon alone.
 	PassivePorts [2]int
@@ -390,6 +406,9 @@ func checkOptions(t testing.TB, o Options) string {
 	if o.ImplicitTLS && o.TLSCertFile == "" {
 		t.Fatal("realftp: ImplicitTLS needs TLSCertFile and TLSKeyFile")
 	}
+	if o.MaxPerIP < 0 {
+		t.Fatalf("realftp: MaxPerIP %d is negative", o.MaxPerIP)
+	}
 	return root
 }
 
@@ -406,4 +425,12 @@ func absFile(t testing.TB, what, p string) string {
 		t.Fatalf("realftp: %s path %q contains a newline or comma", what, a)
 	}
 	return a
+}
+
+// startDir is Server.Home: where the local user starts.
+func startDir(o Options, root string) string {
+	if o.NonChroot {
+		return root
+	}
+	return "/"
 }

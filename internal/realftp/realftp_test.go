@@ -678,3 +678,101 @@ func TestCleanupEndsSessions(t *testing.T) {
 		})
 	}
 }
+
+// TestNonChroot: the unchrooted local user starts in Root, named by its
+// absolute path, and sees the whole filesystem; anonymous stays chrooted.
+func TestNonChroot(t *testing.T) {
+	for _, s := range starters {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			for _, writable := range []bool{false, true} {
+				t.Run(fmt.Sprintf("writable=%v", writable), func(t *testing.T) {
+					root, files := makeTree(t)
+					srv := s.start(t, realftp.Options{Root: root, Writable: writable, NonChroot: true})
+					if srv.Home != srv.Root {
+						t.Errorf("Home = %q, want Root %q", srv.Home, srv.Root)
+					}
+					c := login(t, srv, false)
+					if dir, err := c.CurrentDir(); err != nil || dir != srv.Home {
+						t.Errorf("user PWD = %q, %v; want %q", dir, err, srv.Home)
+					}
+					wantNames(t, listNames(t, c, srv.Home), "hello.txt", oddName, latin1Name, hiddenName, nestedDir)
+					if got := retr(t, c, "hello.txt"); !bytes.Equal(got, files["hello.txt"]) {
+						t.Errorf("RETR relative to Home = %q", got)
+					}
+					if got := retr(t, c, srv.Home+"/"+oddName); !bytes.Equal(got, files[oddName]) {
+						t.Errorf("RETR by absolute path = %q", got)
+					}
+					// The whole filesystem.
+					wantNames(t, listNames(t, c, "/"), "etc", "tmp")
+					if err := c.ChangeDir("/etc"); err != nil {
+						t.Errorf("CWD /etc: %v", err)
+					}
+					err := c.Stor(srv.Home+"/up.txt", strings.NewReader("up\n"))
+					if writable {
+						if err != nil {
+							t.Errorf("STOR into Home: %v", err)
+						} else if got, err := os.ReadFile(filepath.Join(root, "up.txt")); err != nil || string(got) != "up\n" {
+							t.Errorf("uploaded file on disk = %q, %v", got, err)
+						}
+					} else if err == nil {
+						t.Error("STOR succeeded on a read-only server")
+					}
+
+					a := login(t, srv, true)
+					if dir, err := a.CurrentDir(); err != nil || dir != "/" {
+						t.Errorf("anonymous PWD = %q, %v; want /", dir, err)
+					}
+					wantNames(t, listNames(t, a, "/"), "hello.txt", oddName, nestedDir)
+				})
+			}
+		})
+	}
+}
+
+// TestChrootHome: chrooted, the local user's Home is "/".
+func TestChrootHome(t *testing.T) {
+	for _, s := range starters {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			srv := s.start(t, realftp.Options{Root: t.TempDir()})
+			if srv.Home != "/" {
+				t.Errorf("Home = %q, want /", srv.Home)
+			}
+			if dir, err := login(t, srv, false).CurrentDir(); err != nil || dir != srv.Home {
+				t.Errorf("user PWD = %q, %v; want %q", dir, err, srv.Home)
+			}
+		})
+	}
+}
+
+// TestMaxPerIP: sessions beyond the limit from one address are refused
+// while those under it keep working.
+func TestMaxPerIP(t *testing.T) {
+	for _, s := range starters {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			root, files := makeTree(t)
+			srv := s.start(t, realftp.Options{Root: root, MaxPerIP: 2})
+			first := login(t, srv, false)
+			second := login(t, srv, true)
+			c, err := ftp.Dial(srv.Addr, ftp.DialWithTimeout(10*time.Second))
+			if err == nil {
+				err = c.Login(srv.User, srv.Password)
+				if err == nil {
+					_, err = c.List("/")
+				}
+				_ = c.Quit()
+			}
+			if err == nil {
+				t.Fatalf("a third session was served with MaxPerIP 2\n%s", srv.Logs())
+			}
+			t.Logf("%s refuses the third session: %v", srv.Name, err)
+			for _, c := range []*ftp.ServerConn{first, second} {
+				if got := retr(t, c, "/hello.txt"); !bytes.Equal(got, files["hello.txt"]) {
+					t.Errorf("RETR under the limit = %q", got)
+				}
+			}
+		})
+	}
+}

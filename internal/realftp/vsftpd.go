@@ -24,8 +24,9 @@ func findVsftpd() (string, error) {
 //
 // Anonymous logs in as vsftpd's built-in anonymous (the "ftp" account,
 // chrooted into Root, downloads only). The local user authenticates through
-// PAM with its system password and is chrooted into Root as well; it may
-// write only when o.Writable.
+// PAM with its system password and is chrooted into Root as well (or,
+// with o.NonChroot, starts in Root unchrooted); it may write only when
+// o.Writable.
 func StartVsftpd(t testing.TB, o Options) *Server {
 	t.Helper()
 	requireRoot(t, "vsftpd")
@@ -68,6 +69,7 @@ func StartVsftpd(t testing.TB, o Options) *Server {
 				root: root, writable: o.Writable, emptyDir: empty, logFile: logFile,
 				cert: cert, key: key, implicitTLS: o.ImplicitTLS,
 				requireReuse: o.RequireSessionReuse,
+				nonChroot:    o.NonChroot, maxPerIP: o.MaxPerIP,
 			})
 			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 				return nil, nil, fmt.Errorf("writing config: %w", err)
@@ -85,6 +87,7 @@ func StartVsftpd(t testing.TB, o Options) *Server {
 		User:         acct.name,
 		Password:     acct.password,
 		Root:         root,
+		Home:         startDir(o, root),
 		PassivePorts: [2]int{ports.pasvLo, ports.pasvHi},
 		TLS:          cert != "",
 		ImplicitTLS:  o.ImplicitTLS,
@@ -102,6 +105,8 @@ type vsftpdParams struct {
 	cert, key            string
 	implicitTLS          bool
 	requireReuse         bool
+	nonChroot            bool
+	maxPerIP             int
 }
 
 func yesNo(b bool) string {
@@ -146,14 +151,15 @@ func vsftpdConfig(p vsftpdParams) string {
 	set("anon_world_readable_only", "YES")
 
 	// Local user: password via our PAM service, chrooted into the same root
-	// regardless of its home directory. allow_writeable_chroot because the
-	// root is owned by, hence writable by, the user when Writable.
+	// regardless of its home directory (or, nonChroot, only starting
+	// there). allow_writeable_chroot because the root is owned by, hence
+	// writable by, the user when Writable.
 	set("local_enable", "YES")
 	set("pam_service_name", pamService)
 	set("userlist_enable", "NO")
 	set("tcp_wrappers", "NO")
 	set("local_root", p.root)
-	set("chroot_local_user", "YES")
+	set("chroot_local_user", yesNo(!p.nonChroot))
 	set("allow_writeable_chroot", "YES")
 	set("passwd_chroot_enable", "NO")
 	set("write_enable", yesNo(p.writable))
@@ -174,6 +180,9 @@ func vsftpdConfig(p vsftpdParams) string {
 	set("dirmessage_enable", "NO")
 	set("use_localtime", "NO")
 	set("mdtm_write", "YES")
+
+	// 0 is vsftpd's own default: no limit.
+	set("max_per_ip", p.maxPerIP)
 
 	set("secure_chroot_dir", p.emptyDir)
 	set("nopriv_user", "nobody")
