@@ -1,7 +1,7 @@
-// Package realftp starts real FTP daemons (Debian's vsftpd and pure-ftpd) on
-// loopback so that integration tests exercise our client code against the
-// servers people actually run, with their quirks, rather than against a Go
-// server written with the same assumptions as the client.
+// Package realftp starts real FTP daemons (Debian's vsftpd, pure-ftpd and
+// proftpd) on loopback so that integration tests exercise our client code
+// against the servers people actually run, with their quirks, rather than
+// against a Go server written with the same assumptions as the client.
 //
 // The daemons need root (they chroot and switch users) and the binaries
 // installed by .ci/install-servers.sh. When either is missing, tests are
@@ -31,7 +31,7 @@ import (
 	"time"
 )
 
-// AnonymousUser is the login name both daemons treat as anonymous; any
+// AnonymousUser is the login name every daemon treats as anonymous; any
 // password is accepted for it.
 const AnonymousUser = "anonymous"
 
@@ -51,8 +51,8 @@ type Options struct {
 	// keep working against the same daemon.
 	TLSCertFile, TLSKeyFile string
 	// ImplicitTLS makes the control port speak TLS from the first byte
-	// (port-990 style) instead of waiting for AUTH TLS. Only vsftpd supports
-	// it; StartPureFTPd skips the test when it is set.
+	// (port-990 style) instead of waiting for AUTH TLS. vsftpd and proftpd
+	// support it; StartPureFTPd skips the test when it is set.
 	ImplicitTLS bool
 	// RequireSessionReuse keeps vsftpd's stock require_ssl_reuse=YES: data
 	// connections must resume the control connection's TLS session, which
@@ -76,7 +76,7 @@ type Options struct {
 
 // Server describes a running daemon.
 type Server struct {
-	Name     string // "vsftpd" or "pure-ftpd"
+	Name     string // "vsftpd", "pure-ftpd" or "proftpd"
 	Addr     string // "127.0.0.1:port" of the control connection
 	User     string // local user that logs in with Password
 	Password string
@@ -377,7 +377,7 @@ func readLogs(files []string) string {
 	return b.String()
 }
 
-// checkOptions validates what both flavours need and resolves Root.
+// checkOptions validates what every flavour needs and resolves Root.
 func checkOptions(t testing.TB, o Options) string {
 	t.Helper()
 	if o.Root == "" {

@@ -11,10 +11,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"net"
+	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +40,7 @@ type starter struct {
 var starters = []starter{
 	{"vsftpd", realftp.StartVsftpd},
 	{"pure-ftpd", realftp.StartPureFTPd},
+	{"proftpd", realftp.StartProFTPd},
 }
 
 // Names chosen to break anything that is not byte-exact: shell and URL
@@ -387,6 +390,10 @@ func rawList(addr, cmd string) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	// Close before reading the final reply, as clients do: proftpd sends
+	// it only once the client has closed its end (or after TimeoutLinger,
+	// 10 s, with it left open).
+	data.Close()
 	code, msg, err = readReply(r)
 	if err != nil || code != 226 {
 		return out, code, fmt.Errorf("after %s: %d %s %v", cmd, code, msg, err)
@@ -504,26 +511,40 @@ func testTLS(t *testing.T, s starter, implicit bool) {
 	}
 }
 
-// TestVsftpdSessionReuse documents what a client must do to talk FTPS to a
-// vsftpd left at its default require_ssl_reuse=YES, as most installations
-// are: resume the control session on data connections, which Go's TLS
-// client does only with a session cache.
-func TestVsftpdSessionReuse(t *testing.T) {
-	root, files := makeTree(t)
-	certFile, keyFile, pool := writeCert(t)
-	srv := realftp.StartVsftpd(t, realftp.Options{Root: root, TLSCertFile: certFile, TLSKeyFile: keyFile, RequireSessionReuse: true})
+// TestSessionReuse documents what a client must do to talk FTPS to a
+// vsftpd or proftpd left at its default (vsftpd's require_ssl_reuse=YES,
+// mod_tls without NoSessionReuseRequired), as most installations are:
+// resume the control session on data connections, which Go's TLS client
+// does only with a session cache. Without one, vsftpd refuses the data
+// connection with 522, proftpd with 425.
+func TestSessionReuse(t *testing.T) {
+	for _, s := range []struct {
+		starter
+		refusal string
+	}{
+		{starter{"vsftpd", realftp.StartVsftpd}, "522 SSL connection failed: session reuse required"},
+		{starter{"proftpd", realftp.StartProFTPd}, "425 Unable to build data connection: Operation not permitted"},
+	} {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			root, files := makeTree(t)
+			certFile, keyFile, pool := writeCert(t)
+			srv := s.start(t, realftp.Options{Root: root, TLSCertFile: certFile, TLSKeyFile: keyFile, RequireSessionReuse: true})
 
-	plain := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-	c := login(t, srv, true, ftp.DialWithExplicitTLS(plain))
-	if _, err := c.List("/"); err == nil || !strings.Contains(err.Error(), "522") {
-		t.Errorf("LIST without session cache: err = %v, want a 522 reply", err)
-	}
+			plain := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+			c := login(t, srv, true, ftp.DialWithExplicitTLS(plain))
+			var tp *textproto.Error
+			if _, err := c.List("/"); !errors.As(err, &tp) || fmt.Sprintf("%d %s", tp.Code, tp.Msg) != s.refusal {
+				t.Errorf("LIST without session cache: err = %v, want %q", err, s.refusal)
+			}
 
-	cached := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
-	c = login(t, srv, false, ftp.DialWithExplicitTLS(cached))
-	wantNames(t, listNames(t, c, "/"), oddName, latin1Name)
-	if got := retr(t, c, "/"+oddName); !bytes.Equal(got, files[oddName]) {
-		t.Errorf("RETR with session reuse = %q", got)
+			cached := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+			c = login(t, srv, false, ftp.DialWithExplicitTLS(cached))
+			wantNames(t, listNames(t, c, "/"), oddName, latin1Name)
+			if got := retr(t, c, "/"+oddName); !bytes.Equal(got, files[oddName]) {
+				t.Errorf("RETR with session reuse = %q", got)
+			}
+		})
 	}
 }
 
