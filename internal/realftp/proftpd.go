@@ -53,6 +53,11 @@ func findProFTPd() (bin, modDir string, err error) {
 // chrooted there (DefaultRoot ~) unless o.NonChroot, and may write only when
 // o.Writable. FTPS is mod_tls: explicit (AUTH TLS), or implicit with
 // TLSOptions UseImplicitSSL when o.ImplicitTLS.
+//
+// Timing: whenever a session process exits, the SIGCHLD interrupts the
+// master's select and it sleeps 200 ms (PR_TUNABLE_EINTR_RETRY_INTERVAL,
+// compiled in) before accepting again, so a connection opened just after
+// another closed can wait that long for its greeting.
 func StartProFTPd(t testing.TB, o Options) *Server {
 	t.Helper()
 	requireRoot(t, "proftpd")
@@ -286,7 +291,7 @@ func proFTPdConfig(p proFTPdParams) string {
 
 	set("SystemLog", q(p.sysLog))
 	// Every command and reply, for diagnosing a failing test.
-	set("LogFormat", "commands", q(`%h %u "%r" %s %S`))
+	set("LogFormat", "commands", q(`%{iso8601} [%P] %u "%r" %s %S`))
 	set("ExtendedLog", q(p.cmdLog), "ALL", "commands")
 	set("TransferLog", "none")
 
