@@ -71,6 +71,10 @@ type Options struct {
 	// MaxPerIP limits the simultaneous sessions from one client address
 	// (vsftpd's max_per_ip, pure-ftpd's -C, proftpd's MaxClientsPerHost);
 	// 0 leaves it unlimited (vsftpd, proftpd) or generous (200, pure-ftpd).
+	// vsftpd and pure-ftpd count connections and refuse the one too many
+	// with a 421 greeting. proftpd counts logged-in sessions only, refuses
+	// with 530 after PASS, and for an anonymous login counts only the
+	// anonymous sessions.
 	MaxPerIP int
 }
 
@@ -206,6 +210,13 @@ func launch(t testing.TB, instDir string, spec daemonSpec) (portBlock, []string)
 		addr := fmt.Sprintf("127.0.0.1:%d", ports.control)
 		err = waitGreeting(addr, spec.implicitTLS, p.done, startupTimeout)
 		if err == nil {
+			// The greeting probes were sessions too. vsftpd and pure-ftpd
+			// count sessions per address (Options.MaxPerIP) by their child
+			// processes, and forget one only when they reap it: until
+			// then a probe would take the test's first session's place.
+			err = waitReaped(cmd.Process.Pid, p.done, startupTimeout)
+		}
+		if err == nil {
 			t.Cleanup(func() {
 				exitedEarly := p.exited()
 				p.kill()
@@ -276,6 +287,25 @@ func (p *process) kill() {
 }
 
 var errDaemonExited = errors.New("daemon exited during startup")
+
+// waitReaped polls until the daemon pid has no child processes left (its
+// sessions have ended and it has reaped them), the daemon exits, or the
+// timeout passes.
+func waitReaped(pid int, done <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for hasChildren(pid) {
+		select {
+		case <-done:
+			return errDaemonExited
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the sessions of the greeting probes did not end within %v", timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return nil
+}
 
 // waitGreeting polls until a connection to addr yields the final line of a
 // 220 greeting, the daemon exits, or the timeout passes.
