@@ -39,7 +39,7 @@ func TestFileOps(t *testing.T) {
 		}},
 		{"proftpd", func(t *testing.T) server {
 			root := t.TempDir()
-			s := realftp.StartProFTPd(t, realftp.Options{Root: root, Writable: true})
+			s := realftp.StartProFTPD(t, realftp.Options{Root: root, Writable: true})
 			return server{s.Root, s.Addr, s.User, s.Password}
 		}},
 	} {

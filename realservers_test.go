@@ -23,7 +23,7 @@ func TestRealServers(t *testing.T) {
 	}{
 		{"vsftpd", realftp.StartVsftpd},
 		{"pure-ftpd", realftp.StartPureFTPd},
-		{"proftpd", realftp.StartProFTPd},
+		{"proftpd", realftp.StartProFTPD},
 	} {
 		t.Run(start.name, func(t *testing.T) {
 			root := t.TempDir()

@@ -450,7 +450,7 @@ func TestShareDoesNotFollowLinks(t *testing.T) {
 		fn   func(testing.TB, realftp.Options) *realftp.Server
 	}{
 		{"vsftpd", realftp.StartVsftpd},
-		{"proftpd", realftp.StartProFTPd},
+		{"proftpd", realftp.StartProFTPD},
 	} {
 		t.Run(start.name, func(t *testing.T) {
 			root := t.TempDir()

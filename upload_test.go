@@ -146,7 +146,7 @@ func TestUploadsArriveWhole(t *testing.T) {
 			return s.Root, s.Addr, s.User, s.Password
 		}},
 		{"proftpd", func(t *testing.T) (string, string, string, string) {
-			s := realftp.StartProFTPd(t, realftp.Options{Root: t.TempDir(), Writable: true})
+			s := realftp.StartProFTPD(t, realftp.Options{Root: t.TempDir(), Writable: true})
 			return s.Root, s.Addr, s.User, s.Password
 		}},
 	} {

@@ -104,7 +104,7 @@ func TestZipFolder(t *testing.T) {
 			root := t.TempDir()
 			files := testftp.Tree(t, root)
 			extras(t, root, files, link)
-			return realftp.StartProFTPd(t, realftp.Options{Root: root}).Addr, files
+			return realftp.StartProFTPD(t, realftp.Options{Root: root}).Addr, files
 		}},
 	} {
 		t.Run(start.name, func(t *testing.T) {

@@ -41,7 +41,7 @@ func findProFTPd() (bin, modDir string, err error) {
 	return bin, filepath.Clean(modDir), nil
 }
 
-// StartProFTPd starts a proftpd serving o.Root and stops it when the test
+// StartProFTPD starts a proftpd serving o.Root and stops it when the test
 // ends.
 //
 // Anonymous is an <Anonymous> section on Root (the "ftp" account, chrooted,
@@ -58,7 +58,7 @@ func findProFTPd() (bin, modDir string, err error) {
 // master's select and it sleeps 200 ms (PR_TUNABLE_EINTR_RETRY_INTERVAL,
 // compiled in) before accepting again, so a connection opened just after
 // another closed can wait that long for its greeting.
-func StartProFTPd(t testing.TB, o Options) *Server {
+func StartProFTPD(t testing.TB, o Options) *Server {
 	t.Helper()
 	requireRoot(t, "proftpd")
 	bin, modDir, err := findProFTPd()

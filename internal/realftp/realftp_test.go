@@ -40,7 +40,7 @@ type starter struct {
 var starters = []starter{
 	{"vsftpd", realftp.StartVsftpd},
 	{"pure-ftpd", realftp.StartPureFTPd},
-	{"proftpd", realftp.StartProFTPd},
+	{"proftpd", realftp.StartProFTPD},
 }
 
 // Names chosen to break anything that is not byte-exact: shell and URL
@@ -523,7 +523,7 @@ func TestSessionReuse(t *testing.T) {
 		refusal string
 	}{
 		{starter{"vsftpd", realftp.StartVsftpd}, "522 SSL connection failed: session reuse required"},
-		{starter{"proftpd", realftp.StartProFTPd}, "425 Unable to build data connection: Operation not permitted"},
+		{starter{"proftpd", realftp.StartProFTPD}, "425 Unable to build data connection: Operation not permitted"},
 	} {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
