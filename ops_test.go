@@ -18,8 +18,8 @@ import (
 )
 
 // TestFileOps makes, renames, counts and deletes folders and files through
-// the JSON API, against the embedded server and vsftpd, and checks the
-// server's disk after every step.
+// the JSON API, against the embedded server, vsftpd and proftpd, and checks
+// the server's disk after every step.
 func TestFileOps(t *testing.T) {
 	type server struct {
 		root, addr, user, pass string
@@ -35,6 +35,11 @@ func TestFileOps(t *testing.T) {
 		{"vsftpd", func(t *testing.T) server {
 			root := t.TempDir()
 			s := realftp.StartVsftpd(t, realftp.Options{Root: root, Writable: true})
+			return server{s.Root, s.Addr, s.User, s.Password}
+		}},
+		{"proftpd", func(t *testing.T) server {
+			root := t.TempDir()
+			s := realftp.StartProFTPD(t, realftp.Options{Root: root, Writable: true})
 			return server{s.Root, s.Addr, s.User, s.Password}
 		}},
 	} {

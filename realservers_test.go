@@ -11,9 +11,9 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
-// TestRealServers runs the bridge against Debian's vsftpd and pure-ftpd:
-// the odd-name tree lists completely and downloads byte-identical, as
-// anonymous and as a local user, in plain FTP and explicit FTPS; Range
+// TestRealServers runs the bridge against Debian's vsftpd, pure-ftpd and
+// proftpd: the odd-name tree lists completely and downloads byte-identical,
+// as anonymous and as a local user, in plain FTP and explicit FTPS; Range
 // works; aborted downloads leave the next request working.
 func TestRealServers(t *testing.T) {
 	caFile, certFile, keyFile, _ := testCAFiles(t)
@@ -23,12 +23,14 @@ func TestRealServers(t *testing.T) {
 	}{
 		{"vsftpd", realftp.StartVsftpd},
 		{"pure-ftpd", realftp.StartPureFTPd},
+		{"proftpd", realftp.StartProFTPD},
 	} {
 		t.Run(start.name, func(t *testing.T) {
 			root := t.TempDir()
 			files := testftp.Tree(t, root)
-			// vsftpd keeps its stock require_ssl_reuse=YES: the bridge must resume
-			// the control connection's TLS session on data connections.
+			// vsftpd and proftpd keep their stock TLS session reuse
+			// requirement: the bridge must resume the control connection's
+			// TLS session on data connections.
 			srv := start.fn(t, realftp.Options{Root: root, TLSCertFile: certFile, TLSKeyFile: keyFile, RequireSessionReuse: true})
 			b := startBridge(t, "-allow-hosts", "127.0.0.1", "-ftp-ca-file", caFile)
 			for _, tc := range []struct {

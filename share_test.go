@@ -441,37 +441,47 @@ func TestShareOwnership(t *testing.T) {
 	}
 }
 
-// TestShareDoesNotFollowLinks: on vsftpd, which lists links as links, a
-// link inside a shared folder is refused, wherever it points, so that
-// "up -> .." cannot lead out; the zip leaves it out.
+// TestShareDoesNotFollowLinks: on vsftpd and proftpd, which list links as
+// links, a link inside a shared folder is refused, wherever it points, so
+// that "up -> .." cannot lead out; the zip leaves it out.
 func TestShareDoesNotFollowLinks(t *testing.T) {
-	root := t.TempDir()
-	files := testftp.Tree(t, root)
-	for link, target := range map[string]string{"sub/up": "..", "sub/sib.txt": "../with space.txt"} {
-		if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := realftp.StartVsftpd(t, realftp.Options{Root: root, Writable: true})
-	b := startBridge(t, "-allow-hosts", "127.0.0.1")
-	c := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
-	a := makeShare(t, c, addrURL(b, "ftp", srv.User, srv.Addr, "/sub/", true), nil)
-	sibling := files["/with space.txt"]
-	for _, p := range []string{"up/", "up/with%20space.txt", "sib.txt"} {
-		resp, body := get(t, nil, a.URL+p)
-		if resp.StatusCode != http.StatusForbidden || bytes.Contains(body, sibling) || bytes.Contains(body, []byte("big.bin")) {
-			t.Errorf("%s: %d %.200s, want 403", p, resp.StatusCode, body)
-		}
-	}
-	if resp, body := get(t, nil, a.URL+"deeper/leaf.txt"); resp.StatusCode != 200 || string(body) != "leaf\n" {
-		t.Errorf("a plain file below the share: %d %s", resp.StatusCode, body)
-	}
-	zr, _ := getZip(t, a.URL+"?format=zip")
-	got, _ := zipFiles(t, zr)
-	for name, data := range got {
-		if bytes.Equal(data, sibling) || strings.HasPrefix(name, "sub/up/") {
-			t.Errorf("the zip holds %q from outside the share", name)
-		}
+	for _, start := range []struct {
+		name string
+		fn   func(testing.TB, realftp.Options) *realftp.Server
+	}{
+		{"vsftpd", realftp.StartVsftpd},
+		{"proftpd", realftp.StartProFTPD},
+	} {
+		t.Run(start.name, func(t *testing.T) {
+			root := t.TempDir()
+			files := testftp.Tree(t, root)
+			for link, target := range map[string]string{"sub/up": "..", "sub/sib.txt": "../with space.txt"} {
+				if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			srv := start.fn(t, realftp.Options{Root: root, Writable: true})
+			b := startBridge(t, "-allow-hosts", "127.0.0.1")
+			c := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
+			a := makeShare(t, c, addrURL(b, "ftp", srv.User, srv.Addr, "/sub/", true), nil)
+			sibling := files["/with space.txt"]
+			for _, p := range []string{"up/", "up/with%20space.txt", "sib.txt"} {
+				resp, body := get(t, nil, a.URL+p)
+				if resp.StatusCode != http.StatusForbidden || bytes.Contains(body, sibling) || bytes.Contains(body, []byte("big.bin")) {
+					t.Errorf("%s: %d %.200s, want 403", p, resp.StatusCode, body)
+				}
+			}
+			if resp, body := get(t, nil, a.URL+"deeper/leaf.txt"); resp.StatusCode != 200 || string(body) != "leaf\n" {
+				t.Errorf("a plain file below the share: %d %s", resp.StatusCode, body)
+			}
+			zr, _ := getZip(t, a.URL+"?format=zip")
+			got, _ := zipFiles(t, zr)
+			for name, data := range got {
+				if bytes.Equal(data, sibling) || strings.HasPrefix(name, "sub/up/") {
+					t.Errorf("the zip holds %q from outside the share", name)
+				}
+			}
+		})
 	}
 }
 

@@ -112,7 +112,7 @@ func checkNoTemp(t *testing.T, root string) {
 
 // TestUploadsArriveWhole sends three files in one multipart request, one of
 // them 200 MiB, into folders that do not exist yet, then the same files one
-// by one with PUT, to the embedded server and to vsftpd; every file must
+// by one with PUT, to the embedded server, vsftpd and proftpd; every file must
 // arrive byte-identical, with nothing left beside it.
 func TestUploadsArriveWhole(t *testing.T) {
 	if testing.Short() {
@@ -143,6 +143,10 @@ func TestUploadsArriveWhole(t *testing.T) {
 		}},
 		{"vsftpd", func(t *testing.T) (string, string, string, string) {
 			s := realftp.StartVsftpd(t, realftp.Options{Root: t.TempDir(), Writable: true})
+			return s.Root, s.Addr, s.User, s.Password
+		}},
+		{"proftpd", func(t *testing.T) (string, string, string, string) {
+			s := realftp.StartProFTPD(t, realftp.Options{Root: t.TempDir(), Writable: true})
 			return s.Root, s.Addr, s.User, s.Password
 		}},
 	} {

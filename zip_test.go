@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -56,10 +57,11 @@ func zipFiles(t *testing.T, zr *zip.Reader) (map[string][]byte, map[string]*zip.
 }
 
 // TestZipFolder downloads the odd-name tree as one zip, from the embedded
-// server and from vsftpd: every file unpacks to identical bytes under the
-// folder's name, names that are not UTF-8 keep their bytes, compressed
-// types are stored, an empty folder is kept, a link (vsftpd shows them) is
-// left out and said so in ERRORS.txt, and unzip -t accepts the archive.
+// server, vsftpd and proftpd: every file unpacks to identical bytes under
+// the folder's name, names that are not UTF-8 keep their bytes, compressed
+// types are stored, an empty folder is kept, a link (vsftpd and proftpd
+// show them) is left out and said so in ERRORS.txt, and unzip -t accepts
+// the archive.
 func TestZipFolder(t *testing.T) {
 	photo := make([]byte, 1<<20)
 	rand.Read(photo)
@@ -81,18 +83,28 @@ func TestZipFolder(t *testing.T) {
 	for _, start := range []struct {
 		name string
 		link bool // the server lists links as links
-		fn   func(t *testing.T, link bool) (addr string, files map[string][]byte)
+		// target is the link's target as the server lists it: stock
+		// proftpd's MLSD says only "type=OS.unix=symlink", without the
+		// "slink:../big.bin" that FactsOptions UseSlink would add.
+		target string
+		fn     func(t *testing.T, link bool) (addr string, files map[string][]byte)
 	}{
-		{"embedded", false, func(t *testing.T, link bool) (string, map[string][]byte) {
+		{"embedded", false, "", func(t *testing.T, link bool) (string, map[string][]byte) {
 			srv := testftp.Start(t, embedftp.Options{})
 			extras(t, srv.Root, srv.Files, link)
 			return srv.Addr(), srv.Files
 		}},
-		{"vsftpd", true, func(t *testing.T, link bool) (string, map[string][]byte) {
+		{"vsftpd", true, "../big.bin", func(t *testing.T, link bool) (string, map[string][]byte) {
 			root := t.TempDir()
 			files := testftp.Tree(t, root)
 			extras(t, root, files, link)
 			return realftp.StartVsftpd(t, realftp.Options{Root: root}).Addr, files
+		}},
+		{"proftpd", true, "", func(t *testing.T, link bool) (string, map[string][]byte) {
+			root := t.TempDir()
+			files := testftp.Tree(t, root)
+			extras(t, root, files, link)
+			return realftp.StartProFTPD(t, realftp.Options{Root: root}).Addr, files
 		}},
 	} {
 		t.Run(start.name, func(t *testing.T) {
@@ -131,8 +143,12 @@ func TestZipFolder(t *testing.T) {
 					if _, ok := headers[in("/sub/empty/")]; !ok {
 						t.Error("the empty folder is not in the zip")
 					}
+					said := ": a link, left out" // where the server does not say where it leads
+					if start.target != "" {
+						said = fmt.Sprintf(": a link (to %q), left out", start.target)
+					}
 					switch {
-					case start.link && !strings.Contains(string(notes), in("/sub/link")+`: a link (to "../big.bin"), left out`):
+					case start.link && !strings.Contains(string(notes), in("/sub/link")+said):
 						t.Errorf("ERRORS.txt does not say the link was left out: %q", notes)
 					case !start.link && hasNotes:
 						t.Errorf("ERRORS.txt in a zip that is whole: %q", notes)

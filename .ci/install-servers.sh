@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real FTP daemons that internal/realftp drives in integration
-# tests: Debian's vsftpd (installed normally) and pure-ftpd (unpacked into
-# /opt/ftpbridge-pureftpd, because the two Debian packages conflict through
-# "ftp-server" and we want both on one machine).
+# tests: Debian's vsftpd (installed normally), pure-ftpd (unpacked into
+# /opt/ftpbridge-pureftpd) and proftpd (proftpd-core, plus
+# proftpd-mod-crypto for mod_tls, unpacked into /opt/ftpbridge-proftpd),
+# because the Debian packages conflict through "ftp-server" and we want all
+# three on one machine.
 #
 # Idempotent: a second run with everything in place touches nothing and does
 # not even refresh the apt lists. Prints nothing on success (apt's own noise
@@ -15,6 +17,17 @@ PUREFTPD_BIN="$PUREFTPD_DIR/usr/sbin/pure-ftpd"
 # installed as ordinary packages since, unlike pure-ftpd itself, they do not
 # conflict with vsftpd.
 PUREFTPD_LIBS=(libc6 libcap2 libcrypt1 libpam0g libsodium23 libssl3)
+
+PROFTPD_DIR=/opt/ftpbridge-proftpd
+PROFTPD_BIN="$PROFTPD_DIR/usr/sbin/proftpd"
+# mod_tls is not built into Debian's proftpd: it is a loadable module in
+# proftpd-mod-crypto, which must be the same version as proftpd-core.
+PROFTPD_MODS=("$PROFTPD_DIR/usr/lib/proftpd/mod_tls.so")
+PROFTPD_PKGS=(proftpd-core proftpd-mod-crypto)
+# Libraries of both (see `apt-cache show proftpd-core proftpd-mod-crypto`).
+PROFTPD_LIBS=(libacl1 libc6 libcap2 libcrypt1 libhiredis0.14 libidn2-0 libmemcached11
+	libmemcachedutil2 libncursesw6 libpam0g libpcre2-8-0 libpcre2-posix3 libsodium23 libssl3
+	libtinfo6 zlib1g)
 
 if [[ $(id -u) -ne 0 ]]; then
 	echo "install-servers.sh: must run as root" >&2
@@ -55,16 +68,50 @@ pureftpd_ok() {
 	! ldd "$PUREFTPD_BIN" 2>/dev/null | grep -q 'not found'
 }
 
+proftpd_ok() {
+	[[ -x $PROFTPD_BIN ]] || return 1
+	local f
+	for f in "$PROFTPD_BIN" "${PROFTPD_MODS[@]}"; do
+		[[ -f $f ]] || return 1
+		! ldd "$f" 2>/dev/null | grep -q 'not found' || return 1
+	done
+}
+
+# Downloads Debian packages and unpacks them, without installing them, into
+# a fresh directory swapped in atomically so that a concurrently starting
+# test never sees a half-unpacked tree.
+unpack() {
+	local dir=$1 deb
+	shift
+	rm -rf "$tmp"/*.deb "$dir.new"
+	# _apt downloads into a directory it owns; otherwise apt warns about
+	# an unsandboxed download.
+	chown _apt "$tmp" 2>/dev/null || true
+	(cd "$tmp" && quiet "${APT[@]}" download "$@")
+	mkdir -p "$dir.new"
+	for deb in "$tmp"/*.deb; do
+		dpkg -x "$deb" "$dir.new"
+	done
+	rm -rf "$dir.old"
+	if [[ -e $dir ]]; then
+		mv "$dir" "$dir.old"
+	fi
+	mv "$dir.new" "$dir"
+	rm -rf "$dir.old"
+}
+
 need_vsftpd=1
 pkg_installed vsftpd && need_vsftpd=0
 need_libs=()
-for p in "${PUREFTPD_LIBS[@]}"; do
+for p in $(printf '%s\n' "${PUREFTPD_LIBS[@]}" "${PROFTPD_LIBS[@]}" | sort -u); do
 	pkg_installed "$p" || need_libs+=("$p")
 done
 need_pureftpd=1
 pureftpd_ok && need_pureftpd=0
+need_proftpd=1
+proftpd_ok && need_proftpd=0
 
-if ((need_vsftpd || need_pureftpd || ${#need_libs[@]})); then
+if ((need_vsftpd || need_pureftpd || need_proftpd || ${#need_libs[@]})); then
 	quiet "${APT[@]}" update
 
 	if ((need_vsftpd)); then
@@ -89,24 +136,19 @@ if ((need_vsftpd || need_pureftpd || ${#need_libs[@]})); then
 	fi
 
 	if ((need_pureftpd)); then
-		# _apt downloads into a directory it owns; otherwise apt warns about
-		# an unsandboxed download.
-		chown _apt "$tmp" 2>/dev/null || true
-		(cd "$tmp" && quiet "${APT[@]}" download pure-ftpd)
-		rm -rf "$PUREFTPD_DIR.new"
-		mkdir -p "$PUREFTPD_DIR.new"
-		dpkg -x "$tmp"/pure-ftpd_*.deb "$PUREFTPD_DIR.new"
-		# Swap in atomically so a concurrently starting test never sees a
-		# half-unpacked tree.
-		rm -rf "$PUREFTPD_DIR.old"
-		if [[ -e $PUREFTPD_DIR ]]; then
-			mv "$PUREFTPD_DIR" "$PUREFTPD_DIR.old"
-		fi
-		mv "$PUREFTPD_DIR.new" "$PUREFTPD_DIR"
-		rm -rf "$PUREFTPD_DIR.old"
+		unpack "$PUREFTPD_DIR" pure-ftpd
 		if ! pureftpd_ok; then
 			echo "install-servers.sh: unpacked pure-ftpd does not run:" >&2
 			ldd "$PUREFTPD_BIN" >&2 || true
+			exit 1
+		fi
+	fi
+
+	if ((need_proftpd)); then
+		unpack "$PROFTPD_DIR" "${PROFTPD_PKGS[@]}"
+		if ! proftpd_ok; then
+			echo "install-servers.sh: unpacked proftpd does not run:" >&2
+			ldd "$PROFTPD_BIN" "${PROFTPD_MODS[@]}" >&2 || true
 			exit 1
 		fi
 	fi

@@ -36,6 +36,17 @@ func killTree(pid int) {
 	}
 }
 
+// hasChildren reports whether pid has a child process (a zombie counts:
+// it is not reaped yet).
+func hasChildren(pid int) bool {
+	for _, parent := range parentMap() {
+		if parent == pid {
+			return true
+		}
+	}
+	return false
+}
+
 // parentMap returns pid -> parent pid for every process visible in /proc.
 func parentMap() map[int]int {
 	m := map[int]int{}

@@ -1,7 +1,7 @@
-// Package realftp starts real FTP daemons (Debian's vsftpd and pure-ftpd) on
-// loopback so that integration tests exercise our client code against the
-// servers people actually run, with their quirks, rather than against a Go
-// server written with the same assumptions as the client.
+// Package realftp starts real FTP daemons (Debian's vsftpd, pure-ftpd and
+// proftpd) on loopback so that integration tests exercise our client code
+// against the servers people actually run, with their quirks, rather than
+// against a Go server written with the same assumptions as the client.
 //
 // The daemons need root (they chroot and switch users) and the binaries
 // installed by .ci/install-servers.sh. When either is missing, tests are
@@ -31,7 +31,7 @@ import (
 	"time"
 )
 
-// AnonymousUser is the login name both daemons treat as anonymous; any
+// AnonymousUser is the login name every daemon treats as anonymous; any
 // password is accepted for it.
 const AnonymousUser = "anonymous"
 
@@ -51,8 +51,8 @@ type Options struct {
 	// keep working against the same daemon.
 	TLSCertFile, TLSKeyFile string
 	// ImplicitTLS makes the control port speak TLS from the first byte
-	// (port-990 style) instead of waiting for AUTH TLS. Only vsftpd supports
-	// it; StartPureFTPd skips the test when it is set.
+	// (port-990 style) instead of waiting for AUTH TLS. vsftpd and proftpd
+	// support it; StartPureFTPd skips the test when it is set.
 	ImplicitTLS bool
 	// RequireSessionReuse keeps vsftpd's stock require_ssl_reuse=YES: data
 	// connections must resume the control connection's TLS session, which
@@ -71,12 +71,16 @@ type Options struct {
 	// MaxPerIP limits the simultaneous sessions from one client address
 	// (vsftpd's max_per_ip, pure-ftpd's -C, proftpd's MaxClientsPerHost);
 	// 0 leaves it unlimited (vsftpd, proftpd) or generous (200, pure-ftpd).
+	// vsftpd and pure-ftpd count connections and refuse the one too many
+	// with a 421 greeting. proftpd counts logged-in sessions only, refuses
+	// with 530 after PASS, and for an anonymous login counts only the
+	// anonymous sessions.
 	MaxPerIP int
 }
 
 // Server describes a running daemon.
 type Server struct {
-	Name     string // "vsftpd" or "pure-ftpd"
+	Name     string // "vsftpd", "pure-ftpd" or "proftpd"
 	Addr     string // "127.0.0.1:port" of the control connection
 	User     string // local user that logs in with Password
 	Password string
@@ -206,6 +210,13 @@ func launch(t testing.TB, instDir string, spec daemonSpec) (portBlock, []string)
 		addr := fmt.Sprintf("127.0.0.1:%d", ports.control)
 		err = waitGreeting(addr, spec.implicitTLS, p.done, startupTimeout)
 		if err == nil {
+			// The greeting probes were sessions too. vsftpd and pure-ftpd
+			// count sessions per address (Options.MaxPerIP) by their child
+			// processes, and forget one only when they reap it: until
+			// then a probe would take the test's first session's place.
+			err = waitReaped(cmd.Process.Pid, p.done, startupTimeout)
+		}
+		if err == nil {
 			t.Cleanup(func() {
 				exitedEarly := p.exited()
 				p.kill()
@@ -276,6 +287,25 @@ func (p *process) kill() {
 }
 
 var errDaemonExited = errors.New("daemon exited during startup")
+
+// waitReaped polls until the daemon pid has no child processes left (its
+// sessions have ended and it has reaped them), the daemon exits, or the
+// timeout passes.
+func waitReaped(pid int, done <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for hasChildren(pid) {
+		select {
+		case <-done:
+			return errDaemonExited
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the sessions of the greeting probes did not end within %v", timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return nil
+}
 
 // waitGreeting polls until a connection to addr yields the final line of a
 // 220 greeting, the daemon exits, or the timeout passes.
@@ -377,7 +407,7 @@ func readLogs(files []string) string {
 	return b.String()
 }
 
-// checkOptions validates what both flavours need and resolves Root.
+// checkOptions validates what every flavour needs and resolves Root.
 func checkOptions(t testing.TB, o Options) string {
 	t.Helper()
 	if o.Root == "" {

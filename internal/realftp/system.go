@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	// localUser is the system account both daemons let log in with a
+	// localUser is the system account the daemons let log in with a
 	// password. It is a --system account with no login shell: it exists only
 	// to own uploaded files and to authenticate.
 	localUser = "ftpbridgetest"
@@ -29,7 +29,7 @@ const (
 	// own service the account can keep a nologin shell, and an admin's
 	// edits to the stock file cannot break the tests.
 	pamService = "ftpbridge-realftp"
-	// anonUser is the account both daemons run anonymous sessions as; the
+	// anonUser is the account the daemons run anonymous sessions as; the
 	// name is hard-coded in pure-ftpd.
 	anonUser = "ftp"
 )
