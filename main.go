@@ -47,6 +47,8 @@ type config struct {
 	connWait        time.Duration
 	ioTimeout       time.Duration
 	sessionTTL      time.Duration
+	maxSessions     int
+	maxSockets      int
 	shutdownTimeout time.Duration
 	trustedProxies  string
 	ftpCAFile       string
@@ -80,6 +82,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.DurationVar(&c.connWait, "conn-wait", 10*time.Second, "how long a request waits for a free FTP connection before 503")
 	fs.DurationVar(&c.ioTimeout, "io-timeout", 30*time.Second, "longest silence accepted from an FTP server")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", 12*time.Hour, "a browser session unused this long ends")
+	fs.IntVar(&c.maxSessions, "max-sessions", 10000, "most browser sessions kept; past it the least recently used without logins goes first (0: no limit)")
+	fs.IntVar(&c.maxSockets, "max-sockets-per-session", 8, "most transfer sockets (/ws) one browser session may hold open (0: no limit)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running transfers may go on")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma list of proxy IPs or CIDRs whose X-Forwarded-Proto is believed")
 	fs.StringVar(&c.ftpCAFile, "ftp-ca-file", "", "PEM file of extra certificate authorities for FTPS servers")
@@ -189,6 +193,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	sessions := session.NewStore(cfg.sessionTTL)
 	sessions.OnExpire = pool.ForgetOwner
+	sessions.Max = cfg.maxSessions
+	if hook, ok := ctx.Value(sessionsHook{}).(func(*session.Store)); ok {
+		hook(sessions)
+	}
 	transfers := transfer.New()
 	mx.Track(transfers)
 	defer transfers.Close()
@@ -207,6 +215,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry},
 		Stopping: stopping,
 		Metrics:  mx.Handler(),
+
+		MaxSocketsPerSession: cfg.maxSockets,
 	})
 	if err != nil {
 		return err
@@ -264,6 +274,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	return nil
 }
+
+// sessionsHook is the context key under which a test hands run a
+// func(*session.Store), to count the sessions a running bridge keeps.
+type sessionsHook struct{}
 
 // startProfiler serves net/http/pprof on a loopback address of its own:
 // profiles reveal much about the process, so never on the bridge's port

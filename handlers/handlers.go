@@ -36,6 +36,9 @@ type Deps struct {
 	ZipLimits      ZipLimits     // bounds of a folder download as zip
 	Shares         ShareConfig
 	Metrics        http.Handler // the Prometheus scrape
+	// MaxSocketsPerSession bounds the transfer sockets (/ws) one session
+	// may hold open; 0 is no limit.
+	MaxSocketsPerSession int
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/testftp"
+)
+
+// heapAfterGC is the live heap of this process, which runs the bridge.
+func heapAfterGC() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestStrangersLeaveNoSessions: cookieless GETs of an HTML listing get no
+// cookie, and 50,000 of them leave the bridge's sessions and heap where
+// they were. The bridge used to start a 12-hour session for each.
+func TestStrangersLeaveNoSessions(t *testing.T) {
+	// The embedded server without testftp's wrapper, which keeps every
+	// command it hears and so would grow this process's heap itself.
+	root := t.TempDir()
+	for i := range 5 {
+		if err := os.WriteFile(filepath.Join(root, "f"+strconv.Itoa(i)+".txt"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := embedftp.Start(embedftp.Options{Root: root, Anonymous: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	listing := addrURL(b, "ftp", "", srv.Addr(), "/", true)
+
+	const clients, total = 16, 50000
+	var sent, bad atomic.Int64
+	var firstBad atomic.Value
+	run := func(n int64) {
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				tr := &http.Transport{MaxIdleConnsPerHost: 1}
+				defer tr.CloseIdleConnections()
+				c := &http.Client{Transport: tr}
+				for sent.Add(1) <= n {
+					req, _ := http.NewRequest(http.MethodGet, listing, nil)
+					req.Header.Set("Accept", "text/html")
+					resp, err := c.Do(req)
+					if err != nil {
+						bad.Add(1)
+						firstBad.CompareAndSwap(nil, err.Error())
+						continue
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK || len(resp.Cookies()) > 0 {
+						bad.Add(1)
+						firstBad.CompareAndSwap(nil, fmt.Sprintf("%d with cookies %v", resp.StatusCode, resp.Cookies()))
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// A first round warms what any traffic warms (pools, buffers,
+	// templates), so the measure is of what the strangers leave.
+	run(2000)
+	sessions, heap := b.Sessions.Len(), heapAfterGC()
+	start := time.Now()
+	sent.Store(0)
+	run(total)
+	took := time.Since(start)
+	sessionsAfter, heapAfter := b.Sessions.Len(), heapAfterGC()
+	t.Logf("%d cookieless listing GETs in %v: sessions %d -> %d, heap %.1f MiB -> %.1f MiB",
+		total, took.Round(time.Millisecond), sessions, sessionsAfter, float64(heap)/(1<<20), float64(heapAfter)/(1<<20))
+	if n := bad.Load(); n > 0 {
+		t.Errorf("%d of the GETs were not a 200 without a cookie; first: %v", n, firstBad.Load())
+	}
+	if sessionsAfter != sessions {
+		t.Errorf("sessions went from %d to %d, want no new one for a stranger's GET", sessions, sessionsAfter)
+	}
+	// The old bridge kept about 1 KiB a session: 50 MiB here.
+	if heapAfter > heap+8<<20 {
+		t.Errorf("heap grew from %.1f MiB to %.1f MiB over the GETs, want it where it was", float64(heap)/(1<<20), float64(heapAfter)/(1<<20))
+	}
+}
+
+// TestSocketsPerSessionCapped: one session opens 300 transfer sockets; past
+// the cap (8 by default) they are refused with 429, while the bridge keeps
+// answering, the session's own requests included; a closed socket frees
+// its place.
+func TestSocketsPerSessionCapped(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	listing := siteURL(b, "ftp", "", srv, "/", true)
+	c := sessionClient(t, b, listing)
+	var open []*websocket.Conn
+	refused := 0
+	for i := range 300 {
+		ws, resp, err := dialEvents(t, b, c, b.URL)
+		switch {
+		case err == nil:
+			open = append(open, ws)
+		case resp != nil && resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "":
+			refused++
+		default:
+			t.Fatalf("socket %d: %v (response %v), want it open or 429 with Retry-After", i+1, err, resp)
+		}
+	}
+	if len(open) != 8 || refused != 292 {
+		t.Errorf("300 sockets of one session: %d open, %d refused; want 8 open, the rest 429", len(open), refused)
+	}
+	if resp, _ := get(t, c, listing, "Accept", "text/html"); resp.StatusCode != http.StatusOK {
+		t.Errorf("the session's listing while its sockets are full: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, nil, b.URL+"/healthz"); resp.StatusCode != http.StatusOK {
+		t.Errorf("healthz while a session's sockets are full: %d", resp.StatusCode)
+	}
+	// Another session is not held back by this one's sockets.
+	if _, _, err := dialEvents(t, b, sessionClient(t, b, listing), b.URL); err != nil {
+		t.Errorf("another session's socket: %v", err)
+	}
+	// The bridge reads the close frame and lets go of the place.
+	open[0].WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	for {
+		if _, _, err := open[0].ReadMessage(); err != nil {
+			break
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ws, resp, err := dialEvents(t, b, c, b.URL)
+		if err == nil {
+			ws.Close()
+			break
+		}
+		if resp == nil || resp.StatusCode != http.StatusTooManyRequests || time.Now().After(deadline) {
+			t.Fatalf("socket after one was closed: %v %v, want it open", err, resp)
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestSessionCapEvictsStrangersFirst: with -max-sessions 5, strangers'
+// sockets start sessions without end; the bridge keeps at most five, and
+// the session that logged in stays while the strangers' go (their sockets
+// closed with a policy-violation close).
+func TestSessionCapEvictsStrangersFirst(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{}, "-max-sessions", "5")
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	site := siteURL(b, "ftp", testftp.User, srv, "/", true)
+	alice := newJarClient(t)
+	resp := postForm(t, alice, b.URL+"/connect", url.Values{"scheme": {"ftp"}, "host": {host}, "port": {port}, "user": {testftp.User}, "password": {testftp.Password}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("connect: %d", resp.StatusCode)
+	}
+	first, _, err := dialEvents(t, b, newJarClient(t), b.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if _, _, err := dialEvents(t, b, newJarClient(t), b.URL); err != nil {
+			t.Fatalf("stranger %d's socket: %v", i, err)
+		}
+		if n := b.Sessions.Len(); n > 5 {
+			t.Fatalf("after %d strangers: %d sessions, want at most 5", i+1, n)
+		}
+	}
+	if l := listJSON(t, alice, site); len(l.Entries) == 0 {
+		t.Error("the logged-in session lost its login to strangers")
+	}
+	_ = first.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err = first.ReadMessage(); err != nil {
+			break
+		}
+	}
+	if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+		t.Errorf("the first stranger's socket after its session was pushed out: %v, want close 1008", err)
+	}
+}
