@@ -61,6 +61,9 @@ type config struct {
 	dataDir         string
 	baseURL         string
 	shareMaxExpiry  time.Duration
+	sharesPerOwner  int
+	sharesPerClient int
+	sharesPerMinute int
 	headerTimeout   time.Duration
 	pprof           string
 	logLevel        string
@@ -96,6 +99,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "folder for share links and their key")
 	fs.StringVar(&c.baseURL, "base-url", "", "the bridge's public address for share links, such as https://files.example.com (default: from each request)")
 	fs.DurationVar(&c.shareMaxExpiry, "share-max-expiry", 30*24*time.Hour, "the longest a share link may live")
+	fs.IntVar(&c.sharesPerOwner, "max-shares-per-owner", 1000, "most share links not yet expired that one session or login may hold (0: no limit)")
+	fs.IntVar(&c.sharesPerClient, "max-shares-per-client", 5000, "most share links not yet expired made from one client address (0: no limit)")
+	fs.IntVar(&c.sharesPerMinute, "shares-per-minute", 30, "most share links one client address may make in a minute (0: no limit)")
 	fs.DurationVar(&c.headerTimeout, "header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are dropped)")
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off when empty")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -212,7 +218,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IOTimeout:      cfg.ioTimeout,
 		ZipLimits:      handlers.ZipLimits{Entries: cfg.zipMaxEntries, Bytes: cfg.zipMaxBytes, Depth: cfg.zipMaxDepth},
 		Shares: handlers.ShareConfig{Store: shares, Sealer: sealer, BaseURL: cfg.baseURL,
-			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry},
+			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry,
+			PerOwner: cfg.sharesPerOwner, PerClient: cfg.sharesPerClient, PerMinute: cfg.sharesPerMinute},
 		Stopping: stopping,
 		Metrics:  mx.Handler(),
 

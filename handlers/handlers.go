@@ -46,6 +46,10 @@ type Deps struct {
 	pages    *template.Template
 	guesses  *failures     // share password tries, per share and client
 	hashing  chan struct{} // bcrypt checks running: a few at a time
+
+	// shareMakers counts the shares each client made this minute; nil
+	// when not limited.
+	shareMakers *failures
 }
 
 // New builds the bridge's http.Handler.
@@ -60,6 +64,9 @@ func New(d *Deps) (http.Handler, error) {
 	d.ownerKey = d.Shares.Sealer.Derive("ftpbridge basic-auth owner")
 	d.Sessions.Secure = d.isHTTPS
 	d.guesses = newFailures(5, time.Minute)
+	if d.Shares.PerMinute > 0 {
+		d.shareMakers = newFailures(d.Shares.PerMinute, time.Minute)
+	}
 	d.hashing = make(chan struct{}, 2)
 
 	// govulncheck reports two echo advisories against the whole module,
