@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -196,5 +197,36 @@ func TestSessionCapEvictsStrangersFirst(t *testing.T) {
 	}
 	if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
 		t.Errorf("the first stranger's socket after its session was pushed out: %v, want close 1008", err)
+	}
+}
+
+// TestBrowserUploadStartsSession: an upload from a browser with no session
+// yet (its page's socket not open) starts one, in which the upload is a
+// transfer to watch; a script's upload with Basic auth starts none.
+func TestBrowserUploadStartsSession(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{AnonymousWritable: true})
+	c := newJarClient(t)
+	body, ctype, wait := multipartBody([]uploadFile{{name: "from-browser.txt", data: []byte("hello\n")}})
+	req, _ := http.NewRequest(http.MethodPost, siteURL(b, "ftp", "", srv, "/", true), body)
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Accept", "application/json")
+	if resp, answer := doReq(t, c, req); resp.StatusCode/100 != 2 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, answer)
+	}
+	if _, err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if cookie(c, b.URL) == "" {
+		t.Fatal("a browser's upload without a session started none")
+	}
+	resp, list := get(t, c, b.URL+"/transfers")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(list), `"op":"upload"`) || !strings.Contains(string(list), "from-browser.txt") {
+		t.Errorf("the new session's /transfers: %d %s, want the upload", resp.StatusCode, list)
+	}
+
+	req, _ = http.NewRequest(http.MethodPut, siteURL(b, "ftp", testftp.User, srv, "/from-script.txt", false), strings.NewReader("hi\n"))
+	req.SetBasicAuth(testftp.User, testftp.Password)
+	if resp, answer := doReq(t, http.DefaultClient, req); resp.StatusCode/100 != 2 || len(resp.Cookies()) != 0 {
+		t.Errorf("a script's PUT with Basic auth: %d %s with cookies %v, want success and no cookie", resp.StatusCode, answer, resp.Cookies())
 	}
 }

@@ -38,10 +38,12 @@ func (d *Deps) tracked(c echo.Context, op string, t *target, p string) *tracked 
 	ctx, cancel := context.WithCancelCause(r.Context())
 	owner := ""
 	s := d.Sessions.Get(r)
-	if s == nil && t.share == nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
-		// An upload is a state change, worth a session so that its
-		// progress can be watched and cancelled; a download by a
-		// stranger is not, or every fetch would leave one behind.
+	if s == nil && t.share == nil && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("Authorization") == "" {
+		// A browser's upload is a state change, worth a session so that
+		// its progress can be watched and cancelled (its page may not
+		// have opened the socket yet). A download by a stranger is not,
+		// or every fetch would leave one behind; nor is a script's
+		// upload with Basic auth, which has no page to show it.
 		s, _ = d.Sessions.Ensure(c.Response(), r)
 	}
 	switch {
