@@ -47,6 +47,8 @@ type config struct {
 	connWait        time.Duration
 	ioTimeout       time.Duration
 	sessionTTL      time.Duration
+	maxSessions     int
+	maxSockets      int
 	shutdownTimeout time.Duration
 	trustedProxies  string
 	ftpCAFile       string
@@ -62,6 +64,9 @@ type config struct {
 	dataDir         string
 	baseURL         string
 	shareMaxExpiry  time.Duration
+	sharesPerOwner  int
+	sharesPerClient int
+	sharesPerMinute int
 	headerTimeout   time.Duration
 	pprof           string
 	logLevel        string
@@ -83,6 +88,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.DurationVar(&c.connWait, "conn-wait", 10*time.Second, "how long a request waits for a free FTP connection before 503")
 	fs.DurationVar(&c.ioTimeout, "io-timeout", 30*time.Second, "longest silence accepted from an FTP server")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", 12*time.Hour, "a browser session unused this long ends")
+	fs.IntVar(&c.maxSessions, "max-sessions", 10000, "most browser sessions kept; past it the least recently used without logins goes first (0: no limit)")
+	fs.IntVar(&c.maxSockets, "max-sockets-per-session", 8, "most transfer sockets (/ws) one browser session may hold open (0: no limit)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running transfers may go on")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma list of proxy IPs or CIDRs whose X-Forwarded-Proto is believed")
 	fs.StringVar(&c.ftpCAFile, "ftp-ca-file", "", "PEM file of extra certificate authorities for FTPS servers")
@@ -98,6 +105,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "folder for share links and their key")
 	fs.StringVar(&c.baseURL, "base-url", "", "the bridge's public address for share links, such as https://files.example.com (default: from each request)")
 	fs.DurationVar(&c.shareMaxExpiry, "share-max-expiry", 30*24*time.Hour, "the longest a share link may live")
+	fs.IntVar(&c.sharesPerOwner, "max-shares-per-owner", 1000, "most share links not yet expired that one session or login may hold (0: no limit)")
+	fs.IntVar(&c.sharesPerClient, "max-shares-per-client", 5000, "most share links not yet expired made from one client address (0: no limit)")
+	fs.IntVar(&c.sharesPerMinute, "shares-per-minute", 30, "most share links one client address may make in a minute (0: no limit)")
 	fs.DurationVar(&c.headerTimeout, "header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are dropped)")
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off when empty")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -197,6 +207,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	sessions := session.NewStore(cfg.sessionTTL)
 	sessions.OnExpire = pool.ForgetOwner
+	sessions.Max = cfg.maxSessions
+	if hook, ok := ctx.Value(sessionsHook{}).(func(*session.Store)); ok {
+		hook(sessions)
+	}
 	transfers := transfer.New()
 	mx.Track(transfers)
 	defer transfers.Close()
@@ -213,9 +227,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ZipLimits:      handlers.ZipLimits{Entries: cfg.zipMaxEntries, Bytes: cfg.zipMaxBytes, Depth: cfg.zipMaxDepth},
 		WalksPerClient: cfg.walksPerClient,
 		Shares: handlers.ShareConfig{Store: shares, Sealer: sealer, BaseURL: cfg.baseURL,
-			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry},
+			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry,
+			PerOwner: cfg.sharesPerOwner, PerClient: cfg.sharesPerClient, PerMinute: cfg.sharesPerMinute},
 		Stopping: stopping,
 		Metrics:  mx.Handler(),
+
+		MaxSocketsPerSession: cfg.maxSockets,
 	})
 	if err != nil {
 		return err
@@ -273,6 +290,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	return nil
 }
+
+// sessionsHook is the context key under which a test hands run a
+// func(*session.Store), to count the sessions a running bridge keeps.
+type sessionsHook struct{}
 
 // startProfiler serves net/http/pprof on a loopback address of its own:
 // profiles reveal much about the process, so never on the bridge's port

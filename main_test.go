@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/testftp"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
@@ -24,6 +25,8 @@ type bridge struct {
 	cancel  context.CancelFunc
 	done    chan error
 	stopped sync.Once
+
+	Sessions *session.Store // the bridge's own, to count what it keeps
 }
 
 // stop shuts the bridge down as SIGTERM would and waits for run to return;
@@ -44,6 +47,8 @@ func startBridge(t testing.TB, args ...string) *bridge {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	b := &bridge{cancel: cancel, done: make(chan error, 1)}
+	// Set before the line that says the bridge is up, so read after it.
+	ctx = context.WithValue(ctx, sessionsHook{}, func(s *session.Store) { b.Sessions = s })
 	// A data folder of its own; a later -data-dir in args wins.
 	argv := append([]string{"ftpbridge", "-listen", "127.0.0.1:0", "-log-level", "warn", "-data-dir", t.TempDir()}, args...)
 	go func() {

@@ -31,16 +31,25 @@ type transferEvent struct {
 	Error string `json:"error"`
 }
 
-// sessionClient is a browser with a bridge session: viewing a listing
-// page starts one, also on an anonymous site.
+// sessionClient is a browser with a bridge session, as a listing page
+// gets one, also on an anonymous site: the page itself starts none, its
+// script's transfer socket does.
 func sessionClient(t *testing.T, b *bridge, listing string) *http.Client {
 	t.Helper()
 	c := newJarClient(t)
 	if resp, _ := get(t, c, listing, "Accept", "text/html"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("listing page: %d", resp.StatusCode)
 	}
+	if cookie(c, b.URL) != "" {
+		t.Fatal("viewing a listing page started a session")
+	}
+	ws, _, err := dialEvents(t, b, c, b.URL)
+	if err != nil {
+		t.Fatalf("the page's socket: %v", err)
+	}
+	ws.Close()
 	if cookie(c, b.URL) == "" {
-		t.Fatal("viewing a listing page started no session")
+		t.Fatal("opening the page's socket started no session")
 	}
 	return c
 }
@@ -205,8 +214,14 @@ func TestTransferSocketRefusals(t *testing.T) {
 	if _, resp, err := dialEvents(t, b, c, "https://evil.example"); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-origin socket: err=%v resp=%v, want 403", err, resp)
 	}
-	if _, resp, err := dialEvents(t, b, newJarClient(t), b.URL); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("socket without a session: err=%v resp=%v, want 401", err, resp)
+	if resp, _ := get(t, nil, b.URL+"/ws"); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Errorf("GET /ws without a session or a handshake: %d with cookies %v, want 401 and none", resp.StatusCode, resp.Cookies())
+	}
+	// A socket without a session starts one of its own, which sees
+	// nothing of c's (checked below, once c has a transfer).
+	stranger := newJarClient(t)
+	if _, resp, err := dialEvents(t, b, stranger, b.URL); err != nil || cookie(stranger, b.URL) == "" || cookie(stranger, b.URL) == cookie(c, b.URL) {
+		t.Errorf("socket without a session: err=%v resp=%v, want it open with a session of its own", err, resp)
 	}
 
 	// A download by one session is invisible to another.
@@ -214,9 +229,11 @@ func TestTransferSocketRefusals(t *testing.T) {
 	if resp, _ := get(t, c, siteURL(b, "ftp", "", srv, "/with space.txt", false)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("download: %d", resp.StatusCode)
 	}
-	resp, body := get(t, other, b.URL+"/transfers")
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"transfers":[]`) {
-		t.Errorf("another session's /transfers: %d %s, want an empty list", resp.StatusCode, body)
+	for name, o := range map[string]*http.Client{"another session": other, "the socket's own session": stranger} {
+		resp, body := get(t, o, b.URL+"/transfers")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"transfers":[]`) {
+			t.Errorf("%s's /transfers: %d %s, want an empty list", name, resp.StatusCode, body)
+		}
 	}
 	_, mine := get(t, c, b.URL+"/transfers")
 	var l struct{ Transfers []transferEvent }

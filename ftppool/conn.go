@@ -161,23 +161,39 @@ func (cc captureConn) Read(b []byte) (int, error) {
 }
 
 // dial opens and logs in one control connection, if the login gate lets
-// it try: a refused try sends nothing to the server. Credentials that
-// logged in already (proven) are no guess and skip the gate.
+// it try: a refused try sends no credentials to the server. Credentials
+// that logged in already (proven) are no guess and skip the gate.
+//
+// The gate is asked once the control connection is up, with the address
+// it reached in place of the host name: 127.1, 2130706433, a trailing dot
+// or a CNAME are other names of one server, and must not each bring
+// tries of their own.
 func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login, proven bool) (*conn, error) {
 	g := p.cfg.Logins
 	if g == nil || proven {
-		return p.dialLogin(ctx, ep, login)
+		return p.dialLogin(ctx, ep, login, nil)
 	}
-	if err := g.Take(ctx, ep, login.User); err != nil {
-		return nil, err
+	var gated Endpoint
+	taken := false
+	c, err := p.dialLogin(ctx, ep, login, func(ip netip.Addr) error {
+		gated = ep
+		gated.Host = ip.String()
+		if err := g.Take(ctx, gated, login.User); err != nil {
+			return err
+		}
+		taken = true
+		return nil
+	})
+	if taken {
+		g.Done(ctx, gated, login.User, !errors.As(err, new(*loginError)))
 	}
-	c, err := p.dialLogin(ctx, ep, login)
-	g.Done(ctx, ep, login.User, !errors.As(err, new(*loginError)))
 	return c, err
 }
 
-// dialLogin opens and logs in one control connection.
-func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login) (*conn, error) {
+// dialLogin opens and logs in one control connection. gate, if not nil,
+// is asked between the greeting and the login, with the IP the control
+// connection reached; its error ends the attempt before USER is sent.
+func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login, gate func(netip.Addr) error) (*conn, error) {
 	c := &conn{fresh: true, dataTLS: ep.Security != Plain}
 	var tlsConf *tls.Config
 	if ep.Security != Plain {
@@ -227,6 +243,15 @@ func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login) (*conn, 
 			return nil, fmt.Errorf("connect to %s: %w (%w)", ep, ErrNoTLS, err)
 		}
 		return nil, fmt.Errorf("connect to %s: %w", ep, err)
+	}
+	if gate != nil {
+		if err := gate(controlIP); err != nil {
+			_ = sc.Quit()
+			return nil, err
+		}
+		// The gate may have held the try back a while: the login gets
+		// its own full time.
+		c.control.limit(time.Now().Add(p.cfg.DialTimeout), controlBudget)
 	}
 	if err := sc.Login(login.User, login.Password); err != nil {
 		_ = sc.Quit()

@@ -93,8 +93,10 @@ type Config struct {
 
 // LoginGate limits login attempts, against password guessing through the
 // bridge. Take is asked before a new connection logs in, with the context
-// of the request that needs it; an error ends the attempt before anything
-// is sent. Done says how it went: giveBack is true unless the server
+// of the request that needs it and an Endpoint whose Host is the IP
+// address the control connection reached, whatever name it was dialled
+// by; an error ends the attempt before the credentials are sent. Take may
+// also hold the attempt back a while before it returns. Done says how it went: giveBack is true unless the server
 // refused the login itself (a wrong password), so that only refused logins
 // use up tries.
 type LoginGate interface {

@@ -113,9 +113,6 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 		return c.JSON(http.StatusOK, l)
 	}
 	l.filterHidden()
-	if _, err := d.Sessions.Ensure(c.Response(), r); err != nil {
-		return err
-	}
 	l.page = d.page(r, l.Path+" on "+l.SiteName)
 	d.renderListing(c.Response(), l)
 	return nil

@@ -64,7 +64,7 @@ func (d *Deps) download(c echo.Context, t *target) error {
 		h.Set("ETag", etag)
 	}
 	if t.share != nil {
-		if err := d.countShareDownload(r, t.share, etag); err != nil {
+		if err := d.countShareFile(r, t.share, t.Path, etag); err != nil {
 			tk.cancel(nil)
 			return err
 		}

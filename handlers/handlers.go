@@ -39,6 +39,9 @@ type Deps struct {
 	WalksPerClient int
 	Shares         ShareConfig
 	Metrics        http.Handler // the Prometheus scrape
+	// MaxSocketsPerSession bounds the transfer sockets (/ws) one session
+	// may hold open; 0 is no limit.
+	MaxSocketsPerSession int
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}
@@ -47,6 +50,10 @@ type Deps struct {
 	guesses  *failures     // share password tries, per share and client
 	walks    *walkSlots    // walks running, per client
 	hashing  chan struct{} // bcrypt checks running: a few at a time
+
+	// shareMakers counts the shares each client made this minute; nil
+	// when not limited.
+	shareMakers *failures
 }
 
 // New builds the bridge's http.Handler.
@@ -62,6 +69,9 @@ func New(d *Deps) (http.Handler, error) {
 	d.Sessions.Secure = d.isHTTPS
 	d.guesses = newFailures(5, time.Minute)
 	d.walks = newWalkSlots(d.WalksPerClient)
+	if d.Shares.PerMinute > 0 {
+		d.shareMakers = newFailures(d.Shares.PerMinute, time.Minute)
+	}
 	d.hashing = make(chan struct{}, 2)
 
 	// govulncheck reports two echo advisories against the whole module,

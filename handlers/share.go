@@ -25,7 +25,15 @@ type ShareConfig struct {
 	BaseURL       string        // "https://files.example.com" behind a proxy; "" = from the request
 	DefaultExpiry time.Duration // when the maker names none
 	MaxExpiry     time.Duration // the longest a maker may ask for
+	// PerOwner and PerClient bound the live shares one owner and one
+	// client address may hold; PerMinute, the shares a client address
+	// may make in a minute. 0 is no limit.
+	PerOwner, PerClient, PerMinute int
 }
+
+// maxSharePath is the longest FTP path a share may name: every share is
+// read whole whenever one is made or listed, so none may be large.
+const maxSharePath = 4 << 10
 
 // shareCreated is the answer to ?op=share.
 type shareCreated struct {
@@ -78,6 +86,17 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 	if len(password) > maxSharePassword {
 		return badRequest("A share password may be at most %d bytes long.", maxSharePassword)
 	}
+	if len(t.Path) > maxSharePath {
+		return &httpError{Status: http.StatusRequestEntityTooLarge,
+			Msg: fmt.Sprintf("A share link may name a path of at most %d bytes; this one has %d.", maxSharePath, len(t.Path))}
+	}
+	client := clientKey(d.clientIP(r))
+	if d.shareMakers != nil {
+		if wait := d.shareMakers.take(client); wait > 0 {
+			return &httpError{Status: http.StatusTooManyRequests, retryAfter: wait,
+				Msg: fmt.Sprintf("This address made %d share links in the last minute, the most the bridge allows. Try again in %s.", sc.PerMinute, wait.Round(time.Second))}
+		}
+	}
 
 	// The link must point at something that is there, and be of its kind.
 	e, err := t.handle.Stat(r.Context(), t.Path)
@@ -93,6 +112,7 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 		ID: share.NewID(), Owner: owner,
 		Scheme: t.Site.Scheme, Host: t.Site.Host, Port: t.Site.Port, User: t.login.User,
 		Path: t.Path, Dir: t.Dir, Encoding: t.names.name, Created: now, Expires: now.Add(expiry), MaxDownloads: maxDownloads,
+		Client: client,
 	}
 	if t.login != anonymousLogin(t.Site) {
 		// Sealed with what the share is about, so the sealed password
@@ -104,7 +124,15 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 			return fmt.Errorf("hash the share password: %w", err)
 		}
 	}
-	if err := sc.Store.Put(s); err != nil {
+	if err := sc.Store.PutLimited(s, share.Limits{PerOwner: sc.PerOwner, PerClient: sc.PerClient, Now: now}); err != nil {
+		if tm, ok := errors.AsType[*share.TooManyError](err); ok {
+			who := "You have"
+			if tm.PerClient {
+				who = "This address has"
+			}
+			return &httpError{Status: http.StatusTooManyRequests, retryAfter: tm.Free,
+				Msg: fmt.Sprintf("%s %d share links that have not expired, the most the bridge keeps; revoked ones count until they would have expired. The next place frees in %s.", who, tm.Max, tm.Free.Round(time.Second))}
+		}
 		return fmt.Errorf("store a share: %w", err)
 	}
 	d.Logger.Info("share created", "share", shortID(s.ID), "site", t.Site.Scheme+"://"+t.Site.String(), "path", t.show(s.Path), "expires", s.Expires)
@@ -150,7 +178,7 @@ func shareRoot(id string) string { return "/s/" + id + "/" }
 func serveShare(d *Deps) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		sh, sub, err := d.findShare(r)
+		sh, sub, resumeOnly, err := d.findShare(r)
 		if err != nil {
 			return err
 		}
@@ -174,6 +202,12 @@ func serveShare(d *Deps) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if resumeOnly && (dir || t.Path != sh.LastPath) {
+			// A used-up link finishes its last download and nothing
+			// else: a Range header lifts the limit for no listing, zip
+			// or other file.
+			return gone(share.ErrUsedUp)
+		}
 		if err := t.handle.NoLinksBelow(r.Context(), sh.Path, t.Path); err != nil {
 			return d.ftpFailure(c, t, err, t.quote(t.Path))
 		}
@@ -190,32 +224,35 @@ func serveShare(d *Deps) echo.HandlerFunc {
 }
 
 // findShare reads the token and the escaped path below it, and finds a
-// share that still works.
-func (d *Deps) findShare(r *http.Request) (*share.Share, string, error) {
+// share that still works. resumeOnly is a used-up share that may still
+// serve a resume of its last counted download, and nothing else.
+func (d *Deps) findShare(r *http.Request) (sh *share.Share, sub string, resumeOnly bool, err error) {
 	parts := strings.SplitN(r.URL.EscapedPath(), "/", 4) // "", "s", token, rest
-	id, sub := parts[2], ""
+	id := parts[2]
 	if len(parts) == 4 {
 		sub = parts[3]
 	}
 	notFound := &httpError{Status: http.StatusNotFound, Msg: "There is no such share link. Check that it was copied whole."}
 	if !share.ValidID(id) {
-		return nil, "", notFound
+		return nil, "", false, notFound
 	}
-	sh, err := d.Shares.Store.Get(id)
+	found, err := d.Shares.Store.Get(id)
 	if errors.Is(err, share.ErrNotFound) {
-		return nil, "", notFound
+		return nil, "", false, notFound
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("read share %s: %w", id, err)
+		return nil, "", false, fmt.Errorf("read share %s: %w", id, err)
 	}
-	err = sh.Usable(time.Now())
-	if start, ok := singleRangeStart(r); errors.Is(err, share.ErrUsedUp) && ok && start > 0 && time.Since(sh.LastDownload) < resumeWindow {
-		err = nil // perhaps finishing the last counted download: countShareDownload decides
+	err = found.Usable(time.Now())
+	if start, ok := singleRangeStart(r); errors.Is(err, share.ErrUsedUp) && ok && start > 0 && found.LastPath != "" && time.Since(found.LastDownload) < resumeWindow {
+		// Perhaps finishing the last counted download: serveShare
+		// checks the file, countShareDownload its version.
+		err, resumeOnly = nil, true
 	}
 	if err != nil {
-		return nil, "", gone(err)
+		return nil, "", false, gone(err)
 	}
-	return &sh, sub, nil
+	return &found, sub, resumeOnly, nil
 }
 
 // resumeWindow is how long after its last counted download a used-up link
@@ -259,10 +296,18 @@ func (d *Deps) shareTarget(sh *share.Share, rel string, dir bool) (*target, erro
 // every zip. A resume does not (see isResume), so a broken download of a
 // one-time link can be finished. etag is the file's, "" for a zip.
 func (d *Deps) countShareDownload(r *http.Request, sh *share.Share, etag string) error {
+	return d.countShareFile(r, sh, "", etag)
+}
+
+// countShareFile is countShareDownload for the file at path, whose resume
+// goes uncounted only if it is of the file the last counted download was,
+// in the same version (etag), within resumeWindow of it.
+func (d *Deps) countShareFile(r *http.Request, sh *share.Share, path, etag string) error {
 	if r.Method != http.MethodGet || etag != "" && r.Header.Get("If-None-Match") == etag {
 		return nil // HEAD, or a 304: nothing is downloaded
 	}
-	if etag != "" && isResume(r, etag) && sh.Downloads > 0 {
+	if etag != "" && isResume(r, etag) && sh.Downloads > 0 &&
+		path == sh.LastPath && etag == sh.LastETag && time.Since(sh.LastDownload) < resumeWindow {
 		return nil
 	}
 	now := time.Now()
@@ -272,6 +317,7 @@ func (d *Deps) countShareDownload(r *http.Request, sh *share.Share, etag string)
 		}
 		s.Downloads++
 		s.LastDownload = now
+		s.LastPath, s.LastETag = path, etag
 		return nil
 	})
 	for _, ended := range []error{share.ErrExpired, share.ErrRevoked, share.ErrUsedUp} {
@@ -425,9 +471,12 @@ func shareCookie(id string) string { return "ftpbridge_share_" + id }
 func unlockShare(d *Deps) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		sh, _, err := d.findShare(r)
+		sh, _, resumeOnly, err := d.findShare(r)
 		if err != nil {
 			return err
+		}
+		if resumeOnly {
+			return gone(share.ErrUsedUp)
 		}
 		form, err := opForm(c)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
 
@@ -35,7 +37,16 @@ func (d *Deps) tracked(c echo.Context, op string, t *target, p string) *tracked 
 	r := c.Request()
 	ctx, cancel := context.WithCancelCause(r.Context())
 	owner := ""
-	switch s := d.Sessions.Get(r); {
+	s := d.Sessions.Get(r)
+	if s == nil && t.share == nil && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("Authorization") == "" {
+		// A browser's upload is a state change, worth a session so that
+		// its progress can be watched and cancelled (its page may not
+		// have opened the socket yet). A download by a stranger is not,
+		// or every fetch would leave one behind; nor is a script's
+		// upload with Basic auth, which has no page to show it.
+		s, _ = d.Sessions.Ensure(c.Response(), r)
+	}
+	switch {
 	case t.share != nil:
 		// A share's downloads are its maker's to watch, not the
 		// recipient's (who has no session here).
@@ -241,20 +252,43 @@ var upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096}
 // browser skips values instead of queueing them.
 func transferSocket(d *Deps) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		s := d.Sessions.Get(c.Request())
+		r := c.Request()
+		// The page's script opens the socket on every listing it can
+		// upload to, so this is where a browser's session begins; the
+		// session is kept only if the handshake succeeds, so a plain GET
+		// of /ws leaves nothing behind.
+		var h http.Header
+		s, keep := d.Sessions.Get(r), func() {}
+		if s == nil && websocket.IsWebSocketUpgrade(r) {
+			h = http.Header{}
+			var err error
+			if s, keep, err = d.Sessions.Begin(r, h); err != nil {
+				return err
+			}
+		}
 		if s == nil {
 			return &httpError{Status: http.StatusUnauthorized, Msg: "There is no session: transfers belong to the browser session that started them."}
 		}
-		ws, err := upgrader.Upgrade(c.Response(), c.Request(), nil)
+		// Each socket holds a goroutine pair and buffers for as long as
+		// the peer likes, so one session may hold only a few: a page
+		// needs one, a person a few tabs.
+		release, ok := s.OpenSocket(d.MaxSocketsPerSession)
+		if !ok {
+			return &httpError{Status: http.StatusTooManyRequests, retryAfter: wsPongWait,
+				Msg: fmt.Sprintf("This session has %d transfer sockets open already, the most the bridge allows; close a tab of the bridge's pages.", d.MaxSocketsPerSession)}
+		}
+		defer release()
+		ws, err := upgrader.Upgrade(c.Response(), r, h)
 		if err != nil {
 			return nil // the upgrader has answered already (403 for a foreign origin)
 		}
 		defer ws.Close()
+		keep()
 		sub := d.Transfers.Subscribe(s.Owner)
 		defer sub.Close()
 
 		closed := make(chan struct{})
-		go readCancels(d, ws, s.Owner, closed)
+		go readCancels(d, ws, s, closed)
 
 		write := func(ev transfer.Event) error {
 			_ = ws.SetWriteDeadline(time.Now().Add(wsWriteLimit))
@@ -277,6 +311,9 @@ func transferSocket(d *Deps) echo.HandlerFunc {
 			case <-d.Stopping:
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "the bridge is restarting"), time.Now().Add(time.Second))
 				return nil
+			case <-s.Ended():
+				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "the session ended"), time.Now().Add(time.Second))
+				return nil
 			case <-ping.C:
 				if ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteLimit)) != nil {
 					return nil
@@ -293,11 +330,17 @@ func transferSocket(d *Deps) echo.HandlerFunc {
 }
 
 // readCancels reads the browser's messages until the socket ends.
-func readCancels(d *Deps, ws *websocket.Conn, owner string, closed chan<- struct{}) {
+func readCancels(d *Deps, ws *websocket.Conn, s *session.Session, closed chan<- struct{}) {
 	defer close(closed)
+	owner := s.Owner
 	ws.SetReadLimit(wsReadLimit) // over it, gorilla closes with 1009
 	_ = ws.SetReadDeadline(time.Now().Add(wsPongWait))
-	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(wsPongWait)) })
+	ws.SetPongHandler(func(string) error {
+		// An open page keeps its session, even one without logins
+		// whose idle limit is short.
+		d.Sessions.Touch(s)
+		return ws.SetReadDeadline(time.Now().Add(wsPongWait))
+	})
 	for {
 		_, msg, err := ws.ReadMessage()
 		if err != nil {

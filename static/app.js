@@ -1030,9 +1030,10 @@ function initTransfers() {
     if (!document.getElementById("transfers").hidden) document.getElementById("transfers-title").focus();
   });
   document.getElementById("transfers-title").tabIndex = -1;
-  // Without a session the socket would only be refused (401). A page with
-  // logins has one, and the bridge starts one for every listing (so that
-  // anonymous uploads have progress too); other pages have none to watch.
+  // A page with logins has a session. A listing one may upload to has
+  // none until its socket starts one (so that anonymous uploads have
+  // progress too): the page itself leaves no state behind for a passer-by.
+  // Other pages have nothing to watch.
   // A shared folder's visitor has no session; the maker of shares watches
   // their downloads on /shares.
   const table = listingTable();

@@ -51,6 +51,59 @@ func (b *BoltStore) Put(s Share) error {
 	})
 }
 
+// PutLimited adds a new share within l. It reads every share, as List
+// does: share creation is rate-limited, so this is not done often.
+func (b *BoltStore) PutLimited(s Share, l Limits) error {
+	v, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(sharesBucket)
+		if bk.Get([]byte(s.ID)) != nil {
+			return fmt.Errorf("share %s exists already", s.ID)
+		}
+		owner := &TooManyError{Max: l.PerOwner}
+		client := &TooManyError{PerClient: true, Max: l.PerClient}
+		var byOwner, byClient int
+		err := bk.ForEach(func(_, v []byte) error {
+			var o Share
+			if err := json.Unmarshal(v, &o); err != nil {
+				return err
+			}
+			if !l.Now.Before(o.Expires) {
+				return nil
+			}
+			left := o.Expires.Sub(l.Now)
+			if o.Owner == s.Owner {
+				byOwner++
+				owner.Free = minFree(owner.Free, left)
+			}
+			if s.Client != "" && o.Client == s.Client {
+				byClient++
+				client.Free = minFree(client.Free, left)
+			}
+			return nil
+		})
+		switch {
+		case err != nil:
+			return err
+		case l.PerOwner > 0 && byOwner >= l.PerOwner:
+			return owner
+		case l.PerClient > 0 && byClient >= l.PerClient:
+			return client
+		}
+		return bk.Put([]byte(s.ID), v)
+	})
+}
+
+func minFree(a, b time.Duration) time.Duration {
+	if a == 0 || b < a {
+		return b
+	}
+	return a
+}
+
 // Get finds a share by ID.
 func (b *BoltStore) Get(id string) (Share, error) {
 	var s Share

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,15 @@ type Share struct {
 	MaxDownloads int       `json:"max_downloads,omitempty"` // 0: no limit
 	Downloads    int       `json:"downloads"`
 	LastDownload time.Time `json:"last_download,omitzero"`
-	Revoked      bool      `json:"revoked,omitempty"`
+	// LastPath and LastETag name the file the last counted download was
+	// of, and its version: only that may be resumed once the link is
+	// used up.
+	LastPath string `json:"last_path,omitempty"`
+	LastETag string `json:"last_etag,omitempty"`
+	// Client is the address (an IPv4, or an IPv6 /64) the share was made
+	// from, for the limit of shares per client.
+	Client  string `json:"client,omitempty"`
+	Revoked bool   `json:"revoked,omitempty"`
 }
 
 // SealContext is what the sealed FTP password is bound to: the share and
@@ -91,11 +100,38 @@ func ValidID(s string) bool {
 	return err == nil && len(b) == tokenBytes
 }
 
+// Limits bounds the shares an owner or a client may hold: every share not
+// yet expired counts, revoked ones too, since they stay stored as long.
+type Limits struct {
+	PerOwner  int // 0: no limit
+	PerClient int // 0: no limit
+	Now       time.Time
+}
+
+// TooManyError refuses a share past a Limits bound.
+type TooManyError struct {
+	PerClient bool          // the client's bound, not the owner's
+	Max       int           // the bound
+	Free      time.Duration // until the first counted share expires
+}
+
+func (e *TooManyError) Error() string {
+	who := "owner"
+	if e.PerClient {
+		who = "client"
+	}
+	return fmt.Sprintf("this %s has %d share links already, the most allowed", who, e.Max)
+}
+
 // Store keeps shares. The embedded bbolt store is the one there is; a
 // networked store for several bridges would implement the same.
 type Store interface {
 	// Put adds a new share.
 	Put(s Share) error
+	// PutLimited adds a new share unless its owner or client would then
+	// hold more live shares than l allows (ErrTooMany), checked and added
+	// at once so that shares made all at once are limited too.
+	PutLimited(s Share, l Limits) error
 	// Get finds a share by ID; ErrNotFound if there is none.
 	Get(id string) (Share, error)
 	// List returns owner's shares, newest first.
