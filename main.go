@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -58,6 +59,7 @@ type config struct {
 	zipMaxDepth     int
 	dataDir         string
 	baseURL         string
+	hosts           string
 	shareMaxExpiry  time.Duration
 	headerTimeout   time.Duration
 	pprof           string
@@ -91,6 +93,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.IntVar(&c.zipMaxDepth, "zip-max-depth", 32, "most folder levels below the zipped folder")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "folder for share links and their key")
 	fs.StringVar(&c.baseURL, "base-url", "", "the bridge's public address for share links, such as https://files.example.com (default: from each request)")
+	fs.StringVar(&c.hosts, "hosts", "", "comma list of the host names the bridge answers to; any other Host is refused (421) (default: the -base-url host, plus localhost, 127.0.0.1 and [::1] when -listen is loopback)")
 	fs.DurationVar(&c.shareMaxExpiry, "share-max-expiry", 30*24*time.Hour, "the longest a share link may live")
 	fs.DurationVar(&c.headerTimeout, "header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are dropped)")
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off when empty")
@@ -140,6 +143,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	proxies, err := parsePrefixes(cfg.trustedProxies)
 	if err != nil {
 		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	hosts, err := hostNames(cfg.hosts, cfg.baseURL, cfg.listen)
+	if err != nil {
+		return err
 	}
 	roots, err := loadRoots(cfg.ftpCAFile)
 	if err != nil {
@@ -206,6 +213,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Shares: handlers.ShareConfig{Store: shares, Sealer: sealer, BaseURL: cfg.baseURL,
 			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry},
 		Stopping: stopping,
+		Hosts:    hosts,
 		Metrics:  mx.Handler(),
 	})
 	if err != nil {
@@ -263,6 +271,49 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	return nil
+}
+
+// hostNames is what -hosts allows: the names listed, the -base-url host,
+// and on loopback (when -hosts names nothing) the loopback names. A bridge
+// reachable from other machines with neither flag would answer to no name
+// at all, so it does not start: answering to every name instead would let
+// any page whose name resolves to the bridge use it as its own site.
+func hostNames(spec, baseURL, listen string) (*handlers.HostNames, error) {
+	hosts, err := handlers.ParseHostNames(spec)
+	if err != nil {
+		return nil, err
+	}
+	if baseURL != "" {
+		u, err := url.Parse(baseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("-base-url %q: give the bridge's public address, such as https://files.example.com", baseURL)
+		}
+		if err := hosts.Add(u.Host); err != nil {
+			return nil, fmt.Errorf("-base-url: %w", err)
+		}
+	}
+	if spec == "" && listensOnLoopback(listen) {
+		for _, n := range []string{"localhost", "127.0.0.1", "[::1]"} {
+			_ = hosts.Add(n)
+		}
+	}
+	if hosts.Len() == 0 {
+		return nil, fmt.Errorf("-listen %s is reachable from other machines: name the host names browsers use to reach the bridge with -hosts (such as -hosts files.example.com), or set -base-url; requests for any other name are refused, so that no other site can pass for the bridge (DNS rebinding)", listen)
+	}
+	return hosts, nil
+}
+
+// listensOnLoopback reports a -listen address only this machine can reach.
+func listensOnLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // startProfiler serves net/http/pprof on a loopback address of its own:

@@ -26,6 +26,9 @@ type httpError struct {
 	// link, if set, is where the error page offers to go instead
 	// (linkText says what it is).
 	link, linkText string
+	// bare pages show nothing of the session: the request may not even
+	// be meant for this bridge.
+	bare bool
 }
 
 func (e *httpError) Error() string {
@@ -170,7 +173,11 @@ func (d *Deps) renderError(w http.ResponseWriter, r *http.Request, he *httpError
 		if he.Status == statusCanceled {
 			title = "Canceled"
 		}
-		d.render(w, he.Status, "error.html", errorPage{page: d.page(r, title), Status: he.Status, Title: title, Msg: he.Msg, Link: he.link, LinkText: he.linkText})
+		p := page{Title: title}
+		if !he.bare {
+			p = d.page(r, title)
+		}
+		d.render(w, he.Status, "error.html", errorPage{page: p, Status: he.Status, Title: title, Msg: he.Msg, Link: he.link, LinkText: he.linkText})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -36,6 +36,8 @@ type Deps struct {
 	ZipLimits      ZipLimits     // bounds of a folder download as zip
 	Shares         ShareConfig
 	Metrics        http.Handler // the Prometheus scrape
+	// Hosts are the names the bridge answers to; any other Host is 421.
+	Hosts *HostNames
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}
@@ -67,7 +69,7 @@ func New(d *Deps) (http.Handler, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = d.handleError
-	e.Use(d.withClientIP, d.logRequests, securityHeaders, refuseCrossSite(http.NewCrossOriginProtection()))
+	e.Use(d.withClientIP, d.logRequests, securityHeaders, d.checkHost, refuseCrossSite(http.NewCrossOriginProtection()))
 	addRoutes(e, d)
 	return e, nil
 }
