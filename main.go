@@ -63,6 +63,7 @@ type config struct {
 	shareMaxExpiry  time.Duration
 	headerTimeout   time.Duration
 	pprof           string
+	metricsListen   string
 	logLevel        string
 }
 
@@ -97,6 +98,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.DurationVar(&c.shareMaxExpiry, "share-max-expiry", 30*24*time.Hour, "the longest a share link may live")
 	fs.DurationVar(&c.headerTimeout, "header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are dropped)")
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off when empty")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address of its own, such as 127.0.0.1:9090; off when empty (never on -listen)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 
 	var envErr error
@@ -214,7 +216,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry},
 		Stopping: stopping,
 		Hosts:    hosts,
-		Metrics:  mx.Handler(),
 	})
 	if err != nil {
 		return err
@@ -243,6 +244,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer stopProfiler()
 	}
+	var metricsServer *http.Server
+	if cfg.metricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.metricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("-metrics-listen: %w", err)
+		}
+		metricsServer = &http.Server{Handler: metricsHandler(mx.Handler(), hosts), ReadHeaderTimeout: cfg.headerTimeout,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		defer metricsServer.Close()
+		go func() { _ = metricsServer.Serve(mln) }()
+		fmt.Fprintf(stdout, "ftpbridge metrics on http://%s/metrics\n", mln.Addr())
+	}
 
 	fmt.Fprintf(stdout, "ftpbridge listening on http://%s/\n", ln.Addr())
 	if demoSite != "" {
@@ -266,6 +280,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := server.Shutdown(sctx); err != nil {
 		logger.Warn("transfers still running at the shutdown deadline were cut", "err", err)
 		server.Close()
+	}
+	if metricsServer != nil {
+		_ = metricsServer.Shutdown(sctx)
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -314,6 +331,26 @@ func listensOnLoopback(listen string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// metricsHandler serves the scrape at /metrics, to a Host that is an IP
+// address or one of -hosts: a scraper names its target either way, while
+// a page whose name was pointed at this listener (DNS rebinding) could
+// otherwise read which FTP servers the bridge talks to.
+func metricsHandler(scrape http.Handler, hosts *handlers.HostNames) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if _, ok := netpolicy.ParseLooseIP(host); !ok && !hosts.Allows(r.Host) {
+			http.Error(w, "This listener does not answer to that host name: scrape it by IP address or by a name in -hosts.", http.StatusMisdirectedRequest)
+			return
+		}
+		scrape.ServeHTTP(w, r)
+	})
+	return mux
 }
 
 // startProfiler serves net/http/pprof on a loopback address of its own:

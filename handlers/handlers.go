@@ -35,7 +35,6 @@ type Deps struct {
 	IOTimeout      time.Duration // longest silence accepted from an uploading client
 	ZipLimits      ZipLimits     // bounds of a folder download as zip
 	Shares         ShareConfig
-	Metrics        http.Handler // the Prometheus scrape
 	// Hosts are the names the bridge answers to; any other Host is 421.
 	Hosts *HostNames
 	// Stopping is closed when shutdown begins: /readyz fails and
