@@ -41,6 +41,7 @@ func main() {
 type config struct {
 	listen          string
 	allowHosts      string
+	allowPorts      string
 	demo            bool
 	maxConnsSession int
 	maxConnsHost    int
@@ -75,7 +76,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
-	fs.StringVar(&c.allowHosts, "allow-hosts", "", "comma list of extra FTP hosts to allow (names, IPs, CIDRs, each optionally :port); public addresses are always allowed")
+	fs.StringVar(&c.allowHosts, "allow-hosts", "", "comma list of extra FTP hosts to allow (names, IPs, CIDRs, each optionally :port); public addresses are allowed on FTP ports (see -allow-ports)")
+	fs.StringVar(&c.allowPorts, "allow-ports", "", "comma list of ports and ranges (2121,10000-10100) public addresses may be dialled on, besides 21, 990 and the ports named in -allow-hosts")
 	fs.BoolVar(&c.demo, "demo", false, "also run an embedded FTP server with sample files on loopback")
 	fs.IntVar(&c.maxConnsSession, "max-conns-per-session", 4, "FTP connections per browser session and site")
 	fs.IntVar(&c.maxConnsHost, "max-conns-per-host", 16, "FTP connections per FTP server, across all sessions")
@@ -140,6 +142,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	policy, err := netpolicy.Parse(cfg.allowHosts)
 	if err != nil {
+		return err
+	}
+	if err := policy.OpenPorts(cfg.allowPorts); err != nil {
 		return err
 	}
 	proxies, err := parsePrefixes(cfg.trustedProxies)

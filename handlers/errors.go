@@ -81,7 +81,7 @@ func ftpError(err error, what string) *httpError {
 	case ftppool.KindBusy:
 		e.Status, e.Msg = http.StatusServiceUnavailable, "Too many connections to this FTP server are in use right now. Try again in a few seconds."
 	case ftppool.KindRefused:
-		e.Status, e.Msg = http.StatusForbidden, "The bridge's operator does not allow connections to this host (only public addresses, plus those in -allow-hosts)."
+		e.Status, e.Msg = http.StatusForbidden, "The bridge's operator does not allow connections to this host or port (public addresses on the FTP ports 21 and 990, plus what -allow-hosts and -allow-ports open)."
 	case ftppool.KindTimeout:
 		e.Status, e.Msg = http.StatusGatewayTimeout, "The FTP server did not answer in time."
 	case ftppool.KindTLS:
