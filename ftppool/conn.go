@@ -216,7 +216,7 @@ func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login) (*conn, 
 			// Never fall back to plain: the password would go in clear.
 			return nil, fmt.Errorf("connect to %s: %w (%w)", ep, ErrNoTLS, err)
 		}
-		return nil, fmt.Errorf("connect to %s: %w", ep, err)
+		return nil, fmt.Errorf("connect to %s: %w", ep, beforeGreeting(err))
 	}
 	if err := sc.Login(login.User, login.Password); err != nil {
 		_ = sc.Quit()
