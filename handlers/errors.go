@@ -54,14 +54,19 @@ func ftpError(err error, what string) *httpError {
 		said = " The server said: “" + strings.Join(strings.Fields(strings.Map(noControl, strings.ToValidUTF8(reply, "\uFFFD"))), " ") + "”."
 	}
 	e := &httpError{Err: err}
-	if ftppool.ConnectFailed(err) {
-		// One answer for a closed port, a silent one and one that speaks
-		// something else, so that no one learns which is which through
-		// the bridge.
-		e.Status, e.Msg = http.StatusBadGateway, "Could not connect to an FTP server at this address: the connection failed, or what is there did not answer as an FTP server. Check the host, the port and the security (FTPS implicit is usually port 990)."
-		return e
+	kind := ftppool.ErrorKind(err)
+	switch kind {
+	case ftppool.KindTimeout, ftppool.KindUnreachable, ftppool.KindTLS, ftppool.KindProtocol, ftppool.KindOther:
+		if ftppool.ConnectFailed(err) {
+			// One answer for a closed port, a silent one and one that
+			// speaks something else, so that no one learns which is which
+			// through the bridge. A kind of the bridge's own making (a
+			// limit, the policy) still says what it is.
+			e.Status, e.Msg = http.StatusBadGateway, "Could not connect to an FTP server at this address: the connection failed, or what is there did not answer as an FTP server. Check the host, the port and the security (FTPS implicit is usually port 990)."
+			return e
+		}
 	}
-	switch ftppool.ErrorKind(err) {
+	switch kind {
 	case ftppool.KindLogin:
 		e.Status, e.Msg = http.StatusUnauthorized, "The FTP server refused the login."+said+" Check the user name and password."
 	case ftppool.KindNotFound:
