@@ -38,7 +38,7 @@ func TestConnLimitRealVsftpd(t *testing.T) {
 	srv := realftp.StartVsftpd(t, realftp.Options{Root: root, MaxPerIP: perIP})
 	// Both caps far above vsftpd's limit, so that only what the bridge
 	// learns keeps it at three.
-	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-max-conns-per-session", "64", "-max-conns-per-host", "64")
+	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-max-conns-per-session", "64", "-max-conns-per-host", "64", "-metrics-listen", "127.0.0.1:0")
 	client := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
 
 	type result struct {
@@ -81,7 +81,7 @@ func TestConnLimitRealVsftpd(t *testing.T) {
 		t.Log(logsOf(srv))
 	}
 
-	_, body := get(t, nil, b.URL+"/metrics")
+	_, body := get(t, nil, b.Metrics)
 	host := regexp.QuoteMeta(srv.Addr)
 	limit := metricValue(t, body, `ftpbridge_pool_connection_limit\{host="`+host+`"\}`)
 	t.Logf("learned connection limit: %d", limit)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -40,6 +41,7 @@ func main() {
 type config struct {
 	listen          string
 	allowHosts      string
+	allowPorts      string
 	demo            bool
 	maxConnsSession int
 	maxConnsHost    int
@@ -63,12 +65,14 @@ type config struct {
 	walksPerClient  int
 	dataDir         string
 	baseURL         string
+	hosts           string
 	shareMaxExpiry  time.Duration
 	sharesPerOwner  int
 	sharesPerClient int
 	sharesPerMinute int
 	headerTimeout   time.Duration
 	pprof           string
+	metricsListen   string
 	logLevel        string
 }
 
@@ -80,7 +84,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
-	fs.StringVar(&c.allowHosts, "allow-hosts", "", "comma list of extra FTP hosts to allow (names, IPs, CIDRs, each optionally :port); public addresses are always allowed")
+	fs.StringVar(&c.allowHosts, "allow-hosts", "", "comma list of extra FTP hosts to allow (names, IPs, CIDRs, each optionally :port); public addresses are allowed on FTP ports (see -allow-ports)")
+	fs.StringVar(&c.allowPorts, "allow-ports", "", "comma list of ports and ranges (2121,10000-10100) public addresses may be dialled on, besides 21, 990 and the ports named in -allow-hosts")
 	fs.BoolVar(&c.demo, "demo", false, "also run an embedded FTP server with sample files on loopback")
 	fs.IntVar(&c.maxConnsSession, "max-conns-per-session", 4, "FTP connections per browser session and site")
 	fs.IntVar(&c.maxConnsHost, "max-conns-per-host", 16, "FTP connections per FTP server, across all sessions")
@@ -104,12 +109,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.IntVar(&c.walksPerClient, "walks-per-client", 2, "recursive walks one client address may run at once")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "folder for share links and their key")
 	fs.StringVar(&c.baseURL, "base-url", "", "the bridge's public address for share links, such as https://files.example.com (default: from each request)")
+	fs.StringVar(&c.hosts, "hosts", "", "comma list of the host names the bridge answers to; any other Host is refused (421) (default: the -base-url host, plus localhost, 127.0.0.1 and [::1] when -listen is loopback)")
 	fs.DurationVar(&c.shareMaxExpiry, "share-max-expiry", 30*24*time.Hour, "the longest a share link may live")
 	fs.IntVar(&c.sharesPerOwner, "max-shares-per-owner", 1000, "most share links not yet expired that one session or login may hold (0: no limit)")
 	fs.IntVar(&c.sharesPerClient, "max-shares-per-client", 5000, "most share links not yet expired made from one client address (0: no limit)")
 	fs.IntVar(&c.sharesPerMinute, "shares-per-minute", 30, "most share links one client address may make in a minute (0: no limit)")
 	fs.DurationVar(&c.headerTimeout, "header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are dropped)")
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off when empty")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address of its own, such as 127.0.0.1:9090; off when empty (never on -listen)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 
 	var envErr error
@@ -153,9 +160,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if err := policy.OpenPorts(cfg.allowPorts); err != nil {
+		return err
+	}
 	proxies, err := parsePrefixes(cfg.trustedProxies)
 	if err != nil {
 		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	hosts, err := hostNames(cfg.hosts, cfg.baseURL, cfg.listen)
+	if err != nil {
+		return err
 	}
 	roots, err := loadRoots(cfg.ftpCAFile)
 	if err != nil {
@@ -230,9 +244,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry,
 			PerOwner: cfg.sharesPerOwner, PerClient: cfg.sharesPerClient, PerMinute: cfg.sharesPerMinute},
 		Stopping: stopping,
-		Metrics:  mx.Handler(),
 
 		MaxSocketsPerSession: cfg.maxSockets,
+		Hosts:                hosts,
 	})
 	if err != nil {
 		return err
@@ -261,6 +275,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer stopProfiler()
 	}
+	var metricsServer *http.Server
+	if cfg.metricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.metricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("-metrics-listen: %w", err)
+		}
+		metricsServer = &http.Server{Handler: metricsHandler(mx.Handler(), hosts), ReadHeaderTimeout: cfg.headerTimeout,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		defer metricsServer.Close()
+		go func() { _ = metricsServer.Serve(mln) }()
+		fmt.Fprintf(stdout, "ftpbridge metrics on http://%s/metrics\n", mln.Addr())
+	}
 
 	fmt.Fprintf(stdout, "ftpbridge listening on http://%s/\n", ln.Addr())
 	if demoSite != "" {
@@ -285,6 +312,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Warn("transfers still running at the shutdown deadline were cut", "err", err)
 		server.Close()
 	}
+	if metricsServer != nil {
+		_ = metricsServer.Shutdown(sctx)
+	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -294,6 +324,69 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // sessionsHook is the context key under which a test hands run a
 // func(*session.Store), to count the sessions a running bridge keeps.
 type sessionsHook struct{}
+
+// hostNames is what -hosts allows: the names listed, the -base-url host,
+// and on loopback (when -hosts names nothing) the loopback names. A bridge
+// reachable from other machines with neither flag would answer to no name
+// at all, so it does not start: answering to every name instead would let
+// any page whose name resolves to the bridge use it as its own site.
+func hostNames(spec, baseURL, listen string) (*handlers.HostNames, error) {
+	hosts, err := handlers.ParseHostNames(spec)
+	if err != nil {
+		return nil, err
+	}
+	if baseURL != "" {
+		u, err := url.Parse(baseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("-base-url %q: give the bridge's public address, such as https://files.example.com", baseURL)
+		}
+		if err := hosts.Add(u.Host); err != nil {
+			return nil, fmt.Errorf("-base-url: %w", err)
+		}
+	}
+	if spec == "" && listensOnLoopback(listen) {
+		for _, n := range []string{"localhost", "127.0.0.1", "[::1]"} {
+			_ = hosts.Add(n)
+		}
+	}
+	if hosts.Len() == 0 {
+		return nil, fmt.Errorf("-listen %s is reachable from other machines: name the host names browsers use to reach the bridge with -hosts (such as -hosts files.example.com), or set -base-url; requests for any other name are refused, so that no other site can pass for the bridge (DNS rebinding)", listen)
+	}
+	return hosts, nil
+}
+
+// listensOnLoopback reports a -listen address only this machine can reach.
+func listensOnLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// metricsHandler serves the scrape at /metrics, to a Host that is an IP
+// address or one of -hosts: a scraper names its target either way, while
+// a page whose name was pointed at this listener (DNS rebinding) could
+// otherwise read which FTP servers the bridge talks to.
+func metricsHandler(scrape http.Handler, hosts *handlers.HostNames) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if _, ok := netpolicy.ParseLooseIP(host); !ok && !hosts.Allows(r.Host) {
+			http.Error(w, "This listener does not answer to that host name: scrape it by IP address or by a name in -hosts.", http.StatusMisdirectedRequest)
+			return
+		}
+		scrape.ServeHTTP(w, r)
+	})
+	return mux
+}
 
 // startProfiler serves net/http/pprof on a loopback address of its own:
 // profiles reveal much about the process, so never on the bridge's port

@@ -22,6 +22,7 @@ import (
 // bridge is a running ftpbridge, started through run() as main does.
 type bridge struct {
 	URL     string
+	Metrics string // the scrape's URL, with -metrics-listen
 	cancel  context.CancelFunc
 	done    chan error
 	stopped sync.Once
@@ -62,6 +63,14 @@ func startBridge(t testing.TB, args ...string) *bridge {
 		t.Fatalf("bridge did not start: %v", <-b.done)
 	}
 	line := sc.Text()
+	if u, ok := strings.CutPrefix(line, "ftpbridge metrics on "); ok {
+		b.Metrics = u
+		if !sc.Scan() {
+			cancel()
+			t.Fatalf("bridge did not start: %v", <-b.done)
+		}
+		line = sc.Text()
+	}
 	b.URL = strings.TrimSuffix(line[strings.Index(line, "http://"):], "/")
 	go func() {
 		for sc.Scan() {

@@ -150,11 +150,11 @@ func TestFileOps(t *testing.T) {
 	}
 }
 
-// TestMetrics: /metrics shows a finished download, its bytes, the pooled
-// connection a listing left, how long the FTP operations took, and a
-// refused login, in the Prometheus text format.
+// TestMetrics: /metrics on -metrics-listen shows a finished download, its
+// bytes, the pooled connection a listing left, how long the FTP operations
+// took, and a refused login, in the Prometheus text format.
 func TestMetrics(t *testing.T) {
-	srv, b := startFTP(t, embedftp.Options{})
+	srv, b := startFTP(t, embedftp.Options{}, "-metrics-listen", "127.0.0.1:0")
 	want := srv.Files["/big.bin"]
 	if resp, body := get(t, nil, siteURL(b, "ftp", "", srv, "/big.bin", false)); resp.StatusCode != 200 || len(body) != len(want) {
 		t.Fatalf("download: %d", resp.StatusCode)
@@ -163,7 +163,7 @@ func TestMetrics(t *testing.T) {
 	if resp, _ := get(t, &http.Client{Transport: basicAuth{testftp.User, "wrong"}}, siteURL(b, "ftp", testftp.User, srv, "/", true)); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %d", resp.StatusCode)
 	}
-	resp, body := get(t, nil, b.URL+"/metrics")
+	resp, body := get(t, nil, b.Metrics)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("GET /metrics: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -216,5 +216,34 @@ func TestProfiler(t *testing.T) {
 	}
 	if resp, _ := get(t, nil, b.URL+"/debug/pprof/"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("profiler on the bridge's own port: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestMetricsOffTheMainPort: the scrape names the FTP servers in use, so
+// it is never on the bridge's own port, and off unless -metrics-listen
+// asks; on its own listener it answers to IP addresses and -hosts names,
+// not to a name some page pointed at it.
+func TestMetricsOffTheMainPort(t *testing.T) {
+	for _, args := range [][]string{nil, {"-metrics-listen", "127.0.0.1:0"}} {
+		b := startBridge(t, args...)
+		if resp, body := get(t, nil, b.URL+"/metrics"); resp.StatusCode != http.StatusNotFound || strings.Contains(string(body), "ftpbridge_") {
+			t.Errorf("%v: /metrics on the main port: %d %.200s, want 404", args, resp.StatusCode, body)
+		}
+		if args == nil {
+			if b.Metrics != "" {
+				t.Errorf("metrics served at %s without -metrics-listen", b.Metrics)
+			}
+			continue
+		}
+		if resp, body := get(t, nil, b.Metrics); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "ftpbridge_") {
+			t.Errorf("%s: %d %.200s", b.Metrics, resp.StatusCode, body)
+		}
+		for host, want := range map[string]int{"localhost": http.StatusOK, "rebind.attacker.example": http.StatusMisdirectedRequest} {
+			req := mustRequest(http.MethodGet, b.Metrics)
+			req.Host = host
+			if resp, body := doReq(t, http.DefaultClient, req); resp.StatusCode != want {
+				t.Errorf("%s as %s: %d %.200s, want %d", b.Metrics, host, resp.StatusCode, body, want)
+			}
+		}
 	}
 }

@@ -242,7 +242,7 @@ func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login, gate fun
 			// Never fall back to plain: the password would go in clear.
 			return nil, fmt.Errorf("connect to %s: %w (%w)", ep, ErrNoTLS, err)
 		}
-		return nil, fmt.Errorf("connect to %s: %w", ep, err)
+		return nil, fmt.Errorf("connect to %s: %w", ep, beforeGreeting(err))
 	}
 	if gate != nil {
 		if err := gate(controlIP); err != nil {

@@ -64,6 +64,38 @@ type SourceError struct{ Err error }
 func (e *SourceError) Error() string { return "reading the upload: " + e.Err.Error() }
 func (e *SourceError) Unwrap() error { return e.Err }
 
+// connectError is a failure to find an FTP server at an address at all:
+// the connection was refused or failed, or what answered did not greet as
+// FTP does (in time, or at all). These are one error to the person asking:
+// told apart, they would make the bridge a port scanner, showing which
+// ports are closed and which run some other service.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// ConnectFailed reports an error of connectError's kind; its words are for
+// the log only.
+func ConnectFailed(err error) bool { return errors.As(err, new(*connectError)) }
+
+// beforeGreeting marks an error of opening a control connection as a
+// connectError, unless it says something safe and useful: a reply in FTP's
+// form (the peer speaks FTP), the operator's policy, a certificate
+// (verification needs the peer to have spoken TLS, and the person can act
+// on it), or a name that does not resolve (nothing about any port).
+func beforeGreeting(err error) error {
+	var tpe *textproto.Error
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var dnsErr *net.DNSError
+	if errors.As(err, &tpe) || errors.Is(err, netpolicy.ErrRefused) || errors.As(err, &certErr) ||
+		errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &dnsErr) {
+		return err
+	}
+	return &connectError{err: err}
+}
+
 type loginError struct{ err error }
 
 func (e *loginError) Error() string { return "login: " + e.err.Error() }

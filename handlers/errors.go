@@ -26,6 +26,9 @@ type httpError struct {
 	// link, if set, is where the error page offers to go instead
 	// (linkText says what it is).
 	link, linkText string
+	// bare pages show nothing of the session: the request may not even
+	// be meant for this bridge.
+	bare bool
 }
 
 func (e *httpError) Error() string {
@@ -51,7 +54,19 @@ func ftpError(err error, what string) *httpError {
 		said = " The server said: “" + strings.Join(strings.Fields(strings.Map(noControl, strings.ToValidUTF8(reply, "\uFFFD"))), " ") + "”."
 	}
 	e := &httpError{Err: err}
-	switch ftppool.ErrorKind(err) {
+	kind := ftppool.ErrorKind(err)
+	switch kind {
+	case ftppool.KindTimeout, ftppool.KindUnreachable, ftppool.KindTLS, ftppool.KindProtocol, ftppool.KindOther:
+		if ftppool.ConnectFailed(err) {
+			// One answer for a closed port, a silent one and one that
+			// speaks something else, so that no one learns which is which
+			// through the bridge. A kind of the bridge's own making (a
+			// limit, the policy) still says what it is.
+			e.Status, e.Msg = http.StatusBadGateway, "Could not connect to an FTP server at this address: the connection failed, or what is there did not answer as an FTP server. Check the host, the port and the security (FTPS implicit is usually port 990)."
+			return e
+		}
+	}
+	switch kind {
 	case ftppool.KindLogin:
 		e.Status, e.Msg = http.StatusUnauthorized, "The FTP server refused the login."+said+" Check the user name and password."
 	case ftppool.KindNotFound:
@@ -78,7 +93,7 @@ func ftpError(err error, what string) *httpError {
 	case ftppool.KindBusy:
 		e.Status, e.Msg = http.StatusServiceUnavailable, "Too many connections to this FTP server are in use right now. Try again in a few seconds."+said
 	case ftppool.KindRefused:
-		e.Status, e.Msg = http.StatusForbidden, "The bridge's operator does not allow connections to this host (only public addresses, plus those in -allow-hosts)."
+		e.Status, e.Msg = http.StatusForbidden, "The bridge's operator does not allow connections to this host or port (public addresses on the FTP ports 21 and 990, plus what -allow-hosts and -allow-ports open)."
 	case ftppool.KindTimeout:
 		e.Status, e.Msg = http.StatusGatewayTimeout, "The FTP server did not answer in time."
 	case ftppool.KindTLS:
@@ -186,7 +201,11 @@ func (d *Deps) renderError(w http.ResponseWriter, r *http.Request, he *httpError
 		if he.Status == statusCanceled {
 			title = "Canceled"
 		}
-		d.render(w, he.Status, "error.html", errorPage{page: d.page(r, title), Status: he.Status, Title: title, Msg: he.Msg, Link: he.link, LinkText: he.linkText})
+		p := page{Title: title}
+		if !he.bare {
+			p = d.page(r, title)
+		}
+		d.render(w, he.Status, "error.html", errorPage{page: p, Status: he.Status, Title: title, Msg: he.Msg, Link: he.link, LinkText: he.linkText})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

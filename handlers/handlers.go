@@ -38,10 +38,11 @@ type Deps struct {
 	// one client address runs at once; 0 is no limit.
 	WalksPerClient int
 	Shares         ShareConfig
-	Metrics        http.Handler // the Prometheus scrape
 	// MaxSocketsPerSession bounds the transfer sockets (/ws) one session
 	// may hold open; 0 is no limit.
 	MaxSocketsPerSession int
+	// Hosts are the names the bridge answers to; any other Host is 421.
+	Hosts *HostNames
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}
@@ -82,7 +83,7 @@ func New(d *Deps) (http.Handler, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = d.handleError
-	e.Use(d.withClientIP, d.logRequests, securityHeaders, refuseCrossSite(http.NewCrossOriginProtection()))
+	e.Use(d.withClientIP, d.logRequests, securityHeaders, d.checkHost, refuseCrossSite(http.NewCrossOriginProtection()))
 	addRoutes(e, d)
 	return e, nil
 }

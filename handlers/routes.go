@@ -35,7 +35,6 @@ func addRoutes(e *echo.Echo, d *Deps) {
 
 	e.GET("/healthz", healthz())
 	e.GET("/readyz", readyz(d))
-	e.GET("/metrics", echo.WrapHandler(d.Metrics))
 
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles(static.FS))))
 

@@ -152,11 +152,15 @@ func (d *Deps) requestOwner(r *http.Request) string {
 }
 
 // shareURL is a share's full address: -base-url when the bridge sits behind
-// a proxy, else this request's own scheme and host. A folder's link ends
-// in "/", a file's does not.
+// a proxy, else this request's own scheme and host, which must be one of
+// -hosts: a link built from any Host a request named would send the people
+// it is given to wherever that request wanted. checkHost has refused such
+// requests already; should one get here all the same, the link is left
+// relative rather than pointed elsewhere. A folder's link ends in "/", a
+// file's does not.
 func (d *Deps) shareURL(r *http.Request, s *share.Share) string {
 	base := d.Shares.BaseURL
-	if base == "" {
+	if base == "" && d.Hosts.Allows(r.Host) {
 		scheme := "http"
 		if d.isHTTPS(r) {
 			scheme = "https"

@@ -27,16 +27,33 @@ type rule struct {
 	port   int
 }
 
-// Policy is the operator's -allow-hosts list. Public addresses are always
-// allowed; the list adds non-public ones (and names them explicitly).
+// Policy is the operator's -allow-hosts list. Public addresses are
+// allowed on FTP's ports; the list adds non-public hosts (on any port
+// unless the entry names one) and the ports its entries name.
 type Policy struct {
 	rules []rule
+	// ports are where a public address may be dialled: the whole
+	// Internet is anyone's to reach through the bridge, but only as FTP,
+	// so that it is no port scanner and no relay to other services.
+	ports []portRange
 }
 
+// portRange is lo-hi, both included.
+type portRange struct{ lo, hi int }
+
+// FTPPorts are the ports public addresses are dialled on by default:
+// FTP (and explicit TLS on it) and implicit FTPS.
+var FTPPorts = []int{21, 990}
+
 // Parse reads a comma-separated list of host names, IPs or CIDRs, each
-// optionally followed by :port (IPv6 with a port as [::1]:21).
+// optionally followed by :port (IPv6 with a port as [::1]:21). A port an
+// entry names is opened on public addresses too, as a port the operator
+// knows FTP servers to use.
 func Parse(spec string) (*Policy, error) {
 	p := &Policy{}
+	for _, port := range FTPPorts {
+		p.ports = append(p.ports, portRange{port, port})
+	}
 	for _, item := range strings.Split(spec, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -47,8 +64,42 @@ func Parse(spec string) (*Policy, error) {
 			return nil, fmt.Errorf("allow-hosts entry %q: %w", item, err)
 		}
 		p.rules = append(p.rules, r)
+		if r.port != 0 {
+			p.ports = append(p.ports, portRange{r.port, r.port})
+		}
 	}
 	return p, nil
+}
+
+// OpenPorts reads -allow-ports, a comma list of ports and ranges
+// ("2121,10000-10100"), and lets public addresses be dialled on them too.
+func (p *Policy) OpenPorts(spec string) error {
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		los, his, isRange := strings.Cut(item, "-")
+		if !isRange {
+			his = los
+		}
+		lo, err1 := strconv.Atoi(strings.TrimSpace(los))
+		hi, err2 := strconv.Atoi(strings.TrimSpace(his))
+		if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+			return fmt.Errorf("allow-ports entry %q: not a port (1-65535) or a range such as 10000-10100", item)
+		}
+		p.ports = append(p.ports, portRange{lo, hi})
+	}
+	return nil
+}
+
+func (p *Policy) publicPort(port int) bool {
+	for _, r := range p.ports {
+		if r.lo <= port && port <= r.hi {
+			return true
+		}
+	}
+	return false
 }
 
 func parseRule(item string) (rule, error) {
@@ -120,8 +171,9 @@ var nonPublic = []netip.Prefix{
 
 // Check decides for one resolved address. name is the host name the user
 // gave (for name rules); it never makes a refused IP acceptable unless the
-// operator listed that name. port 0 matches rules for any port: FTP data
-// connections go to ports the server picks.
+// operator listed that name. port 0 matches rules for any port, and any
+// port of a public address: FTP data connections go to ports the server
+// picks.
 func (p *Policy) Check(name string, ip netip.Addr, port int) error {
 	ip = ip.Unmap()
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
@@ -136,10 +188,13 @@ func (p *Policy) Check(name string, ip netip.Addr, port int) error {
 			return nil
 		}
 	}
-	if IsPublic(ip) {
-		return nil
+	if !IsPublic(ip) {
+		return fmt.Errorf("%s (%s) port %d: %w: the operator allows only public addresses unless listed in -allow-hosts", name, ip, port, ErrRefused)
 	}
-	return fmt.Errorf("%s (%s) port %d: %w: the operator allows only public addresses unless listed in -allow-hosts", name, ip, port, ErrRefused)
+	if port != 0 && !p.publicPort(port) {
+		return fmt.Errorf("%s (%s) port %d: %w: public addresses are dialled on FTP ports only (21, 990, and those in -allow-hosts and -allow-ports)", name, ip, port, ErrRefused)
+	}
+	return nil
 }
 
 // Resolver is the part of net.Resolver the dialer needs; tests swap it to

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -132,6 +133,11 @@ func TestDialChecksResolvedIP(t *testing.T) {
 	defer canary.Close()
 	_, port, _ := net.SplitHostPort(canary.Addr().String())
 	p, _ := Parse("")
+	// The canary's port is no FTP port: open it, so that only the address
+	// decides here.
+	if err := p.OpenPorts(port); err != nil {
+		t.Fatal(err)
+	}
 	r := &rebinder{}
 	d := &Dialer{Policy: p, Resolver: r, Dialer: net.Dialer{Timeout: 200 * time.Millisecond}}
 	// The first answer is public: the dial goes out (and fails or not; we
@@ -205,5 +211,86 @@ func TestDialDataByControlName(t *testing.T) {
 	}
 	if _, err := d.DialDataContext(context.Background(), "tcp", "ftp.test:2121", "ftp.test"); err == nil || errors.Is(err, ErrRefused) {
 		t.Errorf("data connection to a name instead of an IP: err = %v, want a parse error", err)
+	}
+}
+
+// TestPublicPorts: public addresses are dialled on FTP's ports, the ports
+// -allow-hosts entries name and -allow-ports; an entry without a port
+// keeps allowing every port of its own hosts; data connections (port 0)
+// go wherever the server says.
+func TestPublicPorts(t *testing.T) {
+	p, err := Parse("127.0.0.1, ftp.internal:2121, 10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.OpenPorts("8021, 10000-10100"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		ip      string
+		port    int
+		allowed bool
+	}{
+		{"", "8.8.8.8", 21, true},
+		{"", "8.8.8.8", 990, true},
+		{"", "2606:4700:4700::1111", 21, true},
+		{"", "8.8.8.8", 2121, true}, // named in -allow-hosts
+		{"", "8.8.8.8", 8021, true},
+		{"", "8.8.8.8", 10000, true},
+		{"", "8.8.8.8", 10100, true},
+		{"", "8.8.8.8", 0, true}, // a data connection
+		{"", "8.8.8.8", 22, false},
+		{"", "8.8.8.8", 25, false},
+		{"", "8.8.8.8", 80, false},
+		{"", "8.8.8.8", 9999, false},
+		{"", "8.8.8.8", 10101, false},
+		{"", "2606:4700:4700::1111", 22, false},
+		{"", "::ffff:8.8.8.8", 22, false},
+		{"", "127.0.0.1", 22, true}, // listed without a port: any
+		{"", "127.0.0.1", 54321, true},
+		{"", "10.1.2.3", 6379, true},
+		{"ftp.internal", "192.168.0.5", 2121, true},
+		{"ftp.internal", "192.168.0.5", 22, false},
+	} {
+		err := p.Check(tc.name, netip.MustParseAddr(tc.ip), tc.port)
+		if (err == nil) != tc.allowed {
+			t.Errorf("%s %s:%d: err=%v, want allowed=%v", tc.name, tc.ip, tc.port, err, tc.allowed)
+		}
+		if err != nil && !errors.Is(err, ErrRefused) {
+			t.Errorf("%s:%d: error does not wrap ErrRefused: %v", tc.ip, tc.port, err)
+		}
+	}
+	for _, bad := range []string{"0", "65536", "22-21", "ssh", "1-", "-5"} {
+		if err := p.OpenPorts(bad); err == nil {
+			t.Errorf("-allow-ports %q was accepted", bad)
+		}
+	}
+}
+
+// TestPortRefusedWithoutDialling: a public name on port 22 is refused
+// before any connection is tried, so the refusal says nothing about what
+// listens there.
+func TestPortRefusedWithoutDialling(t *testing.T) {
+	p, err := Parse("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tried := 0
+	d := &Dialer{Policy: p, Resolver: fixedResolver{netip.MustParseAddr("93.184.216.34")},
+		Dialer: net.Dialer{Control: func(string, string, syscall.RawConn) error {
+			tried++
+			return errors.New("the test dials nothing")
+		}}}
+	for _, addr := range []string{"ftp.example.test:22", "ftp.example.test:3306", "93.184.216.34:22", "[2606:4700:4700::1111]:443"} {
+		if _, err := d.DialContext(context.Background(), "tcp", addr); !errors.Is(err, ErrRefused) {
+			t.Errorf("%s: err = %v, want ErrRefused", addr, err)
+		}
+	}
+	if tried != 0 {
+		t.Errorf("%d connections were tried to refused ports", tried)
+	}
+	if _, err := d.DialContext(context.Background(), "tcp", "ftp.example.test:21"); errors.Is(err, ErrRefused) || tried != 1 {
+		t.Errorf("port 21: err = %v after %d tries, want the dial tried once", err, tried)
 	}
 }
