@@ -44,6 +44,7 @@ var serverKinds = []struct {
 	}},
 	{"vsftpd", realStarter(realftp.StartVsftpd)},
 	{"pure-ftpd", realStarter(realftp.StartPureFTPd)},
+	{"proftpd", realStarter(realftp.StartProFTPD)},
 }
 
 func realStarter(start func(testing.TB, realftp.Options) *realftp.Server) func(*testing.T, string) ftpServer {
@@ -54,7 +55,8 @@ func realStarter(start func(testing.TB, realftp.Options) *realftp.Server) func(*
 	}
 }
 
-// TestMissingFoldersAre404: on every server, a folder address that names
+// TestMissingFoldersAre404: on every server (embedded, vsftpd, pure-ftpd,
+// proftpd), a folder address that names
 // no folder (missing, or a file) is 404 however it is asked for (page,
 // JSON, zip, count, upload), and the page offers the folder above; an
 // empty folder still lists as empty.
@@ -174,7 +176,8 @@ func jsonString(s string) string {
 }
 
 // TestLoginFolderWithoutChroot: a local user who is not chrooted lands in
-// a folder of the server (vsftpd's default for local users). Bridge paths
+// a folder of the server (vsftpd's default for local users; also on
+// pure-ftpd and proftpd). Bridge paths
 // are relative to it as curl's ftp:// URLs are, %2F makes them absolute,
 // and the connect form lands there.
 func TestLoginFolderWithoutChroot(t *testing.T) {
@@ -188,6 +191,7 @@ func TestLoginFolderWithoutChroot(t *testing.T) {
 	}{
 		{"vsftpd", realftp.StartVsftpd},
 		{"pure-ftpd", realftp.StartPureFTPd},
+		{"proftpd", realftp.StartProFTPD},
 	} {
 		t.Run(start.name, func(t *testing.T) {
 			root := t.TempDir()
