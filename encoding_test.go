@@ -73,6 +73,10 @@ func TestLegacyNameEncoding(t *testing.T) {
 	if !slices.ContainsFunc(l.Entries, func(e jsonEntry) bool { return e.Name == "\ufffd.txt" }) {
 		t.Errorf("without an encoding: %+v", l.Entries)
 	}
+	// ... and the bridge asks for UTF-8, which the server offers in FEAT.
+	if !slices.ContainsFunc(srv.Commands(), func(line string) bool { return strings.EqualFold(line, "OPTS UTF8 ON") }) {
+		t.Errorf("the bridge did not send OPTS UTF8 ON to a server whose FEAT offers UTF8: %q", srv.Commands())
+	}
 
 	// Chosen on the connect form, it holds for the session's pages.
 	c := newJarClient(t)
