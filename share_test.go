@@ -17,7 +17,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
-// shareAnswer is the answer to ?op=share (DESIGN.md section 3).
+// shareAnswer is the answer to ?op=share, as the README gives it.
 type shareAnswer struct {
 	ID      string    `json:"id"`
 	URL     string    `json:"url"`

@@ -17,7 +17,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
 )
 
-// transferEvent is the WebSocket's event, as DESIGN.md section 5 fixes it.
+// transferEvent is the WebSocket's event, as the README describes it.
 type transferEvent struct {
 	Type  string `json:"type"`
 	ID    string `json:"id"`

@@ -44,8 +44,9 @@ func badRequest(format string, args ...any) *httpError {
 	return &httpError{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...)}
 }
 
-// ftpError maps an error from ftppool to what the person sees (DESIGN.md
-// section 4). The server's own reply is quoted where there is one.
+// ftpError maps an error from ftppool to what the person sees (the README's
+// status table; docs/ARCHITECTURE.md says why it is done here only). The
+// server's own reply is quoted where there is one.
 func ftpError(err error, what string) *httpError {
 	reply := ftppool.Reply(err)
 	said := ""

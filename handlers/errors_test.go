@@ -15,8 +15,8 @@ import (
 )
 
 // TestFTPErrorStatuses: the server's refusals of a write, and the ways an
-// upload's body can fail, become the statuses DESIGN.md section 4 and the
-// README promise, with words that say what happened.
+// upload's body can fail, become the statuses the README
+// promises, with words that say what happened.
 func TestFTPErrorStatuses(t *testing.T) {
 	reply := func(code int, msg string) error {
 		return fmt.Errorf("upload /a: %w", &textproto.Error{Code: code, Msg: msg})

@@ -8,7 +8,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/static"
 )
 
-// addRoutes lists every URL the bridge answers. DESIGN.md section 3 is the
+// addRoutes lists every URL the bridge answers. The README's URL table is the
 // contract; keep the two in step.
 func addRoutes(e *echo.Echo, d *Deps) {
 	e.GET("/", home(d))

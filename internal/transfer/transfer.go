@@ -16,7 +16,7 @@ import (
 // State is where a transfer is in its life.
 type State string
 
-// The states, as DESIGN.md section 5 names them.
+// The states, as the transfer events name them (README).
 const (
 	Queued   State = "queued"
 	Running  State = "running"
@@ -44,7 +44,7 @@ type Event struct {
 }
 
 // Interval is how often running transfers are reported: about four
-// events a second each, as DESIGN.md section 5 asks.
+// events a second each, as the README promises.
 const Interval = 250 * time.Millisecond
 
 // keepDone is how long, and how many, finished transfers stay listed.
