@@ -77,6 +77,22 @@ func FuzzPathCodec(f *testing.F) {
 			if err != nil || got != p || dir {
 				t.Fatalf("%q -> %q -> %q, %v, %v", p, EncodePath(p, false), got, dir, err)
 			}
+			// Site paths, relative and absolute, round-trip too, and a
+			// name never turns a relative path into an absolute one.
+			for _, sp := range []string{s, "dir/" + s, "/" + s} {
+				enc := EncodeSitePath(sp, true)
+				got, dir, err := DecodeSitePath(enc[1:])
+				if err != nil || got != sp || !dir {
+					t.Fatalf("site path %q -> %q -> %q, %v, %v", sp, enc, got, dir, err)
+				}
+			}
+		}
+		if got, _, err := DecodeSitePath(s); err == nil {
+			for _, seg := range Split(got) {
+				if CheckName(seg) != nil {
+					t.Fatalf("DecodeSitePath(%q) = %q: segment %q is not a safe name", s, got, seg)
+				}
+			}
 		}
 		got, _, err := DecodePath(s)
 		if err != nil {
