@@ -17,21 +17,14 @@ import (
 // works; aborted downloads leave the next request working.
 func TestRealServers(t *testing.T) {
 	caFile, certFile, keyFile, _ := testCAFiles(t)
-	for _, start := range []struct {
-		name string
-		fn   func(testing.TB, realftp.Options) *realftp.Server
-	}{
-		{"vsftpd", realftp.StartVsftpd},
-		{"pure-ftpd", realftp.StartPureFTPd},
-		{"proftpd", realftp.StartProFTPD},
-	} {
-		t.Run(start.name, func(t *testing.T) {
+	for _, start := range realftp.Daemons {
+		t.Run(start.Name, func(t *testing.T) {
 			root := t.TempDir()
 			files := testftp.Tree(t, root)
 			// vsftpd and proftpd keep their stock TLS session reuse
 			// requirement: the bridge must resume the control connection's
 			// TLS session on data connections.
-			srv := start.fn(t, realftp.Options{Root: root, TLSCertFile: certFile, TLSKeyFile: keyFile, RequireSessionReuse: true})
+			srv := start.Start(t, realftp.Options{Root: root, TLSCertFile: certFile, TLSKeyFile: keyFile, RequireSessionReuse: true})
 			b := startBridge(t, "-allow-hosts", "127.0.0.1", "-ftp-ca-file", caFile)
 			for _, tc := range []struct {
 				name, scheme string

@@ -32,27 +32,26 @@ type ftpServer struct {
 	root                 string // the served tree on this machine's disk
 }
 
-// serverKinds start each server of the suite: the embedded one and
-// Debian's daemons.
-var serverKinds = []struct {
+type serverKind struct {
 	name  string
 	start func(t *testing.T, root string) ftpServer
-}{
-	{"embedded", func(t *testing.T, root string) ftpServer {
-		srv := testftp.Start(t, embedftp.Options{Root: root})
-		return ftpServer{srv.Addr(), testftp.User, testftp.Password, root}
-	}},
-	{"vsftpd", realStarter(realftp.StartVsftpd)},
-	{"pure-ftpd", realStarter(realftp.StartPureFTPd)},
-	{"proftpd", realStarter(realftp.StartProFTPD)},
 }
 
-func realStarter(start func(testing.TB, realftp.Options) *realftp.Server) func(*testing.T, string) ftpServer {
-	return func(t *testing.T, root string) ftpServer {
-		testftp.Tree(t, root)
-		srv := start(t, realftp.Options{Root: root, Writable: true})
-		return ftpServer{srv.Addr, srv.User, srv.Password, root}
+// serverKinds start each server of the suite: the embedded one and
+// Debian's daemons.
+func serverKinds() []serverKind {
+	kinds := []serverKind{{"embedded", func(t *testing.T, root string) ftpServer {
+		srv := testftp.Start(t, embedftp.Options{Root: root})
+		return ftpServer{srv.Addr(), testftp.User, testftp.Password, root}
+	}}}
+	for _, d := range realftp.Daemons {
+		kinds = append(kinds, serverKind{d.Name, func(t *testing.T, root string) ftpServer {
+			testftp.Tree(t, root)
+			srv := d.Start(t, realftp.Options{Root: root, Writable: true})
+			return ftpServer{srv.Addr, srv.User, srv.Password, root}
+		}})
 	}
+	return kinds
 }
 
 // TestMissingFoldersAre404: on every server (embedded, vsftpd, pure-ftpd,
@@ -61,7 +60,7 @@ func realStarter(start func(testing.TB, realftp.Options) *realftp.Server) func(*
 // JSON, zip, count, upload), and the page offers the folder above; an
 // empty folder still lists as empty.
 func TestMissingFoldersAre404(t *testing.T) {
-	for _, kind := range serverKinds {
+	for _, kind := range serverKinds() {
 		t.Run(kind.name, func(t *testing.T) {
 			root := t.TempDir()
 			if err := os.Mkdir(filepath.Join(root, "empty"), 0o755); err != nil {
@@ -185,21 +184,14 @@ func TestLoginFolderWithoutChroot(t *testing.T) {
 	if err != nil {
 		realftp.SkipOrFail(t, "curl not installed: %v", err)
 	}
-	for _, start := range []struct {
-		name string
-		fn   func(testing.TB, realftp.Options) *realftp.Server
-	}{
-		{"vsftpd", realftp.StartVsftpd},
-		{"pure-ftpd", realftp.StartPureFTPd},
-		{"proftpd", realftp.StartProFTPD},
-	} {
-		t.Run(start.name, func(t *testing.T) {
+	for _, start := range realftp.Daemons {
+		t.Run(start.Name, func(t *testing.T) {
 			root := t.TempDir()
 			files := testftp.Tree(t, root)
 			if err := os.WriteFile(filepath.Join(root, "notes.txt"), []byte("alice's notes\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			srv := start.fn(t, realftp.Options{Root: root, Writable: true, NonChroot: true})
+			srv := start.Start(t, realftp.Options{Root: root, Writable: true, NonChroot: true})
 			if srv.Home == "/" {
 				t.Fatalf("the server chroots its local user")
 			}

@@ -315,7 +315,7 @@ func deleteTree(t *testing.T, client *http.Client, u string) (int, string) {
 // delete stops at it and says so in the server's words.
 func TestWalksGoPastUnsafeNames(t *testing.T) {
 	const odd = `x\..\y.txt`
-	for _, kind := range serverKinds {
+	for _, kind := range serverKinds() {
 		t.Run(kind.name, func(t *testing.T) {
 			root := t.TempDir()
 			writeFiles(t, root, map[string]string{
@@ -389,7 +389,7 @@ func TestWalksGoPastUnsafeNames(t *testing.T) {
 // recursive delete deletes the links, never what they lead to.
 func TestWalksFollowNoLinks(t *testing.T) {
 	const outside = "outside the walked folder"
-	for _, kind := range serverKinds {
+	for _, kind := range serverKinds() {
 		t.Run(kind.name, func(t *testing.T) {
 			root := t.TempDir()
 			writeFiles(t, root, map[string]string{"outside.txt": outside, "top/a.txt": "a", "top/sub/b.txt": "bb"})

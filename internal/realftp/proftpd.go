@@ -138,20 +138,7 @@ func StartProFTPD(t testing.TB, o Options) *Server {
 		},
 	}
 	ports, logs := launch(t, inst, spec)
-	return &Server{
-		Name:         "proftpd",
-		Addr:         fmt.Sprintf("127.0.0.1:%d", ports.control),
-		User:         acct.name,
-		Password:     acct.password,
-		Root:         root,
-		Home:         startDir(o, root),
-		PassivePorts: [2]int{ports.pasvLo, ports.pasvHi},
-		TLS:          cert != "",
-		ImplicitTLS:  o.ImplicitTLS,
-		uid:          ownerUID(o.Writable, acct.uid),
-		gid:          acct.gid,
-		logFiles:     logs,
-	}
+	return newServer("proftpd", ports, acct, root, o, cert != "", logs)
 }
 
 // primaryGroup returns the name of the user's primary group, which

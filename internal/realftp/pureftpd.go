@@ -190,19 +190,7 @@ exec "$@"`
 		},
 	}
 	ports, logs := launch(t, inst, spec)
-	return &Server{
-		Name:         "pure-ftpd",
-		Addr:         fmt.Sprintf("127.0.0.1:%d", ports.control),
-		User:         acct.name,
-		Password:     acct.password,
-		Root:         root,
-		Home:         startDir(o, root),
-		PassivePorts: [2]int{ports.pasvLo, ports.pasvHi},
-		TLS:          tlsArg != "",
-		uid:          ownerUID(o.Writable, acct.uid),
-		gid:          acct.gid,
-		logFiles:     logs,
-	}
+	return newServer("pure-ftpd", ports, acct, root, o, tlsArg != "", logs)
 }
 
 // makePureDB writes a one-user PureDB file. The text form is pure-pw's

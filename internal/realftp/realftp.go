@@ -99,6 +99,37 @@ type Server struct {
 	logFiles []string
 }
 
+// Daemon is one kind of real server and how to start it.
+type Daemon struct {
+	Name  string
+	Start func(testing.TB, Options) *Server
+}
+
+// Daemons are every real server the suite runs against.
+var Daemons = []Daemon{
+	{"vsftpd", StartVsftpd},
+	{"pure-ftpd", StartPureFTPd},
+	{"proftpd", StartProFTPD},
+}
+
+// newServer describes a daemon that launch started.
+func newServer(name string, ports portBlock, acct account, root string, o Options, tls bool, logs []string) *Server {
+	return &Server{
+		Name:         name,
+		Addr:         fmt.Sprintf("127.0.0.1:%d", ports.control),
+		User:         acct.name,
+		Password:     acct.password,
+		Root:         root,
+		Home:         startDir(o, root),
+		PassivePorts: [2]int{ports.pasvLo, ports.pasvHi},
+		TLS:          tls,
+		ImplicitTLS:  o.ImplicitTLS,
+		uid:          ownerUID(o.Writable, acct.uid),
+		gid:          acct.gid,
+		logFiles:     logs,
+	}
+}
+
 // Logs returns what the daemon has written so far to its stdout/stderr and
 // log files, for diagnosing a failing test.
 func (s *Server) Logs() string {

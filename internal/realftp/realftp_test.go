@@ -32,17 +32,6 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/realftp"
 )
 
-type starter struct {
-	name  string
-	start func(testing.TB, realftp.Options) *realftp.Server
-}
-
-var starters = []starter{
-	{"vsftpd", realftp.StartVsftpd},
-	{"pure-ftpd", realftp.StartPureFTPd},
-	{"proftpd", realftp.StartProFTPD},
-}
-
 // Names chosen to break anything that is not byte-exact: shell and URL
 // metacharacters, quotes, a name near NAME_MAX, bytes that are not UTF-8,
 // and a dot file that listings hide by default.
@@ -201,8 +190,8 @@ func checkReadable(t *testing.T, c *ftp.ServerConn, files map[string][]byte) {
 }
 
 func TestServers(t *testing.T) {
-	for _, s := range starters {
-		t.Run(s.name, func(t *testing.T) {
+	for _, s := range realftp.Daemons {
+		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
 			t.Run("Writable", func(t *testing.T) { testWritable(t, s) })
 			t.Run("ReadOnly", func(t *testing.T) { testReadOnly(t, s) })
@@ -214,9 +203,9 @@ func TestServers(t *testing.T) {
 	}
 }
 
-func testWritable(t *testing.T, s starter) {
+func testWritable(t *testing.T, s realftp.Daemon) {
 	root, files := makeTree(t)
-	srv := s.start(t, realftp.Options{Root: root, Writable: true})
+	srv := s.Start(t, realftp.Options{Root: root, Writable: true})
 
 	t.Run("anonymous", func(t *testing.T) {
 		c := login(t, srv, true)
@@ -286,9 +275,9 @@ func testWritable(t *testing.T, s starter) {
 	})
 }
 
-func testReadOnly(t *testing.T, s starter) {
+func testReadOnly(t *testing.T, s realftp.Daemon) {
 	root, files := makeTree(t)
-	srv := s.start(t, realftp.Options{Root: root})
+	srv := s.Start(t, realftp.Options{Root: root})
 	c := login(t, srv, false)
 	checkReadable(t, c, files)
 	if err := c.Stor("/user-upload.txt", strings.NewReader("x")); err == nil {
@@ -306,9 +295,9 @@ func testReadOnly(t *testing.T, s starter) {
 // testRawListings bypasses the client library's parser to check that the
 // daemon's own output carries every name byte for byte, and logs it (run
 // with -v) to document each daemon's listing format.
-func testRawListings(t *testing.T, s starter) {
+func testRawListings(t *testing.T, s realftp.Daemon) {
 	root, _ := makeTree(t)
-	srv := s.start(t, realftp.Options{Root: root})
+	srv := s.Start(t, realftp.Options{Root: root})
 	cmds := []string{"LIST", "LIST -a", "NLST", "MLSD"}
 	for _, cmd := range cmds {
 		out, code, err := rawList(srv.Addr, cmd)
@@ -476,10 +465,10 @@ func writeCert(t *testing.T) (string, string, *x509.CertPool) {
 	return certFile, keyFile, pool
 }
 
-func testTLS(t *testing.T, s starter, implicit bool) {
+func testTLS(t *testing.T, s realftp.Daemon, implicit bool) {
 	root, files := makeTree(t)
 	certFile, keyFile, pool := writeCert(t)
-	srv := s.start(t, realftp.Options{Root: root, Writable: true, TLSCertFile: certFile, TLSKeyFile: keyFile, ImplicitTLS: implicit})
+	srv := s.Start(t, realftp.Options{Root: root, Writable: true, TLSCertFile: certFile, TLSKeyFile: keyFile, ImplicitTLS: implicit})
 	cfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	opt := ftp.DialWithExplicitTLS(cfg)
 	if implicit {
@@ -519,17 +508,17 @@ func testTLS(t *testing.T, s starter, implicit bool) {
 // connection with 522, proftpd with 425.
 func TestSessionReuse(t *testing.T) {
 	for _, s := range []struct {
-		starter
+		realftp.Daemon
 		refusal string
 	}{
-		{starter{"vsftpd", realftp.StartVsftpd}, "522 SSL connection failed: session reuse required"},
-		{starter{"proftpd", realftp.StartProFTPD}, "425 Unable to build data connection: Operation not permitted"},
+		{realftp.Daemon{Name: "vsftpd", Start: realftp.StartVsftpd}, "522 SSL connection failed: session reuse required"},
+		{realftp.Daemon{Name: "proftpd", Start: realftp.StartProFTPD}, "425 Unable to build data connection: Operation not permitted"},
 	} {
-		t.Run(s.name, func(t *testing.T) {
+		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
 			root, files := makeTree(t)
 			certFile, keyFile, pool := writeCert(t)
-			srv := s.start(t, realftp.Options{Root: root, TLSCertFile: certFile, TLSKeyFile: keyFile, RequireSessionReuse: true})
+			srv := s.Start(t, realftp.Options{Root: root, TLSCertFile: certFile, TLSKeyFile: keyFile, RequireSessionReuse: true})
 
 			plain := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 			c := login(t, srv, true, ftp.DialWithExplicitTLS(plain))
@@ -550,14 +539,14 @@ func TestSessionReuse(t *testing.T) {
 
 // testLarge checks that big transfers run at loopback speed in both
 // directions, i.e. that nothing in the configuration throttles them.
-func testLarge(t *testing.T, s starter) {
+func testLarge(t *testing.T, s realftp.Daemon) {
 	if testing.Short() {
 		t.Skip("large transfer skipped in -short mode")
 	}
 	const size = 256 << 20
 	const minRate = 20 << 20 // bytes/s; loopback does hundreds of MiB/s, this only catches throttling
 	root := t.TempDir()
-	srv := s.start(t, realftp.Options{Root: root, Writable: true})
+	srv := s.Start(t, realftp.Options{Root: root, Writable: true})
 	// Created after the start, as a file a test adds while the daemon
 	// runs would be: root-owned and 0644, which must still be servable.
 	big := filepath.Join(root, "big.bin")
@@ -665,11 +654,11 @@ func TestSkipOrFail(t *testing.T) {
 // test does not keep a session process alive after the test: vsftpd puts
 // each session in its own process group, out of reach of a group kill.
 func TestCleanupEndsSessions(t *testing.T) {
-	for _, s := range starters {
-		t.Run(s.name, func(t *testing.T) {
+	for _, s := range realftp.Daemons {
+		t.Run(s.Name, func(t *testing.T) {
 			var open []*ftp.ServerConn
 			t.Run("server", func(t *testing.T) {
-				srv := s.start(t, realftp.Options{Root: t.TempDir()})
+				srv := s.Start(t, realftp.Options{Root: t.TempDir()})
 				for _, user := range []string{realftp.AnonymousUser, srv.User} {
 					// Not login(): its cleanup would close the connection
 					// before the daemon's cleanup runs.
@@ -703,13 +692,13 @@ func TestCleanupEndsSessions(t *testing.T) {
 // TestNonChroot: the unchrooted local user starts in Root, named by its
 // absolute path, and sees the whole filesystem; anonymous stays chrooted.
 func TestNonChroot(t *testing.T) {
-	for _, s := range starters {
-		t.Run(s.name, func(t *testing.T) {
+	for _, s := range realftp.Daemons {
+		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
 			for _, writable := range []bool{false, true} {
 				t.Run(fmt.Sprintf("writable=%v", writable), func(t *testing.T) {
 					root, files := makeTree(t)
-					srv := s.start(t, realftp.Options{Root: root, Writable: writable, NonChroot: true})
+					srv := s.Start(t, realftp.Options{Root: root, Writable: writable, NonChroot: true})
 					if srv.Home != srv.Root {
 						t.Errorf("Home = %q, want Root %q", srv.Home, srv.Root)
 					}
@@ -753,10 +742,10 @@ func TestNonChroot(t *testing.T) {
 
 // TestChrootHome: chrooted, the local user's Home is "/".
 func TestChrootHome(t *testing.T) {
-	for _, s := range starters {
-		t.Run(s.name, func(t *testing.T) {
+	for _, s := range realftp.Daemons {
+		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
-			srv := s.start(t, realftp.Options{Root: t.TempDir()})
+			srv := s.Start(t, realftp.Options{Root: t.TempDir()})
 			if srv.Home != "/" {
 				t.Errorf("Home = %q, want /", srv.Home)
 			}
@@ -771,11 +760,11 @@ func TestChrootHome(t *testing.T) {
 // while the one under it keeps working. A limit of 1 also checks that the
 // helper's own greeting probe is not still counted when the test begins.
 func TestMaxPerIP(t *testing.T) {
-	for _, s := range starters {
-		t.Run(s.name, func(t *testing.T) {
+	for _, s := range realftp.Daemons {
+		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
 			root, files := makeTree(t)
-			srv := s.start(t, realftp.Options{Root: root, MaxPerIP: 1})
+			srv := s.Start(t, realftp.Options{Root: root, MaxPerIP: 1})
 			first := login(t, srv, false)
 			c, err := ftp.Dial(srv.Addr, ftp.DialWithTimeout(10*time.Second))
 			if err == nil {

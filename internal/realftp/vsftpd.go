@@ -81,20 +81,7 @@ func StartVsftpd(t testing.TB, o Options) *Server {
 		},
 	}
 	ports, logs := launch(t, inst, spec)
-	return &Server{
-		Name:         "vsftpd",
-		Addr:         fmt.Sprintf("127.0.0.1:%d", ports.control),
-		User:         acct.name,
-		Password:     acct.password,
-		Root:         root,
-		Home:         startDir(o, root),
-		PassivePorts: [2]int{ports.pasvLo, ports.pasvHi},
-		TLS:          cert != "",
-		ImplicitTLS:  o.ImplicitTLS,
-		uid:          ownerUID(o.Writable, acct.uid),
-		gid:          acct.gid,
-		logFiles:     logs,
-	}
+	return newServer("vsftpd", ports, acct, root, o, cert != "", logs)
 }
 
 type vsftpdParams struct {
