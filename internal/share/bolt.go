@@ -36,20 +36,8 @@ func OpenBolt(path string) (*BoltStore, error) {
 	return &BoltStore{db: db}, nil
 }
 
-// Put adds a new share.
-func (b *BoltStore) Put(s Share) error {
-	v, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	return b.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(sharesBucket)
-		if bk.Get([]byte(s.ID)) != nil {
-			return fmt.Errorf("share %s exists already", s.ID)
-		}
-		return bk.Put([]byte(s.ID), v)
-	})
-}
+// Put adds a new share, with no limits.
+func (b *BoltStore) Put(s Share) error { return b.PutLimited(s, Limits{}) }
 
 // PutLimited adds a new share within l. It reads every share, as List
 // does: share creation is rate-limited, so this is not done often.
@@ -62,6 +50,9 @@ func (b *BoltStore) PutLimited(s Share, l Limits) error {
 		bk := tx.Bucket(sharesBucket)
 		if bk.Get([]byte(s.ID)) != nil {
 			return fmt.Errorf("share %s exists already", s.ID)
+		}
+		if l.PerOwner <= 0 && l.PerClient <= 0 {
+			return bk.Put([]byte(s.ID), v)
 		}
 		owner := &TooManyError{Max: l.PerOwner}
 		client := &TooManyError{PerClient: true, Max: l.PerClient}
