@@ -236,6 +236,23 @@ func TestLoginFolderWithoutChroot(t *testing.T) {
 				t.Errorf("the upload is not in the login folder: %q %v", got, err)
 			}
 
+			// Neither home nor a folder above it can be renamed or deleted:
+			// every address of the site starts there.
+			for _, tc := range []struct{ method, url string }{
+				{http.MethodPost, site + "?op=rename&to=elsewhere"},
+				{http.MethodPost, site + "?op=delete&recursive=1"},
+				{http.MethodDelete, site + urlpath.EncodeSitePath(path.Dir(srv.Home), true)[1:] + "?recursive=1"},
+				{http.MethodPost, site + urlpath.EncodeSitePath(path.Dir(srv.Home), true)[1:] + "?op=rename&to=elsewhere"},
+			} {
+				req, _ := http.NewRequest(tc.method, tc.url, nil)
+				if resp, body := doReq(t, client, req); resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("%s %s: %d %s, want 400", tc.method, tc.url, resp.StatusCode, body)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(root, "notes.txt")); err != nil {
+				t.Fatalf("the login folder is gone: %v", err)
+			}
+
 			// The connect form lands in home; the breadcrumbs show the
 			// absolute path, home marked, the levels above in the %2F form.
 			c := newJarClient(t)
@@ -254,5 +271,27 @@ func TestLoginFolderWithoutChroot(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEmptyFolderSaidWith550: servers such as IIS and wu-ftpd answer LIST
+// of an empty folder with "550 No files found"; the folder is there (CWD
+// enters it), so it lists as empty, while a missing one is still 404.
+func TestEmptyFolderSaidWith550(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.Script["LIST"] = func(c *fakeftp.Conn, _ string) { c.Reply(550, "No files found") }
+	srv.Script["CWD"] = func(c *fakeftp.Conn, arg string) {
+		if arg == "/empty" {
+			c.Reply(250, "CWD command successful")
+			return
+		}
+		c.Reply(550, "The system cannot find the file specified")
+	}
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	if l := listJSON(t, nil, addrURL(b, "ftp", "", srv.Addr(), "/empty", true)); len(l.Entries) != 0 {
+		t.Errorf("the empty folder lists %+v", l.Entries)
+	}
+	if resp, body := get(t, nil, addrURL(b, "ftp", "", srv.Addr(), "/missing", true), "Accept", "application/json"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the missing folder: %d %s, want 404", resp.StatusCode, body)
 	}
 }

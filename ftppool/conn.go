@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jlaffaye/ftp"
+
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
 // conn is one logged-in control connection. jlaffaye's ServerConn is not
@@ -219,7 +221,7 @@ func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login, gate fun
 	}
 	opts := []ftp.DialOption{ftp.DialWithDialFunc(dialFunc), ftp.DialWithDisabledMLSD(p.mlsdDisabled(ep)),
 		// jlaffaye sends OPTS UTF8 ON where FEAT offers UTF8.
-		ftp.DialWithDisabledUTF8(ep.Encoding != "")}
+		ftp.DialWithDisabledUTF8(ep.NoUTF8)}
 	switch ep.Security {
 	case ExplicitTLS:
 		opts = append(opts, ftp.DialWithExplicitTLS(tlsConf))
@@ -307,13 +309,8 @@ func pwdPath(dir string) (string, bool) {
 // cleanAbsolute reports an absolute path with nothing to clean away and
 // no byte that a name on the server could not hold.
 func cleanAbsolute(p string) bool {
-	if !strings.HasPrefix(p, "/") || strings.Contains(p, "\\") {
+	if !strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || urlpath.HasControl(p) {
 		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] < 0x20 || p[i] == 0x7f {
-			return false
-		}
 	}
 	return path.Clean(p) == strings.TrimSuffix(p, "/") || p == "/"
 }

@@ -119,6 +119,8 @@ func ambiguous(dir string, out []Entry) bool {
 func folderOr(c *conn, dir string, listErr error) error {
 	err := c.sc.ChangeDir(dir)
 	switch {
+	case err == nil && ErrorKind(listErr) == KindNotFound:
+		return nil // "550 No files found": some servers' word for an empty folder
 	case err == nil:
 		return listErr
 	case !inStep(err):

@@ -32,15 +32,15 @@ type Endpoint struct {
 	Security Security
 	Host     string
 	Port     int
-	// Encoding names a legacy encoding of the server's file names
-	// ("windows-1251"); "" is UTF-8. The pool only declines to ask for
-	// UTF-8 (OPTS UTF8 ON) when it is set: a server that then converted
-	// names would hand out bytes that are not in this encoding.
-	Encoding string
+	// NoUTF8: the server's names are in a legacy encoding (the person
+	// named one), so the pool does not ask for UTF-8 (OPTS UTF8 ON): a
+	// server that then converted names would hand out other bytes. Only
+	// this flag, not the encoding's name, keys the connections, so that
+	// naming encodings cannot multiply a session's connection cap.
+	NoUTF8 bool
 }
 
-// sameServer reports the same server, whatever the encoding its names
-// are read in.
+// sameServer reports the same server, whether or not UTF-8 was asked for.
 func (e Endpoint) sameServer(o Endpoint) bool {
 	return e.Security == o.Security && e.Host == o.Host && e.Port == o.Port
 }
@@ -139,6 +139,7 @@ type sitePool struct {
 	// as guessing.
 	proven  *string
 	dialing bool
+	home    string // the login folder, once a connection has logged in
 }
 
 // provenFor tells whether password logged in on sp already.
@@ -290,6 +291,7 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 				// wait for one of those it holds for us.
 				continue
 			}
+			sp.home = c.home
 			p.notifyLocked()
 			p.mu.Unlock()
 			c.pool = sp
@@ -667,10 +669,18 @@ func (h *Handle) Check(ctx context.Context) error {
 }
 
 // Home returns the login folder: where the server puts this login (its PWD
-// after login), which paths in bridge URLs are relative to. It logs in if
-// no connection is open; an idle one answers without a round trip.
+// after login), which paths in bridge URLs are relative to. Once a
+// connection logged in it is known; else this logs in.
 func (h *Handle) Home(ctx context.Context) (string, error) {
+	h.p.mu.Lock()
 	var home string
+	if sp := h.p.sites[h.key]; sp != nil {
+		home = sp.home
+	}
+	h.p.mu.Unlock()
+	if home != "" {
+		return home, nil
+	}
 	err := h.do(ctx, func(c *conn) error {
 		home = c.home
 		return nil

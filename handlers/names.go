@@ -4,11 +4,17 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
 	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/korean"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
 	"golang.org/x/text/encoding/unicode"
 )
 
@@ -24,7 +30,7 @@ type names struct {
 }
 
 // namesFor looks an encoding up by any of its IANA names or aliases
-// ("windows-1251", "cp1251", "Shift_JIS", "gbk", "latin1").
+// ("windows-1251", "Shift_JIS", "gbk", "latin1").
 func namesFor(name string) (names, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -41,7 +47,31 @@ func namesFor(name string) (names, error) {
 	if enc == unicode.UTF8 {
 		return names{}, nil
 	}
+	if !asciiSafe(enc) {
+		return names{}, badRequest("The name encoding %q cannot be used for file names: it does not keep ASCII as it is (\"/\", \".\" and control characters could come out of other bytes). Use an encoding such as windows-1251, iso-8859-1, shift_jis, gbk or big5.", name)
+	}
 	return names{enc: enc, name: canonical}, nil
+}
+
+// multiByteNames are the encodings of more than one byte a character that
+// keep every ASCII byte as it is and carry no state from name to name.
+var multiByteNames = []encoding.Encoding{japanese.ShiftJIS, japanese.EUCJP, korean.EUCKR,
+	simplifiedchinese.GBK, simplifiedchinese.GB18030, traditionalchinese.Big5}
+
+// asciiSafe reports an encoding in which bytes that are not ASCII never
+// decode to ASCII and ASCII stays ASCII: the separators and dots that
+// CheckName judges on the server's bytes mean the same once decoded.
+// EBCDIC code pages, UTF-16 and the stateful ones (HZ, ISO-2022-*) fail.
+func asciiSafe(enc encoding.Encoding) bool {
+	if _, single := enc.(*charmap.Charmap); !single && !slices.Contains(multiByteNames, enc) {
+		return false
+	}
+	ascii := make([]byte, 0x80)
+	for i := range ascii {
+		ascii[i] = byte(i)
+	}
+	got, err := enc.NewDecoder().Bytes(ascii)
+	return err == nil && string(got) == string(ascii)
 }
 
 // show makes a name (or path) of the server readable: decoded from the

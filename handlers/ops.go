@@ -93,8 +93,8 @@ func (d *Deps) rename(c echo.Context, t *target) error {
 	if err != nil {
 		return err
 	}
-	if t.Path == "/" || t.Path == t.Home {
-		return badRequest("The site's root folder and your login folder cannot be renamed.")
+	if t.holdsHome() {
+		return badRequest("The site's root folder, your login folder and the folders above it cannot be renamed.")
 	}
 	to, err := t.names.bytes(form.Get("to"))
 	if err != nil {
@@ -146,8 +146,8 @@ func (d *Deps) remove(c echo.Context, t *target) error {
 	if err != nil {
 		return err
 	}
-	if t.Path == "/" || t.Path == t.Home {
-		return badRequest("The site's root folder and your login folder cannot be deleted.")
+	if t.holdsHome() {
+		return badRequest("The site's root folder, your login folder and the folders above it cannot be deleted.")
 	}
 	recursive := form.Get("recursive") == "1"
 	if recursive {

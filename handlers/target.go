@@ -68,7 +68,7 @@ func endpoint(s urlpath.Site, n names) ftppool.Endpoint {
 	case "ftps":
 		sec = ftppool.ImplicitTLS
 	}
-	return ftppool.Endpoint{Security: sec, Host: s.Host, Port: s.Port, Encoding: n.name}
+	return ftppool.Endpoint{Security: sec, Host: s.Host, Port: s.Port, NoUTF8: n.enc != nil}
 }
 
 // resolve finds the login for a request and the absolute path it means.
@@ -89,6 +89,14 @@ func (d *Deps) resolve(c echo.Context) (*target, error) {
 
 // url is the bridge address of the absolute FTP path abs on t's site.
 func (t *target) url(abs string, dir bool) string { return t.Site.URL(t.Home, abs, dir) }
+
+// holdsHome reports the server's root, the login folder or a folder above
+// it: renamed or deleted, it would take the folder every address of the
+// site starts from.
+func (t *target) holdsHome() bool {
+	p := strings.TrimSuffix(t.Path, "/")
+	return p == "" || t.Home == p || strings.HasPrefix(t.Home, p+"/")
+}
 
 // show and quote make the site's names readable (see names).
 func (t *target) show(raw string) string { return t.names.show(raw) }

@@ -161,14 +161,16 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 	return c.JSON(http.StatusCreated, map[string]any{"uploaded": done})
 }
 
-// folderThere checks that dir is a folder an upload can go into; a link
-// may lead to one, which the upload itself will tell.
+// folderThere tells whether dir is missing or a file: ErrNotFolder then,
+// else nil. Any other failure says nothing about it, and the upload's own
+// answer is the better one to give; a link may lead to a folder, which
+// the upload itself will tell.
 func folderThere(ctx context.Context, t *target, dir string) error {
 	e, err := t.handle.Stat(ctx, dir)
-	if err == nil && e.Type == ftppool.TypeFile {
-		err = ftppool.ErrNotFolder
+	if err == nil && e.Type == ftppool.TypeFile || ftppool.ErrorKind(err) == ftppool.KindNotFound {
+		return ftppool.ErrNotFolder
 	}
-	return err
+	return nil
 }
 
 // uploadFailed reports a failed upload, naming the files of the same

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -166,10 +167,10 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 // write to the browser, which ends the archive.
 func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, unlisted *int64, progress func(int64)) (problem string, err error) {
 	fh := &zip.FileHeader{Name: it.name, Modified: it.entry.Modified, Method: zip.Deflate}
-	if t.names.enc != nil {
+	if shown := t.show(it.name); t.names.enc != nil && sameSteps(it.name, shown) {
 		// A legacy encoding the person named: the archive says the names
 		// in UTF-8, as every unzip reads them.
-		fh.Name = t.show(it.name)
+		fh.Name = shown
 	}
 	// Otherwise names are the server's bytes; the flag tells unzip they
 	// may not be UTF-8, so it keeps them as they are.
@@ -218,6 +219,14 @@ func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, unli
 		}
 	}
 	return "", nil
+}
+
+// sameSteps reports a decoded entry name that still names the same folder
+// levels, each a name that unpacks safely, as the server's bytes did
+// (checked in zipPlan): decoding must not make a "..".
+func sameSteps(raw, shown string) bool {
+	rs, ss := strings.Split(raw, "/"), strings.Split(shown, "/")
+	return len(rs) == len(ss) && !slices.ContainsFunc(ss, func(seg string) bool { return urlpath.CheckName(seg) != nil })
 }
 
 // zipNotes adds ERRORS.txt, which says what is missing or short.
