@@ -236,6 +236,20 @@ func TestLoginFolderWithoutChroot(t *testing.T) {
 				t.Errorf("the upload is not in the login folder: %q %v", got, err)
 			}
 
+			// A share made by the relative address keeps the absolute path,
+			// and its link serves the file.
+			sh := makeShare(t, client, site+"notes.txt", url.Values{})
+			var shares struct {
+				Shares []struct{ ID, Path string } `json:"shares"`
+			}
+			resp, body = get(t, client, b.URL+"/shares", "Accept", "application/json")
+			if err := json.Unmarshal(body, &shares); err != nil || len(shares.Shares) != 1 || shares.Shares[0].Path != path.Join(srv.Home, "notes.txt") {
+				t.Errorf("shares %s (%v), want one of %s", body, err, path.Join(srv.Home, "notes.txt"))
+			}
+			if resp, body := get(t, nil, sh.URL); resp.StatusCode != http.StatusOK || string(body) != "alice's notes\n" {
+				t.Errorf("the share link: %d %q", resp.StatusCode, body)
+			}
+
 			// Neither home nor a folder above it can be renamed or deleted:
 			// every address of the site starts there.
 			for _, tc := range []struct{ method, url string }{
