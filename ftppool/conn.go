@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jlaffaye/ftp"
+
+	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
 )
 
 // conn is one logged-in control connection. jlaffaye's ServerConn is not
@@ -24,6 +26,7 @@ import (
 type conn struct {
 	sc        *ftp.ServerConn
 	control   *deadlineConn
+	ctl       *activeCtl // nil for explicit FTPS (see ErrActiveExplicitTLS)
 	pool      *sitePool
 	idleSince time.Time
 	fresh     bool   // dialled for the current operation, never idle
@@ -58,6 +61,14 @@ func (c *conn) cutOnCancel(ctx context.Context) (stop func()) {
 			<-cut
 		}
 	}
+}
+
+// activeTaken is the active data connection the last EPSV prepared, if any.
+func (c *conn) activeTaken() *activeData {
+	if c.ctl == nil {
+		return nil
+	}
+	return c.ctl.take()
 }
 
 // deadlineConn puts a deadline on every Read and Write, because jlaffaye
@@ -194,6 +205,12 @@ func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login, proven bool) 
 // is asked between the greeting and the login, with the IP the control
 // connection reached; its error ends the attempt before USER is sent.
 func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login, gate func(netip.Addr) error) (*conn, error) {
+	if ep.Mode == Active && ep.Security == ExplicitTLS {
+		return nil, fmt.Errorf("connect to %s: %w", ep, ErrActiveExplicitTLS)
+	}
+	if ep.Mode == Active && p.cfg.ActivePorts[0] == 0 {
+		return nil, fmt.Errorf("connect to %s: %w", ep, ErrNoActivePorts)
+	}
 	c := &conn{fresh: true, dataTLS: ep.Security != Plain}
 	var tlsConf *tls.Config
 	if ep.Security != Plain {
@@ -328,30 +345,59 @@ func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr strin
 	}
 	c.control = newDeadlineConn(raw, p.cfg.IOTimeout)
 	c.control.limit(hard, controlBudget)
-	if ep.Security != ImplicitTLS {
+	switch ep.Security {
+	case ExplicitTLS:
+		// jlaffaye puts TLS on top after AUTH TLS: EPSV cannot be
+		// seen from here.
 		return c.control, nil
+	case Plain:
+		c.ctl = &activeCtl{Conn: c.control, p: p, ep: ep, peer: *controlIP}
+		return c.ctl, nil
 	}
 	tc := tls.Client(c.control, tlsConf)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		tc.Close()
 		return nil, fmt.Errorf("TLS handshake: %w", err)
 	}
-	return tc, nil
+	c.ctl = &activeCtl{Conn: tc, p: p, ep: ep, peer: *controlIP}
+	return c.ctl, nil
 }
 
 // dialData opens a data connection. jlaffaye passes the control
 // connection's address with the server's port (it ignores the PASV
 // address); we check that again, and the policy checks the IP.
+//
+// In active mode the control connection's adapter (activeCtl) has already
+// sent EPRT: the "dialled" connection is the one the server will make to
+// our listener (activeData). In automatic mode a passive data connection
+// that cannot be made is replaced by an active one.
 func (p *Pool) dialData(c *conn, hostName, addr string, tlsConf *tls.Config, controlIP netip.Addr) (net.Conn, error) {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil || ap.Addr().Unmap() != controlIP {
-		return nil, fmt.Errorf("data connection to %s: not the control connection's address %s", addr, controlIP)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
-	defer cancel()
-	raw, err := p.cfg.DialData(ctx, "tcp", addr, hostName)
-	if err != nil {
-		return nil, fmt.Errorf("data connection: %w", err)
+	var raw net.Conn
+	if d := c.activeTaken(); d != nil {
+		raw = d
+	} else {
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil || ap.Addr().Unmap() != controlIP {
+			return nil, fmt.Errorf("data connection to %s: not the control connection's address %s", addr, controlIP)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
+		defer cancel()
+		raw, err = p.cfg.DialData(ctx, "tcp", addr, hostName)
+		if err != nil && c.ctl != nil && c.ctl.ep.Mode == Auto && !errors.Is(err, netpolicy.ErrRefused) {
+			if !c.ctl.activeOn() {
+				return nil, fmt.Errorf("data connection: %w (%w)", err, ErrNeedsActive)
+			}
+			p.cfg.Logger.Info("the FTP server's passive data port could not be reached; trying active", "server", c.ctl.ep, "err", err)
+			d, aerr := c.ctl.announce()
+			if aerr != nil {
+				return nil, fmt.Errorf("data connection: %w; active mode: %w", err, aerr)
+			}
+			p.learnActive(c.ctl.ep)
+			raw, err = d, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("data connection: %w", err)
+		}
 	}
 	c.data.Store(&raw)
 	var nc net.Conn = newDeadlineConn(raw, p.cfg.IOTimeout)
