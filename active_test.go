@@ -159,3 +159,28 @@ func TestActiveModeImplicitFTPS(t *testing.T) {
 	// its own to be fixed apart from active mode.
 	checkActiveSite(t, client, b, "ftps", srv, content, "?mode=active", "")
 }
+
+// pure-ftpd and proftpd in active mode: with ?mode=active the bridge
+// never sends PASV or EPSV, so every transfer here came through EPRT or
+// PORT.
+func TestActiveModeOnOtherServers(t *testing.T) {
+	for _, s := range []struct {
+		name  string
+		start func(testing.TB, realftp.Options) *realftp.Server
+	}{{"pure-ftpd", realftp.StartPureFTPd}, {"proftpd", realftp.StartProFTPD}} {
+		t.Run(s.name, func(t *testing.T) {
+			root := t.TempDir()
+			content := make([]byte, 1<<20+70001)
+			if _, err := rand.Read(content); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, "data.bin"), content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			srv := s.start(t, realftp.Options{Root: root, Writable: true})
+			b := startBridge(t, "-allow-hosts", "127.0.0.1", "-active-ports", activePortsArg(t))
+			client := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
+			checkActiveSite(t, client, b, "ftp", srv, content, "?mode=active", "up.bin")
+		})
+	}
+}
