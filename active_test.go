@@ -154,10 +154,7 @@ func TestActiveModeImplicitFTPS(t *testing.T) {
 	srv, content := activeOnlyVsftpd(t, realftp.Options{TLSCertFile: certFile, TLSKeyFile: keyFile, ImplicitTLS: true, RequireSessionReuse: true})
 	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-ftp-ca-file", caFile, "-active-ports", activePortsArg(t))
 	client := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
-	// No upload: vsftpd fails FTPS uploads from the bridge with 426
-	// "Failure reading network stream" in passive mode too, a fault of
-	// its own to be fixed apart from active mode.
-	checkActiveSite(t, client, b, "ftps", srv, content, "?mode=active", "")
+	checkActiveSite(t, client, b, "ftps", srv, content, "?mode=active", "up.bin")
 }
 
 // pure-ftpd and proftpd in active mode: with ?mode=active the bridge

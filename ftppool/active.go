@@ -400,6 +400,18 @@ func (d *activeData) Close() error {
 	return nil
 }
 
+// CloseWrite shuts the sending side of the accepted connection.
+func (d *activeData) CloseWrite() error {
+	d.mu.Lock()
+	c := d.conn
+	d.mu.Unlock()
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return errors.New("active mode: no data connection yet")
+	}
+	return tc.CloseWrite()
+}
+
 func (d *activeData) LocalAddr() net.Addr { return d.ln.Addr() }
 
 func (d *activeData) RemoteAddr() net.Addr {

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/textproto"
@@ -41,6 +42,9 @@ type conn struct {
 	// dataTLS: the data connections are TLS, so bytes cannot be moved
 	// between sockets by the kernel.
 	dataTLS bool
+	// uploading: the next data connection carries an upload (see
+	// drainOnClose).
+	uploading atomic.Bool
 }
 
 // cutOnCancel closes the running data connection when ctx ends, which
@@ -61,6 +65,37 @@ func (c *conn) cutOnCancel(ctx context.Context) (stop func()) {
 			<-cut
 		}
 	}
+}
+
+// drainOnClose ends an upload's TLS data connection gracefully: after the
+// close_notify it shuts the sending side and reads what the server still
+// sends until it closes. A TLS 1.3 server sends session tickets after the
+// handshake, which an upload never reads; closing a socket with unread
+// bytes resets it, and vsftpd then fails the upload (426 "Failure reading
+// network stream") though every byte arrived. Only a connection that was
+// written to is drained: one whose STOR was refused had no TLS handshake,
+// and the server may never close it.
+type drainOnClose struct {
+	net.Conn
+	timeout time.Duration
+	wrote   atomic.Bool
+}
+
+func (d *drainOnClose) Write(b []byte) (int, error) {
+	d.wrote.Store(true)
+	return d.Conn.Write(b)
+}
+
+// drainLimit bounds what is read and dropped at the end of an upload.
+const drainLimit = 1 << 16
+
+func (d *drainOnClose) Close() error {
+	if cw, ok := d.Conn.(interface{ CloseWrite() error }); ok && d.wrote.Load() && cw.CloseWrite() == nil {
+		if d.Conn.SetReadDeadline(time.Now().Add(d.timeout)) == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(d.Conn, drainLimit))
+		}
+	}
+	return d.Conn.Close()
 }
 
 // activeTaken is the active data connection the last EPSV prepared, if any.
@@ -400,7 +435,11 @@ func (p *Pool) dialData(c *conn, hostName, addr string, tlsConf *tls.Config, con
 		}
 	}
 	c.data.Store(&raw)
-	var nc net.Conn = newDeadlineConn(raw, p.cfg.IOTimeout)
+	under := raw
+	if tlsConf != nil && c.uploading.Load() {
+		under = &drainOnClose{Conn: raw, timeout: p.cfg.IOTimeout}
+	}
+	var nc net.Conn = newDeadlineConn(under, p.cfg.IOTimeout)
 	if tlsConf != nil {
 		// The handshake happens on first use, as jlaffaye does: some
 		// servers only start it after the transfer command.
