@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ftpbridge/ftpbridge/internal/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/realftp"
 )
 
@@ -146,15 +147,36 @@ func TestActiveOnlyServerWithoutActivePorts(t *testing.T) {
 	}
 }
 
-// Implicit FTPS in active mode: the accepted data connection is a TLS
-// client that resumes the control connection's session, as vsftpd's
-// require_ssl_reuse asks.
-func TestActiveModeImplicitFTPS(t *testing.T) {
+// FTPS in active mode, explicit and implicit: the accepted data
+// connection is a TLS client that resumes the control connection's
+// session, as vsftpd's require_ssl_reuse asks. For explicit FTPS the pool
+// sends AUTH TLS itself; automatic mode must find active mode there too.
+func TestActiveModeFTPS(t *testing.T) {
 	caFile, certFile, keyFile, _ := testCAFiles(t)
-	srv, content := activeOnlyVsftpd(t, realftp.Options{TLSCertFile: certFile, TLSKeyFile: keyFile, ImplicitTLS: true, RequireSessionReuse: true})
-	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-ftp-ca-file", caFile, "-active-ports", activePortsArg(t))
-	client := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
-	checkActiveSite(t, client, b, "ftps", srv, content, "?mode=active", "up.bin")
+	for _, implicit := range []bool{false, true} {
+		scheme := "ftpes"
+		if implicit {
+			scheme = "ftps"
+		}
+		t.Run(scheme, func(t *testing.T) {
+			srv, content := activeOnlyVsftpd(t, realftp.Options{TLSCertFile: certFile, TLSKeyFile: keyFile, ImplicitTLS: implicit, RequireSessionReuse: true})
+			b := startBridge(t, "-allow-hosts", "127.0.0.1", "-ftp-ca-file", caFile, "-active-ports", activePortsArg(t))
+			client := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
+			checkActiveSite(t, client, b, scheme, srv, content, "?mode=active", "up.bin")
+			checkActiveSite(t, client, b, scheme, srv, content, "", "up-auto.bin")
+		})
+	}
+}
+
+// With active mode on, the pool's own AUTH TLS still refuses a server
+// without TLS as jlaffaye's did: never in clear.
+func TestActiveModeExplicitTLSRefused(t *testing.T) {
+	caFile, _ := testCA(t)
+	srv, b := startFTP(t, embedftp.Options{}, "-ftp-ca-file", caFile, "-active-ports", activePortsArg(t))
+	resp, body := get(t, nil, siteURL(b, "ftpes", "", srv, "/", true))
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "AUTH TLS") {
+		t.Errorf("explicit TLS to a server without it, active mode on: %d %s, want 502 saying AUTH TLS was refused", resp.StatusCode, body)
+	}
 }
 
 // pure-ftpd and proftpd in active mode: with ?mode=active the bridge

@@ -56,10 +56,6 @@ var ErrNeedsActive = errors.New("the FTP server refused passive mode, or its pas
 // ErrNoActivePorts: active mode was asked for and is off.
 var ErrNoActivePorts = errors.New("active mode is off on this bridge: its operator turns it on with -active-ports")
 
-// ErrActiveExplicitTLS: the control connection's TLS is made by jlaffaye
-// after AUTH TLS, below which the pool cannot see the library's EPSV.
-var ErrActiveExplicitTLS = errors.New("active mode is not available with explicit FTPS (AUTH TLS) yet; use passive, or implicit FTPS")
-
 // The way active mode works, with jlaffaye/ftp as the one FTP client:
 // jlaffaye only knows passive mode. It sends EPSV (or PASV), reads the
 // port from the reply, calls our dial func with the control connection's

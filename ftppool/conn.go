@@ -27,7 +27,7 @@ import (
 type conn struct {
 	sc        *ftp.ServerConn
 	control   *deadlineConn
-	ctl       *activeCtl // nil for explicit FTPS (see ErrActiveExplicitTLS)
+	ctl       *activeCtl // nil for explicit FTPS when active mode is off
 	pool      *sitePool
 	idleSince time.Time
 	fresh     bool   // dialled for the current operation, never idle
@@ -240,9 +240,6 @@ func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login, proven bool) 
 // is asked between the greeting and the login, with the IP the control
 // connection reached; its error ends the attempt before USER is sent.
 func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login, gate func(netip.Addr) error) (*conn, error) {
-	if ep.Mode == Active && ep.Security == ExplicitTLS {
-		return nil, fmt.Errorf("connect to %s: %w", ep, ErrActiveExplicitTLS)
-	}
 	if ep.Mode == Active && p.cfg.ActivePorts[0] == 0 {
 		return nil, fmt.Errorf("connect to %s: %w", ep, ErrNoActivePorts)
 	}
@@ -262,20 +259,24 @@ func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login, gate fun
 	defer cancel()
 	hard := time.Now().Add(p.cfg.DialTimeout)
 
+	// Explicit FTPS where active mode may be used: the pool sends AUTH
+	// TLS itself, so that the plaintext commands pass through activeCtl
+	// (jlaffaye would put its TLS on top of it).
+	ownAuth := ep.Security == ExplicitTLS && ep.Mode != Passive && p.cfg.ActivePorts[0] > 0
 	var controlIP netip.Addr
 	dialFunc := func(network, addr string) (net.Conn, error) {
 		if c.control == nil {
-			return p.dialControl(ctx, c, ep, addr, tlsConf, hard, &controlIP)
+			return p.dialControl(ctx, c, ep, addr, tlsConf, hard, &controlIP, ownAuth)
 		}
 		return p.dialData(c, ep.Host, addr, tlsConf, controlIP)
 	}
 	opts := []ftp.DialOption{ftp.DialWithDialFunc(dialFunc), ftp.DialWithDisabledMLSD(p.mlsdDisabled(ep)),
 		// jlaffaye sends OPTS UTF8 ON where FEAT offers UTF8.
 		ftp.DialWithDisabledUTF8(ep.Encoding != "")}
-	switch ep.Security {
-	case ExplicitTLS:
+	switch {
+	case ep.Security == ExplicitTLS && !ownAuth:
 		opts = append(opts, ftp.DialWithExplicitTLS(tlsConf))
-	case ImplicitTLS:
+	case ep.Security != Plain:
 		// Our dial func does the TLS wrapping; the option still tells
 		// jlaffaye to send PBSZ and PROT P so the data is encrypted too.
 		opts = append(opts, ftp.DialWithTLS(tlsConf))
@@ -370,7 +371,7 @@ func cleanAbsolute(p string) bool {
 	return path.Clean(p) == strings.TrimSuffix(p, "/") || p == "/"
 }
 
-func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr string, tlsConf *tls.Config, hard time.Time, controlIP *netip.Addr) (net.Conn, error) {
+func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr string, tlsConf *tls.Config, hard time.Time, controlIP *netip.Addr, ownAuth bool) (net.Conn, error) {
 	raw, err := p.cfg.Dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -380,12 +381,35 @@ func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr strin
 	}
 	c.control = newDeadlineConn(raw, p.cfg.IOTimeout)
 	c.control.limit(hard, controlBudget)
-	switch ep.Security {
-	case ExplicitTLS:
+	var greeting []byte
+	switch {
+	case ep.Security == ExplicitTLS && !ownAuth:
 		// jlaffaye puts TLS on top after AUTH TLS: EPSV cannot be
 		// seen from here.
 		return c.control, nil
-	case Plain:
+	case ep.Security == ExplicitTLS:
+		var code int
+		code, greeting, err = readReply(c.control)
+		if err != nil {
+			c.control.Close()
+			return nil, err
+		}
+		if code != ftp.StatusReady {
+			// jlaffaye reads the greeting again and fails on it as
+			// it would have.
+			c.ctl = &activeCtl{Conn: c.control, p: p, ep: ep, peer: *controlIP, pending: greeting}
+			return c.ctl, nil
+		}
+		code, reply, err := c.ctl0().command("AUTH TLS")
+		if err != nil {
+			c.control.Close()
+			return nil, err
+		}
+		if code != ftp.StatusAuthOK {
+			c.control.Close()
+			return nil, &textproto.Error{Code: code, Msg: replyText(reply)}
+		}
+	case ep.Security == Plain:
 		c.ctl = &activeCtl{Conn: c.control, p: p, ep: ep, peer: *controlIP}
 		return c.ctl, nil
 	}
@@ -394,8 +418,27 @@ func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr strin
 		tc.Close()
 		return nil, fmt.Errorf("TLS handshake: %w", err)
 	}
-	c.ctl = &activeCtl{Conn: tc, p: p, ep: ep, peer: *controlIP}
+	// After our own AUTH TLS, jlaffaye reads the greeting from here.
+	c.ctl = &activeCtl{Conn: tc, p: p, ep: ep, peer: *controlIP, pending: greeting}
 	return c.ctl, nil
+}
+
+// ctl0 is an adapter on the plain control connection, for the commands
+// sent before TLS starts.
+func (c *conn) ctl0() *activeCtl { return &activeCtl{Conn: c.control} }
+
+// replyText is a reply's text as textproto.Error holds it: the lines
+// without their codes, joined by newlines.
+func replyText(reply []byte) string {
+	lines := strings.Split(strings.TrimRight(string(reply), "\r\n"), "\n")
+	for i, l := range lines {
+		l = strings.TrimSuffix(l, "\r")
+		if len(l) >= 4 {
+			l = l[4:]
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
 }
 
 // dialData opens a data connection. jlaffaye passes the control

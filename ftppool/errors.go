@@ -42,7 +42,7 @@ const (
 	KindLink              // a link where none may be followed
 	KindLoginLimited      // too many failed logins lately
 	KindWalkLimit         // a walk went past its budget (WalkLimitError)
-	KindDataMode          // passive failed and active is off, or active cannot be used (ErrNeedsActive, ErrNoActivePorts, ErrActiveExplicitTLS)
+	KindDataMode          // passive failed and active is off, or active was asked for and is off (ErrNeedsActive, ErrNoActivePorts)
 )
 
 // ErrNoTLS is returned when a server refuses AUTH TLS.
@@ -179,7 +179,7 @@ func ErrorKind(err error) Kind {
 		return KindSource
 	case errors.As(err, new(*LoginLimitError)):
 		return KindLoginLimited
-	case errors.Is(err, ErrNeedsActive), errors.Is(err, ErrNoActivePorts), errors.Is(err, ErrActiveExplicitTLS):
+	case errors.Is(err, ErrNeedsActive), errors.Is(err, ErrNoActivePorts):
 		return KindDataMode
 	case errors.Is(err, ErrExists):
 		return KindExists

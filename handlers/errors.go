@@ -111,10 +111,8 @@ func ftpError(err error, what string) *httpError {
 		switch {
 		case errors.Is(err, ftppool.ErrNeedsActive):
 			e.Msg = "The FTP server refused passive mode, or its passive data connection could not be made, and this bridge has no active mode: its operator can turn it on with -active-ports."
-		case errors.Is(err, ftppool.ErrNoActivePorts):
-			e.Msg = "Active mode was asked for, and it is off on this bridge: its operator can turn it on with -active-ports. Choose automatic or passive mode."
 		default:
-			e.Msg = "Active mode is not available with explicit FTPS (ftpes) yet: choose passive mode, or implicit FTPS."
+			e.Msg = "Active mode was asked for, and it is off on this bridge: its operator can turn it on with -active-ports. Choose automatic or passive mode."
 		}
 		e.Status = http.StatusBadGateway
 	case ftppool.KindNotSupported:
