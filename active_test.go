@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/realftp"
+	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
 // activeOnlyVsftpd is a writable vsftpd that refuses passive mode, with
@@ -200,6 +202,74 @@ func TestActiveModeOnOtherServers(t *testing.T) {
 			b := startBridge(t, "-allow-hosts", "127.0.0.1", "-active-ports", activePortsArg(t))
 			client := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
 			checkActiveSite(t, client, b, "ftp", srv, content, "?mode=active", "up.bin")
+		})
+	}
+}
+
+func TestActiveFlags(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want [2]int
+	}{{"", [2]int{}}, {"50000-50100", [2]int{50000, 50100}}, {"2121", [2]int{2121, 2121}}} {
+		if got, err := parsePortRange(tc.in); err != nil || got != tc.want {
+			t.Errorf("parsePortRange(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range [][]string{
+		{"-active-ports", "50100-50000"}, {"-active-ports", "0-10"}, {"-active-ports", "1-65536"}, {"-active-ports", "a-b"},
+		{"-active-address", "example.com"}, {"-active-address", "fe80::1%eth0"},
+	} {
+		args := append([]string{"ftpbridge", "-listen", "127.0.0.1:0", "-data-dir", t.TempDir()}, bad...)
+		err := run(t.Context(), args, func(string) string { return "" }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%v: run returned %v, want an error naming %s", bad, err, bad[0])
+		}
+	}
+}
+
+// Downloads cut short in active mode leave the next one working: each
+// abort closes that transfer's listener and connection, and the control
+// connection stays usable or is replaced.
+func TestActiveModeAbortedDownloads(t *testing.T) {
+	srv, content := activeOnlyVsftpd(t, realftp.Options{})
+	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-active-ports", activePortsArg(t))
+	client := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
+	u := addrURL(b, "ftp", srv.User, srv.Addr, "/data.bin", false) + "?mode=active"
+	for range 20 {
+		resp, err := client.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(io.Discard, resp.Body, 1000); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	resp, body := get(t, client, u)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, content) {
+		t.Fatalf("download after aborts: %d, identical=%v", resp.StatusCode, bytes.Equal(body, content))
+	}
+}
+
+// With active mode on, automatic mode on servers that do passive reads
+// the whole tree as before, in plain FTP and explicit FTPS (where the pool
+// then sends AUTH TLS itself). This vsftpd refuses PORT and EPRT, so
+// there it also shows that automatic mode stayed passive.
+func TestAutomaticModeOnPassiveServers(t *testing.T) {
+	caFile, certFile, keyFile, _ := testCAFiles(t)
+	for _, s := range []struct {
+		name  string
+		start func(testing.TB, realftp.Options) *realftp.Server
+	}{{"vsftpd", realftp.StartVsftpd}, {"pure-ftpd", realftp.StartPureFTPd}, {"proftpd", realftp.StartProFTPD}} {
+		t.Run(s.name, func(t *testing.T) {
+			root := t.TempDir()
+			files := testftp.Tree(t, root)
+			srv := s.start(t, realftp.Options{Root: root, TLSCertFile: certFile, TLSKeyFile: keyFile, RequireSessionReuse: true})
+			b := startBridge(t, "-allow-hosts", "127.0.0.1", "-ftp-ca-file", caFile, "-active-ports", activePortsArg(t))
+			client := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
+			for _, scheme := range []string{"ftp", "ftpes"} {
+				checkTree(t, client, b, scheme, srv.User, srv.Addr, files)
+			}
 		})
 	}
 }
