@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -74,6 +75,8 @@ type config struct {
 	pprof           string
 	metricsListen   string
 	logLevel        string
+	activePorts     string
+	activeAddress   string
 }
 
 // parseFlags reads the flags; each may also come from FTPBRIDGE_<NAME>
@@ -117,6 +120,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.DurationVar(&c.headerTimeout, "header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are dropped)")
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off when empty")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address of its own, such as 127.0.0.1:9090; off when empty (never on -listen)")
+	fs.StringVar(&c.activePorts, "active-ports", "", "port range LO-HI to listen on for active-mode (PORT/EPRT) data connections, such as 50000-50100; active mode is off when empty")
+	fs.StringVar(&c.activeAddress, "active-address", "", "the IP announced to FTP servers in active mode (default: the local address of the control connection)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 
 	var envErr error
@@ -175,6 +180,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	activePorts, err := parsePortRange(cfg.activePorts)
+	if err != nil {
+		return fmt.Errorf("-active-ports: %w", err)
+	}
+	var activeAddr netip.Addr
+	if cfg.activeAddress != "" {
+		if activeAddr, err = netip.ParseAddr(cfg.activeAddress); err != nil || activeAddr.Zone() != "" {
+			return fmt.Errorf("-active-address: %q is not an IP address", cfg.activeAddress)
+		}
+		activeAddr = activeAddr.Unmap()
+	}
 
 	demoSite := ""
 	if cfg.demo {
@@ -209,6 +225,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:             logger,
 		Logins:             logins,
 		ObserveOp:          mx.ObserveOp,
+		ActivePorts:        activePorts,
+		ActiveAddress:      activeAddr,
 	})
 	defer pool.Close()
 	mx.WatchPool(pool.PerHost)
@@ -547,4 +565,21 @@ func openShares(dir string) (*share.BoltStore, *share.Sealer, error) {
 		return nil, nil, err
 	}
 	return store, sealer, nil
+}
+
+// parsePortRange reads LO-HI (or one port); "" is no range.
+func parsePortRange(s string) ([2]int, error) {
+	if s == "" {
+		return [2]int{}, nil
+	}
+	los, his, found := strings.Cut(s, "-")
+	if !found {
+		his = los
+	}
+	lo, err1 := strconv.Atoi(strings.TrimSpace(los))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(his))
+	if err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return [2]int{}, fmt.Errorf("%q is not a port range LO-HI within 1-65535", s)
+	}
+	return [2]int{lo, hi}, nil
 }

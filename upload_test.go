@@ -443,3 +443,45 @@ func TestUploadRefusals(t *testing.T) {
 		checkDiskTree(t, srv.Root, want)
 	})
 }
+
+// FTPS uploads to vsftpd, passive: vsftpd speaks TLS 1.3 and sends session
+// tickets on the data connection that an upload never reads; the bridge
+// must still end the data connection so that vsftpd keeps the file (a
+// reset made it answer 426 "Failure reading network stream").
+func TestFTPSUploadToVsftpd(t *testing.T) {
+	caFile, certFile, keyFile, _ := testCAFiles(t)
+	for _, implicit := range []bool{false, true} {
+		scheme := "ftpes"
+		if implicit {
+			scheme = "ftps"
+		}
+		t.Run(scheme, func(t *testing.T) {
+			root := t.TempDir()
+			srv := realftp.StartVsftpd(t, realftp.Options{Root: root, Writable: true, TLSCertFile: certFile, TLSKeyFile: keyFile, ImplicitTLS: implicit, RequireSessionReuse: true})
+			b := startBridge(t, "-allow-hosts", "127.0.0.1", "-ftp-ca-file", caFile)
+			client := &http.Client{Transport: basicAuth{srv.User, srv.Password}}
+			big := make([]byte, 700001)
+			if _, err := rand.Read(big); err != nil {
+				t.Fatal(err)
+			}
+			for name, body := range map[string][]byte{"big.bin": big, "empty.bin": {}} {
+				req, err := http.NewRequest(http.MethodPut, addrURL(b, scheme, srv.User, srv.Addr, "/"+name, false)+"?mode=passive", bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					t.Fatalf("upload of %s: %d %s, want 201", name, resp.StatusCode, msg)
+				}
+				if got, err := os.ReadFile(filepath.Join(root, name)); err != nil || !bytes.Equal(got, body) {
+					t.Fatalf("%s on the server: %d bytes, %v; want the %d sent", name, len(got), err, len(body))
+				}
+			}
+		})
+	}
+}

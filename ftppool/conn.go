@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/textproto"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
@@ -26,6 +28,7 @@ import (
 type conn struct {
 	sc        *ftp.ServerConn
 	control   *deadlineConn
+	ctl       *activeCtl // nil for explicit FTPS when active mode is off
 	pool      *sitePool
 	idleSince time.Time
 	fresh     bool   // dialled for the current operation, never idle
@@ -40,6 +43,9 @@ type conn struct {
 	// dataTLS: the data connections are TLS, so bytes cannot be moved
 	// between sockets by the kernel.
 	dataTLS bool
+	// uploading: the next data connection carries an upload (see
+	// drainOnClose).
+	uploading atomic.Bool
 }
 
 // cutOnCancel closes the running data connection when ctx ends, which
@@ -60,6 +66,45 @@ func (c *conn) cutOnCancel(ctx context.Context) (stop func()) {
 			<-cut
 		}
 	}
+}
+
+// drainOnClose ends an upload's TLS data connection gracefully: after the
+// close_notify it shuts the sending side and reads what the server still
+// sends until it closes. A TLS 1.3 server sends session tickets after the
+// handshake, which an upload never reads; closing a socket with unread
+// bytes resets it, and vsftpd then fails the upload (426 "Failure reading
+// network stream") though every byte arrived. Only a connection that was
+// written to is drained: one whose STOR was refused had no TLS handshake,
+// and the server may never close it.
+type drainOnClose struct {
+	net.Conn
+	timeout time.Duration
+	wrote   atomic.Bool
+}
+
+func (d *drainOnClose) Write(b []byte) (int, error) {
+	d.wrote.Store(true)
+	return d.Conn.Write(b)
+}
+
+// drainLimit bounds what is read and dropped at the end of an upload.
+const drainLimit = 1 << 16
+
+func (d *drainOnClose) Close() error {
+	if cw, ok := d.Conn.(interface{ CloseWrite() error }); ok && d.wrote.Load() && cw.CloseWrite() == nil {
+		if d.Conn.SetReadDeadline(time.Now().Add(d.timeout)) == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(d.Conn, drainLimit))
+		}
+	}
+	return d.Conn.Close()
+}
+
+// activeTaken is the active data connection the last EPSV prepared, if any.
+func (c *conn) activeTaken() *activeData {
+	if c.ctl == nil {
+		return nil
+	}
+	return c.ctl.take()
 }
 
 // deadlineConn puts a deadline on every Read and Write, because jlaffaye
@@ -196,6 +241,9 @@ func (p *Pool) dial(ctx context.Context, ep Endpoint, login Login, proven bool) 
 // is asked between the greeting and the login, with the IP the control
 // connection reached; its error ends the attempt before USER is sent.
 func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login, gate func(netip.Addr) error) (*conn, error) {
+	if ep.Mode == Active && p.cfg.ActivePorts[0] == 0 {
+		return nil, fmt.Errorf("connect to %s: %w", ep, ErrNoActivePorts)
+	}
 	c := &conn{fresh: true, dataTLS: ep.Security != Plain}
 	var tlsConf *tls.Config
 	if ep.Security != Plain {
@@ -212,20 +260,24 @@ func (p *Pool) dialLogin(ctx context.Context, ep Endpoint, login Login, gate fun
 	defer cancel()
 	hard := time.Now().Add(p.cfg.DialTimeout)
 
+	// Explicit FTPS where active mode may be used: the pool sends AUTH
+	// TLS itself, so that the plaintext commands pass through activeCtl
+	// (jlaffaye would put its TLS on top of it).
+	ownAuth := ep.Security == ExplicitTLS && ep.Mode != Passive && p.cfg.ActivePorts[0] > 0
 	var controlIP netip.Addr
 	dialFunc := func(network, addr string) (net.Conn, error) {
 		if c.control == nil {
-			return p.dialControl(ctx, c, ep, addr, tlsConf, hard, &controlIP)
+			return p.dialControl(ctx, c, ep, addr, tlsConf, hard, &controlIP, ownAuth)
 		}
 		return p.dialData(c, ep.Host, addr, tlsConf, controlIP)
 	}
 	opts := []ftp.DialOption{ftp.DialWithDialFunc(dialFunc), ftp.DialWithDisabledMLSD(p.mlsdDisabled(ep)),
 		// jlaffaye sends OPTS UTF8 ON where FEAT offers UTF8.
 		ftp.DialWithDisabledUTF8(ep.NoUTF8)}
-	switch ep.Security {
-	case ExplicitTLS:
+	switch {
+	case ep.Security == ExplicitTLS && !ownAuth:
 		opts = append(opts, ftp.DialWithExplicitTLS(tlsConf))
-	case ImplicitTLS:
+	case ep.Security != Plain:
 		// Our dial func does the TLS wrapping; the option still tells
 		// jlaffaye to send PBSZ and PROT P so the data is encrypted too.
 		opts = append(opts, ftp.DialWithTLS(tlsConf))
@@ -315,7 +367,7 @@ func cleanAbsolute(p string) bool {
 	return path.Clean(p) == strings.TrimSuffix(p, "/") || p == "/"
 }
 
-func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr string, tlsConf *tls.Config, hard time.Time, controlIP *netip.Addr) (net.Conn, error) {
+func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr string, tlsConf *tls.Config, hard time.Time, controlIP *netip.Addr, ownAuth bool) (net.Conn, error) {
 	raw, err := p.cfg.Dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -325,33 +377,108 @@ func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr strin
 	}
 	c.control = newDeadlineConn(raw, p.cfg.IOTimeout)
 	c.control.limit(hard, controlBudget)
-	if ep.Security != ImplicitTLS {
+	var greeting []byte
+	switch {
+	case ep.Security == ExplicitTLS && !ownAuth:
+		// jlaffaye puts TLS on top after AUTH TLS: EPSV cannot be
+		// seen from here.
 		return c.control, nil
+	case ep.Security == ExplicitTLS:
+		var code int
+		code, greeting, err = readReply(c.control)
+		if err != nil {
+			c.control.Close()
+			return nil, err
+		}
+		if code != ftp.StatusReady {
+			// jlaffaye reads the greeting again and fails on it as
+			// it would have.
+			c.ctl = &activeCtl{Conn: c.control, p: p, ep: ep, peer: *controlIP, pending: greeting}
+			return c.ctl, nil
+		}
+		code, reply, err := c.ctl0().command("AUTH TLS")
+		if err != nil {
+			c.control.Close()
+			return nil, err
+		}
+		if code != ftp.StatusAuthOK {
+			c.control.Close()
+			return nil, &textproto.Error{Code: code, Msg: replyText(reply)}
+		}
+	case ep.Security == Plain:
+		c.ctl = &activeCtl{Conn: c.control, p: p, ep: ep, peer: *controlIP}
+		return c.ctl, nil
 	}
 	tc := tls.Client(c.control, tlsConf)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		tc.Close()
 		return nil, fmt.Errorf("TLS handshake: %w", err)
 	}
-	return tc, nil
+	// After our own AUTH TLS, jlaffaye reads the greeting from here.
+	c.ctl = &activeCtl{Conn: tc, p: p, ep: ep, peer: *controlIP, pending: greeting}
+	return c.ctl, nil
+}
+
+// ctl0 is an adapter on the plain control connection, for the commands
+// sent before TLS starts.
+func (c *conn) ctl0() *activeCtl { return &activeCtl{Conn: c.control} }
+
+// replyText is a reply's text as textproto.Error holds it: the lines
+// without their codes, joined by newlines.
+func replyText(reply []byte) string {
+	lines := strings.Split(strings.TrimRight(string(reply), "\r\n"), "\n")
+	for i, l := range lines {
+		l = strings.TrimSuffix(l, "\r")
+		if len(l) >= 4 {
+			l = l[4:]
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
 }
 
 // dialData opens a data connection. jlaffaye passes the control
 // connection's address with the server's port (it ignores the PASV
 // address); we check that again, and the policy checks the IP.
+//
+// In active mode the control connection's adapter (activeCtl) has already
+// sent EPRT: the "dialled" connection is the one the server will make to
+// our listener (activeData). In automatic mode a passive data connection
+// that cannot be made is replaced by an active one.
 func (p *Pool) dialData(c *conn, hostName, addr string, tlsConf *tls.Config, controlIP netip.Addr) (net.Conn, error) {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil || ap.Addr().Unmap() != controlIP {
-		return nil, fmt.Errorf("data connection to %s: not the control connection's address %s", addr, controlIP)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
-	defer cancel()
-	raw, err := p.cfg.DialData(ctx, "tcp", addr, hostName)
-	if err != nil {
-		return nil, fmt.Errorf("data connection: %w", err)
+	var raw net.Conn
+	if d := c.activeTaken(); d != nil {
+		raw = d
+	} else {
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil || ap.Addr().Unmap() != controlIP {
+			return nil, fmt.Errorf("data connection to %s: not the control connection's address %s", addr, controlIP)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
+		defer cancel()
+		raw, err = p.cfg.DialData(ctx, "tcp", addr, hostName)
+		if err != nil && c.ctl != nil && c.ctl.ep.Mode == Auto && !errors.Is(err, netpolicy.ErrRefused) {
+			if !c.ctl.activeOn() {
+				return nil, fmt.Errorf("data connection: %w (%w)", err, ErrNeedsActive)
+			}
+			p.cfg.Logger.Info("the FTP server's passive data port could not be reached; trying active", "server", c.ctl.ep, "err", err)
+			d, aerr := c.ctl.announce()
+			if aerr != nil {
+				return nil, fmt.Errorf("data connection: %w; active mode: %w", err, aerr)
+			}
+			p.learnActive(c.ctl.ep)
+			raw, err = d, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("data connection: %w", err)
+		}
 	}
 	c.data.Store(&raw)
-	var nc net.Conn = newDeadlineConn(raw, p.cfg.IOTimeout)
+	under := raw
+	if tlsConf != nil && c.uploading.Load() {
+		under = &drainOnClose{Conn: raw, timeout: p.cfg.IOTimeout}
+	}
+	var nc net.Conn = newDeadlineConn(under, p.cfg.IOTimeout)
 	if tlsConf != nil {
 		// The handshake happens on first use, as jlaffaye does: some
 		// servers only start it after the transfer command.

@@ -42,6 +42,7 @@ const (
 	KindLink              // a link where none may be followed
 	KindLoginLimited      // too many failed logins lately
 	KindWalkLimit         // a walk went past its budget (WalkLimitError)
+	KindDataMode          // passive failed and active is off, or active was asked for and is off (ErrNeedsActive, ErrNoActivePorts)
 )
 
 // ErrNoTLS is returned when a server refuses AUTH TLS.
@@ -178,6 +179,8 @@ func ErrorKind(err error) Kind {
 		return KindSource
 	case errors.As(err, new(*LoginLimitError)):
 		return KindLoginLimited
+	case errors.Is(err, ErrNeedsActive), errors.Is(err, ErrNoActivePorts):
+		return KindDataMode
 	case errors.Is(err, ErrExists):
 		return KindExists
 	case errors.Is(err, ErrNotEmpty):

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,9 +40,13 @@ type Endpoint struct {
 	// this flag, not the encoding's name, keys the connections, so that
 	// naming encodings cannot multiply a session's connection cap.
 	NoUTF8 bool
+	// Mode is how data connections are opened: passive, active, or
+	// automatic (passive, then active where passive fails).
+	Mode Mode
 }
 
-// sameServer reports the same server, whether or not UTF-8 was asked for.
+// sameServer reports the same server, whether or not UTF-8 was asked for
+// and whatever the mode of its data connections.
 func (e Endpoint) sameServer(o Endpoint) bool {
 	return e.Security == o.Security && e.Host == o.Host && e.Port == o.Port
 }
@@ -89,6 +95,16 @@ type Config struct {
 	// each operation took (a LIST, an MLST, a SIZE and MDTM, a RETR's
 	// start), for metrics.
 	ObserveOp func(d time.Duration, err error)
+	// ActivePorts, LO and HI inclusive, are the ports listened on for
+	// active mode's data connections; zero turns active mode off.
+	ActivePorts [2]int
+	// ActiveAddress is the IP announced in EPRT/PORT; the zero value
+	// announces the control connection's local address.
+	ActiveAddress netip.Addr
+
+	// activeListening, for tests, hears each active-mode listener's
+	// address before the server is told it.
+	activeListening func(net.Addr)
 }
 
 // LoginGate limits login attempts, against password guessing through the
@@ -169,10 +185,14 @@ type Pool struct {
 	waiting map[string]int // requests waiting for a slot, per host:port
 	limits  map[string]*hostLimit
 	noMLSD  map[Endpoint]bool
-	changed chan struct{} // closed and replaced whenever a slot may have freed
-	closed  bool
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	// needsActive: servers (serverOf) where passive failed and active
+	// worked, in automatic mode.
+	needsActive map[Endpoint]bool
+	activeNext  atomic.Uint64
+	changed     chan struct{} // closed and replaced whenever a slot may have freed
+	closed      bool
+	stop        chan struct{}
+	wg          sync.WaitGroup
 }
 
 // New starts a pool and its idle reaper.
@@ -187,14 +207,15 @@ func New(cfg Config) *Pool {
 		cfg.LimitRaiseAfter = time.Minute
 	}
 	p := &Pool{
-		cfg:     cfg,
-		sites:   make(map[poolKey]*sitePool),
-		perHost: make(map[string]int),
-		waiting: make(map[string]int),
-		limits:  make(map[string]*hostLimit),
-		noMLSD:  make(map[Endpoint]bool),
-		changed: make(chan struct{}),
-		stop:    make(chan struct{}),
+		cfg:         cfg,
+		sites:       make(map[poolKey]*sitePool),
+		perHost:     make(map[string]int),
+		waiting:     make(map[string]int),
+		limits:      make(map[string]*hostLimit),
+		noMLSD:      make(map[Endpoint]bool),
+		needsActive: make(map[Endpoint]bool),
+		changed:     make(chan struct{}),
+		stop:        make(chan struct{}),
 	}
 	p.wg.Add(1)
 	go p.reap()
@@ -208,6 +229,9 @@ type Handle struct {
 	key   poolKey
 	login Login
 }
+
+// Mode is the transfer mode of the handle's endpoint.
+func (h *Handle) Mode() Mode { return h.key.ep.Mode }
 
 // Handle returns the way to run operations for owner on ep with login.
 // The owner must change when the password does (see handlers), so a wrong

@@ -39,7 +39,9 @@ func (h *Handle) Put(ctx context.Context, p string, src io.Reader, overwrite boo
 	}
 	tmp := tempName(p, "part")
 	stop := c.cutOnCancel(ctx)
+	c.uploading.Store(true)
 	err = c.sc.Stor(tmp, &meter{ctx: ctx, src: src, progress: progress})
+	c.uploading.Store(false)
 	stop()
 	if err == nil {
 		err = h.commit(c, tmp, p, overwrite)

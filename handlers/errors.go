@@ -107,6 +107,14 @@ func ftpError(err error, what string) *httpError {
 		e.Status, e.Msg = http.StatusRequestEntityTooLarge, walkLimitMsg(err, what)
 	case ftppool.KindTooLarge:
 		e.Status, e.Msg = http.StatusBadGateway, "This folder holds more entries, or a longer listing, than the bridge accepts (-max-list-entries, -max-list-bytes). Open a folder further down."
+	case ftppool.KindDataMode:
+		switch {
+		case errors.Is(err, ftppool.ErrNeedsActive):
+			e.Msg = "The FTP server refused passive mode, or its passive data connection could not be made, and this bridge has no active mode: its operator can turn it on with -active-ports."
+		default:
+			e.Msg = "Active mode was asked for, and it is off on this bridge: its operator can turn it on with -active-ports. Choose automatic or passive mode."
+		}
+		e.Status = http.StatusBadGateway
 	case ftppool.KindNotSupported:
 		e.Status, e.Msg = http.StatusBadGateway, "The FTP server does not support this operation."+said
 	default:

@@ -49,6 +49,8 @@ type connectForm struct {
 	Next   string // where to go after logging in
 	// Encoding is the name encoding of a server that does not use UTF-8.
 	Encoding string
+	// Mode is the transfer mode: auto, passive or active.
+	Mode string
 }
 
 type encodingChoice struct{ Name, Label string }
@@ -94,6 +96,7 @@ func connect(d *Deps) echo.HandlerFunc {
 			User:     c.FormValue("user"),
 			Next:     c.FormValue("next"),
 			Encoding: c.FormValue("encoding"),
+			Mode:     c.FormValue("mode"),
 		}
 		if p := strings.TrimSpace(c.FormValue("port")); p != "" {
 			n, err := strconv.Atoi(p)
@@ -149,7 +152,11 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 	if err != nil {
 		return err
 	}
-	ep := endpoint(site, n)
+	mode, err := parseMode(form.Mode)
+	if err != nil {
+		return d.formError(c, form, err.(*httpError))
+	}
+	ep := endpoint(site, n, mode)
 	owner, login := sess.Owner, ftppool.Login{User: site.User, Password: password}
 	if site.Anonymous() {
 		owner, login = "", anonymousLogin(site)
@@ -162,6 +169,7 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 	}
 	sess.SetPassword(siteKey(site), password)
 	sess.SetEncoding(siteKey(site), n.name)
+	sess.SetMode(siteKey(site), mode.String())
 	next := site.Root()
 	if strings.HasPrefix(form.Next, next) {
 		next = form.Next
@@ -184,7 +192,7 @@ func disconnect(d *Deps) echo.HandlerFunc {
 		default:
 			for _, k := range sess.Forget(key) {
 				if site, err := parseSiteKey(k); err == nil && !site.Anonymous() {
-					d.Pool.Forget(sess.Owner, endpoint(site, names{}), site.User)
+					d.Pool.Forget(sess.Owner, endpoint(site, names{}, ftppool.Auto), site.User)
 				}
 			}
 		}

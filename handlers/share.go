@@ -111,7 +111,7 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 	s := share.Share{
 		ID: share.NewID(), Owner: owner,
 		Scheme: t.Site.Scheme, Host: t.Site.Host, Port: t.Site.Port, User: t.login.User,
-		Path: t.Path, Dir: t.Dir, Encoding: t.names.name, Created: now, Expires: now.Add(expiry), MaxDownloads: maxDownloads,
+		Path: t.Path, Dir: t.Dir, Encoding: t.names.name, Mode: storedMode(t.handle.Mode()), Created: now, Expires: now.Add(expiry), MaxDownloads: maxDownloads,
 		Client: client,
 	}
 	if t.login != anonymousLogin(t.Site) {
@@ -290,7 +290,7 @@ func (d *Deps) shareTarget(sh *share.Share, rel string, dir bool) (*target, erro
 		}
 		login, owner = ftppool.Login{User: sh.User, Password: password}, "share:"+sh.ID
 	}
-	return &target{Site: site, Path: path.Join(sh.Path, rel), Dir: dir, names: n, handle: d.Pool.Handle(owner, endpoint(site, n), login), login: login, share: sh}, nil
+	return &target{Site: site, Path: path.Join(sh.Path, rel), Dir: dir, names: n, handle: d.Pool.Handle(owner, endpoint(site, n, sharedMode(sh)), login), login: login, share: sh}, nil
 }
 
 // countShareDownload counts a download through a share and refuses one
@@ -618,6 +618,20 @@ func sharedNames(s *share.Share) names {
 		return names{} // the name was checked when the share was made
 	}
 	return n
+}
+
+// sharedMode is the transfer mode a share's maker used.
+func sharedMode(s *share.Share) ftppool.Mode {
+	m, _ := ftppool.ParseMode(s.Mode)
+	return m
+}
+
+// storedMode is how a share keeps a transfer mode: "" for automatic.
+func storedMode(m ftppool.Mode) string {
+	if m == ftppool.Auto {
+		return ""
+	}
+	return m.String()
 }
 
 // shortID names a share in logs: its first characters, not enough to use

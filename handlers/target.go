@@ -60,7 +60,7 @@ func parseTarget(r *http.Request) (urlpath.Site, string, bool, error) {
 }
 
 // endpoint turns a site into the pool's view of it.
-func endpoint(s urlpath.Site, n names) ftppool.Endpoint {
+func endpoint(s urlpath.Site, n names, mode ftppool.Mode) ftppool.Endpoint {
 	sec := ftppool.Plain
 	switch s.Scheme {
 	case "ftpes":
@@ -68,7 +68,16 @@ func endpoint(s urlpath.Site, n names) ftppool.Endpoint {
 	case "ftps":
 		sec = ftppool.ImplicitTLS
 	}
-	return ftppool.Endpoint{Security: sec, Host: s.Host, Port: s.Port, NoUTF8: n.enc != nil}
+	return ftppool.Endpoint{Security: sec, Host: s.Host, Port: s.Port, NoUTF8: n.enc != nil, Mode: mode}
+}
+
+// parseMode reads a transfer mode from the connect form or ?mode=.
+func parseMode(s string) (ftppool.Mode, error) {
+	m, ok := ftppool.ParseMode(s)
+	if !ok {
+		return m, badRequest("The transfer mode %q is not one the bridge knows: use auto, passive or active.", s)
+	}
+	return m, nil
 }
 
 // resolve finds the login for a request and the absolute path it means.
@@ -121,7 +130,17 @@ func (d *Deps) siteLogin(c echo.Context) (*target, string, error) {
 	if t.names, err = namesFor(encoding); err != nil {
 		return nil, "", err
 	}
-	ep := endpoint(site, t.names)
+	// The transfer mode likewise: ?mode= (for scripts), else the
+	// connect form's.
+	modeName := r.URL.Query().Get("mode")
+	if !r.URL.Query().Has("mode") && sess != nil {
+		modeName = sess.Mode(siteKey(site))
+	}
+	mode, err := parseMode(modeName)
+	if err != nil {
+		return nil, "", err
+	}
+	ep := endpoint(site, t.names, mode)
 	if user, pass, ok := r.BasicAuth(); ok {
 		if site.User != "" && site.User != user {
 			return nil, "", badRequest("The user in the address (%s) and in the Authorization header (%s) differ.", site.User, user)

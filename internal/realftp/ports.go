@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 )
 
 // Ports are handed out in fixed blocks: the first port of a block is the
@@ -111,4 +112,17 @@ func randUint32() uint32 {
 	var b [4]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
 	return binary.LittleEndian.Uint32(b[:])
+}
+
+// ReservePorts claims a block of ports no daemon of this package will use
+// until the test ends, for a client that listens itself (active mode's
+// data connections). It returns the inclusive range.
+func ReservePorts(t testing.TB) (lo, hi int) {
+	t.Helper()
+	b, err := reservePorts()
+	if err != nil {
+		t.Fatalf("realftp: %v", err)
+	}
+	t.Cleanup(b.release)
+	return b.control, b.pasvHi
 }

@@ -100,6 +100,9 @@ func StartProFTPD(t testing.TB, o Options) *Server {
 		}
 	}
 
+	if o.ActiveOnly {
+		t.Fatal("realftp: proftpd: Options.ActiveOnly is only supported by vsftpd")
+	}
 	inst := t.TempDir()
 	// The passwd-format user file: user:hash:uid:gid:gecos:home:shell.
 	if strings.ContainsAny(hash, ":\n") {

@@ -82,6 +82,9 @@ func StartPureFTPd(t testing.TB, o Options) *Server {
 	if err != nil {
 		SkipOrFail(t, "pure-ftpd: mount(8) not found (%v); it is needed to give anonymous its root", err)
 	}
+	if o.ActiveOnly {
+		t.Fatal("realftp: pure-ftpd: Options.ActiveOnly is only supported by vsftpd")
+	}
 	if o.ImplicitTLS {
 		// Debian builds pure-ftpd without --with-implicittls.
 		t.Skip("realftp: pure-ftpd (Debian build) does not support implicit FTPS")

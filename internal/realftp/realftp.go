@@ -76,6 +76,10 @@ type Options struct {
 	// with 530 after PASS, and for an anonymous login counts only the
 	// anonymous sessions.
 	MaxPerIP int
+	// ActiveOnly makes the daemon refuse passive mode and open data
+	// connections to the client (PORT/EPRT) instead: vsftpd's
+	// pasv_enable=NO with port_enable=YES. Only vsftpd supports it here.
+	ActiveOnly bool
 }
 
 // Server describes a running daemon.

@@ -70,6 +70,7 @@ func StartVsftpd(t testing.TB, o Options) *Server {
 				cert: cert, key: key, implicitTLS: o.ImplicitTLS,
 				requireReuse: o.RequireSessionReuse,
 				nonChroot:    o.NonChroot, maxPerIP: o.MaxPerIP,
+				activeOnly: o.ActiveOnly,
 			})
 			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 				return nil, nil, fmt.Errorf("writing config: %w", err)
@@ -94,6 +95,7 @@ type vsftpdParams struct {
 	requireReuse         bool
 	nonChroot            bool
 	maxPerIP             int
+	activeOnly           bool
 }
 
 func yesNo(b bool) string {
@@ -117,8 +119,10 @@ func vsftpdConfig(p vsftpdParams) string {
 
 	// Passive only, on our reserved ports, always announcing loopback: the
 	// control connection comes from 127.0.0.1 and so must the data one.
-	set("pasv_enable", "YES")
-	set("port_enable", "NO")
+	// ActiveOnly turns it round: the daemon connects to the client's
+	// PORT/EPRT address and refuses PASV/EPSV.
+	set("pasv_enable", yesNo(!p.activeOnly))
+	set("port_enable", yesNo(p.activeOnly))
 	set("connect_from_port_20", "NO")
 	set("pasv_min_port", p.pasvLo)
 	set("pasv_max_port", p.pasvHi)

@@ -27,6 +27,7 @@ type Session struct {
 	mu        sync.Mutex
 	passwords map[string]string // site key ("ftp/alice@host:2121") -> password
 	encodings map[string]string // site key -> the name encoding chosen, if not UTF-8
+	modes     map[string]string // site key -> the transfer mode chosen, if not automatic
 	lastSeen  time.Time
 	sockets   int           // transfer sockets open
 	ended     chan struct{} // closed when the store lets go of the session
@@ -96,6 +97,28 @@ func (s *Session) SetEncoding(site, encoding string) {
 	s.encodings[site] = encoding
 }
 
+// Mode returns the transfer mode chosen for a site ("" for automatic).
+func (s *Session) Mode(site string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.modes[site]
+}
+
+// SetMode keeps the transfer mode chosen for a site; "" and "auto" are
+// automatic.
+func (s *Session) SetMode(site, mode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if mode == "" || mode == "auto" {
+		delete(s.modes, site)
+		return
+	}
+	if s.modes == nil {
+		s.modes = make(map[string]string)
+	}
+	s.modes[site] = mode
+}
+
 // Forget drops one site's login, or all of them when site is "".
 // It returns the sites dropped.
 func (s *Session) Forget(site string) []string {
@@ -107,6 +130,7 @@ func (s *Session) Forget(site string) []string {
 			gone = append(gone, k)
 			delete(s.passwords, k)
 			delete(s.encodings, k)
+			delete(s.modes, k)
 		}
 	}
 	return gone

@@ -27,7 +27,10 @@ type Share struct {
 	Secret []byte `json:"secret,omitempty"`
 	Path   string `json:"path"` // FTP path of the file or folder
 	// Encoding is the name encoding of the site, as its maker chose it.
-	Encoding     string    `json:"encoding,omitempty"`
+	Encoding string `json:"encoding,omitempty"`
+	// Mode is the transfer mode of the site, as its maker chose it
+	// ("passive", "active"; "" is automatic).
+	Mode         string    `json:"mode,omitempty"`
 	Dir          bool      `json:"dir"`
 	Created      time.Time `json:"created"`
 	Expires      time.Time `json:"expires"`
