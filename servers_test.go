@@ -243,7 +243,7 @@ func TestLoginFolderWithoutChroot(t *testing.T) {
 				Shares []struct{ ID, Path string } `json:"shares"`
 			}
 			resp, body = get(t, client, b.URL+"/shares", "Accept", "application/json")
-			if err := json.Unmarshal(body, &shares); err != nil || len(shares.Shares) != 1 || shares.Shares[0].Path != path.Join(srv.Home, "notes.txt") {
+			if err := json.Unmarshal(body, &shares); resp.StatusCode != http.StatusOK || err != nil || len(shares.Shares) != 1 || shares.Shares[0].Path != path.Join(srv.Home, "notes.txt") {
 				t.Errorf("shares %s (%v), want one of %s", body, err, path.Join(srv.Home, "notes.txt"))
 			}
 			if resp, body := get(t, nil, sh.URL); resp.StatusCode != http.StatusOK || string(body) != "alice's notes\n" {
