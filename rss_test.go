@@ -22,6 +22,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/internal/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/procstat"
+	"github.com/ftpbridge/ftpbridge/internal/realftp"
 	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
@@ -333,3 +334,55 @@ func fileDigest(t *testing.T, name string) (int64, []byte) {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// TestMemoryFlatActiveMode downloads 1 GiB from a vsftpd that only does
+// active mode (the server connects back to the bridge) through a bridge
+// process: every byte arrives, and the bridge's peak RSS stays flat.
+func TestMemoryFlatActiveMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads 1 GiB through a bridge process; skipped with -short")
+	}
+	const size, limit = 1 << 30, 64 << 20
+	srv, _ := activeOnlyVsftpd(t, realftp.Options{})
+	// Sparse, so the FTP side reads no disk; a pattern at the end proves
+	// the last bytes came too.
+	big := filepath.Join(srv.Root, "big.bin")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("the end"), size-7); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv.FixPermissions(t)
+	_, wantSum := fileDigest(t, big)
+
+	br, pid := runBridgeProcess(t, buildBridge(t), "-active-ports", activePortsArg(t))
+	_ = procstat.ResetPeak(pid)
+	req, _ := http.NewRequest(http.MethodGet, addrURL(br, "ftp", srv.User, srv.Addr, "/big.bin", false)+"?mode=active", nil)
+	req.SetBasicAuth(srv.User, srv.Password)
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	resp.Body.Close()
+	elapsed := time.Since(start)
+	if err != nil || resp.StatusCode != http.StatusOK || n != size || !bytes.Equal(h.Sum(nil), wantSum) {
+		t.Fatalf("GET big.bin in active mode: %d, %d bytes, identical=%v, %v", resp.StatusCode, n, bytes.Equal(h.Sum(nil), wantSum), err)
+	}
+	peak, err := procstat.StatusBytes(pid, "VmHWM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("GET big.bin in active mode: %s in %v = %.0f MB/s; bridge peak RSS (VmHWM) %s",
+		mib(size), elapsed.Round(time.Millisecond), float64(size)/elapsed.Seconds()/1e6, mib(peak))
+	if peak >= limit {
+		t.Errorf("bridge peak RSS %s, want under %s: is the download buffered?", mib(peak), mib(limit))
+	}
+}
