@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"path"
@@ -64,5 +65,44 @@ func TestBrowserLoginFolder(t *testing.T) {
 	requireRows(t, ctx, path.Base(srv.Home))
 	if p := problems.take(); len(p) > 0 {
 		t.Errorf("script errors or CSP violations: %q", p)
+	}
+}
+
+// TestBrowserActiveMode: in Chromium, a person connects with the form to
+// a vsftpd that refuses passive mode, once choosing active mode and once
+// leaving the mode automatic; both times the folder lists and its file
+// downloads by a click.
+func TestBrowserActiveMode(t *testing.T) {
+	srv, content := activeOnlyVsftpd(t, realftp.Options{})
+	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-active-ports", activePortsArg(t))
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	for _, mode := range []string{"active", "auto"} {
+		t.Run(mode, func(t *testing.T) {
+			problems := &pageProblems{notify: make(chan struct{}, 1)}
+			ctx := browserStep(t, startBrowser(t, browserTimeout, problems))
+			downloads := watchDownloads(t, ctx)
+			if err := chromedp.Do(ctx,
+				chromedp.Navigate(b.URL+"/"),
+				chromedp.SetValue(chromedp.ID("scheme"), "ftp"),
+				chromedp.SendKeys(chromedp.ID("host"), host),
+				chromedp.SendKeys(chromedp.ID("port"), port),
+				chromedp.SendKeys(chromedp.ID("user"), srv.User),
+				chromedp.SendKeys(chromedp.ID("password"), srv.Password),
+				chromedp.SetValue(chromedp.ID("mode"), mode),
+			); err != nil {
+				t.Fatalf("filling the connect form: %v", err)
+			}
+			clickAndLoad(t, ctx, chromedp.ID("connect"), b.URL+"/ftp/"+srv.User+"@"+srv.Addr+"/")
+			requireRows(t, ctx, "data.bin")
+			if err := chromedp.Do(ctx, chromedp.Click(rowLink("data.bin"))); err != nil {
+				t.Fatal(err)
+			}
+			if _, got := downloads.next(t, ctx, "data.bin"); !bytes.Equal(got, content) {
+				t.Errorf("the download has %d bytes, want the file's %d, identical", len(got), len(content))
+			}
+			if p := problems.take(); len(p) > 0 {
+				t.Errorf("script errors or CSP violations: %q", p)
+			}
+		})
 	}
 }
