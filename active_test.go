@@ -273,3 +273,23 @@ func TestAutomaticModeOnPassiveServers(t *testing.T) {
 		})
 	}
 }
+
+// The embedded server in active mode: a listing and a download, with
+// ?mode=active, so they came through EPRT or PORT.
+func TestActiveModeOnTheEmbeddedServer(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{ActiveMode: true}, "-active-ports", activePortsArg(t))
+	client := &http.Client{Transport: basicAuth{testftp.User, testftp.Password}}
+	l := listJSON(t, client, siteURL(b, "ftp", testftp.User, srv, "/", true)+"?mode=active")
+	if len(l.Entries) == 0 {
+		t.Fatal("empty listing in active mode")
+	}
+	resp, body := get(t, client, siteURL(b, "ftp", testftp.User, srv, "/big.bin", false)+"?mode=active")
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, srv.Files["/big.bin"]) {
+		t.Errorf("download in active mode: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	for _, cmd := range srv.Commands() {
+		if v, _, _ := strings.Cut(cmd, " "); strings.EqualFold(v, "PASV") || strings.EqualFold(v, "EPSV") {
+			t.Errorf("the bridge asked for passive mode: %q", cmd)
+		}
+	}
+}

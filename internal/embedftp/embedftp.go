@@ -27,8 +27,12 @@ type Options struct {
 	TLS               *tls.Config       // enables AUTH TLS (explicit), or implicit below
 	ImplicitTLS       bool
 	IdleTimeout       int // seconds before the server says 421 and hangs up; 0 = 900
-	Logger            *slog.Logger
-	LogCommands       bool // log every command received, at debug level ("Received line")
+	// ActiveMode lets clients use PORT and EPRT (from an ordinary port, not
+	// 20). Off by default, and in the demo: a server that connects where
+	// a client says can be made to connect anywhere (FTP bounce).
+	ActiveMode  bool
+	Logger      *slog.Logger
+	LogCommands bool // log every command received, at debug level ("Received line")
 }
 
 // Server is a running embedded FTP server.
@@ -208,11 +212,12 @@ type driver struct {
 
 func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 	s := &ftpserver.Settings{
-		Listener:            d.ln,
-		IdleTimeout:         d.opts.IdleTimeout,
-		DisableActiveMode:   true,
-		DefaultTransferType: ftpserver.TransferTypeBinary,
-		Banner:              "ftpbridge embedded FTP server",
+		Listener:                d.ln,
+		IdleTimeout:             d.opts.IdleTimeout,
+		DisableActiveMode:       !d.opts.ActiveMode,
+		ActiveTransferPortNon20: true,
+		DefaultTransferType:     ftpserver.TransferTypeBinary,
+		Banner:                  "ftpbridge embedded FTP server",
 	}
 	if d.opts.TLS != nil && d.opts.ImplicitTLS {
 		s.TLSRequired = ftpserver.ImplicitEncryption
