@@ -99,3 +99,70 @@ func BenchmarkListingInteractive(b *testing.B) {
 		})
 	}
 }
+
+// sortedAsServer is a script that reports whether the listing's rows are in
+// the order the server gives the page's current address, and how many rows
+// it compared.
+const sortedAsServer = `(async () => {
+	const res = await fetch(location.href, { headers: { Accept: "text/html" } });
+	const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+	const names = (root) => Array.from(root.querySelectorAll("#listing tbody tr[data-name]"), (r) => r.dataset.name);
+	const server = names(doc);
+	const page = names(document);
+	return { same: JSON.stringify(server) === JSON.stringify(page), rows: page.length };
+})()`
+
+// TestBrowserSortInPage: a column header sorts the rows in the page, in the
+// order the server gives the address the page then shows, without loading
+// a page; the header says which way it sorts.
+func TestBrowserSortInPage(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
+	tab := startBrowser(t, browserTimeout, bt.problems)
+	t.Run("connect", func(t *testing.T) { bt.connect(t, browserStep(t, tab)) })
+
+	for _, step := range []struct {
+		header, wantSort, wantQuery string
+	}{
+		{"th.name a", "descending", "order=desc&sort=name"},
+		{"th.size a", "ascending", "order=asc&sort=size"},
+		{"th.size a", "descending", "order=desc&sort=size"},
+		{"th.date a", "ascending", "order=asc&sort=modified"},
+	} {
+		t.Run(step.header+" "+step.wantSort, func(t *testing.T) {
+			ctx := browserStep(t, tab)
+			if err := chromedp.Do(ctx,
+				chromedp.Evaluate[chromedp.Void](`window.samePage = true`),
+				chromedp.Click(chromedp.CSS("#listing thead "+step.header)),
+			); err != nil {
+				t.Fatal(err)
+			}
+			state, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({
+				same: window.samePage === true,
+				search: location.search,
+				sort: document.querySelector("#listing thead `+step.header+`").getAttribute("aria-sort"),
+				others: document.querySelectorAll("#listing thead a[aria-sort]").length,
+			})`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if state["same"] != true {
+				t.Errorf("sorting loaded a new page")
+			}
+			if state["search"] != "?"+step.wantQuery {
+				t.Errorf("the address's query is %v, want ?%s", state["search"], step.wantQuery)
+			}
+			if state["sort"] != step.wantSort || state["others"] != float64(1) {
+				t.Errorf("the header says aria-sort=%v (%v headers sorted), want %s on it only", state["sort"], state["others"], step.wantSort)
+			}
+			cmp, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](sortedAsServer, chromedp.EvalAwaitPromise))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cmp["same"] != true || cmp["rows"].(float64) < 3 {
+				t.Errorf("the rows are not in the server's order for %s (%v rows)", step.wantQuery, cmp["rows"])
+			}
+		})
+	}
+	t.Run("no script errors or CSP violations", func(t *testing.T) { bt.checkProblems(t, browserStep(t, tab)) })
+}

@@ -76,6 +76,8 @@ func browseOrDownload(d *Deps) echo.HandlerFunc {
 			return err
 		}
 		switch {
+		case c.QueryParam("op") == "actions":
+			return d.actions(c, t)
 		case !t.Dir:
 			return d.download(c, t)
 		case c.QueryParam("op") == "count":

@@ -15,6 +15,7 @@ document.addEventListener("DOMContentLoaded", () => {
   initBackLinks();
   initConnectForm();
   initFilter();
+  initSort();
   initMenus();
   initFolderChanges();
   initUploads();
@@ -201,6 +202,82 @@ function applyFilter() {
   document.getElementById("no-match").hidden = shown > 0 || rows === 0;
 }
 
+// Sorting in the page: the column headers are links to the same folder
+// sorted by the server, which is what a browser without the script gets;
+// with it, a click sorts the rows already here, in the server's order
+// (folders first, then by the column, names breaking ties, case folded),
+// and the address changes to the link's, so a reload keeps the order.
+function sortKey(r) {
+  const name = r.dataset.name;
+  const sizeCell = r.cells[1];
+  const time = r.cells[2] && r.cells[2].querySelector("time");
+  let size = 0;
+  if (r.dataset.size !== undefined) size = Number(r.dataset.size);
+  else if (sizeCell && sizeCell.title) size = parseInt(sizeCell.title, 10) || 0;
+  return { r, name, lower: name.toLowerCase(), dir: r.classList.contains("dir"), size, mod: time ? time.dateTime : "" };
+}
+
+function compareRows(by, desc) {
+  const str = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  return (a, b) => {
+    if (a.dir !== b.dir) return a.dir ? -1 : 1;
+    let n = 0;
+    if (by === "size") n = a.size - b.size;
+    else if (by === "modified") n = str(a.mod, b.mod);
+    if (n === 0) n = str(a.lower, b.lower) || str(a.name, b.name);
+    return desc ? -n : n;
+  };
+}
+
+function sortListing(by, desc) {
+  const table = listingTable();
+  const body = table.tBodies[0];
+  const keys = [];
+  for (const r of body.rows) if (r.dataset.name !== undefined) keys.push(sortKey(r));
+  keys.sort(compareRows(by, desc));
+  const frag = document.createDocumentFragment();
+  for (const k of keys) frag.append(k.r);
+  body.prepend(frag);
+}
+
+function initSort() {
+  const table = listingTable();
+  if (!table) return;
+  const links = Array.from(table.tHead.querySelectorAll("th a[href]"));
+  for (const a of links) {
+    a.addEventListener("click", (ev) => {
+      if (ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey || ev.button !== 0) return; // a new tab: the server's page
+      ev.preventDefault();
+      const u = new URL(a.href);
+      const by = u.searchParams.get("sort") || "name";
+      const order = u.searchParams.get("order") === "desc" ? "desc" : "asc";
+      closeRowMenu(false);
+      sortListing(by, order === "desc");
+      // The headers now say what the server's page would: the column
+      // sorted, and its link the other way round.
+      for (const other of links) {
+        const ou = new URL(other.href);
+        if (other === a) {
+          other.setAttribute("aria-sort", order === "asc" ? "ascending" : "descending");
+          ou.searchParams.set("order", order === "asc" ? "desc" : "asc");
+        } else {
+          other.removeAttribute("aria-sort");
+          ou.searchParams.set("order", "asc");
+        }
+        other.href = ou.pathname + ou.search;
+      }
+      const hidden = document.getElementById("toggle-hidden");
+      if (hidden) {
+        const hu = new URL(hidden.href);
+        hu.searchParams.set("sort", by);
+        hu.searchParams.set("order", order);
+        hidden.href = hu.pathname + hu.search;
+      }
+      history.replaceState(history.state, "", u.pathname + u.search);
+    });
+  }
+}
+
 function initFilter() {
   // Filter rows as you type; "/" focuses the filter, Escape clears it.
   const filter = document.getElementById("filter");
@@ -222,19 +299,28 @@ function initFilter() {
 // ---------------------------------------------------------------------------
 // Menus: <details class="menu"> works without the script; with it, Escape
 // and a click elsewhere close an open menu, as people expect of a menu.
+// A listing's rows share one menu (openRowMenu): each row has only a link
+// to its actions page, which the script opens in place instead.
 
 function closeMenus(except) {
   for (const d of document.querySelectorAll("details.menu[open]")) {
     if (d !== except) d.open = false;
   }
+  if (!except || !except.matches("#row-menu")) closeRowMenu(false);
 }
 
 function initMenus() {
   document.addEventListener("click", (ev) => {
-    closeMenus(ev.target instanceof Element ? ev.target.closest("details.menu") : null);
+    const t = ev.target instanceof Element ? ev.target : null;
+    if (t && t.closest("a.more")) return; // the row menu's own button (initRowMenu)
+    closeMenus(t ? t.closest("details.menu, #row-menu") : null);
   });
   document.addEventListener("keydown", (ev) => {
     if (ev.key !== "Escape" || !(ev.target instanceof Element)) return;
+    if (ev.target.closest("#row-menu")) {
+      closeRowMenu(true);
+      return;
+    }
     const menu = ev.target.closest("details.menu[open]");
     if (!menu) return;
     menu.open = false;
@@ -253,6 +339,89 @@ function initMenus() {
       field.select();
     }
   }, true);
+  initRowMenu();
+}
+
+// The one row menu: built for the row it opens on, with the actions the
+// row's data-acts allows (s share, r rename, d delete: the server's reading
+// of the MLSD perm fact), inside that row's action cell, so it stays by the
+// row and its forms post like the actions page's.
+let rowMenu = null; // { menu, button } while open
+
+function closeRowMenu(refocus) {
+  if (!rowMenu) return;
+  const { menu, button } = rowMenu;
+  rowMenu = null;
+  menu.remove();
+  button.setAttribute("aria-expanded", "false");
+  if (refocus && button.isConnected) button.focus();
+}
+
+function openRowMenu(button) {
+  closeMenus(null);
+  const row = button.closest("tr");
+  const acts = button.dataset.acts || "";
+  const href = button.getAttribute("href").replace(/\?op=actions$/, "");
+  const name = row.dataset.name;
+  const menu = el("div", "popover");
+  menu.id = "row-menu";
+  menu.setAttribute("role", "group");
+  menu.setAttribute("aria-label", button.getAttribute("aria-label"));
+  if (acts.includes("s")) {
+    const share = el("button", "share-open", "Share a link…");
+    share.type = "button";
+    share.dataset.href = href;
+    menu.append(share);
+  }
+  if (acts.includes("r")) {
+    const form = el("form", "rename");
+    form.method = "post";
+    form.action = href + "?op=rename";
+    const label = el("label", "", "New name or path ");
+    const input = el("input");
+    input.name = "to";
+    input.value = name;
+    input.required = true;
+    input.autocomplete = "off";
+    input.spellcheck = false;
+    label.append(input);
+    const submit = el("button", "", "Rename");
+    submit.type = "submit";
+    form.append(label, submit);
+    menu.append(form);
+  }
+  if (acts.includes("d")) {
+    const form = el("form", "delete");
+    form.method = "post";
+    form.action = href + "?op=delete";
+    form.dataset.type = row.classList.contains("dir") ? "dir" : "file";
+    const submit = el("button", "danger", "Delete");
+    submit.type = "submit";
+    form.append(submit);
+    menu.append(form);
+  }
+  button.after(menu);
+  button.setAttribute("aria-expanded", "true");
+  rowMenu = { menu, button };
+  const field = menu.querySelector("input") || menu.querySelector("button");
+  if (field) {
+    field.focus();
+    if (field instanceof HTMLInputElement) field.select();
+  }
+}
+
+function initRowMenu() {
+  const table = listingTable();
+  if (!table) return;
+  // One listener on the table, because refreshes and sorting replace rows.
+  table.addEventListener("click", (ev) => {
+    const button = ev.target instanceof Element ? ev.target.closest("a.more") : null;
+    if (!button) return;
+    ev.preventDefault();
+    const wasOpen = rowMenu && rowMenu.button === button;
+    closeRowMenu(false);
+    if (!wasOpen) openRowMenu(button);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -293,6 +462,7 @@ async function refreshListing() {
   }
   const fresh = doc.getElementById("listing");
   if (!fresh) return;
+  closeRowMenu(false);
   table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
   for (const sel of [".toolbar .count", "#toggle-hidden"]) {
     const now = document.querySelector(sel);
@@ -350,7 +520,7 @@ async function rename(form) {
   const name = form.closest("tr").dataset.name;
   const to = form.elements.to.value.trim();
   if (to === "" || to === name) {
-    form.closest("details").open = false;
+    closeRowMenu(true);
     return;
   }
   const res = await request("POST", form.action, new URLSearchParams({ to }));
@@ -686,9 +856,9 @@ function initShareDialog() {
   table.addEventListener("click", (ev) => {
     const button = ev.target instanceof Element ? ev.target.closest("button.share-open") : null;
     if (!button) return;
-    button.closest("details").open = false;
     href = button.dataset.href;
     document.getElementById("share-name").textContent = button.closest("tr").dataset.name;
+    closeRowMenu(false);
     form.reset();
     result.hidden = true;
     document.getElementById("share-create").disabled = false;
