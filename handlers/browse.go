@@ -32,6 +32,8 @@ type listing struct {
 	ShowHidden bool      `json:"-"`
 	HiddenLink string    `json:"-"`
 	Hidden     int       `json:"-"`
+	Total      int       `json:"-"` // entries when the page holds only the first (firstRows)
+	AllLink    string    `json:"-"` // the page with all of them
 	Dirs       int       `json:"-"`
 	Files      int       `json:"-"`
 	Plain      bool      `json:"-"` // plain FTP: say that logins travel in clear
@@ -115,6 +117,11 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 		return c.JSON(http.StatusOK, l)
 	}
 	l.filterHidden()
+	all := url.Values{"sort": {l.Sort}, "order": {l.Order}, "all": {"1"}}
+	if l.ShowHidden {
+		all.Set("hidden", "1")
+	}
+	l.firstRows(q.Get("all") == "1", t.url(t.Path, true)+"?"+all.Encode())
 	l.page = d.page(r, l.Path+" on "+l.SiteName)
 	d.renderListing(c.Response(), l)
 	return nil
@@ -197,6 +204,31 @@ func buildListing(site links, dir string, entries []ftppool.Entry, sortBy, order
 	}
 	l.HiddenLink = site.URL(dir, true) + "?" + hq.Encode()
 	return l
+}
+
+// pageRows is how many rows a big folder's page holds, unless asked for
+// all: Chromium on a 2-core machine takes about 0.4 s for 500 rows, 2 s for
+// 2,000, and much longer for 100,000. app.js shows the whole folder from
+// its JSON, a window of rows at a time; without it, the page links to the
+// page with every row.
+const pageRows = 500
+
+// firstRows keeps the first pageRows entries, unless all; allLink is this
+// page with all of them.
+func (l *listing) firstRows(all bool, allLink string) {
+	if len(l.Entries) <= pageRows {
+		return
+	}
+	if all {
+		// The page's own links keep all of it.
+		for _, u := range []*string{&l.SortLinks.Name, &l.SortLinks.Size, &l.SortLinks.Modified, &l.HiddenLink} {
+			*u += "&all=1"
+		}
+		return
+	}
+	l.Total = len(l.Entries)
+	l.AllLink = allLink
+	l.Entries = l.Entries[:pageRows]
 }
 
 // filterHidden drops dot-files unless asked; the JSON API always has all.

@@ -16,6 +16,7 @@ document.addEventListener("DOMContentLoaded", () => {
   initConnectForm();
   initFilter();
   initSort();
+  initBigListing();
   initMenus();
   initFolderChanges();
   initUploads();
@@ -190,6 +191,12 @@ function applyFilter() {
   const table = document.getElementById("listing");
   if (!filter || !table) return;
   const q = filter.value.toLowerCase();
+  if (big.on) {
+    big.view = q === "" ? big.all : big.all.filter((it) => it.lower.includes(q));
+    renderWindow(true);
+    document.getElementById("no-match").hidden = big.view.length > 0 || big.all.length === 0;
+    return;
+  }
   let rows = 0;
   let shown = 0;
   for (const r of table.tBodies[0].rows) {
@@ -200,6 +207,220 @@ function applyFilter() {
     if (match) shown++;
   }
   document.getElementById("no-match").hidden = shown > 0 || rows === 0;
+}
+
+// ---------------------------------------------------------------------------
+// Big folders: the server's page holds the first rows only (data-total
+// says how many there are; handlers/browse.go pageRows). The script loads
+// the whole folder as JSON and builds only the rows in view, plus a few
+// around them, between two spacer rows that keep the scroll height; filter
+// and sort work on the data. Rows are built the way handlers/rows.go
+// writes them, and names go in as text only.
+
+const big = { on: false, all: [], view: [], rowH: 0, start: 0, end: 0, top: null, bottom: null, frame: 0 };
+const OVERSCAN = 20; // rows built above and below the screen
+
+// iconFor matches handlers/browse.go iconFor.
+const ICONS = {};
+for (const [icon, exts] of Object.entries({
+  image: "png jpg jpeg gif webp bmp svg avif ico tif tiff",
+  audio: "mp3 wav flac ogg m4a aac opus",
+  video: "mp4 mkv webm avi mov m4v",
+  archive: "zip gz tgz bz2 xz zst 7z rar tar iso",
+  text: "txt md log csv rst nfo",
+  pdf: "pdf",
+  code: "go c h py js ts html css json xml sh rs java yml yaml toml",
+})) for (const e of exts.split(" ")) ICONS[e] = icon;
+
+function iconFor(it) {
+  if (it.type === "dir") return "folder";
+  if (it.type === "link") return "link";
+  const dot = it.name.lastIndexOf(".");
+  return (dot >= 0 && ICONS[it.name.slice(dot + 1).toLowerCase()]) || "file";
+}
+
+// may matches handlers/perm.go: no perm fact allows everything.
+function may(perm, letter) {
+  return !perm || perm.includes(letter);
+}
+
+const MENU_LABELS = ["", "Share", "Rename", "Share or rename", "Delete", "Share or delete", "Rename or delete", "Share, rename or delete"];
+
+function buildRow(it) {
+  const tr = el("tr", it.type);
+  tr.dataset.name = it.name;
+  const read = it.type === "dir" || may(it.perm, "r");
+  const name = el("td", "name");
+  let entry;
+  if (read) {
+    entry = el("a");
+    entry.href = it.href;
+  } else {
+    entry = el("span", "entry");
+    entry.title = "You may not download this file";
+  }
+  entry.append(icon(iconFor(it)), el("span", "", it.name));
+  name.append(entry);
+  if (it.target) name.append(" ", el("span", "target", "→ " + it.target));
+  const size = el("td", "size", it.type === "file" ? humanSize(it.size) : "—");
+  if (it.type === "file") size.title = it.size + " bytes";
+  const date = el("td", "date");
+  if (it.mod) {
+    const t = el("time", "", it.mod.slice(0, 16).replace("T", " "));
+    t.dateTime = it.mod;
+    date.append(t);
+  }
+  tr.append(name, size, date);
+  if (!listingTable().classList.contains("read-only")) {
+    const act = el("td", "act");
+    const acts = (read ? "s" : "") + (may(it.perm, "f") ? "r" : "") + (may(it.perm, "d") ? "d" : "");
+    const label = MENU_LABELS[(read ? 1 : 0) | (acts.includes("r") ? 2 : 0) | (acts.includes("d") ? 4 : 0)];
+    if (label) {
+      const more = el("a", "more");
+      more.href = it.href + "?op=actions";
+      more.dataset.acts = acts;
+      more.setAttribute("aria-label", label + " " + it.name);
+      more.setAttribute("aria-haspopup", "true");
+      more.title = label;
+      more.append(icon("more"));
+      act.append(more);
+    }
+    tr.append(act);
+  }
+  return tr;
+}
+
+function spacerRow(cols) {
+  const tr = el("tr", "spacer");
+  tr.setAttribute("aria-hidden", "true");
+  const td = el("td");
+  td.colSpan = cols;
+  tr.append(td);
+  return tr;
+}
+
+// loadBig fetches the folder's entries and shows them windowed. It
+// resolves false if they could not be had: the page's own rows and its
+// "Show all" link stay.
+async function loadBig() {
+  const table = listingTable();
+  const u = new URL(location.href);
+  u.searchParams.delete("all");
+  u.searchParams.set("format", "json");
+  const res = await request("GET", u.pathname + u.search);
+  if (!res.ok || !res.data || !Array.isArray(res.data.entries)) {
+    notify("Only the first rows of this folder are shown: the rest could not be loaded (" + errorText(res.status, res.data) + ")", true);
+    return false;
+  }
+  // The JSON has dot-files always; the page, only when asked.
+  const hidden = u.searchParams.get("hidden") === "1";
+  big.all = [];
+  for (const e of res.data.entries) {
+    if (!hidden && e.name.startsWith(".")) continue;
+    big.all.push({
+      name: e.name, lower: e.name.toLowerCase(), href: e.href, type: e.type, dir: e.type === "dir",
+      size: e.type === "dir" ? 0 : e.size, mod: e.modified || "", target: e.target || "", perm: e.perm || "", tr: null,
+    });
+  }
+  const sorted = table.tHead.querySelector("a[aria-sort]");
+  if (sorted) {
+    // The JSON came sorted as asked, but a sort in the page may have
+    // changed the address since the request went out.
+    const su = new URL(location.href);
+    big.all.sort(compareRows(su.searchParams.get("sort") || "name", su.searchParams.get("order") === "desc"));
+  }
+  if (!big.on) {
+    big.on = true;
+    const cols = table.tHead.rows[0].cells.length;
+    big.top = spacerRow(cols);
+    big.bottom = spacerRow(cols);
+    table.classList.add("windowed");
+    const more = document.getElementById("more-rows");
+    if (more) more.hidden = true;
+    let ticking = false;
+    const schedule = () => {
+      if (ticking) return;
+      ticking = true;
+      requestAnimationFrame(() => {
+        ticking = false;
+        renderWindow(false);
+      });
+    };
+    window.addEventListener("scroll", schedule, { passive: true });
+    window.addEventListener("resize", schedule);
+  }
+  closeRowMenu(false);
+  table.tBodies[0].replaceChildren(big.top, big.bottom);
+  applyFilter();
+  return true;
+}
+
+// renderWindow builds the rows in view (and OVERSCAN around them) of the
+// filtered entries, keeping the ones already built.
+function renderWindow(force) {
+  const body = listingTable().tBodies[0];
+  const n = big.view.length;
+  const rowH = big.rowH || 40;
+  const bodyTop = body.getBoundingClientRect().top + window.scrollY;
+  const first = Math.min(Math.max(0, Math.floor((window.scrollY - bodyTop) / rowH) - OVERSCAN), Math.max(0, n - 1));
+  const last = Math.min(n, first + Math.ceil(window.innerHeight / rowH) + 2 * OVERSCAN);
+  if (!force && first === big.start && last === big.end) return;
+  const keep = new Set();
+  for (let i = first; i < last; i++) keep.add(big.view[i]);
+  // Rows out of view now: scrolled past, filtered out, sorted away.
+  for (const tr of Array.from(body.rows)) {
+    if (tr === big.top || tr === big.bottom) continue;
+    const it = tr.bigItem;
+    if (!it || !keep.has(it)) {
+      if (rowMenu && tr.contains(rowMenu.menu)) closeRowMenu(false);
+      tr.remove();
+      if (it) it.tr = null;
+    }
+  }
+  let ref = big.top.nextSibling;
+  for (let i = first; i < last; i++) {
+    const it = big.view[i];
+    if (!it.tr) {
+      it.tr = buildRow(it);
+      it.tr.bigItem = it;
+    }
+    if (it.tr === ref) ref = ref.nextSibling;
+    else body.insertBefore(it.tr, ref);
+  }
+  big.start = first;
+  big.end = last;
+  big.top.firstChild.style.height = first * rowH + "px";
+  big.top.hidden = first === 0;
+  big.bottom.firstChild.style.height = (n - last) * rowH + "px";
+  big.bottom.hidden = last >= n;
+  // The rows' height is the CSS's; measure it once a row is there.
+  if (!big.rowH && last > first) {
+    const h = big.view[first].tr.getBoundingClientRect().height;
+    if (h > 0) {
+      big.rowH = h;
+      renderWindow(true);
+    }
+  }
+}
+
+// bigScrollTo brings an entry of the windowed listing into view.
+function bigScrollTo(name) {
+  const i = big.view.findIndex((it) => it.name === name);
+  if (i < 0) return null;
+  const body = listingTable().tBodies[0];
+  const bodyTop = body.getBoundingClientRect().top + window.scrollY;
+  const y = bodyTop + i * (big.rowH || 40);
+  if (y < window.scrollY || y > window.scrollY + window.innerHeight - 2 * (big.rowH || 40)) {
+    window.scrollTo(0, Math.max(0, y - window.innerHeight / 3));
+  }
+  renderWindow(true);
+  return big.view[i].tr;
+}
+
+function initBigListing() {
+  const table = listingTable();
+  if (!table || !table.dataset.total) return;
+  loadBig();
 }
 
 // Sorting in the page: the column headers are links to the same folder
@@ -230,6 +451,11 @@ function compareRows(by, desc) {
 }
 
 function sortListing(by, desc) {
+  if (big.on) {
+    big.all.sort(compareRows(by, desc));
+    applyFilter();
+    return;
+  }
   const table = listingTable();
   const body = table.tBodies[0];
   const keys = [];
@@ -440,6 +666,7 @@ function folderURL() {
 function rowByName(name) {
   const table = listingTable();
   if (!table) return null;
+  if (big.on) return bigScrollTo(name);
   for (const r of table.tBodies[0].rows) if (r.dataset.name === name) return r;
   return null;
 }
@@ -463,7 +690,12 @@ async function refreshListing() {
   const fresh = doc.getElementById("listing");
   if (!fresh) return;
   closeRowMenu(false);
-  table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
+  if (big.on || fresh.dataset.total) {
+    // A folder that is big now: its page has the first rows only.
+    if (!(await loadBig())) table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
+  } else {
+    table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
+  }
   for (const sel of [".toolbar .count", "#toggle-hidden"]) {
     const now = document.querySelector(sel);
     const next = doc.querySelector(sel);
