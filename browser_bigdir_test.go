@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,6 +220,28 @@ func TestBigFolderPage(t *testing.T) {
 	all := findNode(doc, hasAttr("id", "all-rows"))
 	if all == nil {
 		t.Fatal("no link to the page with all the rows")
+	}
+	// The page's script takes the entries the page was made from, once,
+	// without the folder being listed again.
+	token := attrOf(findNode(doc, hasAttr("id", "listing")), "data-listing")
+	lists := func() int {
+		return len(slices.DeleteFunc(srv.Commands(), func(c string) bool { return !strings.HasPrefix(c, "MLSD") && !strings.HasPrefix(c, "LIST") }))
+	}
+	for i, wantLists := range []int{0, 1} { // the second time, the token is spent
+		before := lists()
+		resp, body := get(t, nil, u+"?sort=name&order=desc&format=json&listing="+url.QueryEscape(token))
+		var l struct {
+			Entries []struct{ Name string } `json:"entries"`
+		}
+		if err := json.Unmarshal(body, &l); resp.StatusCode != http.StatusOK || err != nil {
+			t.Fatalf("JSON with the page's token: %d %v", resp.StatusCode, err)
+		}
+		if len(l.Entries) != 1200 || l.Entries[0].Name != bigName(1199) {
+			t.Errorf("JSON with the page's token: %d entries, want 1200 from %s", len(l.Entries), bigName(1199))
+		}
+		if got := lists() - before; got != wantLists {
+			t.Errorf("request %d with the page's token listed the folder %d times, want %d", i+1, got, wantLists)
+		}
 	}
 	allRows := rows(page(b.URL + attrOf(all, "href")))
 	if len(allRows) != 1200 || allRows[0] != bigName(1199) || allRows[1199] != bigName(0) {

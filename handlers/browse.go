@@ -34,6 +34,7 @@ type listing struct {
 	Hidden     int       `json:"-"`
 	Total      int       `json:"-"` // entries when the page holds only the first (firstRows)
 	AllLink    string    `json:"-"` // the page with all of them
+	Listing    string    `json:"-"` // the token its script takes the entries with (handoff.go)
 	Dirs       int       `json:"-"`
 	Files      int       `json:"-"`
 	Plain      bool      `json:"-"` // plain FTP: say that logins travel in clear
@@ -104,11 +105,18 @@ func offerParent(t *target, err error) error {
 
 func (d *Deps) browse(c echo.Context, t *target) error {
 	r := c.Request()
-	folder, err := t.handle.ListFolder(r.Context(), t.Path)
-	if err != nil {
-		return d.ftpFailure(c, t, err, "This folder")
-	}
 	q := r.URL.Query()
+	// A big folder's page hands its listing on to its script (handoff.go).
+	folder, ok := ftppool.Folder{}, false
+	if tok := q.Get("listing"); tok != "" && wantsJSON(r) {
+		folder, ok = d.listings.take(tok, handoffKey(t))
+	}
+	if !ok {
+		var err error
+		if folder, err = t.handle.ListFolder(r.Context(), t.Path); err != nil {
+			return d.ftpFailure(c, t, err, "This folder")
+		}
+	}
 	l := buildListing(siteLinks{t.Site, t.Home, t.names}, t.Path, folder.Entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
 	l.Plain = t.Site.Scheme == "ftp"
 	l.FolderPerm = folder.Perm
@@ -122,6 +130,9 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 		all.Set("hidden", "1")
 	}
 	l.firstRows(q.Get("all") == "1", t.url(t.Path, true)+"?"+all.Encode())
+	if l.Total > 0 {
+		l.Listing = d.listings.put(handoffKey(t), folder)
+	}
 	l.page = d.page(r, l.Path+" on "+l.SiteName)
 	d.renderListing(c.Response(), l)
 	return nil

@@ -302,11 +302,14 @@ function spacerRow(cols) {
 // loadBig fetches the folder's entries and shows them windowed. It
 // resolves false if they could not be had: the page's own rows and its
 // "Show all" link stay.
-async function loadBig() {
+async function loadBig(token) {
   const table = listingTable();
   const u = new URL(location.href);
   u.searchParams.delete("all");
   u.searchParams.set("format", "json");
+  // The entries the page was made from, which the bridge keeps for a few
+  // seconds (handlers/handoff.go); without them it lists the folder again.
+  if (token) u.searchParams.set("listing", token);
   const res = await request("GET", u.pathname + u.search);
   if (!res.ok || !res.data || !Array.isArray(res.data.entries)) {
     notify("Only the first rows of this folder are shown: the rest could not be loaded (" + errorText(res.status, res.data) + ")", true);
@@ -420,7 +423,7 @@ function bigScrollTo(name) {
 function initBigListing() {
   const table = listingTable();
   if (!table || !table.dataset.total) return;
-  loadBig();
+  loadBig(table.dataset.listing);
 }
 
 // Sorting in the page: the column headers are links to the same folder
@@ -692,7 +695,7 @@ async function refreshListing() {
   closeRowMenu(false);
   if (big.on || fresh.dataset.total) {
     // A folder that is big now: its page has the first rows only.
-    if (!(await loadBig())) table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
+    if (!(await loadBig(fresh.dataset.listing))) table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
   } else {
     table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
   }
