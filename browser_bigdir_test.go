@@ -361,6 +361,22 @@ func TestBrowserBigFolder(t *testing.T) {
 		if v, err := chromedp.Run(ctx, chromedp.Value(rowSel(name, "form.rename input[name=to]"))); err != nil || v != name {
 			t.Errorf("the rename field holds %q (%v), want %q", v, err, name)
 		}
+		// A rename reloads the entries and shows the row under its new name.
+		to := rowSel(name, "form.rename input[name=to]")
+		if err := chromedp.Do(ctx,
+			chromedp.Clear(to),
+			chromedp.SendKeys(to, "renamed in a big folder"),
+			chromedp.Click(rowSel(name, "form.rename button")),
+			chromedp.Poll[chromedp.Void](`!!document.querySelector('#listing tr[data-name="renamed in a big folder"]') && !document.querySelector('#listing tr[data-name="`+name+`"]')`),
+		); err != nil {
+			t.Fatalf("renaming %s in the big folder: %v", name, err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "big", "renamed in a big folder")); err != nil {
+			t.Errorf("the rename did not reach the FTP server: %v", err)
+		}
+		if n, err := chromedp.Run(ctx, chromedp.Evaluate[float64](built)); err != nil || n > 300 {
+			t.Errorf("%v rows built after the rename (%v), want a window", n, err)
+		}
 	})
 
 	t.Run("no script errors or CSP violations", func(t *testing.T) { bt.checkProblems(t, browserStep(t, tab)) })
