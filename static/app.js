@@ -310,6 +310,7 @@ async function loadBig(token) {
   // The entries the page was made from, which the bridge keeps for a few
   // seconds (handlers/handoff.go); without them it lists the folder again.
   if (token) u.searchParams.set("listing", token);
+  const asked = location.search;
   const res = await request("GET", u.pathname + u.search);
   if (!res.ok || !res.data || !Array.isArray(res.data.entries)) {
     notify("Only the first rows of this folder are shown: the rest could not be loaded (" + errorText(res.status, res.data) + ")", true);
@@ -325,10 +326,9 @@ async function loadBig(token) {
       size: e.type === "dir" ? 0 : e.size, mod: e.modified || "", target: e.target || "", perm: e.perm || "", tr: null,
     });
   }
-  const sorted = table.tHead.querySelector("a[aria-sort]");
-  if (sorted) {
-    // The JSON came sorted as asked, but a sort in the page may have
-    // changed the address since the request went out.
+  if (location.search !== asked) {
+    // The JSON came sorted as asked, but a sort in the page changed the
+    // address since the request went out.
     const su = new URL(location.href);
     big.all.sort(compareRows(su.searchParams.get("sort") || "name", su.searchParams.get("order") === "desc"));
   }
