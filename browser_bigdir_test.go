@@ -381,3 +381,41 @@ func TestBrowserBigFolder(t *testing.T) {
 
 	t.Run("no script errors or CSP violations", func(t *testing.T) { bt.checkProblems(t, browserStep(t, tab)) })
 }
+
+// TestBigSharedFolder: a big shared folder's page, too, holds the first
+// rows, links to all of them, and hands its entries to its script.
+func TestBigSharedFolder(t *testing.T) {
+	root := t.TempDir()
+	makeBigFolder(t, root, "big", 600)
+	srv, b := startFTP(t, embedftp.Options{Root: root})
+	a := makeShare(t, aliceClient(), siteURL(b, "ftp", testftp.User, srv, "/big/", true), nil)
+	resp, body := get(t, nil, a.URL, "Accept", "text/html")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the share's page: %d %s", resp.StatusCode, body)
+	}
+	doc, err := html.Parse(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := findNode(doc, hasAttr("id", "listing"))
+	rows := findNodes(doc, func(n *html.Node) bool { return n.Data == "tr" && attrOf(n, "data-name") != "" })
+	if len(rows) != 500 || attrOf(table, "data-total") != "600" || findNode(doc, hasAttr("id", "all-rows")) == nil {
+		t.Errorf("the share's page: %d rows, data-total %q, a link to all: %v; want 500, 600, true",
+			len(rows), attrOf(table, "data-total"), findNode(doc, hasAttr("id", "all-rows")) != nil)
+	}
+	all := attrOf(findNode(doc, hasAttr("id", "all-rows")), "href")
+	if !strings.HasPrefix(all, "/s/"+a.ID+"/") {
+		t.Errorf("the link to all rows, %q, leaves the share", all)
+	}
+	lists := func() int {
+		return len(slices.DeleteFunc(srv.Commands(), func(c string) bool { return !strings.HasPrefix(c, "MLSD") && !strings.HasPrefix(c, "LIST") }))
+	}
+	before := lists()
+	l := listJSON(t, nil, a.URL+"?listing="+url.QueryEscape(attrOf(table, "data-listing")))
+	if len(l.Entries) != 600 {
+		t.Errorf("the share's JSON with the page's token: %d entries, want 600", len(l.Entries))
+	}
+	if n := lists() - before; n != 0 {
+		t.Errorf("the share's JSON with the page's token listed the folder %d times, want 0", n)
+	}
+}

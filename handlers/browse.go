@@ -125,11 +125,7 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 		return c.JSON(http.StatusOK, l)
 	}
 	l.filterHidden()
-	all := url.Values{"sort": {l.Sort}, "order": {l.Order}, "all": {"1"}}
-	if l.ShowHidden {
-		all.Set("hidden", "1")
-	}
-	l.firstRows(q.Get("all") == "1", t.url(t.Path, true)+"?"+all.Encode())
+	l.firstRows(q.Get("all") == "1", t.url(t.Path, true))
 	if l.Total > 0 {
 		l.Listing = d.listings.put(handoffKey(t), folder)
 	}
@@ -224,9 +220,9 @@ func buildListing(site links, dir string, entries []ftppool.Entry, sortBy, order
 // page with every row.
 const pageRows = 500
 
-// firstRows keeps the first pageRows entries, unless all; allLink is this
-// page with all of them.
-func (l *listing) firstRows(all bool, allLink string) {
+// firstRows keeps the first pageRows entries, unless all; self is the
+// folder's address, to link to the page with all of them.
+func (l *listing) firstRows(all bool, self string) {
 	if len(l.Entries) <= pageRows {
 		return
 	}
@@ -238,7 +234,11 @@ func (l *listing) firstRows(all bool, allLink string) {
 		return
 	}
 	l.Total = len(l.Entries)
-	l.AllLink = allLink
+	q := url.Values{"sort": {l.Sort}, "order": {l.Order}, "all": {"1"}}
+	if l.ShowHidden {
+		q.Set("hidden", "1")
+	}
+	l.AllLink = self + "?" + q.Encode()
 	l.Entries = l.Entries[:pageRows]
 }
 

@@ -34,7 +34,11 @@ const (
 
 // handoffKey names what a token is good for.
 func handoffKey(t *target) string {
-	return t.Site.Scheme + "://" + t.Site.String() + "\x00" + t.login.User + "\x00" + t.Path
+	key := t.Site.Scheme + "://" + t.Site.String() + "\x00" + t.login.User + "\x00" + t.Path
+	if t.share != nil {
+		key = "share " + t.share.ID + "\x00" + key
+	}
+	return key
 }
 
 // put keeps folder for key and returns its token.
