@@ -32,7 +32,10 @@ func TestBrowserPermMenus(t *testing.T) {
 
 	t.Run("only allowed actions shown", func(t *testing.T) {
 		ctx := browserStep(t, tab)
-		if err := chromedp.Do(ctx, chromedp.Navigate(folder), chromedp.WaitVisible(chromedp.ID("listing"))); err != nil {
+		// The row's actions show in the menu it opens.
+		if err := chromedp.Do(ctx, chromedp.Navigate(folder), chromedp.WaitVisible(chromedp.ID("listing")),
+			chromedp.Click(rowSel("drop-box.txt", "td.act a.more")),
+			chromedp.WaitVisible(chromedp.ID("row-menu"))); err != nil {
 			t.Fatal(err)
 		}
 		shown, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]bool](`({
@@ -51,6 +54,11 @@ func TestBrowserPermMenus(t *testing.T) {
 				t.Errorf("%s shown: %v, want %v", k, shown[k], v)
 			}
 		}
+		// Its button closes it again.
+		if err := chromedp.Do(ctx, chromedp.Click(rowSel("drop-box.txt", "td.act a.more")),
+			chromedp.WaitNotPresent(chromedp.ID("row-menu"))); err != nil {
+			t.Errorf("closing the row menu with its button: %v", err)
+		}
 	})
 
 	t.Run("rename without a new-folder form", func(t *testing.T) {
@@ -59,7 +67,7 @@ func TestBrowserPermMenus(t *testing.T) {
 		if err := chromedp.Do(ctx,
 			// Gone if the page loads anew, as a plain form post would.
 			chromedp.Evaluate[chromedp.Void](`window.samePage = true`),
-			chromedp.Click(rowSel("drop-box.txt", "td.act summary")),
+			chromedp.Click(rowSel("drop-box.txt", "td.act a.more")),
 			chromedp.WaitVisible(to),
 			chromedp.Clear(to),
 			chromedp.SendKeys(to, "kept.txt"),

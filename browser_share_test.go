@@ -27,7 +27,7 @@ func TestBrowserShare(t *testing.T) {
 		ctx := browserStep(t, maker)
 		bt.connect(t, ctx)
 		if err := chromedp.Do(ctx,
-			chromedp.Click(rowSel("sub", "td.act summary")),
+			chromedp.Click(rowSel("sub", "td.act a.more")),
 			chromedp.Click(rowSel("sub", "button.share-open")),
 			chromedp.WaitVisible(chromedp.ID("share-form")),
 			chromedp.SetValue(chromedp.ID("share-expires"), "24h"),

@@ -310,7 +310,7 @@ func (bt *browserTest) checkProblems(t *testing.T, ctx context.Context) {
 // (before the bridge, whose cleanup was registered earlier, so downloads
 // and sockets end first) or when timeout runs out, so that a hung page
 // fails the test instead of blocking it.
-func startBrowser(t *testing.T, timeout time.Duration, problems *pageProblems) context.Context {
+func startBrowser(t testing.TB, timeout time.Duration, problems *pageProblems) context.Context {
 	t.Helper()
 	chromium := chromiumPath(t)
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
@@ -347,7 +347,7 @@ func startBrowser(t *testing.T, timeout time.Duration, problems *pageProblems) c
 
 // chromiumPath returns Debian's Chromium, or skips (fails under
 // FTPBRIDGE_REQUIRE_REAL=1) when it is not installed.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p

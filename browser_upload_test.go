@@ -201,7 +201,7 @@ func (ut *uploadTest) folderOps(t *testing.T, ctx context.Context) {
 	requireDir(t, local(made))
 
 	if err := chromedp.Do(ctx,
-		chromedp.Click(rowSel(made, "td.act summary")),
+		chromedp.Click(rowSel(made, "td.act a.more")),
 		chromedp.WaitVisible(rowSel(made, "form.rename input[name=to]")),
 		chromedp.Clear(rowSel(made, "form.rename input[name=to]")),
 		chromedp.SendKeys(rowSel(made, "form.rename input[name=to]"), renamed),
@@ -228,7 +228,7 @@ func (ut *uploadTest) folderOps(t *testing.T, ctx context.Context) {
 		}
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.Click(rowSel(renamed, "td.act summary")),
+		chromedp.Click(rowSel(renamed, "td.act a.more")),
 		chromedp.WaitVisible(rowSel(renamed, "form.delete button")),
 		chromedp.Click(rowSel(renamed, "form.delete button")),
 	); err != nil {

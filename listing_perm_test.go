@@ -133,18 +133,43 @@ func TestListingPermHidesActions(t *testing.T) {
 					continue
 				}
 				seen++
+				// The row's menu is a link to its actions page, naming the
+				// actions app.js's shared menu offers in data-acts.
+				more := findNode(tr, hasClass("more"))
+				acts := ""
+				if more != nil {
+					acts = attrOf(more, "data-acts")
+				}
 				got := row{
 					perm:   want.perm,
-					link:   findNode(tr, func(n *html.Node) bool { return n.Data == "a" }) != nil,
-					share:  findNode(tr, hasClass("share-open")) != nil,
-					rename: findNode(tr, hasClass("rename")) != nil,
-					delete: findNode(tr, hasClass("delete")) != nil,
+					link:   findNode(findNode(tr, hasClass("name")), func(n *html.Node) bool { return n.Data == "a" }) != nil,
+					share:  strings.Contains(acts, "s"),
+					rename: strings.Contains(acts, "r"),
+					delete: strings.Contains(acts, "d"),
 				}
 				if got != want {
 					t.Errorf("row %q: %+v, want %+v", name, got, want)
 				}
-				if menu := findNode(tr, func(n *html.Node) bool { return n.Data == "details" }); (menu != nil) != (want.share || want.rename || want.delete) {
-					t.Errorf("row %q: a menu %v with nothing in it", name, menu != nil)
+				if (more != nil) != (want.share || want.rename || want.delete) {
+					t.Errorf("row %q: a menu %v with nothing in it", name, more != nil)
+				}
+				if more == nil {
+					continue
+				}
+				// Without JavaScript the link leads to the same actions as
+				// plain forms.
+				resp, body := get(t, nil, b.URL+attrOf(more, "href"), "Accept", "text/html")
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("row %q's actions page: %d %s", name, resp.StatusCode, body)
+				}
+				page, err := html.Parse(bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rename := findNode(page, func(n *html.Node) bool { return n.Data == "form" && hasClass("rename")(n) })
+				del := findNode(page, func(n *html.Node) bool { return n.Data == "form" && hasClass("delete")(n) })
+				if (rename != nil) != want.rename || (del != nil) != want.delete {
+					t.Errorf("row %q's actions page: rename form %v, delete form %v, want %v, %v", name, rename != nil, del != nil, want.rename, want.delete)
 				}
 			}
 			if seen != len(tc.rows) {

@@ -55,6 +55,8 @@ type Deps struct {
 	// shareMakers counts the shares each client made this minute; nil
 	// when not limited.
 	shareMakers *failures
+
+	listings handoff // big folders' listings, from their pages to their scripts
 }
 
 // New builds the bridge's http.Handler.

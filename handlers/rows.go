@@ -45,6 +45,12 @@ func writeRows(bw *bufio.Writer, l *listing) {
 		esc(it.Type)
 		lit(`" data-name="`)
 		esc(it.Name)
+		if it.Type == "link" {
+			// Its size shows nowhere, but sorts (app.js reads a file's
+			// size from its title).
+			lit(`" data-size="`)
+			lit(strconv.FormatInt(it.Size, 10))
+		}
 		if it.mayRead() {
 			lit("\">\n    <td class=\"name\"><a href=\"")
 			esc(it.Href)
@@ -109,9 +115,11 @@ func b2i(b bool) int {
 	return 0
 }
 
-// menu writes a row's share, rename and delete menu, with the actions the
-// entry's perm allows (perm.go); none leaves the cell empty. Without
-// JavaScript its forms post as they are.
+// menu writes a row's menu button: a link to the entry's actions page
+// (actions.go), which app.js opens as the one menu all rows share, with the
+// actions the entry's perm allows (perm.go), named in data-acts: s share,
+// r rename, d delete. None leaves the cell empty. One link a row instead of
+// a row's own hidden forms keeps a big folder's page light.
 func (r rowWriter) menu(it item) {
 	lit, esc := r.lit, r.esc
 	share, rename, del := it.mayRead(), it.mayRename(), it.mayDelete()
@@ -120,35 +128,23 @@ func (r rowWriter) menu(it item) {
 		lit("    <td class=\"act\"></td>\n")
 		return
 	}
-	lit(`    <td class="act"><details class="menu"><summary aria-label="`)
+	lit(`    <td class="act"><a class="more" href="`)
+	esc(it.Href)
+	lit(`?op=actions" data-acts="`)
+	if share {
+		lit("s")
+	}
+	if rename {
+		lit("r")
+	}
+	if del {
+		lit("d")
+	}
+	lit(`" aria-label="`)
 	lit(label)
 	lit(" ")
 	esc(it.Name)
-	lit(`" title="`)
+	lit(`" aria-haspopup="true" title="`)
 	lit(label)
-	lit(`"><svg class="icon" aria-hidden="true"><use href="/static/icons.svg#more"></use></svg></summary>` + "\n      <div class=\"popover\">\n")
-	if share {
-		lit("        <button type=\"button\" class=\"share-open jsonly\" data-href=\"")
-		esc(it.Href)
-		lit("\">Share a link…</button>\n")
-	}
-	if rename {
-		lit("        <form class=\"rename\" method=\"post\" action=\"")
-		esc(it.Href)
-		lit(`?op=rename"><label>New name or path <input name="to" value="`)
-		esc(it.Name)
-		lit(`" required autocomplete="off" spellcheck="false"></label><button type="submit">Rename</button></form>` + "\n")
-	}
-	if del {
-		lit("        <form class=\"delete\" method=\"post\" action=\"")
-		esc(it.Href)
-		lit(`?op=delete" data-type="`)
-		esc(it.Type)
-		lit(`">`)
-		if it.Type == "dir" {
-			lit(`<label class="check nojs"><input type="checkbox" name="recursive" value="1"> with everything in it</label>`)
-		}
-		lit(`<button type="submit" class="danger">Delete</button></form>` + "\n")
-	}
-	lit("      </div></details></td>\n")
+	lit(`"><svg class="icon" aria-hidden="true"><use href="/static/icons.svg#more"></use></svg></a></td>` + "\n")
 }

@@ -365,12 +365,21 @@ func singleRangeStart(r *http.Request) (int64, bool) {
 // the share.
 func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
 	r := c.Request()
-	entries, err := t.handle.List(r.Context(), t.Path)
-	if err != nil {
-		return d.ftpFailure(c, t, err, "This folder")
-	}
 	q := r.URL.Query()
-	l := buildListing(shareLinks{sh: sh, names: t.names}, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	// A big folder's page hands its listing on to its script (handoff.go).
+	folder, ok := ftppool.Folder{}, false
+	if tok := q.Get("listing"); tok != "" && wantsJSON(r) {
+		folder, ok = d.listings.take(tok, handoffKey(t))
+	}
+	entries := folder.Entries
+	if !ok {
+		var err error
+		if entries, err = t.handle.List(r.Context(), t.Path); err != nil {
+			return d.ftpFailure(c, t, err, "This folder")
+		}
+	}
+	links := shareLinks{sh: sh, names: t.names}
+	l := buildListing(links, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
 	for i := range l.Entries {
 		l.Entries[i].Perm = "" // what the maker's login may do is not the visitor's business
 	}
@@ -384,6 +393,10 @@ func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
 		return c.JSON(http.StatusOK, l)
 	}
 	l.filterHidden()
+	l.firstRows(q.Get("all") == "1", links.URL(t.Path, true))
+	if l.Total > 0 {
+		l.Listing = d.listings.put(handoffKey(t), ftppool.Folder{Entries: entries})
+	}
 	l.page = d.page(r, l.Path+" (shared)")
 	l.ReadOnly = true
 	d.renderListing(c.Response(), l)

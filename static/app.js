@@ -15,6 +15,8 @@ document.addEventListener("DOMContentLoaded", () => {
   initBackLinks();
   initConnectForm();
   initFilter();
+  initSort();
+  initBigListing();
   initMenus();
   initFolderChanges();
   initUploads();
@@ -189,6 +191,12 @@ function applyFilter() {
   const table = document.getElementById("listing");
   if (!filter || !table) return;
   const q = filter.value.toLowerCase();
+  if (big.on) {
+    big.view = q === "" ? big.all : big.all.filter((it) => it.lower.includes(q));
+    renderWindow(true);
+    document.getElementById("no-match").hidden = big.view.length > 0 || big.all.length === 0;
+    return;
+  }
   let rows = 0;
   let shown = 0;
   for (const r of table.tBodies[0].rows) {
@@ -199,6 +207,304 @@ function applyFilter() {
     if (match) shown++;
   }
   document.getElementById("no-match").hidden = shown > 0 || rows === 0;
+}
+
+// ---------------------------------------------------------------------------
+// Big folders: the server's page holds the first rows only (data-total
+// says how many there are; handlers/browse.go pageRows). The script loads
+// the whole folder as JSON and builds only the rows in view, plus a few
+// around them, between two spacer rows that keep the scroll height; filter
+// and sort work on the data. Rows are built the way handlers/rows.go
+// writes them, and names go in as text only.
+
+const big = { on: false, all: [], view: [], rowH: 0, start: 0, end: 0, top: null, bottom: null, frame: 0 };
+const OVERSCAN = 20; // rows built above and below the screen
+
+// iconFor matches handlers/browse.go iconFor.
+const ICONS = {};
+for (const [icon, exts] of Object.entries({
+  image: "png jpg jpeg gif webp bmp svg avif ico tif tiff",
+  audio: "mp3 wav flac ogg m4a aac opus",
+  video: "mp4 mkv webm avi mov m4v",
+  archive: "zip gz tgz bz2 xz zst 7z rar tar iso",
+  text: "txt md log csv rst nfo",
+  pdf: "pdf",
+  code: "go c h py js ts html css json xml sh rs java yml yaml toml",
+})) for (const e of exts.split(" ")) ICONS[e] = icon;
+
+function iconFor(it) {
+  if (it.type === "dir") return "folder";
+  if (it.type === "link") return "link";
+  const dot = it.name.lastIndexOf(".");
+  return (dot >= 0 && ICONS[it.name.slice(dot + 1).toLowerCase()]) || "file";
+}
+
+// may matches handlers/perm.go: no perm fact allows everything.
+function may(perm, letter) {
+  return !perm || perm.includes(letter);
+}
+
+const MENU_LABELS = ["", "Share", "Rename", "Share or rename", "Delete", "Share or delete", "Rename or delete", "Share, rename or delete"];
+
+function buildRow(it) {
+  const tr = el("tr", it.type);
+  tr.dataset.name = it.name;
+  const read = it.type === "dir" || may(it.perm, "r");
+  const name = el("td", "name");
+  let entry;
+  if (read) {
+    entry = el("a");
+    entry.href = it.href;
+  } else {
+    entry = el("span", "entry");
+    entry.title = "You may not download this file";
+  }
+  entry.append(icon(iconFor(it)), el("span", "", it.name));
+  name.append(entry);
+  if (it.target) name.append(" ", el("span", "target", "→ " + it.target));
+  const size = el("td", "size", it.type === "file" ? humanSize(it.size) : "—");
+  if (it.type === "file") size.title = it.size + " bytes";
+  const date = el("td", "date");
+  if (it.mod) {
+    const t = el("time", "", it.mod.slice(0, 16).replace("T", " "));
+    t.dateTime = it.mod;
+    date.append(t);
+  }
+  tr.append(name, size, date);
+  if (!listingTable().classList.contains("read-only")) {
+    const act = el("td", "act");
+    const acts = (read ? "s" : "") + (may(it.perm, "f") ? "r" : "") + (may(it.perm, "d") ? "d" : "");
+    const label = MENU_LABELS[(read ? 1 : 0) | (acts.includes("r") ? 2 : 0) | (acts.includes("d") ? 4 : 0)];
+    if (label) {
+      const more = el("a", "more");
+      more.href = it.href + "?op=actions";
+      more.dataset.acts = acts;
+      more.setAttribute("aria-label", label + " " + it.name);
+      more.setAttribute("aria-haspopup", "true");
+      more.title = label;
+      more.append(icon("more"));
+      act.append(more);
+    }
+    tr.append(act);
+  }
+  return tr;
+}
+
+function spacerRow(cols) {
+  const tr = el("tr", "spacer");
+  tr.setAttribute("aria-hidden", "true");
+  const td = el("td");
+  td.colSpan = cols;
+  tr.append(td);
+  return tr;
+}
+
+// loadBig fetches the folder's entries and shows them windowed. It
+// resolves false if they could not be had: the page's own rows and its
+// "Show all" link stay.
+async function loadBig(token) {
+  const table = listingTable();
+  const u = new URL(location.href);
+  u.searchParams.delete("all");
+  u.searchParams.set("format", "json");
+  // The entries the page was made from, which the bridge keeps for a few
+  // seconds (handlers/handoff.go); without them it lists the folder again.
+  if (token) u.searchParams.set("listing", token);
+  const asked = location.search;
+  const res = await request("GET", u.pathname + u.search);
+  if (!res.ok || !res.data || !Array.isArray(res.data.entries)) {
+    notify("Only the first rows of this folder are shown: the rest could not be loaded (" + errorText(res.status, res.data) + ")", true);
+    return false;
+  }
+  // The JSON has dot-files always; the page, only when asked.
+  const hidden = u.searchParams.get("hidden") === "1";
+  big.all = [];
+  for (const e of res.data.entries) {
+    if (!hidden && e.name.startsWith(".")) continue;
+    big.all.push({
+      name: e.name, lower: e.name.toLowerCase(), href: e.href, type: e.type, dir: e.type === "dir",
+      size: e.type === "dir" ? 0 : e.size, mod: e.modified || "", target: e.target || "", perm: e.perm || "", tr: null,
+    });
+  }
+  if (location.search !== asked) {
+    // The JSON came sorted as asked, but a sort in the page changed the
+    // address since the request went out.
+    const su = new URL(location.href);
+    big.all.sort(compareRows(su.searchParams.get("sort") || "name", su.searchParams.get("order") === "desc"));
+  }
+  if (!big.on) {
+    big.on = true;
+    const cols = table.tHead.rows[0].cells.length;
+    big.top = spacerRow(cols);
+    big.bottom = spacerRow(cols);
+    table.classList.add("windowed");
+    const more = document.getElementById("more-rows");
+    if (more) more.hidden = true;
+    let ticking = false;
+    const schedule = () => {
+      if (ticking) return;
+      ticking = true;
+      requestAnimationFrame(() => {
+        ticking = false;
+        renderWindow(false);
+      });
+    };
+    window.addEventListener("scroll", schedule, { passive: true });
+    window.addEventListener("resize", schedule);
+  }
+  closeRowMenu(false);
+  table.tBodies[0].replaceChildren(big.top, big.bottom);
+  applyFilter();
+  return true;
+}
+
+// renderWindow builds the rows in view (and OVERSCAN around them) of the
+// filtered entries, keeping the ones already built.
+function renderWindow(force) {
+  const body = listingTable().tBodies[0];
+  const n = big.view.length;
+  const rowH = big.rowH || 40;
+  const bodyTop = body.getBoundingClientRect().top + window.scrollY;
+  const first = Math.min(Math.max(0, Math.floor((window.scrollY - bodyTop) / rowH) - OVERSCAN), Math.max(0, n - 1));
+  const last = Math.min(n, first + Math.ceil(window.innerHeight / rowH) + 2 * OVERSCAN);
+  if (!force && first === big.start && last === big.end) return;
+  const keep = new Set();
+  for (let i = first; i < last; i++) keep.add(big.view[i]);
+  // Rows out of view now: scrolled past, filtered out, sorted away.
+  for (const tr of Array.from(body.rows)) {
+    if (tr === big.top || tr === big.bottom) continue;
+    const it = tr.bigItem;
+    if (!it || !keep.has(it)) {
+      if (rowMenu && tr.contains(rowMenu.menu)) closeRowMenu(false);
+      tr.remove();
+      if (it) it.tr = null;
+    }
+  }
+  let ref = big.top.nextSibling;
+  for (let i = first; i < last; i++) {
+    const it = big.view[i];
+    if (!it.tr) {
+      it.tr = buildRow(it);
+      it.tr.bigItem = it;
+    }
+    if (it.tr === ref) ref = ref.nextSibling;
+    else body.insertBefore(it.tr, ref);
+  }
+  big.start = first;
+  big.end = last;
+  big.top.firstChild.style.height = first * rowH + "px";
+  big.top.hidden = first === 0;
+  big.bottom.firstChild.style.height = (n - last) * rowH + "px";
+  big.bottom.hidden = last >= n;
+  // The rows' height is the CSS's; measure it once a row is there.
+  if (!big.rowH && last > first) {
+    const h = big.view[first].tr.getBoundingClientRect().height;
+    if (h > 0) {
+      big.rowH = h;
+      renderWindow(true);
+    }
+  }
+}
+
+// bigScrollTo brings an entry of the windowed listing into view.
+function bigScrollTo(name) {
+  const i = big.view.findIndex((it) => it.name === name);
+  if (i < 0) return null;
+  const body = listingTable().tBodies[0];
+  const bodyTop = body.getBoundingClientRect().top + window.scrollY;
+  const y = bodyTop + i * (big.rowH || 40);
+  if (y < window.scrollY || y > window.scrollY + window.innerHeight - 2 * (big.rowH || 40)) {
+    window.scrollTo(0, Math.max(0, y - window.innerHeight / 3));
+  }
+  renderWindow(true);
+  return big.view[i].tr;
+}
+
+function initBigListing() {
+  const table = listingTable();
+  if (!table || !table.dataset.total) return;
+  loadBig(table.dataset.listing);
+}
+
+// Sorting in the page: the column headers are links to the same folder
+// sorted by the server, which is what a browser without the script gets;
+// with it, a click sorts the rows already here, in the server's order
+// (folders first, then by the column, names breaking ties, case folded),
+// and the address changes to the link's, so a reload keeps the order.
+function sortKey(r) {
+  const name = r.dataset.name;
+  const sizeCell = r.cells[1];
+  const time = r.cells[2] && r.cells[2].querySelector("time");
+  let size = 0;
+  if (r.dataset.size !== undefined) size = Number(r.dataset.size);
+  else if (sizeCell && sizeCell.title) size = parseInt(sizeCell.title, 10) || 0;
+  return { r, name, lower: name.toLowerCase(), dir: r.classList.contains("dir"), size, mod: time ? time.dateTime : "" };
+}
+
+function compareRows(by, desc) {
+  const str = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  return (a, b) => {
+    if (a.dir !== b.dir) return a.dir ? -1 : 1;
+    let n = 0;
+    if (by === "size") n = a.size - b.size;
+    else if (by === "modified") n = str(a.mod, b.mod);
+    if (n === 0) n = str(a.lower, b.lower) || str(a.name, b.name);
+    return desc ? -n : n;
+  };
+}
+
+function sortListing(by, desc) {
+  if (big.on) {
+    big.all.sort(compareRows(by, desc));
+    applyFilter();
+    return;
+  }
+  const table = listingTable();
+  const body = table.tBodies[0];
+  const keys = [];
+  for (const r of body.rows) if (r.dataset.name !== undefined) keys.push(sortKey(r));
+  keys.sort(compareRows(by, desc));
+  const frag = document.createDocumentFragment();
+  for (const k of keys) frag.append(k.r);
+  body.prepend(frag);
+}
+
+function initSort() {
+  const table = listingTable();
+  if (!table) return;
+  const links = Array.from(table.tHead.querySelectorAll("th a[href]"));
+  for (const a of links) {
+    a.addEventListener("click", (ev) => {
+      if (ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey || ev.button !== 0) return; // a new tab: the server's page
+      ev.preventDefault();
+      const u = new URL(a.href);
+      const by = u.searchParams.get("sort") || "name";
+      const order = u.searchParams.get("order") === "desc" ? "desc" : "asc";
+      closeRowMenu(false);
+      sortListing(by, order === "desc");
+      // The headers now say what the server's page would: the column
+      // sorted, and its link the other way round.
+      for (const other of links) {
+        const ou = new URL(other.href);
+        if (other === a) {
+          other.setAttribute("aria-sort", order === "asc" ? "ascending" : "descending");
+          ou.searchParams.set("order", order === "asc" ? "desc" : "asc");
+        } else {
+          other.removeAttribute("aria-sort");
+          ou.searchParams.set("order", "asc");
+        }
+        other.href = ou.pathname + ou.search;
+      }
+      const hidden = document.getElementById("toggle-hidden");
+      if (hidden) {
+        const hu = new URL(hidden.href);
+        hu.searchParams.set("sort", by);
+        hu.searchParams.set("order", order);
+        hidden.href = hu.pathname + hu.search;
+      }
+      history.replaceState(history.state, "", u.pathname + u.search);
+    });
+  }
 }
 
 function initFilter() {
@@ -222,19 +528,28 @@ function initFilter() {
 // ---------------------------------------------------------------------------
 // Menus: <details class="menu"> works without the script; with it, Escape
 // and a click elsewhere close an open menu, as people expect of a menu.
+// A listing's rows share one menu (openRowMenu): each row has only a link
+// to its actions page, which the script opens in place instead.
 
 function closeMenus(except) {
   for (const d of document.querySelectorAll("details.menu[open]")) {
     if (d !== except) d.open = false;
   }
+  if (!except || !except.matches("#row-menu")) closeRowMenu(false);
 }
 
 function initMenus() {
   document.addEventListener("click", (ev) => {
-    closeMenus(ev.target instanceof Element ? ev.target.closest("details.menu") : null);
+    const t = ev.target instanceof Element ? ev.target : null;
+    if (t && t.closest("a.more")) return; // the row menu's own button (initRowMenu)
+    closeMenus(t ? t.closest("details.menu, #row-menu") : null);
   });
   document.addEventListener("keydown", (ev) => {
     if (ev.key !== "Escape" || !(ev.target instanceof Element)) return;
+    if (ev.target.closest("#row-menu")) {
+      closeRowMenu(true);
+      return;
+    }
     const menu = ev.target.closest("details.menu[open]");
     if (!menu) return;
     menu.open = false;
@@ -253,6 +568,89 @@ function initMenus() {
       field.select();
     }
   }, true);
+  initRowMenu();
+}
+
+// The one row menu: built for the row it opens on, with the actions the
+// row's data-acts allows (s share, r rename, d delete: the server's reading
+// of the MLSD perm fact), inside that row's action cell, so it stays by the
+// row and its forms post like the actions page's.
+let rowMenu = null; // { menu, button } while open
+
+function closeRowMenu(refocus) {
+  if (!rowMenu) return;
+  const { menu, button } = rowMenu;
+  rowMenu = null;
+  menu.remove();
+  button.setAttribute("aria-expanded", "false");
+  if (refocus && button.isConnected) button.focus();
+}
+
+function openRowMenu(button) {
+  closeMenus(null);
+  const row = button.closest("tr");
+  const acts = button.dataset.acts || "";
+  const href = button.getAttribute("href").replace(/\?op=actions$/, "");
+  const name = row.dataset.name;
+  const menu = el("div", "popover");
+  menu.id = "row-menu";
+  menu.setAttribute("role", "group");
+  menu.setAttribute("aria-label", button.getAttribute("aria-label"));
+  if (acts.includes("s")) {
+    const share = el("button", "share-open", "Share a link…");
+    share.type = "button";
+    share.dataset.href = href;
+    menu.append(share);
+  }
+  if (acts.includes("r")) {
+    const form = el("form", "rename");
+    form.method = "post";
+    form.action = href + "?op=rename";
+    const label = el("label", "", "New name or path ");
+    const input = el("input");
+    input.name = "to";
+    input.value = name;
+    input.required = true;
+    input.autocomplete = "off";
+    input.spellcheck = false;
+    label.append(input);
+    const submit = el("button", "", "Rename");
+    submit.type = "submit";
+    form.append(label, submit);
+    menu.append(form);
+  }
+  if (acts.includes("d")) {
+    const form = el("form", "delete");
+    form.method = "post";
+    form.action = href + "?op=delete";
+    form.dataset.type = row.classList.contains("dir") ? "dir" : "file";
+    const submit = el("button", "danger", "Delete");
+    submit.type = "submit";
+    form.append(submit);
+    menu.append(form);
+  }
+  button.after(menu);
+  button.setAttribute("aria-expanded", "true");
+  rowMenu = { menu, button };
+  const field = menu.querySelector("input") || menu.querySelector("button");
+  if (field) {
+    field.focus();
+    if (field instanceof HTMLInputElement) field.select();
+  }
+}
+
+function initRowMenu() {
+  const table = listingTable();
+  if (!table) return;
+  // One listener on the table, because refreshes and sorting replace rows.
+  table.addEventListener("click", (ev) => {
+    const button = ev.target instanceof Element ? ev.target.closest("a.more") : null;
+    if (!button) return;
+    ev.preventDefault();
+    const wasOpen = rowMenu && rowMenu.button === button;
+    closeRowMenu(false);
+    if (!wasOpen) openRowMenu(button);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -271,6 +669,7 @@ function folderURL() {
 function rowByName(name) {
   const table = listingTable();
   if (!table) return null;
+  if (big.on) return bigScrollTo(name);
   for (const r of table.tBodies[0].rows) if (r.dataset.name === name) return r;
   return null;
 }
@@ -293,7 +692,13 @@ async function refreshListing() {
   }
   const fresh = doc.getElementById("listing");
   if (!fresh) return;
-  table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
+  closeRowMenu(false);
+  if (big.on || fresh.dataset.total) {
+    // A folder that is big now: its page has the first rows only.
+    if (!(await loadBig(fresh.dataset.listing))) table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
+  } else {
+    table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
+  }
   for (const sel of [".toolbar .count", "#toggle-hidden"]) {
     const now = document.querySelector(sel);
     const next = doc.querySelector(sel);
@@ -350,7 +755,7 @@ async function rename(form) {
   const name = form.closest("tr").dataset.name;
   const to = form.elements.to.value.trim();
   if (to === "" || to === name) {
-    form.closest("details").open = false;
+    closeRowMenu(true);
     return;
   }
   const res = await request("POST", form.action, new URLSearchParams({ to }));
@@ -686,9 +1091,9 @@ function initShareDialog() {
   table.addEventListener("click", (ev) => {
     const button = ev.target instanceof Element ? ev.target.closest("button.share-open") : null;
     if (!button) return;
-    button.closest("details").open = false;
     href = button.dataset.href;
     document.getElementById("share-name").textContent = button.closest("tr").dataset.name;
+    closeRowMenu(false);
     form.reset();
     result.hidden = true;
     document.getElementById("share-create").disabled = false;
