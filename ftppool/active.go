@@ -144,7 +144,7 @@ func (a *activeCtl) Write(b []byte) (int, error) {
 	if err := a.goActive(false); err != nil {
 		return 0, err
 	}
-	a.p.learnActive(a.ep)
+	a.next.learn = true
 	return len(b), nil
 }
 
@@ -185,10 +185,14 @@ func (a *activeCtl) announce() (*activeData, error) {
 	if f := a.p.cfg.activeListening; f != nil {
 		f(ln.Addr())
 	}
+	// The announced address must be of the listener's family, or the
+	// server would connect where nothing listens; a link-local zone means
+	// nothing to the server.
 	ip := a.p.cfg.ActiveAddress
-	if !ip.IsValid() {
+	if !ip.IsValid() || ip.Is4() != local.Addr().Unmap().Is4() {
 		ip = local.Addr().Unmap()
 	}
+	ip = ip.WithZone("")
 	port := ln.Addr().(*net.TCPAddr).Port
 	proto := 1
 	if ip.Is6() {
@@ -208,6 +212,15 @@ func (a *activeCtl) announce() (*activeData, error) {
 		return nil, fmt.Errorf("active mode: the server refused the data address: %s", strings.TrimSpace(string(reply)))
 	}
 	d := &activeData{ln: ln, peer: a.peer, timeout: a.p.cfg.DialTimeout, log: a.p.cfg.Logger, ep: a.ep, ctl: a}
+	// The port is held from now, not from the first read: a server that
+	// answers slowly must not keep the bridge's few ports for ever.
+	d.expire = time.AfterFunc(a.p.cfg.DialTimeout+a.p.cfg.IOTimeout, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.conn == nil {
+			ln.Close()
+		}
+	})
 	a.prelim.Store(false)
 	a.lineStart = true
 	a.watching.Store(d)
@@ -289,17 +302,38 @@ func serverOf(ep Endpoint) Endpoint {
 	return Endpoint{Security: ep.Security, Host: ep.Host, Port: ep.Port}
 }
 
-// learnedActive tells whether the server needed active mode before.
+// activeMemory is how long automatic mode goes straight to active for a
+// server where passive failed and active worked: long enough to spare
+// the failing tries, short enough that a passing failure is forgotten.
+const activeMemory = 10 * time.Minute
+
+// maxActiveMemory bounds the servers remembered (names are cheap to make).
+const maxActiveMemory = 1000
+
+// learnedActive tells whether the server needed active mode lately.
 func (p *Pool) learnedActive(ep Endpoint) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.needsActive[serverOf(ep)]
+	at, ok := p.needsActive[serverOf(ep)]
+	return ok && time.Since(at) < activeMemory
 }
 
+// learnActive remembers a server where passive failed and active then
+// worked.
 func (p *Pool) learnActive(ep Endpoint) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.needsActive[serverOf(ep)] = true
+	if len(p.needsActive) >= maxActiveMemory {
+		for k, at := range p.needsActive {
+			if time.Since(at) >= activeMemory {
+				delete(p.needsActive, k)
+			}
+		}
+		if len(p.needsActive) >= maxActiveMemory {
+			return
+		}
+	}
+	p.needsActive[serverOf(ep)] = time.Now()
 }
 
 // activeData is the data connection of active mode: the listener until the
@@ -311,6 +345,8 @@ type activeData struct {
 	log     *slog.Logger
 	ep      Endpoint
 	ctl     *activeCtl
+	learn   bool        // automatic mode fell back to active: remember it once it works
+	expire  *time.Timer // closes the listener if nobody accepted in time
 
 	once      sync.Once
 	accepting atomic.Bool
@@ -346,6 +382,9 @@ func (d *activeData) get() (net.Conn, error) {
 				c.Close()
 				continue
 			}
+			if d.learn {
+				d.ctl.p.learnActive(d.ep)
+			}
 			d.mu.Lock()
 			d.conn = c
 			if d.haveR {
@@ -357,6 +396,7 @@ func (d *activeData) get() (net.Conn, error) {
 			d.mu.Unlock()
 			break
 		}
+		d.expire.Stop()
 		d.ln.Close()
 		d.ctl.watching.CompareAndSwap(d, nil)
 	})

@@ -466,7 +466,7 @@ func (p *Pool) dialData(c *conn, hostName, addr string, tlsConf *tls.Config, con
 			if aerr != nil {
 				return nil, fmt.Errorf("data connection: %w; active mode: %w", err, aerr)
 			}
-			p.learnActive(c.ctl.ep)
+			d.learn = true
 			raw, err = d, nil
 		}
 		if err != nil {

@@ -187,7 +187,7 @@ type Pool struct {
 	noMLSD  map[Endpoint]bool
 	// needsActive: servers (serverOf) where passive failed and active
 	// worked, in automatic mode.
-	needsActive map[Endpoint]bool
+	needsActive map[Endpoint]time.Time // when active worked there
 	activeNext  atomic.Uint64
 	changed     chan struct{} // closed and replaced whenever a slot may have freed
 	closed      bool
@@ -213,7 +213,7 @@ func New(cfg Config) *Pool {
 		waiting:     make(map[string]int),
 		limits:      make(map[string]*hostLimit),
 		noMLSD:      make(map[Endpoint]bool),
-		needsActive: make(map[Endpoint]bool),
+		needsActive: make(map[Endpoint]time.Time),
 		changed:     make(chan struct{}),
 		stop:        make(chan struct{}),
 	}
