@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
-	"github.com/ftpbridge/ftpbridge/internal/realftp"
-	"github.com/ftpbridge/ftpbridge/internal/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
 )
 
 // activeOnlyVsftpd is a writable vsftpd that refuses passive mode, with

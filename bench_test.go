@@ -14,8 +14,8 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
-	"github.com/ftpbridge/ftpbridge/internal/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
 )
 
 // BenchmarkDownload compares a 64 MiB download through the bridge with a

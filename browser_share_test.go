@@ -8,7 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 )
 
 // TestBrowserShare, in a real Chromium: the maker shares a folder with a

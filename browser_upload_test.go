@@ -18,8 +18,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
-	"github.com/ftpbridge/ftpbridge/internal/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
 )
 
 const (

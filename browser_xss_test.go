@@ -9,7 +9,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
 )
 
 // TestBrowserHostileNamesAreInert, in a real Chromium: a listing whose

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
-	"github.com/ftpbridge/ftpbridge/internal/realftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
 )
 
 // TestConnLimitRealVsftpd: vsftpd serves three connections per client

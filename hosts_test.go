@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
-	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
-	"github.com/ftpbridge/ftpbridge/internal/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
 )
 
 // withHost is req sent as if the browser had reached the bridge by the

@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
 )
 
 // TestListingFormats: a server replays a listing captured from each kind

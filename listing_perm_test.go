@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
 )
 
 // TestListingPermHidesActions: MLSD's perm facts reach the folder's JSON

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
-	"github.com/ftpbridge/ftpbridge/internal/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
 )
 
 // loginAs asks for the root listing of the server at host:port as

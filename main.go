@@ -24,7 +24,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/handlers"
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/metrics"
 	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
 	"github.com/ftpbridge/ftpbridge/internal/session"

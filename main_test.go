@@ -13,9 +13,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
 	"github.com/ftpbridge/ftpbridge/internal/session"
-	"github.com/ftpbridge/ftpbridge/internal/testftp"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 

@@ -18,10 +18,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
-	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
-	"github.com/ftpbridge/ftpbridge/internal/realftp"
-	"github.com/ftpbridge/ftpbridge/internal/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
-	"github.com/ftpbridge/ftpbridge/internal/realftp"
-	"github.com/ftpbridge/ftpbridge/internal/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
 )
 
 // shareAnswer is the answer to ?op=share, as the README gives it.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 )
 
 // transferEvent is the WebSocket's event, as the README describes it.

@@ -19,10 +19,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
-	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
 	"github.com/ftpbridge/ftpbridge/internal/procstat"
-	"github.com/ftpbridge/ftpbridge/internal/testftp"
 )
 
 // endlessFolders is a hostile server whose every folder holds n folders

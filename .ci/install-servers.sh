@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real FTP daemons that internal/realftp drives in integration
+# Installs the real FTP daemons that internal/ftptest/realftp drives in integration
 # tests: Debian's vsftpd (installed normally), pure-ftpd (unpacked into
 # /opt/ftpbridge-pureftpd) and proftpd (proftpd-core, plus
 # proftpd-mod-crypto for mod_tls, unpacked into /opt/ftpbridge-proftpd),

@@ -1,7 +1,7 @@
 // Package bench measures the bridge side by side with a direct FTP client
 // (curl) and rclone's FTP gateways, against Debian's vsftpd, on this
 // machine, and writes BENCHMARKS.md. It is a test only so that it can start
-// vsftpd through internal/realftp; it runs when FTPBRIDGE_BENCH=1 (see
+// vsftpd through internal/ftptest/realftp; it runs when FTPBRIDGE_BENCH=1 (see
 // bench/run.sh), and takes a few minutes.
 package bench
 
@@ -26,8 +26,8 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
 	"github.com/ftpbridge/ftpbridge/internal/procstat"
-	"github.com/ftpbridge/ftpbridge/internal/realftp"
 )
 
 const (

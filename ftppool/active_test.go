@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ftpbridge/ftpbridge/internal/realftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
 )
 
 // activeOnlyServer is a vsftpd that refuses passive mode, serving a tree

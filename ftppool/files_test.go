@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
 )
 
 // socketPair is a connected pair of loopback TCP sockets: what CopyTo

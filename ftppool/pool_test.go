@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
-	"github.com/ftpbridge/ftpbridge/internal/fakeftp"
-	"github.com/ftpbridge/ftpbridge/internal/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
 )
 
 func testPool(t *testing.T, cfg Config) (*Pool, *testftp.Server, Endpoint) {

@@ -34,7 +34,7 @@ const (
 	anonUser = "ftp"
 )
 
-const pamConfig = `# Written by the ftpbridge test helper (internal/realftp) for the vsftpd
+const pamConfig = `# Written by the ftpbridge test helper (internal/ftptest/realftp) for the vsftpd
 # daemons it starts: a plain password check of local accounts.
 auth	required	pam_unix.so
 account	required	pam_unix.so

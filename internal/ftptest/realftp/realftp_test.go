@@ -29,7 +29,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
-	"github.com/ftpbridge/ftpbridge/internal/realftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
 )
 
 // Names chosen to break anything that is not byte-exact: shell and URL

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ftpbridge/ftpbridge/internal/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 )
 
 // User and Password log in with write access.
