@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
 )
@@ -123,5 +124,23 @@ func TestConnLimitWithNoneOpenIs503(t *testing.T) {
 	}
 	if !strings.Contains(string(body), "too many connections from your internet address") {
 		t.Errorf("the answer does not quote the server: %s", body)
+	}
+}
+
+// TestPerHostCap: with one connection allowed and held by a download, a
+// listing waits, then gets 503 with Retry-After.
+func TestPerHostCap(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{}, "-max-conns-per-host", "1", "-conn-wait", "200ms")
+	if err := os.Truncate(filepath.Join(srv.Root, "big.bin"), 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	held, err := http.Get(siteURL(b, "ftp", "", srv, "/big.bin", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Body.Close()
+	resp, body := get(t, nil, siteURL(b, "ftp", "", srv, "/", true))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second request: %d Retry-After=%q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 }

@@ -2,16 +2,29 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
@@ -174,4 +187,136 @@ func newJarClient(t testing.TB) *http.Client {
 		t.Fatal(err)
 	}
 	return &http.Client{Jar: jar}
+}
+
+// checkTree walks the listing from the root and compares every file.
+func checkTree(t *testing.T, client *http.Client, b *bridge, scheme, user, addr string, files map[string][]byte) {
+	t.Helper()
+	seen := map[string]bool{}
+	var walk func(dir string)
+	walk = func(dir string) {
+		l := listJSON(t, client, addrURL(b, scheme, user, addr, dir, true))
+		for _, e := range l.Entries {
+			full := strings.TrimSuffix(dir, "/") + "/" + e.Name
+			if e.Type == "dir" {
+				walk(full)
+				continue
+			}
+			want, ok := files[full]
+			if !ok {
+				// The listing shows names for display; find the exact
+				// bytes through the href instead.
+				u, _ := url.Parse(b.URL + e.Href)
+				full = strings.SplitN(u.EscapedPath(), "/", 4)[3]
+				full, _ = url.PathUnescape("/" + full)
+				want, ok = files[full]
+			}
+			if !ok {
+				t.Errorf("listing has %q (href %s), which is not in the fixture", e.Name, e.Href)
+				continue
+			}
+			seen[full] = true
+			if e.Size != int64(len(want)) {
+				t.Errorf("%q: listed size %d, want %d", full, e.Size, len(want))
+			}
+			resp, body := get(t, client, b.URL+e.Href)
+			if resp.StatusCode != http.StatusOK || !bytes.Equal(body, want) {
+				t.Errorf("GET %s: status %d, %d bytes, identical=%v", e.Href, resp.StatusCode, len(body), bytes.Equal(body, want))
+			}
+		}
+	}
+	walk("/")
+	for p := range files {
+		if !seen[p] {
+			t.Errorf("%q is missing from the listings", p)
+		}
+	}
+}
+
+type basicAuth struct{ user, pass string }
+
+func (a basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(a.user, a.pass)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func postForm(t testing.TB, c *http.Client, u string, form url.Values) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func cookie(c *http.Client, base string) string {
+	for _, ck := range c.Jar.Cookies(mustURL(base)) {
+		if ck.Name == "ftpbridge" {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// testCA makes a CA and a server certificate for 127.0.0.1, and returns
+// the CA's PEM file and the server's TLS config.
+func testCA(t testing.TB) (string, *tls.Config) {
+	caFile, _, _, conf := testCAFiles(t)
+	return caFile, conf
+}
+
+// testCAFiles also writes the server's certificate and key as PEM files,
+// for the real daemons.
+func testCAFiles(t testing.TB) (caFile, certFile, keyFile string, conf *tls.Config) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ftpbridge test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for file, block := range map[string]*pem.Block{
+		caFile:   {Type: "CERTIFICATE", Bytes: caDER},
+		certFile: {Type: "CERTIFICATE", Bytes: der},
+		keyFile:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, certFile, keyFile, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
 }

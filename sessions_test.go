@@ -325,3 +325,46 @@ func TestBrowserUploadStartsSession(t *testing.T) {
 		t.Errorf("a script's PUT with Basic auth: %d %s with cookies %v, want success and no cookie", resp.StatusCode, answer, resp.Cookies())
 	}
 }
+
+// TestSessionCookieFlags: the session cookie is HttpOnly and SameSite=Lax,
+// and Secure when the browser came over TLS: X-Forwarded-Proto counts only
+// from a proxy in -trusted-proxies, never from anyone else.
+func TestSessionCookieFlags(t *testing.T) {
+	srv := testftp.Start(t, embedftp.Options{})
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	for _, tc := range []struct {
+		name       string
+		flags      []string
+		forwarded  string
+		wantSecure bool
+	}{
+		{"plain HTTP", nil, "", false},
+		{"https from a trusted proxy", []string{"-trusted-proxies", "127.0.0.0/8"}, "https", true},
+		{"https claimed by an untrusted client", nil, "https", false},
+		{"http from a trusted proxy", []string{"-trusted-proxies", "127.0.0.1"}, "http", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startBridge(t, append([]string{"-allow-hosts", "127.0.0.1"}, tc.flags...)...)
+			form := url.Values{"scheme": {"ftp"}, "host": {host}, "port": {port}, "user": {testftp.User}, "password": {testftp.Password}}
+			req, _ := http.NewRequest(http.MethodPost, b.URL+"/connect", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tc.forwarded != "" {
+				req.Header.Set("X-Forwarded-Proto", tc.forwarded)
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req) // no redirects: the 303 sets the cookie
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cookies := resp.Cookies()
+			if resp.StatusCode != http.StatusSeeOther || len(cookies) != 1 {
+				t.Fatalf("connect: %d with cookies %v, want 303 and one cookie", resp.StatusCode, cookies)
+			}
+			ck := cookies[0]
+			if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Secure != tc.wantSecure {
+				t.Errorf("cookie %q: HttpOnly=%v SameSite=%v Secure=%v; want HttpOnly, Lax, Secure=%v",
+					resp.Header.Get("Set-Cookie"), ck.HttpOnly, ck.SameSite, ck.Secure, tc.wantSecure)
+			}
+		})
+	}
+}
