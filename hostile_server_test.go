@@ -158,14 +158,6 @@ func TestControlBytesNeverReachTheServer(t *testing.T) {
 	}
 }
 
-func mustRequest(method, u string) *http.Request {
-	req, err := http.NewRequest(method, u, nil)
-	if err != nil {
-		panic(err)
-	}
-	return req
-}
-
 // TestExplicitTLSRefusedSendsNoLogin: a server that refuses AUTH TLS gets
 // no USER or PASS: the bridge never falls back to plain FTP.
 func TestExplicitTLSRefusedSendsNoLogin(t *testing.T) {

@@ -190,20 +190,6 @@ func TestUploadsArriveWhole(t *testing.T) {
 	}
 }
 
-func doReq(t *testing.T, c *http.Client, req *http.Request) (*http.Response, []byte) {
-	t.Helper()
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the answer: %v", req.Method, req.URL, err)
-	}
-	return resp, body
-}
-
 // TestUploadCancelLeavesNothing stops uploads part-way, by the transfers
 // panel's cancel (POST and WebSocket) and by the client hanging up. The
 // server must end exactly as it was: the file being replaced keeps its old
