@@ -12,8 +12,8 @@ import (
 // TestBrowserPermMenus, in a real Chromium: in a folder whose MLSD perm
 // facts allow uploads but no new folders, holding a file that may be
 // renamed but not downloaded or deleted, the page shows just that; and a
-// rename from the row's menu still goes through app.js (a notice, no page
-// load), though the page has no new-folder form.
+// rename from the row's menu still goes through the script (a notice, no
+// page load), though the page has no new-folder form.
 func TestBrowserPermMenus(t *testing.T) {
 	srv := fakeftp.Start(t)
 	srv.MLSD = []string{
@@ -81,7 +81,7 @@ func TestBrowserPermMenus(t *testing.T) {
 			t.Errorf("no notice of the rename: %v", err)
 		}
 		if same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.samePage === true`)); err != nil || !same {
-			t.Errorf("the rename loaded a new page (%v), want app.js to post it", err)
+			t.Errorf("the rename loaded a new page (%v), want the script to post it", err)
 		}
 		if !slices.Contains(srv.Commands(), "RNTO /kept.txt") {
 			t.Errorf("the server got no RNTO /kept.txt: %q", srv.Commands())

@@ -40,8 +40,8 @@ const (
 // TestBrowser drives a real Chromium through the bridge the way a person
 // would: connect with the form, click through folders, filter, and download
 // by clicking links. The HTTP tests cannot see what only a browser does:
-// app.js running under the page CSP, the form's redirect and cookie, and
-// Content-Disposition turning a click into a saved file.
+// the script modules running under the page CSP, the form's redirect and
+// cookie, and Content-Disposition turning a click into a saved file.
 func TestBrowser(t *testing.T) {
 	srv, b := startFTP(t, embedftp.Options{})
 	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
@@ -94,7 +94,7 @@ func (bt *browserTest) connect(t *testing.T, ctx context.Context) {
 		chromedp.SendKeys(chromedp.ID("port"), port),
 		chromedp.SendKeys(chromedp.ID("user"), testftp.User),
 		chromedp.SendKeys(chromedp.ID("password"), testftp.Password),
-		// app.js warns once plain FTP and a password are both chosen.
+		// The script warns once plain FTP and a password are both chosen.
 		chromedp.WaitVisible(chromedp.ID("plain-warning")),
 	); err != nil {
 		t.Fatalf("filling the connect form: %v", err)
@@ -130,7 +130,8 @@ func (bt *browserTest) browse(t *testing.T, ctx context.Context) {
 	}
 }
 
-// filter types into the filter box (app.js) on the /sub/deeper/ listing.
+// filter types into the filter box (static/js/listing.js) on the
+// /sub/deeper/ listing.
 func (bt *browserTest) filter(t *testing.T, ctx context.Context) {
 	leaf := chromedp.CSS(`#listing tr[data-name="leaf.txt"]`)
 	if err := chromedp.Do(ctx,
@@ -140,7 +141,7 @@ func (bt *browserTest) filter(t *testing.T, ctx context.Context) {
 	); err != nil {
 		t.Fatalf("filtering out every row: %v", err)
 	}
-	// Escape clears the box (app.js binds it, as Chrome does for search
+	// Escape clears the box (listing.js binds it, as Chrome does for search
 	// inputs) and fires the input event that shows every row again.
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("filter"), kb.Escape),

@@ -34,9 +34,9 @@ const (
 )
 
 // TestBrowserUpload drives uploads and file operations through the listing
-// page in a real Chromium: app.js sends the file, the transfers panel shows
-// the server's progress events from /ws, and the refreshed listing shows
-// the result. The FTP server's disk is the judge of what happened.
+// page in a real Chromium: the script sends the file, the transfers panel
+// shows the server's progress events from /ws, and the refreshed listing
+// shows the result. The FTP server's disk is the judge of what happened.
 func TestBrowserUpload(t *testing.T) {
 	srv, b := startFTP(t, embedftp.Options{})
 	ut := &uploadTest{browserTest: &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}}

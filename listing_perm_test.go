@@ -134,7 +134,7 @@ func TestListingPermHidesActions(t *testing.T) {
 				}
 				seen++
 				// The row's menu is a link to its actions page, naming the
-				// actions app.js's shared menu offers in data-acts.
+				// actions the script's shared menu offers in data-acts.
 				more := findNode(tr, hasClass("more"))
 				acts := ""
 				if more != nil {

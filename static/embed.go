@@ -5,5 +5,5 @@ import "embed"
 
 // FS is served under /static/.
 //
-//go:embed *.css *.js *.svg
+//go:embed *.css *.svg js/*.js
 var FS embed.FS

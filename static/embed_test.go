@@ -1,0 +1,68 @@
+package static
+
+import (
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+// importFrom finds the module specifier of each static import and export
+// ("import { a } from "./dom.js";", "export { b } from "./c.js";",
+// "import "./d.js";").
+var importFrom = regexp.MustCompile(`(?m)^(?:(?:import|export)\b[^;]*?\bfrom\s*|import\s*)"([^"]*)"`)
+
+// sibling is the only specifier allowed: a module in the same folder.
+var sibling = regexp.MustCompile(`^\./[a-z0-9_-]+\.js$`)
+
+// TestModules: the pages load js/main.js as a module, and the browser
+// fetches the rest by following its imports. Every import must name a
+// module embedded next to it (a relative URL: nothing from another site,
+// no bare names that would need a bundler or an import map), and every
+// embedded module must be reachable from main.js, or it is dead weight.
+func TestModules(t *testing.T) {
+	files, err := fs.Glob(FS, "js/*.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(files, "js/main.js") {
+		t.Fatalf("no js/main.js among the embedded modules %q", files)
+	}
+	imports := map[string][]string{}
+	for _, f := range files {
+		src, err := fs.ReadFile(FS, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range importFrom.FindAllSubmatch(src, -1) {
+			spec := string(m[1])
+			if !sibling.MatchString(spec) {
+				t.Errorf("%s imports %q, want a sibling module as ./name.js", f, spec)
+				continue
+			}
+			dep := path.Join(path.Dir(f), spec)
+			if !slices.Contains(files, dep) {
+				t.Errorf("%s imports %q, which is not embedded", f, spec)
+			}
+			imports[f] = append(imports[f], dep)
+		}
+	}
+	reached := map[string]bool{}
+	var walk func(string)
+	walk = func(f string) {
+		if reached[f] {
+			return
+		}
+		reached[f] = true
+		for _, dep := range imports[f] {
+			walk(dep)
+		}
+	}
+	walk("js/main.js")
+	for _, f := range files {
+		if !reached[f] {
+			t.Errorf("%s is embedded but main.js never imports it, directly or not", f)
+		}
+	}
+}

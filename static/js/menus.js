@@ -1,0 +1,128 @@
+// Menus: <details class="menu"> works without the script; with it, Escape
+// and a click elsewhere close an open menu, as people expect of a menu.
+// A listing's rows share one menu (openRowMenu): each row has only a link
+// to its actions page, which the script opens in place instead.
+
+import { el, listingTable } from "./dom.js";
+
+function closeMenus(except) {
+  for (const d of document.querySelectorAll("details.menu[open]")) {
+    if (d !== except) d.open = false;
+  }
+  if (!except || !except.matches("#row-menu")) closeRowMenu(false);
+}
+
+export function initMenus() {
+  document.addEventListener("click", (ev) => {
+    const t = ev.target instanceof Element ? ev.target : null;
+    if (t && t.closest("a.more")) return; // the row menu's own button (initRowMenu)
+    closeMenus(t ? t.closest("details.menu, #row-menu") : null);
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Escape" || !(ev.target instanceof Element)) return;
+    if (ev.target.closest("#row-menu")) {
+      closeRowMenu(true);
+      return;
+    }
+    const menu = ev.target.closest("details.menu[open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+  // Opening a menu puts the cursor in its first field, ready to type.
+  document.addEventListener("toggle", (ev) => {
+    const d = ev.target;
+    if (!(d instanceof HTMLDetailsElement) || !d.matches(".menu") || !d.open) return;
+    closeMenus(d);
+    // Not when the focus is inside already: someone (or something) is
+    // typing there, and selecting would eat what was typed.
+    const field = d.querySelector("input:not([type=checkbox])");
+    if (field && !d.contains(document.activeElement)) {
+      field.focus();
+      field.select();
+    }
+  }, true);
+  initRowMenu();
+}
+
+// The one row menu: built for the row it opens on, with the actions the
+// row's data-acts allows (s share, r rename, d delete: the server's reading
+// of the MLSD perm fact), inside that row's action cell, so it stays by the
+// row and its forms post like the actions page's.
+export let rowMenu = null; // { menu, button } while open; other modules only read it
+
+export function closeRowMenu(refocus) {
+  if (!rowMenu) return;
+  const { menu, button } = rowMenu;
+  rowMenu = null;
+  menu.remove();
+  button.setAttribute("aria-expanded", "false");
+  if (refocus && button.isConnected) button.focus();
+}
+
+function openRowMenu(button) {
+  closeMenus(null);
+  const row = button.closest("tr");
+  const acts = button.dataset.acts || "";
+  const href = button.getAttribute("href").replace(/\?op=actions$/, "");
+  const name = row.dataset.name;
+  const menu = el("div", "popover");
+  menu.id = "row-menu";
+  menu.setAttribute("role", "group");
+  menu.setAttribute("aria-label", button.getAttribute("aria-label"));
+  if (acts.includes("s")) {
+    const share = el("button", "share-open", "Share a link…");
+    share.type = "button";
+    share.dataset.href = href;
+    menu.append(share);
+  }
+  if (acts.includes("r")) {
+    const form = el("form", "rename");
+    form.method = "post";
+    form.action = href + "?op=rename";
+    const label = el("label", "", "New name or path ");
+    const input = el("input");
+    input.name = "to";
+    input.value = name;
+    input.required = true;
+    input.autocomplete = "off";
+    input.spellcheck = false;
+    label.append(input);
+    const submit = el("button", "", "Rename");
+    submit.type = "submit";
+    form.append(label, submit);
+    menu.append(form);
+  }
+  if (acts.includes("d")) {
+    const form = el("form", "delete");
+    form.method = "post";
+    form.action = href + "?op=delete";
+    form.dataset.type = row.classList.contains("dir") ? "dir" : "file";
+    const submit = el("button", "danger", "Delete");
+    submit.type = "submit";
+    form.append(submit);
+    menu.append(form);
+  }
+  button.after(menu);
+  button.setAttribute("aria-expanded", "true");
+  rowMenu = { menu, button };
+  const field = menu.querySelector("input") || menu.querySelector("button");
+  if (field) {
+    field.focus();
+    if (field instanceof HTMLInputElement) field.select();
+  }
+}
+
+function initRowMenu() {
+  const table = listingTable();
+  if (!table) return;
+  // One listener on the table, because refreshes and sorting replace rows.
+  table.addEventListener("click", (ev) => {
+    const button = ev.target instanceof Element ? ev.target.closest("a.more") : null;
+    if (!button) return;
+    ev.preventDefault();
+    const wasOpen = rowMenu && rowMenu.button === button;
+    closeRowMenu(false);
+    if (!wasOpen) openRowMenu(button);
+  });
+}
