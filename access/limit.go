@@ -11,8 +11,8 @@ import (
 
 // Tries counts tries per key (a share and a client address, say) in a
 // fixed window: after max tries that were not given back, the key is
-// refused until the window ends. Entries of ended windows are dropped as new ones
-// come, so memory stays bounded by the tries of one window.
+// refused until the window ends. Entries of ended windows are dropped as
+// new ones come, so memory stays bounded by the tries of one window.
 type Tries struct {
 	max    int
 	window time.Duration
@@ -33,44 +33,44 @@ func NewTries(max int, window time.Duration) *Tries {
 // Take counts one try of key, or says how long key must still wait when
 // its tries are used up. A try is taken before the guess is checked, so
 // that guesses sent all at once are limited too; GiveBack returns it.
-func (f *Tries) Take(key string) time.Duration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (tr *Tries) Take(key string) time.Duration {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
 	now := time.Now()
-	if len(f.byKey) > 10000 {
-		for k, fc := range f.byKey {
-			if now.Sub(fc.since) >= f.window {
-				delete(f.byKey, k)
+	if len(tr.byKey) > 10000 {
+		for k, fc := range tr.byKey {
+			if now.Sub(fc.since) >= tr.window {
+				delete(tr.byKey, k)
 			}
 		}
 	}
-	fc := f.byKey[key]
-	if fc == nil || now.Sub(fc.since) >= f.window {
+	fc := tr.byKey[key]
+	if fc == nil || now.Sub(fc.since) >= tr.window {
 		fc = &tryCount{since: now}
-		f.byKey[key] = fc
+		tr.byKey[key] = fc
 	}
-	if fc.n >= f.max {
-		return fc.since.Add(f.window).Sub(now)
+	if fc.n >= tr.max {
+		return fc.since.Add(tr.window).Sub(now)
 	}
 	fc.n++
 	return 0
 }
 
 // count is the tries key has taken and not given back in its window.
-func (f *Tries) count(key string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if fc := f.byKey[key]; fc != nil && time.Since(fc.since) < f.window {
+func (tr *Tries) count(key string) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if fc := tr.byKey[key]; fc != nil && time.Since(fc.since) < tr.window {
 		return fc.n
 	}
 	return 0
 }
 
 // GiveBack returns a try that turned out right.
-func (f *Tries) GiveBack(key string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if fc := f.byKey[key]; fc != nil && fc.n > 0 {
+func (tr *Tries) GiveBack(key string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if fc := tr.byKey[key]; fc != nil && fc.n > 0 {
 		fc.n--
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"path"
@@ -215,7 +216,7 @@ func (a *Resolver) ShareTarget(sh *share.Share, rel string, dir bool) (*Target, 
 	if sh.Secret != nil {
 		password, err := a.sealer.Open(sh.SealContext(), sh.Secret)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("open a share's sealed password: %w", err)
 		}
 		login, owner = ftppool.Login{User: sh.User, Password: password}, "share:"+sh.ID
 	}
