@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/handlers"
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
@@ -205,7 +206,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	dialer := &netpolicy.Dialer{Policy: policy}
 	mx := metrics.New()
-	logins := handlers.NewLoginGate()
+	logins := access.NewLoginGate()
 	logins.OnRefused = mx.LoginRefused
 	pool := ftppool.New(ftppool.Config{
 		MaxConnsPerSession: cfg.maxConnsSession,
@@ -251,8 +252,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Pool:           pool,
 		Sessions:       sessions,
 		Transfers:      transfers,
+		Access:         access.NewResolver(pool, sessions, sealer, proxies),
 		Logger:         logger,
-		TrustedProxies: proxies,
 		DemoSite:       demoSite,
 		MaxUploadBytes: cfg.maxUploadBytes,
 		IOTimeout:      cfg.ioTimeout,

@@ -5,6 +5,8 @@ import (
 	"path"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/ftpbridge/ftpbridge/access"
 )
 
 // actionsPage is a row's menu as a page of its own, for browsers without
@@ -24,17 +26,17 @@ type actionsPage struct {
 // actions answers GET ?op=actions on a file or folder address: the rename
 // and delete forms its MLSD perm fact allows (perm.go), read from its
 // folder's listing.
-func (d *Deps) actions(c echo.Context, t *target) error {
+func (d *Deps) actions(c echo.Context, t *access.Target) error {
 	r := c.Request()
 	if t.Path == "/" || t.Path == t.Home {
 		return badRequest("The site's root folder and your login folder cannot be renamed or deleted.")
 	}
 	dir := path.Dir(t.Path)
-	folder, err := t.handle.ListFolder(r.Context(), dir)
+	folder, err := t.Handle.ListFolder(r.Context(), dir)
 	if err != nil {
-		return d.ftpFailure(c, t, err, "This folder")
+		return ftpFailure(t, err, "This folder")
 	}
-	site := siteLinks{t.Site, t.Home, t.names}
+	site := siteLinks{t.Site, t.Home, t.Names}
 	name := path.Base(t.Path)
 	for _, e := range folder.Entries {
 		if e.Name != name {
@@ -52,6 +54,6 @@ func (d *Deps) actions(c echo.Context, t *target) error {
 		})
 		return nil
 	}
-	return &httpError{Status: http.StatusNotFound, Msg: "There is no " + t.quote(t.Path) + " in this folder any more.",
+	return &httpError{Status: http.StatusNotFound, Msg: "There is no " + t.Quote(t.Path) + " in this folder any more.",
 		link: site.URL(dir, true), linkText: "Open the folder"}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
@@ -74,8 +75,8 @@ type item struct {
 // browseOrDownload serves folders (URL ends in "/") and files.
 func browseOrDownload(d *Deps) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, err := d.resolve(c)
-		if err != nil || t == nil {
+		t, err := d.Access.Resolve(c.Request())
+		if err != nil {
 			return err
 		}
 		switch {
@@ -95,15 +96,15 @@ func browseOrDownload(d *Deps) echo.HandlerFunc {
 // offerParent points a folder address that names no folder at the folder
 // above it, which is what a person following a stale link most likely
 // wants.
-func offerParent(t *target, err error) error {
+func offerParent(t *access.Target, err error) error {
 	var he *httpError
 	if t.Path != "/" && errors.As(err, &he) && he.Status == http.StatusNotFound {
-		he.link, he.linkText = t.url(path.Dir(t.Path), true), "Open the folder above"
+		he.link, he.linkText = t.URL(path.Dir(t.Path), true), "Open the folder above"
 	}
 	return err
 }
 
-func (d *Deps) browse(c echo.Context, t *target) error {
+func (d *Deps) browse(c echo.Context, t *access.Target) error {
 	r := c.Request()
 	q := r.URL.Query()
 	// A big folder's page hands its listing on to its script (handoff.go).
@@ -113,11 +114,11 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 	}
 	if !ok {
 		var err error
-		if folder, err = t.handle.ListFolder(r.Context(), t.Path); err != nil {
-			return d.ftpFailure(c, t, err, "This folder")
+		if folder, err = t.Handle.ListFolder(r.Context(), t.Path); err != nil {
+			return ftpFailure(t, err, "This folder")
 		}
 	}
-	l := buildListing(siteLinks{t.Site, t.Home, t.names}, t.Path, folder.Entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l := buildListing(siteLinks{t.Site, t.Home, t.Names}, t.Path, folder.Entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
 	l.Plain = t.Site.Scheme == "ftp"
 	l.FolderPerm = folder.Perm
 	if wantsJSON(r) {
@@ -125,7 +126,7 @@ func (d *Deps) browse(c echo.Context, t *target) error {
 		return c.JSON(http.StatusOK, l)
 	}
 	l.filterHidden()
-	l.firstRows(q.Get("all") == "1", t.url(t.Path, true))
+	l.firstRows(q.Get("all") == "1", t.URL(t.Path, true))
 	if l.Total > 0 {
 		l.Listing = d.listings.put(handoffKey(t), folder)
 	}
@@ -141,7 +142,7 @@ type links interface {
 	Top() string                         // the topmost folder the listing links to
 	Name() string                        // what the breadcrumbs call the top
 	Home() string                        // the login folder, "" if none is shown
-	show(raw string) string              // a name as text (see names)
+	Show(raw string) string              // a name as text (see access.Names)
 }
 
 // siteLinks are a site's own addresses: relative to the login folder
@@ -149,7 +150,7 @@ type links interface {
 type siteLinks struct {
 	urlpath.Site
 	home string
-	names
+	access.Names
 }
 
 func (s siteLinks) URL(ftpPath string, dir bool) string { return s.Site.URL(s.home, ftpPath, dir) }
@@ -182,7 +183,7 @@ func buildListing(site links, dir string, entries []ftppool.Entry, sortBy, order
 	for i := 0; i <= len(segs); i++ {
 		c := crumb{Name: site.Name(), Href: site.URL(below(i), true), Home: below(i) == home}
 		if i > 0 {
-			c.Name = site.show(segs[i-1])
+			c.Name = site.Show(segs[i-1])
 		}
 		l.Crumbs = append(l.Crumbs, c)
 	}
@@ -273,11 +274,11 @@ func (l *listing) query(site links, dir, col string) string {
 
 func (l *listing) item(site links, dir string, e ftppool.Entry) item {
 	it := item{
-		Name:     site.show(e.Name),
+		Name:     site.Show(e.Name),
 		Href:     site.URL(path.Join(dir, e.Name), e.Type == ftppool.TypeDir),
 		Type:     e.Type.String(),
 		Size:     e.Size,
-		Target:   site.show(e.Target),
+		Target:   site.Show(e.Target),
 		Perm:     e.Perm,
 		hidden:   strings.HasPrefix(e.Name, "."),
 		mod:      e.Modified,
@@ -329,7 +330,7 @@ func sortItems(items []item, by string, desc bool) {
 }
 
 // folderName shows a folder's absolute path, ending in "/".
-func folderName(site links, dir string) string { return site.show(strings.TrimSuffix(dir, "/") + "/") }
+func folderName(site links, dir string) string { return site.Show(strings.TrimSuffix(dir, "/") + "/") }
 
 // display makes a name printable: bytes that are not UTF-8 become U+FFFD.
 // Only for showing; links always carry the exact bytes.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 )
 
@@ -23,19 +24,19 @@ var previewable = map[string]bool{
 // download streams a file. Range, If-Range, ETag, Last-Modified and the
 // conditional requests are left to http.ServeContent over a File that
 // turns seeks into REST; HEAD and 304 never open a data connection.
-func (d *Deps) download(c echo.Context, t *target) error {
+func (d *Deps) download(c echo.Context, t *access.Target) error {
 	r := c.Request()
 	tk := d.tracked(c, "download", t, t.Path)
-	f, err := t.handle.Open(tk.ctx, t.Path)
+	f, err := t.Handle.Open(tk.ctx, t.Path)
 	if err != nil {
 		tk.cancel(nil)
 		switch {
-		case ftppool.ErrorKind(err) == ftppool.KindIsDir && t.share != nil:
+		case ftppool.ErrorKind(err) == ftppool.KindIsDir && t.Share != nil:
 			return &httpError{Status: http.StatusNotFound, Msg: "What this link shared is no longer a file. Ask the person who sent it for a new link."}
 		case ftppool.ErrorKind(err) == ftppool.KindIsDir:
 			return addSlash(c)
 		}
-		return d.ftpFailure(c, t, err, "The file")
+		return ftpFailure(t, err, "The file")
 	}
 	defer f.Close()
 
@@ -52,7 +53,7 @@ func (d *Deps) download(c echo.Context, t *target) error {
 			ctype = "application/octet-stream"
 		}
 	}
-	h.Set("Content-Disposition", dispositionHeader(disposition, t.show(name)))
+	h.Set("Content-Disposition", dispositionHeader(disposition, t.Show(name)))
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Security-Policy", fileCSP)
 	h.Set("Cache-Control", "private, no-cache")
@@ -63,8 +64,8 @@ func (d *Deps) download(c echo.Context, t *target) error {
 		etag = fmt.Sprintf(`"%x-%x"`, f.ModTime.Unix(), f.Size)
 		h.Set("ETag", etag)
 	}
-	if t.share != nil {
-		if err := d.countShareFile(r, t.share, t.Path, etag); err != nil {
+	if t.Share != nil {
+		if err := d.countShareFile(r, t.Share, t.Path, etag); err != nil {
 			tk.cancel(nil)
 			return err
 		}
@@ -75,7 +76,7 @@ func (d *Deps) download(c echo.Context, t *target) error {
 	if r.Method == http.MethodGet && r.Header.Get("Range") == "" &&
 		r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == "" {
 		if err := f.Start(); err != nil {
-			return d.ftpFailure(c, t, err, "The file")
+			return ftpFailure(t, err, "The file")
 		}
 	}
 	w := &meteredResponse{ResponseWriter: c.Response(), tk: tk, head: r.Method == http.MethodHead}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
@@ -172,22 +173,74 @@ func (d *Deps) handleError(err error, c echo.Context) {
 		d.Logger.Warn("error after the response started", "path", loggedPath(c.Request()), "err", err)
 		return
 	}
-	var he *httpError
-	var ee *echo.HTTPError
-	switch {
-	case errors.As(err, &he):
-	case errors.As(err, &ee):
-		he = &httpError{Status: ee.Code, Msg: fmt.Sprint(ee.Message)}
-		if ee.Code == http.StatusNotFound {
-			he.Msg = "There is no such page on this bridge."
-		}
-	default:
-		he = &httpError{Status: http.StatusInternalServerError, Msg: "Something went wrong inside the bridge.", Err: err}
+	if nl, ok := errors.AsType[*access.NeedLoginError](err); ok {
+		d.askLogin(c, nl)
+		return
 	}
+	he := httpErrorOf(err)
 	if he.Status >= 500 {
 		d.Logger.Warn("request failed", "path", loggedPath(c.Request()), "status", he.Status, "err", he)
 	}
 	d.renderError(c.Response(), c.Request(), he)
+}
+
+// httpErrorOf is the status and words a person sees for err.
+func httpErrorOf(err error) *httpError {
+	if he, ok := errors.AsType[*httpError](err); ok {
+		return he
+	}
+	if bad, ok := errors.AsType[*access.BadRequestError](err); ok {
+		return &httpError{Status: http.StatusBadRequest, Msg: bad.Msg}
+	}
+	if se, ok := errors.AsType[*access.SiteError](err); ok {
+		return ftpError(se.Err, "The site")
+	}
+	if ee, ok := errors.AsType[*echo.HTTPError](err); ok {
+		he := &httpError{Status: ee.Code, Msg: fmt.Sprint(ee.Message)}
+		if ee.Code == http.StatusNotFound {
+			he.Msg = "There is no such page on this bridge."
+		}
+		return he
+	}
+	return &httpError{Status: http.StatusInternalServerError, Msg: "Something went wrong inside the bridge.", Err: err}
+}
+
+// ftpFailure reports an FTP error of an operation on t; a refused login
+// asks for credentials again, with the server's reason.
+func ftpFailure(t *access.Target, err error, what string) error {
+	he := ftpError(err, what)
+	switch {
+	case he.Status == http.StatusUnauthorized && t.Share != nil:
+		// The recipient has no login to give: the link is broken.
+		return &httpError{Status: http.StatusBadGateway, Err: err,
+			Msg: "The FTP server no longer accepts this link's login. Ask the person who sent it for a new link."}
+	case he.Status == http.StatusUnauthorized:
+		return &access.NeedLoginError{Site: t.Site, Err: err}
+	}
+	return he
+}
+
+// askLogin answers a request that lacks a login, or whose login the server
+// refused: a browser gets the connect form, filled in to come back here,
+// and a script a Basic challenge; both 401.
+func (d *Deps) askLogin(c echo.Context, nl *access.NeedLoginError) {
+	r := c.Request()
+	reason := ""
+	if nl.Err != nil {
+		reason = ftpError(nl.Err, "The site").Msg
+	}
+	site := nl.Site
+	if wantsHTML(r) {
+		form := connectForm{Scheme: site.Scheme, Host: site.Host, Port: site.Port, User: site.User, Next: r.URL.RequestURI()}
+		d.renderHome(c, http.StatusUnauthorized, form, reason)
+		return
+	}
+	c.Response().Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="FTP %s", charset="UTF-8"`, strings.ReplaceAll(site.String(), `"`, "")))
+	msg := "This FTP site needs a login: send HTTP Basic auth (curl -u user) or log in on the bridge's home page."
+	if reason != "" {
+		msg = reason
+	}
+	d.renderError(c.Response(), r, &httpError{Status: http.StatusUnauthorized, Msg: msg})
 }
 
 type errorPage struct {

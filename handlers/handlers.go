@@ -3,20 +3,16 @@
 package handlers
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
@@ -25,11 +21,13 @@ import (
 
 // Deps is everything the handlers need, built once by run().
 type Deps struct {
-	Pool           *ftppool.Pool
-	Sessions       *session.Store
-	Transfers      *transfer.Tracker
+	Pool      *ftppool.Pool
+	Sessions  *session.Store
+	Transfers *transfer.Tracker
+	// Access finds the FTP site, path and login of a request, and its
+	// client address.
+	Access         *access.Resolver
 	Logger         *slog.Logger
-	TrustedProxies []netip.Prefix
 	DemoSite       string        // "/ftp/127.0.0.1:port/" when -demo runs, else ""
 	MaxUploadBytes int64         // largest upload request body; 0 is no limit
 	IOTimeout      time.Duration // longest silence accepted from an uploading client
@@ -46,15 +44,14 @@ type Deps struct {
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}
-	ownerKey []byte // keys Basic-auth owners in the pool
 	pages    *template.Template
-	guesses  *failures     // share password tries, per share and client
+	guesses  *access.Tries // share password tries, per share and client
 	walks    *walkSlots    // walks running, per client
 	hashing  chan struct{} // bcrypt checks running: a few at a time
 
 	// shareMakers counts the shares each client made this minute; nil
 	// when not limited.
-	shareMakers *failures
+	shareMakers *access.Tries
 
 	listings handoff // big folders' listings, from their pages to their scripts
 }
@@ -66,21 +63,18 @@ func New(d *Deps) (http.Handler, error) {
 		return nil, err
 	}
 	d.pages = pages
-	// Basic-auth owners from a key kept under -data-dir, so that a script
-	// still owns its share links after a restart.
-	d.ownerKey = d.Shares.Sealer.Derive("ftpbridge basic-auth owner")
 	d.Sessions.Secure = d.isHTTPS
-	d.guesses = newFailures(5, time.Minute)
+	d.guesses = access.NewTries(5, time.Minute)
 	d.walks = newWalkSlots(d.WalksPerClient)
 	if d.Shares.PerMinute > 0 {
-		d.shareMakers = newFailures(d.Shares.PerMinute, time.Minute)
+		d.shareMakers = access.NewTries(d.Shares.PerMinute, time.Minute)
 	}
 	d.hashing = make(chan struct{}, 2)
 
 	// govulncheck reports two echo advisories against the whole module,
 	// with no fixed version yet; neither reaches the bridge:
 	// vuln-triaged: GO-2026-6875 is echo's proxy middleware forwarding a client's X-Real-IP upstream; the bridge uses no echo proxy middleware.
-	// vuln-triaged: GO-2026-6872 is echo's rate limiter trusting X-Forwarded-For by default; the bridge uses its own limits (limit.go), which take the client address from the peer, or from -trusted-proxies only.
+	// vuln-triaged: GO-2026-6872 is echo's rate limiter trusting X-Forwarded-For by default; the bridge uses its own limits (package access), which take the client address from the peer, or from -trusted-proxies only.
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -112,35 +106,7 @@ func (d *Deps) isHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	return d.fromTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
-
-func (d *Deps) fromTrustedProxy(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	for _, p := range d.TrustedProxies {
-		if p.Contains(ip.Unmap()) {
-			return true
-		}
-	}
-	return false
-}
-
-// owner names the pool connections of a Basic-auth login: a keyed hash of
-// user and password, so a wrong password never reuses a connection that
-// logged in with the right one, and the password is not kept as a key.
-func (d *Deps) basicOwner(user, password string) string {
-	m := hmac.New(sha256.New, d.ownerKey)
-	m.Write([]byte(user))
-	m.Write([]byte{0})
-	m.Write([]byte(password))
-	return "basic:" + hex.EncodeToString(m.Sum(nil))
+	return d.Access.FromTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // wantsHTML reports a browser navigating, as opposed to a script.

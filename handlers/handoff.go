@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 )
 
@@ -33,10 +34,10 @@ const (
 )
 
 // handoffKey names what a token is good for.
-func handoffKey(t *target) string {
-	key := t.Site.Scheme + "://" + t.Site.String() + "\x00" + t.login.User + "\x00" + t.Path
-	if t.share != nil {
-		key = "share " + t.share.ID + "\x00" + key
+func handoffKey(t *access.Target) string {
+	key := t.Site.Scheme + "://" + t.Site.String() + "\x00" + t.Login.User + "\x00" + t.Path
+	if t.Share != nil {
+		key = "share " + t.Share.ID + "\x00" + key
 	}
 	return key
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
@@ -30,7 +31,7 @@ func (d *Deps) page(r *http.Request, title string) page {
 	p := page{Title: title, DemoSite: d.DemoSite}
 	if s := d.Sessions.Get(r); s != nil {
 		for _, key := range s.Sites() {
-			site, err := parseSiteKey(key)
+			site, err := access.ParseSiteKey(key)
 			if err != nil {
 				continue
 			}
@@ -56,7 +57,7 @@ type connectForm struct {
 type encodingChoice struct{ Name, Label string }
 
 // legacyEncodings are offered on the connect form; any other IANA name
-// works with ?encoding= (see names).
+// works with ?encoding= (see access.Names).
 var legacyEncodings = []encodingChoice{
 	{"windows-1251", "Cyrillic (windows-1251)"}, {"KOI8-R", "Cyrillic (KOI8-R)"}, {"IBM866", "Cyrillic DOS (cp866)"},
 	{"windows-1252", "Western (windows-1252)"}, {"ISO-8859-1", "Western (ISO-8859-1)"}, {"ISO-8859-2", "Central European (ISO-8859-2)"},
@@ -144,32 +145,32 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 	if err != nil {
 		return d.formError(c, form, badRequest("The host is not valid: %v.", err))
 	}
-	n, err := namesFor(form.Encoding)
+	n, err := access.NamesFor(form.Encoding)
 	if err != nil {
-		return d.formError(c, form, err.(*httpError))
+		return d.formError(c, form, httpErrorOf(err))
 	}
 	sess, err := d.Sessions.Renew(c.Response(), c.Request())
 	if err != nil {
 		return err
 	}
-	mode, err := parseMode(form.Mode)
+	mode, err := access.ParseMode(form.Mode)
 	if err != nil {
-		return d.formError(c, form, err.(*httpError))
+		return d.formError(c, form, httpErrorOf(err))
 	}
-	ep := endpoint(site, n, mode)
+	ep := access.Endpoint(site, n, mode)
 	owner, login := sess.Owner, ftppool.Login{User: site.User, Password: password}
 	if site.Anonymous() {
-		owner, login = "", anonymousLogin(site)
-	} else if old, ok := sess.Password(siteKey(site)); ok && old != password {
+		owner, login = "", access.AnonymousLogin(site)
+	} else if old, ok := sess.Password(access.SiteKey(site)); ok && old != password {
 		// Connections logged in with the old password must not serve the new one.
 		d.Pool.Forget(owner, ep, site.User)
 	}
 	if err := d.Pool.Handle(owner, ep, login).Check(c.Request().Context()); err != nil {
 		return d.formError(c, form, ftpError(err, "The site"))
 	}
-	sess.SetPassword(siteKey(site), password)
-	sess.SetEncoding(siteKey(site), n.name)
-	sess.SetMode(siteKey(site), mode.String())
+	sess.SetPassword(access.SiteKey(site), password)
+	sess.SetEncoding(access.SiteKey(site), n.Name())
+	sess.SetMode(access.SiteKey(site), mode.String())
 	next := site.Root()
 	if strings.HasPrefix(form.Next, next) {
 		next = form.Next
@@ -191,8 +192,8 @@ func disconnect(d *Deps) echo.HandlerFunc {
 			}
 		default:
 			for _, k := range sess.Forget(key) {
-				if site, err := parseSiteKey(k); err == nil && !site.Anonymous() {
-					d.Pool.Forget(sess.Owner, endpoint(site, names{}, ftppool.Auto), site.User)
+				if site, err := access.ParseSiteKey(k); err == nil && !site.Anonymous() {
+					d.Pool.Forget(sess.Owner, access.Endpoint(site, access.Names{}, ftppool.Auto), site.User)
 				}
 			}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
@@ -17,8 +18,8 @@ import (
 // else a multipart upload into the folder.
 func post(d *Deps) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, err := d.resolve(c)
-		if err != nil || t == nil {
+		t, err := d.Access.Resolve(c.Request())
+		if err != nil {
 			return err
 		}
 		switch op := c.QueryParam("op"); op {
@@ -41,8 +42,8 @@ func post(d *Deps) echo.HandlerFunc {
 // deleteItem answers DELETE, the same as POST ?op=delete.
 func deleteItem(d *Deps) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, err := d.resolve(c)
-		if err != nil || t == nil {
+		t, err := d.Access.Resolve(c.Request())
+		if err != nil {
 			return err
 		}
 		return d.remove(c, t)
@@ -64,7 +65,7 @@ func opForm(c echo.Context) (url.Values, error) {
 }
 
 // mkdir makes a folder named by the form's "name" in the folder addressed.
-func (d *Deps) mkdir(c echo.Context, t *target) error {
+func (d *Deps) mkdir(c echo.Context, t *access.Target) error {
 	form, err := opForm(c)
 	if err != nil {
 		return err
@@ -72,7 +73,7 @@ func (d *Deps) mkdir(c echo.Context, t *target) error {
 	if !t.Dir {
 		return badRequest("Make a folder with POST to the address of the folder it goes in (ending in /).")
 	}
-	name, err := t.names.bytes(form.Get("name"))
+	name, err := t.Names.Bytes(form.Get("name"))
 	if err != nil {
 		return err
 	}
@@ -80,37 +81,37 @@ func (d *Deps) mkdir(c echo.Context, t *target) error {
 		return badRequest("This folder name cannot be used: %v.", err)
 	}
 	p := path.Join(t.Path, name)
-	if err := t.handle.Mkdir(c.Request().Context(), p); err != nil {
-		return d.ftpFailure(c, t, err, t.quote(p))
+	if err := t.Handle.Mkdir(c.Request().Context(), p); err != nil {
+		return ftpFailure(t, err, t.Quote(p))
 	}
-	return d.opDone(c, t, http.StatusCreated, map[string]any{"path": t.show(p) + "/", "href": t.url(p, true)})
+	return d.opDone(c, t, http.StatusCreated, map[string]any{"path": t.Show(p) + "/", "href": t.URL(p, true)})
 }
 
 // rename moves the item addressed to the form's "to": a path from the
 // site's root when it starts with "/", else from the item's folder.
-func (d *Deps) rename(c echo.Context, t *target) error {
+func (d *Deps) rename(c echo.Context, t *access.Target) error {
 	form, err := opForm(c)
 	if err != nil {
 		return err
 	}
-	if t.holdsHome() {
+	if t.HoldsHome() {
 		return badRequest("The site's root folder, your login folder and the folders above it cannot be renamed.")
 	}
-	to, err := t.names.bytes(form.Get("to"))
+	to, err := t.Names.Bytes(form.Get("to"))
 	if err != nil {
 		return err
 	}
 	if to, err = renameTarget(t.Path, to); err != nil {
 		return err
 	}
-	if err := t.handle.Rename(c.Request().Context(), t.Path, to); err != nil {
-		return d.ftpFailure(c, t, err, t.quote(t.Path))
+	if err := t.Handle.Rename(c.Request().Context(), t.Path, to); err != nil {
+		return ftpFailure(t, err, t.Quote(t.Path))
 	}
-	shown := t.show(to)
+	shown := t.Show(to)
 	if t.Dir {
 		shown += "/"
 	}
-	return d.opDone(c, t, http.StatusOK, map[string]any{"path": shown, "href": t.url(to, t.Dir)})
+	return d.opDone(c, t, http.StatusOK, map[string]any{"path": shown, "href": t.URL(to, t.Dir)})
 }
 
 // renameTarget resolves a rename's "to". "." and ".." are allowed, to move
@@ -141,12 +142,12 @@ func renameTarget(from, to string) (string, error) {
 
 // remove deletes the item addressed: a file, an empty folder, or a folder
 // and everything in it with recursive=1.
-func (d *Deps) remove(c echo.Context, t *target) error {
+func (d *Deps) remove(c echo.Context, t *access.Target) error {
 	form, err := opForm(c)
 	if err != nil {
 		return err
 	}
-	if t.holdsHome() {
+	if t.HoldsHome() {
 		return badRequest("The site's root folder, your login folder and the folders above it cannot be deleted.")
 	}
 	recursive := form.Get("recursive") == "1"
@@ -157,31 +158,31 @@ func (d *Deps) remove(c echo.Context, t *target) error {
 		}
 		defer release()
 	}
-	n, err := t.handle.Remove(c.Request().Context(), t.Path, recursive)
+	n, err := t.Handle.Remove(c.Request().Context(), t.Path, recursive)
 	if err != nil && ftppool.ErrorKind(err) == ftppool.KindWalkLimit {
 		// What went is gone: said so, nobody takes the 413 for a refusal
 		// that left the folder whole.
-		he := ftpError(err, t.quote(t.Path))
+		he := ftpError(err, t.Quote(t.Path))
 		he.Msg += fmt.Sprintf(" %d files and folders were deleted before the bridge stopped; the rest is still there.", n)
 		return he
 	}
 	if err != nil {
-		return d.ftpFailure(c, t, err, t.quote(t.Path))
+		return ftpFailure(t, err, t.Quote(t.Path))
 	}
 	return d.opDone(c, t, http.StatusOK, map[string]any{"deleted": n})
 }
 
 // count answers GET ?op=count on a folder: what deleting it would remove,
 // so the page can say so before asking.
-func (d *Deps) count(c echo.Context, t *target) error {
+func (d *Deps) count(c echo.Context, t *access.Target) error {
 	release, err := d.startWalk(c)
 	if err != nil {
 		return err
 	}
 	defer release()
-	tally, err := t.handle.Count(c.Request().Context(), t.Path)
+	tally, err := t.Handle.Count(c.Request().Context(), t.Path)
 	if err != nil {
-		return d.ftpFailure(c, t, err, "This folder")
+		return ftpFailure(t, err, "This folder")
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, tally)
@@ -190,7 +191,7 @@ func (d *Deps) count(c echo.Context, t *target) error {
 // opDone answers a finished operation: JSON for scripts and the page's
 // own requests, and for a plain HTML form a redirect to the folder the
 // person was looking at.
-func (d *Deps) opDone(c echo.Context, t *target, status int, body map[string]any) error {
+func (d *Deps) opDone(c echo.Context, t *access.Target, status int, body map[string]any) error {
 	if wantsHTML(c.Request()) {
 		folder := t.Path
 		if !t.Dir {
@@ -198,7 +199,7 @@ func (d *Deps) opDone(c echo.Context, t *target, status int, body map[string]any
 		} else if c.QueryParam("op") != "mkdir" {
 			folder = path.Dir(strings.TrimSuffix(t.Path, "/"))
 		}
-		return c.Redirect(http.StatusSeeOther, t.url(folder, true))
+		return c.Redirect(http.StatusSeeOther, t.URL(folder, true))
 	}
 	return c.JSON(status, body)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
@@ -48,7 +49,7 @@ const maxSharePassword = 72
 
 // createShare answers POST ?op=share: a link to the file or folder
 // addressed, for people with no FTP account.
-func (d *Deps) createShare(c echo.Context, t *target) error {
+func (d *Deps) createShare(c echo.Context, t *access.Target) error {
 	r := c.Request()
 	owner := d.requestOwner(r)
 	if owner == "" {
@@ -90,34 +91,34 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 		return &httpError{Status: http.StatusRequestEntityTooLarge,
 			Msg: fmt.Sprintf("A share link may name a path of at most %d bytes; this one has %d.", maxSharePath, len(t.Path))}
 	}
-	client := clientKey(d.clientIP(r))
+	client := access.ClientKey(d.Access.ClientIP(r))
 	if d.shareMakers != nil {
-		if wait := d.shareMakers.take(client); wait > 0 {
+		if wait := d.shareMakers.Take(client); wait > 0 {
 			return &httpError{Status: http.StatusTooManyRequests, retryAfter: wait,
 				Msg: fmt.Sprintf("This address made %d share links in the last minute, the most the bridge allows. Try again in %s.", sc.PerMinute, wait.Round(time.Second))}
 		}
 	}
 
 	// The link must point at something that is there, and be of its kind.
-	e, err := t.handle.Stat(r.Context(), t.Path)
+	e, err := t.Handle.Stat(r.Context(), t.Path)
 	if err != nil {
-		return d.ftpFailure(c, t, err, t.quote(t.Path))
+		return ftpFailure(t, err, t.Quote(t.Path))
 	}
 	if (e.Type == ftppool.TypeDir) != t.Dir {
-		return badRequest("%s is a %s: share it by its own address (a folder's ends in /).", t.quote(t.Path), e.Type)
+		return badRequest("%s is a %s: share it by its own address (a folder's ends in /).", t.Quote(t.Path), e.Type)
 	}
 
 	now := time.Now()
 	s := share.Share{
 		ID: share.NewID(), Owner: owner,
-		Scheme: t.Site.Scheme, Host: t.Site.Host, Port: t.Site.Port, User: t.login.User,
-		Path: t.Path, Dir: t.Dir, Encoding: t.names.name, Mode: storedMode(t.handle.Mode()), Created: now, Expires: now.Add(expiry), MaxDownloads: maxDownloads,
+		Scheme: t.Site.Scheme, Host: t.Site.Host, Port: t.Site.Port, User: t.Login.User,
+		Path: t.Path, Dir: t.Dir, Encoding: t.Names.Name(), Mode: storedMode(t.Handle.Mode()), Created: now, Expires: now.Add(expiry), MaxDownloads: maxDownloads,
 		Client: client,
 	}
-	if t.login != anonymousLogin(t.Site) {
+	if t.Login != access.AnonymousLogin(t.Site) {
 		// Sealed with what the share is about, so the sealed password
 		// opens for no other share, server or path.
-		s.Secret = sc.Sealer.Seal(s.SealContext(), t.login.Password)
+		s.Secret = sc.Sealer.Seal(s.SealContext(), t.Login.Password)
 	}
 	if password != "" {
 		if s.PasswordHash, err = bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost); err != nil {
@@ -135,7 +136,7 @@ func (d *Deps) createShare(c echo.Context, t *target) error {
 		}
 		return fmt.Errorf("store a share: %w", err)
 	}
-	d.Logger.Info("share created", "share", shortID(s.ID), "site", t.Site.Scheme+"://"+t.Site.String(), "path", t.show(s.Path), "expires", s.Expires)
+	d.Logger.Info("share created", "share", shortID(s.ID), "site", t.Site.Scheme+"://"+t.Site.String(), "path", t.Show(s.Path), "expires", s.Expires)
 	return c.JSON(http.StatusCreated, shareCreated{ID: s.ID, URL: d.shareURL(r, &s), Expires: s.Expires})
 }
 
@@ -146,7 +147,7 @@ func (d *Deps) requestOwner(r *http.Request) string {
 		return s.Owner
 	}
 	if user, pass, ok := r.BasicAuth(); ok {
-		return d.basicOwner(user, pass)
+		return d.Access.BasicOwner(user, pass)
 	}
 	return ""
 }
@@ -202,7 +203,7 @@ func serveShare(d *Deps) echo.HandlerFunc {
 				return err
 			}
 		}
-		t, err := d.shareTarget(sh, rel, dir)
+		t, err := d.Access.ShareTarget(sh, rel, dir)
 		if err != nil {
 			return err
 		}
@@ -212,8 +213,8 @@ func serveShare(d *Deps) echo.HandlerFunc {
 			// or other file.
 			return gone(share.ErrUsedUp)
 		}
-		if err := t.handle.NoLinksBelow(r.Context(), sh.Path, t.Path); err != nil {
-			return d.ftpFailure(c, t, err, t.quote(t.Path))
+		if err := t.Handle.NoLinksBelow(r.Context(), sh.Path, t.Path); err != nil {
+			return ftpFailure(t, err, t.Quote(t.Path))
 		}
 		// Downloads and zips count themselves once they are sure to start
 		// (see countShareDownload).
@@ -272,25 +273,6 @@ func gone(err error) *httpError {
 		share.ErrUsedUp:  "This share link has been used as many times as the person who made it allowed.",
 	}[err]
 	return &httpError{Status: http.StatusGone, Msg: msg, Err: err}
-}
-
-// shareTarget is the FTP side of a share request: the share's own login
-// (its pool connections are its own) and a path that cannot leave the
-// shared folder, since DecodePath refuses "..", encoded slashes and
-// backslash steps in rel.
-func (d *Deps) shareTarget(sh *share.Share, rel string, dir bool) (*target, error) {
-	site := urlpath.Site{Scheme: sh.Scheme, User: sh.User, Host: sh.Host, Port: sh.Port}
-	n := sharedNames(sh)
-	login := anonymousLogin(site)
-	owner := ""
-	if sh.Secret != nil {
-		password, err := d.Shares.Sealer.Open(sh.SealContext(), sh.Secret)
-		if err != nil {
-			return nil, err
-		}
-		login, owner = ftppool.Login{User: sh.User, Password: password}, "share:"+sh.ID
-	}
-	return &target{Site: site, Path: path.Join(sh.Path, rel), Dir: dir, names: n, handle: d.Pool.Handle(owner, endpoint(site, n, sharedMode(sh)), login), login: login, share: sh}, nil
 }
 
 // countShareDownload counts a download through a share and refuses one
@@ -363,7 +345,7 @@ func singleRangeStart(r *http.Request) (int64, bool) {
 
 // browseShare shows a shared folder, read-only, with links that stay in
 // the share.
-func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
+func (d *Deps) browseShare(c echo.Context, t *access.Target, sh *share.Share) error {
 	r := c.Request()
 	q := r.URL.Query()
 	// A big folder's page hands its listing on to its script (handoff.go).
@@ -374,17 +356,17 @@ func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
 	entries := folder.Entries
 	if !ok {
 		var err error
-		if entries, err = t.handle.List(r.Context(), t.Path); err != nil {
-			return d.ftpFailure(c, t, err, "This folder")
+		if entries, err = t.Handle.List(r.Context(), t.Path); err != nil {
+			return ftpFailure(t, err, "This folder")
 		}
 	}
-	links := shareLinks{sh: sh, names: t.names}
+	links := shareLinks{sh: sh, Names: t.Names}
 	l := buildListing(links, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
 	for i := range l.Entries {
 		l.Entries[i].Perm = "" // what the maker's login may do is not the visitor's business
 	}
 	// The FTP path above the share is the maker's business.
-	l.Path = t.show(strings.TrimPrefix(t.Path, strings.TrimSuffix(sh.Path, "/")) + "/")
+	l.Path = t.Show(strings.TrimPrefix(t.Path, strings.TrimSuffix(sh.Path, "/")) + "/")
 	if l.Path == "//" {
 		l.Path = "/"
 	}
@@ -406,7 +388,7 @@ func (d *Deps) browseShare(c echo.Context, t *target, sh *share.Share) error {
 // shareLinks makes a shared folder's links, all below /s/{token}/.
 type shareLinks struct {
 	sh *share.Share
-	names
+	access.Names
 }
 
 func (s shareLinks) URL(ftpPath string, dir bool) string {
@@ -414,7 +396,7 @@ func (s shareLinks) URL(ftpPath string, dir bool) string {
 }
 
 func (s shareLinks) Top() string  { return s.sh.Path }
-func (s shareLinks) Name() string { return "shared " + s.show(path.Base(s.sh.Path)) }
+func (s shareLinks) Name() string { return "shared " + s.Show(path.Base(s.sh.Path)) }
 func (s shareLinks) Home() string { return "" }
 
 // sharePasswordGiven checks a password share's proof: HTTP Basic auth with
@@ -440,8 +422,8 @@ func (d *Deps) sharePasswordGiven(c echo.Context, sh *share.Share) (bool, error)
 // guesses sent all at once are limited too; and bcrypt runs a few at a
 // time, so guessing cannot eat the bridge's CPU.
 func (d *Deps) checkSharePassword(r *http.Request, sh *share.Share, guess string) error {
-	key := sh.ID + " " + clientKey(d.clientIP(r))
-	if wait := d.guesses.take(key); wait > 0 {
+	key := sh.ID + " " + access.ClientKey(d.Access.ClientIP(r))
+	if wait := d.guesses.Take(key); wait > 0 {
 		return &httpError{Status: http.StatusTooManyRequests, retryAfter: wait,
 			Msg: fmt.Sprintf("Too many wrong passwords for this link. Try again in %s.", wait.Round(time.Second))}
 	}
@@ -455,7 +437,7 @@ func (d *Deps) checkSharePassword(r *http.Request, sh *share.Share, guess string
 	if wrong {
 		return &httpError{Status: http.StatusUnauthorized, Msg: "That is not the password of this link."}
 	}
-	d.guesses.giveBack(key)
+	d.guesses.GiveBack(key)
 	return nil
 }
 
@@ -570,7 +552,7 @@ func listShares(d *Deps) echo.HandlerFunc {
 		now := time.Now()
 		for _, s := range shares {
 			row := shareRow{
-				ID: s.ID, URL: d.shareURL(r, &s), Path: sharedNames(&s).show(s.Path), Dir: s.Dir,
+				ID: s.ID, URL: d.shareURL(r, &s), Path: access.ShareNames(&s).Show(s.Path), Dir: s.Dir,
 				Site:    s.Scheme + "://" + urlpath.Site{Scheme: s.Scheme, User: s.User, Host: s.Host, Port: s.Port}.String(),
 				Created: s.Created, Expires: s.Expires, Password: s.PasswordHash != nil,
 				Downloads: s.Downloads, MaxDownloads: s.MaxDownloads, State: "active",
@@ -622,21 +604,6 @@ func revokeShare(d *Deps) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, map[string]string{"id": id, "state": "revoked"})
 	}
-}
-
-// sharedNames reads a share's names as its maker's site did.
-func sharedNames(s *share.Share) names {
-	n, err := namesFor(s.Encoding)
-	if err != nil {
-		return names{} // the name was checked when the share was made
-	}
-	return n
-}
-
-// sharedMode is the transfer mode a share's maker used.
-func sharedMode(s *share.Share) ftppool.Mode {
-	m, _ := ftppool.ParseMode(s.Mode)
-	return m
 }
 
 // storedMode is how a share keeps a transfer mode: "" for automatic.

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
@@ -33,12 +34,12 @@ type tracked struct {
 	path   string
 }
 
-func (d *Deps) tracked(c echo.Context, op string, t *target, p string) *tracked {
+func (d *Deps) tracked(c echo.Context, op string, t *access.Target, p string) *tracked {
 	r := c.Request()
 	ctx, cancel := context.WithCancelCause(r.Context())
 	owner := ""
 	s := d.Sessions.Get(r)
-	if s == nil && t.share == nil && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("Authorization") == "" {
+	if s == nil && t.Share == nil && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("Authorization") == "" {
 		// A browser's upload is a state change, worth a session so that
 		// its progress can be watched and cancelled (its page may not
 		// have opened the socket yet). A download by a stranger is not,
@@ -47,15 +48,15 @@ func (d *Deps) tracked(c echo.Context, op string, t *target, p string) *tracked 
 		s, _ = d.Sessions.Ensure(c.Response(), r)
 	}
 	switch {
-	case t.share != nil:
+	case t.Share != nil:
 		// A share's downloads are its maker's to watch, not the
 		// recipient's (who has no session here).
-		owner, op = t.share.Owner, "share"
+		owner, op = t.Share.Owner, "share"
 	case s != nil:
 		owner = s.Owner
 	}
 	return &tracked{ctx: ctx, cancel: cancel, d: d, owner: owner, op: op,
-		site: t.Site.Scheme + "://" + t.Site.String(), path: t.show(p)}
+		site: t.Site.Scheme + "://" + t.Site.String(), path: t.Show(p)}
 }
 
 // start registers the transfer. On cancel, cut wakes whatever I/O with

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/formparts"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
@@ -37,8 +38,8 @@ type uploaded struct {
 // `curl -T` sends it. 201 for a new file, 200 for a replaced one.
 func put(d *Deps) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, err := d.resolve(c)
-		if err != nil || t == nil {
+		t, err := d.Access.Resolve(c.Request())
+		if err != nil {
 			return err
 		}
 		if t.Dir {
@@ -51,7 +52,7 @@ func put(d *Deps) echo.HandlerFunc {
 		r := c.Request()
 		up, err := d.store(c, t, body, t.Path, body, r.ContentLength, r.URL.Query().Get("overwrite") == "1", nil)
 		if err != nil {
-			what := t.quote(t.Path)
+			what := t.Quote(t.Path)
 			if k := ftppool.ErrorKind(err); k == ftppool.KindPermission || k == ftppool.KindNotFound {
 				// Servers refuse a STOR into a missing folder as if it were
 				// a matter of permission (553): say which it is.
@@ -59,7 +60,7 @@ func put(d *Deps) echo.HandlerFunc {
 					err, what = ferr, "The folder to upload into"
 				}
 			}
-			return d.refuseUpload(c, body, d.uploadFailed(c, t, err, what, nil))
+			return d.refuseUpload(c, body, uploadFailed(t, err, what, nil))
 		}
 		status := http.StatusCreated
 		if up.Replaced {
@@ -75,7 +76,7 @@ func put(d *Deps) echo.HandlerFunc {
 // file name may be a relative path ("photos/2024/a.jpg", as a folder upload
 // sends it); missing folders are made. A part named "size" before a file
 // gives its size, for progress; "overwrite" set to 1 replaces existing files.
-func (d *Deps) uploadForm(c echo.Context, t *target) error {
+func (d *Deps) uploadForm(c echo.Context, t *access.Target) error {
 	if !t.Dir {
 		return badRequest("Upload with POST to a folder's address (ending in /), or with PUT to the file's address.")
 	}
@@ -91,7 +92,7 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 	// The folder must be there: a file would fail on its own, but a
 	// folder upload's MkdirAll would make the missing folder.
 	if err := folderThere(r.Context(), t, t.Path); err != nil {
-		return d.refuseUpload(c, body, offerParent(t, d.ftpFailure(c, t, err, "The folder to upload into")))
+		return d.refuseUpload(c, body, offerParent(t, ftpFailure(t, err, "The folder to upload into")))
 	}
 	overwrite := r.URL.Query().Get("overwrite") == "1"
 	size := int64(-1)
@@ -101,13 +102,13 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 	// file that did arrive stay, as that file does.
 	undoFolders := func() {
 		if len(made) > 0 {
-			t.handle.RemoveEmptyDirs(r.Context(), made)
+			t.Handle.RemoveEmptyDirs(r.Context(), made)
 			made = nil
 		}
 	}
 	fail := func(err error, what string) error {
 		undoFolders()
-		return d.refuseUpload(c, body, d.uploadFailed(c, t, err, what, done))
+		return d.refuseUpload(c, body, uploadFailed(t, err, what, done))
 	}
 	for {
 		part, err := mr.NextPart()
@@ -125,7 +126,7 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 				size = -1
 			}
 		case "file":
-			rel, err := t.names.bytes(partFileName(part))
+			rel, err := t.Names.Bytes(partFileName(part))
 			if err != nil {
 				return fail(err, "")
 			}
@@ -137,15 +138,15 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 				return fail(err, "")
 			}
 			if dir := path.Dir(p); dir != path.Clean(t.Path) {
-				dirs, err := t.handle.MkdirAll(r.Context(), dir)
+				dirs, err := t.Handle.MkdirAll(r.Context(), dir)
 				made = append(made, dirs...)
 				if err != nil {
-					return fail(err, t.quote(dir))
+					return fail(err, t.Quote(dir))
 				}
 			}
 			up, err := d.store(c, t, body, p, part, size, overwrite, undoFolders)
 			if err != nil {
-				return fail(err, t.quote(p))
+				return fail(err, t.Quote(p))
 			}
 			done = append(done, up)
 			size = -1
@@ -156,7 +157,7 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 		return badRequest("The upload held no file: send the files in fields named \"file\".")
 	}
 	if wantsHTML(r) {
-		return c.Redirect(http.StatusSeeOther, t.url(t.Path, true))
+		return c.Redirect(http.StatusSeeOther, t.URL(t.Path, true))
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"uploaded": done})
 }
@@ -165,8 +166,8 @@ func (d *Deps) uploadForm(c echo.Context, t *target) error {
 // else nil. Any other failure says nothing about it, and the upload's own
 // answer is the better one to give; a link may lead to a folder, which
 // the upload itself will tell.
-func folderThere(ctx context.Context, t *target, dir string) error {
-	e, err := t.handle.Stat(ctx, dir)
+func folderThere(ctx context.Context, t *access.Target, dir string) error {
+	e, err := t.Handle.Stat(ctx, dir)
 	if err == nil && e.Type == ftppool.TypeFile || ftppool.ErrorKind(err) == ftppool.KindNotFound {
 		return ftppool.ErrNotFolder
 	}
@@ -175,12 +176,16 @@ func folderThere(ctx context.Context, t *target, dir string) error {
 
 // uploadFailed reports a failed upload, naming the files of the same
 // request that did arrive (they stay).
-func (d *Deps) uploadFailed(c echo.Context, t *target, err error, what string, done []uploaded) error {
-	he, ok := err.(*httpError)
-	if !ok {
-		fe := d.ftpFailure(c, t, err, what)
+func uploadFailed(t *access.Target, err error, what string, done []uploaded) error {
+	var he *httpError
+	switch err.(type) {
+	case *httpError, *access.BadRequestError:
+		he = httpErrorOf(err)
+	default:
+		fe := ftpFailure(t, err, what)
+		var ok bool
 		if he, ok = fe.(*httpError); !ok {
-			return fe // the login form, already shown
+			return fe // a login to ask for
 		}
 	}
 	if ftppool.ErrorKind(err) == ftppool.KindExists {
@@ -200,7 +205,7 @@ func (d *Deps) uploadFailed(c echo.Context, t *target, err error, what string, d
 // transfer of the session. undo, if set, runs when the upload failed,
 // before the transfer's final event: once a person sees "canceled", the
 // server is as it was.
-func (d *Deps) store(c echo.Context, t *target, body *clientBody, p string, src io.Reader, total int64, overwrite bool, undo func()) (uploaded, error) {
+func (d *Deps) store(c echo.Context, t *access.Target, body *clientBody, p string, src io.Reader, total int64, overwrite bool, undo func()) (uploaded, error) {
 	tk := d.tracked(c, "upload", t, p)
 	// A cancel wakes a read that waits for a silent client, a moment
 	// later: a client that is sending meets the cancelled context at its
@@ -211,18 +216,18 @@ func (d *Deps) store(c echo.Context, t *target, body *clientBody, p string, src 
 	body.ctx = tk.ctx
 	defer func() { body.ctx = c.Request().Context() }()
 	var n int64
-	replaced, err := t.handle.Put(tk.ctx, p, src, overwrite, func(k int64) {
+	replaced, err := t.Handle.Put(tk.ctx, p, src, overwrite, func(k int64) {
 		n += k
 		x.Add(k)
 	})
 	if err != nil && undo != nil {
 		undo()
 	}
-	tk.end(x, err, t.quote(p))
+	tk.end(x, err, t.Quote(p))
 	if err != nil {
 		return uploaded{}, err
 	}
-	return uploaded{Name: t.show(path.Base(p)), Path: t.show(p), Href: t.url(p, false), Size: n, Replaced: replaced}, nil
+	return uploaded{Name: t.Show(path.Base(p)), Path: t.Show(p), Href: t.URL(p, false), Size: n, Replaced: replaced}, nil
 }
 
 // clientBody is an upload's request body. Each read has a deadline, so a
@@ -252,9 +257,6 @@ const (
 // on bytes it sent: net/http's own wait before that close is half a
 // second, too short for a busy client.
 func (d *Deps) refuseUpload(c echo.Context, body *clientBody, err error) error {
-	if err == nil {
-		return nil // the answer is out already (the login form)
-	}
 	c.Error(err)
 	_ = body.rc.Flush()
 	_ = body.rc.SetReadDeadline(time.Now().Add(drainTime))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
@@ -39,7 +40,7 @@ type zipItem struct {
 // held whole or written to disk. Links are left out; a file that cannot be
 // read whole is named in an ERRORS.txt entry at the end, so the archive is
 // never silently short.
-func (d *Deps) zipFolder(c echo.Context, t *target) error {
+func (d *Deps) zipFolder(c echo.Context, t *access.Target) error {
 	r := c.Request()
 	top := path.Base(t.Path)
 	if t.Path == "/" {
@@ -49,15 +50,15 @@ func (d *Deps) zipFolder(c echo.Context, t *target) error {
 	if err != nil {
 		return err
 	}
-	if t.share != nil {
-		if err := d.countShareDownload(r, t.share, ""); err != nil {
+	if t.Share != nil {
+		if err := d.countShareDownload(r, t.Share, ""); err != nil {
 			return err
 		}
 	}
 
 	h := c.Response().Header()
 	h.Set("Content-Type", "application/zip")
-	h.Set("Content-Disposition", dispositionHeader("attachment", t.show(top)+".zip"))
+	h.Set("Content-Disposition", dispositionHeader("attachment", t.Show(top)+".zip"))
 	h.Set("Content-Security-Policy", fileCSP)
 	h.Set("Cache-Control", "no-store")
 	if r.Method == http.MethodHead {
@@ -92,12 +93,12 @@ func (d *Deps) zipFolder(c echo.Context, t *target) error {
 	if werr == nil {
 		werr = zw.Close()
 	}
-	tk.end(x, werr, t.quote(t.Path))
+	tk.end(x, werr, t.Quote(t.Path))
 	if werr != nil {
 		// The status is sent: all that is left is to cut the response, so
 		// the browser sees a failed download rather than a zip that ends
 		// early (net/http would close a chunked body properly).
-		d.Logger.Info("zip cut short", "path", t.show(t.Path), "err", werr)
+		d.Logger.Info("zip cut short", "path", t.Show(t.Path), "err", werr)
 		panic(http.ErrAbortHandler)
 	}
 	return nil
@@ -107,7 +108,7 @@ func (d *Deps) zipFolder(c echo.Context, t *target) error {
 // keeps are bounded by -zip-max-entries and by the walk budget, as each is
 // an entry the walk visited; past either the zip is refused (413) before a
 // byte goes out, as a zip cut short would look whole to whoever unpacks it.
-func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, skipped []string, total int64, err error) {
+func (d *Deps) zipPlan(c echo.Context, t *access.Target, top string) (items []zipItem, skipped []string, total int64, err error) {
 	release, err := d.startWalk(c)
 	if err != nil {
 		return nil, nil, 0, err
@@ -115,20 +116,20 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 	defer release()
 	lim := d.ZipLimits
 	root := strings.TrimSuffix(t.Path, "/")
-	walkErr := t.handle.Walk(c.Request().Context(), t.Path, func(full string, depth int, e ftppool.Entry) error {
+	walkErr := t.Handle.Walk(c.Request().Context(), t.Path, func(full string, depth int, e ftppool.Entry) error {
 		// Notes name entries as the archive would, folder name first.
 		name := top + "/" + strings.TrimPrefix(full, root+"/")
 		switch {
 		case e.Type == ftppool.TypeLink:
 			to := "" // a link listed as a folder says not where it leads
 			if e.Target != "" {
-				to = fmt.Sprintf(" (to %q)", t.show(e.Target))
+				to = fmt.Sprintf(" (to %q)", t.Show(e.Target))
 			}
-			skipped = append(skipped, fmt.Sprintf("%s: a link%s, left out", t.show(name), to))
+			skipped = append(skipped, fmt.Sprintf("%s: a link%s, left out", t.Show(name), to))
 			return nil
 		case urlpath.CheckName(e.Name) != nil:
 			// Unpacked on Windows, "a\..\b" would step out of the folder.
-			skipped = append(skipped, fmt.Sprintf("%s: a name that cannot be unpacked safely, left out", t.show(name)))
+			skipped = append(skipped, fmt.Sprintf("%s: a name that cannot be unpacked safely, left out", t.Show(name)))
 			if e.Type == ftppool.TypeDir {
 				return fs.SkipDir
 			}
@@ -136,7 +137,7 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 		}
 		items = append(items, zipItem{full: full, name: name, entry: e})
 		if e.Type == ftppool.TypeDir && depth+1 >= lim.Depth {
-			skipped = append(skipped, fmt.Sprintf("%s/: what it holds is deeper than the %d folder levels this bridge zips, left out", t.show(name), lim.Depth))
+			skipped = append(skipped, fmt.Sprintf("%s/: what it holds is deeper than the %d folder levels this bridge zips, left out", t.Show(name), lim.Depth))
 			return fs.SkipDir
 		}
 		if e.Size > 0 && e.Type == ftppool.TypeFile {
@@ -157,7 +158,7 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 	case errors.As(walkErr, &he):
 		return nil, nil, 0, he
 	case walkErr != nil:
-		return nil, nil, 0, d.ftpFailure(c, t, walkErr, "This folder")
+		return nil, nil, 0, ftpFailure(t, walkErr, "This folder")
 	}
 	return items, skipped, total, nil
 }
@@ -165,9 +166,9 @@ func (d *Deps) zipPlan(c echo.Context, t *target, top string) (items []zipItem, 
 // zipEntry writes one file or folder. problem names a file that could not
 // be read whole (its entry then holds what did arrive); err is a failure to
 // write to the browser, which ends the archive.
-func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, unlisted *int64, progress func(int64)) (problem string, err error) {
+func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *access.Target, it zipItem, unlisted *int64, progress func(int64)) (problem string, err error) {
 	fh := &zip.FileHeader{Name: it.name, Modified: it.entry.Modified, Method: zip.Deflate}
-	if shown := t.show(it.name); t.names.enc != nil && sameSteps(it.name, shown) {
+	if shown := t.Show(it.name); t.Names.Legacy() && sameSteps(it.name, shown) {
 		// A legacy encoding the person named: the archive says the names
 		// in UTF-8, as every unzip reads them.
 		fh.Name = shown
@@ -187,7 +188,7 @@ func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, unli
 	if compressed(it.name) {
 		fh.Method = zip.Store
 	}
-	f, openErr := t.handle.Open(tk.ctx, it.full)
+	f, openErr := t.Handle.Open(tk.ctx, it.full)
 	w, err := zw.CreateHeader(fh)
 	if err != nil {
 		if openErr == nil {
@@ -196,7 +197,7 @@ func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, unli
 		return "", err
 	}
 	if openErr != nil {
-		return fmt.Sprintf("%s: could not be read: %s", t.show(it.name), ftpError(openErr, "The file").Msg), nil
+		return fmt.Sprintf("%s: could not be read: %s", t.Show(it.name), ftpError(openErr, "The file").Msg), nil
 	}
 	defer f.Close()
 	limit := it.entry.Size
@@ -212,10 +213,10 @@ func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *target, it zipItem, unli
 	case cw.err != nil:
 		return "", cw.err
 	case copyErr != nil:
-		return fmt.Sprintf("%s: only %d of %d bytes arrived: %s", t.show(it.name), cw.n, it.entry.Size, ftpError(copyErr, "The file").Msg), nil
+		return fmt.Sprintf("%s: only %d of %d bytes arrived: %s", t.Show(it.name), cw.n, it.entry.Size, ftpError(copyErr, "The file").Msg), nil
 	case cw.n == limit:
 		if n, _ := f.Read(make([]byte, 1)); n > 0 {
-			return fmt.Sprintf("%s: larger than the server listed it, or than the zip limit allows; cut at %d bytes", t.show(it.name), cw.n), nil
+			return fmt.Sprintf("%s: larger than the server listed it, or than the zip limit allows; cut at %d bytes", t.Show(it.name), cw.n), nil
 		}
 	}
 	return "", nil

@@ -1,8 +1,7 @@
-package handlers
+package access
 
 import (
 	"fmt"
-	"net/http"
 	"path"
 	"slices"
 	"strconv"
@@ -18,39 +17,39 @@ import (
 	"golang.org/x/text/encoding/unicode"
 )
 
-// names shows a site's file names as text and turns names people type
+// Names shows a site's file names as text and turns names people type
 // into the server's bytes. Most servers use UTF-8 (the zero value); older
 // ones keep names in a legacy encoding such as windows-1251 or shift_jis,
 // which the person names on the connect form or with ?encoding=. Only what
 // people read and type is converted: URLs carry the server's raw bytes,
 // so every name round-trips whatever the encoding.
-type names struct {
+type Names struct {
 	enc  encoding.Encoding // nil for UTF-8
 	name string            // the encoding's IANA name, "" for UTF-8
 }
 
-// namesFor looks an encoding up by any of its IANA names or aliases
+// NamesFor looks an encoding up by any of its IANA names or aliases
 // ("windows-1251", "Shift_JIS", "gbk", "latin1").
-func namesFor(name string) (names, error) {
+func NamesFor(name string) (Names, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return names{}, nil
+		return Names{}, nil
 	}
 	enc, err := ianaindex.IANA.Encoding(name)
 	if err != nil || enc == nil {
-		return names{}, badRequest("The name encoding %q is not one the bridge knows. Use an IANA name such as windows-1251, iso-8859-1, shift_jis or gbk, or leave it empty for UTF-8.", name)
+		return Names{}, badRequest("The name encoding %q is not one the bridge knows. Use an IANA name such as windows-1251, iso-8859-1, shift_jis or gbk, or leave it empty for UTF-8.", name)
 	}
 	canonical, err := ianaindex.IANA.Name(enc)
 	if err != nil {
-		return names{}, fmt.Errorf("name of encoding %q: %w", name, err)
+		return Names{}, fmt.Errorf("name of encoding %q: %w", name, err)
 	}
 	if enc == unicode.UTF8 {
-		return names{}, nil
+		return Names{}, nil
 	}
 	if !asciiSafe(enc) {
-		return names{}, badRequest("The name encoding %q cannot be used for file names: it does not keep ASCII as it is (\"/\", \".\" and control characters could come out of other bytes). Use an encoding such as windows-1251, iso-8859-1, shift_jis, gbk or big5.", name)
+		return Names{}, badRequest("The name encoding %q cannot be used for file names: it does not keep ASCII as it is (\"/\", \".\" and control characters could come out of other bytes). Use an encoding such as windows-1251, iso-8859-1, shift_jis, gbk or big5.", name)
 	}
-	return names{enc: enc, name: canonical}, nil
+	return Names{enc: enc, name: canonical}, nil
 }
 
 // multiByteNames are the encodings of more than one byte a character that
@@ -74,29 +73,34 @@ func asciiSafe(enc encoding.Encoding) bool {
 	return err == nil && string(got) == string(ascii)
 }
 
-// show makes a name (or path) of the server readable: decoded from the
+// Show makes a name (or path) of the server readable: decoded from the
 // site's encoding, and bytes that are still not UTF-8 shown as U+FFFD.
-func (n names) show(raw string) string {
+func (n Names) Show(raw string) string {
 	if n.enc != nil {
 		if s, err := n.enc.NewDecoder().String(raw); err == nil {
 			raw = s
 		}
 	}
-	return display(raw)
+	return strings.ToValidUTF8(raw, "\uFFFD")
 }
 
-// quote names a file or folder in a message.
-func (n names) quote(p string) string { return strconv.Quote(n.show(path.Base(p))) }
+// Quote names a file or folder in a message.
+func (n Names) Quote(p string) string { return strconv.Quote(n.Show(path.Base(p))) }
 
-// bytes turns a name a person typed (UTF-8) into the server's bytes.
-func (n names) bytes(typed string) (string, error) {
+// Name is the encoding's IANA name, "" for UTF-8.
+func (n Names) Name() string { return n.name }
+
+// Legacy reports an encoding other than UTF-8.
+func (n Names) Legacy() bool { return n.enc != nil }
+
+// Bytes turns a name a person typed (UTF-8) into the server's bytes.
+func (n Names) Bytes(typed string) (string, error) {
 	if n.enc == nil {
 		return typed, nil
 	}
 	raw, err := n.enc.NewEncoder().String(typed)
 	if err != nil {
-		return "", &httpError{Status: http.StatusBadRequest,
-			Msg: fmt.Sprintf("The name %q has characters that the server's name encoding (%s) cannot hold.", typed, n.name)}
+		return "", badRequest("The name %q has characters that the server's name encoding (%s) cannot hold.", typed, n.name)
 	}
 	return raw, nil
 }
