@@ -27,6 +27,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/metrics"
 	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
+	"github.com/ftpbridge/ftpbridge/internal/seal"
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
@@ -552,11 +553,11 @@ func defaultDataDir() string {
 
 // openShares opens the share store and its key in dir, making both (and
 // dir, mode 0700) on first run.
-func openShares(dir string) (*share.BoltStore, *share.Sealer, error) {
+func openShares(dir string) (*share.BoltStore, *seal.Sealer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("-data-dir: %w", err)
 	}
-	sealer, err := share.LoadKey(filepath.Join(dir, "share.key"))
+	sealer, err := seal.LoadKey(filepath.Join(dir, "share.key"))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/seal"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
@@ -21,7 +22,7 @@ import (
 // ShareConfig is how shares are made and kept (operator flags).
 type ShareConfig struct {
 	Store         share.Store
-	Sealer        *share.Sealer
+	Sealer        *seal.Sealer
 	BaseURL       string        // "https://files.example.com" behind a proxy; "" = from the request
 	DefaultExpiry time.Duration // when the maker names none
 	MaxExpiry     time.Duration // the longest a maker may ask for
