@@ -238,9 +238,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer shares.Close()
 
-	sessions := session.NewStore(cfg.sessionTTL)
-	sessions.OnExpire = pool.ForgetOwner
-	sessions.Max = cfg.maxSessions
+	sessions := session.NewStore(sealer, session.Options{
+		Limits:   session.Limits{TTL: cfg.sessionTTL, Max: cfg.maxSessions},
+		Secure:   handlers.HTTPSCheck(proxies),
+		OnExpire: pool.ForgetOwner,
+		Logger:   logger,
+	})
 	if hook, ok := ctx.Value(sessionsHook{}).(func(*session.Store)); ok {
 		hook(sessions)
 	}
@@ -315,7 +318,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(ln) }()
-	go expireSessions(ctx, sessions)
+	go expireSessions(ctx, sessions, logger)
 	go purgeShares(ctx, shares, logger)
 
 	select {
@@ -434,7 +437,7 @@ func startProfiler(addr string, logger *slog.Logger) (stop func(), err error) {
 	return func() { srv.Close() }, nil
 }
 
-func expireSessions(ctx context.Context, s *session.Store) {
+func expireSessions(ctx context.Context, s *session.Store, logger *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -442,7 +445,9 @@ func expireSessions(ctx context.Context, s *session.Store) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.Expire()
+			if err := s.Expire(ctx); err != nil {
+				logger.Error("session store", "err", err)
+			}
 		}
 	}
 }

@@ -69,7 +69,6 @@ func New(d *Deps) (http.Handler, error) {
 	// Basic-auth owners from a key kept under -data-dir, so that a script
 	// still owns its share links after a restart.
 	d.ownerKey = d.Shares.Sealer.Derive("ftpbridge basic-auth owner")
-	d.Sessions.Secure = d.isHTTPS
 	d.guesses = newFailures(5, time.Minute)
 	d.walks = newWalkSlots(d.WalksPerClient)
 	if d.Shares.PerMinute > 0 {
@@ -104,6 +103,13 @@ func refuseCrossSite(cop *http.CrossOriginProtection) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// HTTPSCheck is isHTTPS for the session store, which sets the cookie's
+// Secure flag by it; isHTTPS needs only the trusted proxies.
+func HTTPSCheck(trustedProxies []netip.Prefix) func(*http.Request) bool {
+	d := &Deps{TrustedProxies: trustedProxies}
+	return d.isHTTPS
 }
 
 // isHTTPS reports whether the browser reached us over TLS, believing a

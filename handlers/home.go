@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
@@ -167,9 +168,9 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 	if err := d.Pool.Handle(owner, ep, login).Check(c.Request().Context()); err != nil {
 		return d.formError(c, form, ftpError(err, "The site"))
 	}
-	sess.SetPassword(siteKey(site), password)
-	sess.SetEncoding(siteKey(site), n.name)
-	sess.SetMode(siteKey(site), mode.String())
+	if err := sess.SetLogin(c.Request().Context(), siteKey(site), session.Login{Password: password, Encoding: n.name, Mode: mode.String()}); err != nil {
+		return err
+	}
 	next := site.Root()
 	if strings.HasPrefix(form.Next, next) {
 		next = form.Next
@@ -190,7 +191,11 @@ func disconnect(d *Deps) echo.HandlerFunc {
 				return err
 			}
 		default:
-			for _, k := range sess.Forget(key) {
+			gone, err := sess.Forget(c.Request().Context(), key)
+			if err != nil {
+				return err
+			}
+			for _, k := range gone {
 				if site, err := parseSiteKey(k); err == nil && !site.Anonymous() {
 					d.Pool.Forget(sess.Owner, endpoint(site, names{}, ftppool.Auto), site.User)
 				}
