@@ -302,7 +302,9 @@ func (st *Store) Expire(ctx context.Context) error {
 }
 
 // Session is one browser's session as a request found it: its logins as
-// they were then, and what it changes goes to the store at once.
+// they were then, and what it changes goes to the store at once. It is
+// that request's: only OpenSocket, Ended and Store.Touch may be used from
+// other goroutines.
 type Session struct {
 	// Owner names the session's FTP connections in the pool. Unlike the
 	// cookie id it does not change on renewal, so connections survive it.
