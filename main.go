@@ -28,6 +28,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/metrics"
 	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
+	"github.com/ftpbridge/ftpbridge/internal/seal"
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
@@ -238,9 +239,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer shares.Close()
 
-	sessions := session.NewStore(cfg.sessionTTL)
-	sessions.OnExpire = pool.ForgetOwner
-	sessions.Max = cfg.maxSessions
+	sessions := session.NewStore(sealer, session.Options{
+		Limits:   session.Limits{TTL: cfg.sessionTTL, Max: cfg.maxSessions},
+		Secure:   access.Proxies(proxies).IsHTTPS,
+		OnExpire: pool.ForgetOwner,
+		Logger:   logger,
+	})
 	if hook, ok := ctx.Value(sessionsHook{}).(func(*session.Store)); ok {
 		hook(sessions)
 	}
@@ -252,7 +256,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Pool:           pool,
 		Sessions:       sessions,
 		Transfers:      transfers,
-		Access:         access.NewResolver(pool, sessions, sealer, proxies),
+		Access:         access.NewResolver(pool, sessions, sealer, access.Proxies(proxies)),
 		Logger:         logger,
 		DemoSite:       demoSite,
 		MaxUploadBytes: cfg.maxUploadBytes,
@@ -315,7 +319,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(ln) }()
-	go expireSessions(ctx, sessions)
+	go expireSessions(ctx, sessions, logger)
 	go purgeShares(ctx, shares, logger)
 
 	select {
@@ -434,7 +438,7 @@ func startProfiler(addr string, logger *slog.Logger) (stop func(), err error) {
 	return func() { srv.Close() }, nil
 }
 
-func expireSessions(ctx context.Context, s *session.Store) {
+func expireSessions(ctx context.Context, s *session.Store, logger *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -442,7 +446,9 @@ func expireSessions(ctx context.Context, s *session.Store) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.Expire()
+			if err := s.Expire(ctx); err != nil {
+				logger.Error("session store", "err", err)
+			}
 		}
 	}
 }
@@ -553,11 +559,11 @@ func defaultDataDir() string {
 
 // openShares opens the share store and its key in dir, making both (and
 // dir, mode 0700) on first run.
-func openShares(dir string) (*share.BoltStore, *share.Sealer, error) {
+func openShares(dir string) (*share.BoltStore, *seal.Sealer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("-data-dir: %w", err)
 	}
-	sealer, err := share.LoadKey(filepath.Join(dir, "share.key"))
+	sealer, err := seal.LoadKey(filepath.Join(dir, "share.key"))
 	if err != nil {
 		return nil, nil, err
 	}

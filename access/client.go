@@ -24,12 +24,12 @@ func ClientKey(ip string) string {
 // ClientIP is the address a request came from: the peer, or, when the
 // peer is one of -trusted-proxies, the last address it added to
 // X-Forwarded-For. Nothing else a client can set is believed.
-func (a *Resolver) ClientIP(r *http.Request) string {
+func (p Proxies) ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	if a.FromTrustedProxy(r) {
+	if p.FromTrustedProxy(r) {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 			hops := strings.Split(xff[len(xff)-1], ",")
 			if last := strings.TrimSpace(hops[len(hops)-1]); last != "" {
@@ -40,9 +40,12 @@ func (a *Resolver) ClientIP(r *http.Request) string {
 	return host
 }
 
-// FromTrustedProxy reports a request whose peer is one of -trusted-proxies,
-// whose forwarding headers may be believed.
-func (a *Resolver) FromTrustedProxy(r *http.Request) bool {
+// Proxies are the -trusted-proxies: the peers whose forwarding headers
+// (X-Forwarded-For, X-Forwarded-Proto) are believed.
+type Proxies []netip.Prefix
+
+// FromTrustedProxy reports a request whose peer is one of the proxies.
+func (p Proxies) FromTrustedProxy(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return false
@@ -51,8 +54,8 @@ func (a *Resolver) FromTrustedProxy(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	for _, p := range a.proxies {
-		if p.Contains(ip.Unmap()) {
+	for _, prefix := range p {
+		if prefix.Contains(ip.Unmap()) {
 			return true
 		}
 	}
@@ -65,8 +68,17 @@ type clientIPKey struct{}
 
 // WithClientIP is r with its client address (ClientIP) in its context, for
 // the login gate: every front calls it before a request reaches the pool.
-func (a *Resolver) WithClientIP(r *http.Request) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), clientIPKey{}, a.ClientIP(r)))
+func (p Proxies) WithClientIP(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), clientIPKey{}, p.ClientIP(r)))
+}
+
+// IsHTTPS reports whether the browser reached the bridge over TLS,
+// believing a proxy's X-Forwarded-Proto only from a trusted proxy.
+func (p Proxies) IsHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return p.FromTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // clientIP is the address WithClientIP put in ctx, "" if none.

@@ -12,11 +12,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"path"
 	"strings"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/seal"
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
@@ -24,17 +24,18 @@ import (
 
 // Resolver finds the FTP side of requests. Build it once, with NewResolver.
 type Resolver struct {
+	Proxies // the client's address and scheme, as trusted proxies tell them
+
 	pool     *ftppool.Pool
 	sessions *session.Store
-	sealer   *share.Sealer
+	sealer   *seal.Sealer
 	ownerKey []byte // keys Basic-auth owners in the pool
-	proxies  []netip.Prefix
 }
 
 // NewResolver makes a Resolver. Logins come from sessions or the request,
 // shares' passwords open with sealer, and the client address is believed
-// from X-Forwarded-For only when the peer is one of trustedProxies.
-func NewResolver(pool *ftppool.Pool, sessions *session.Store, sealer *share.Sealer, trustedProxies []netip.Prefix) *Resolver {
+// from X-Forwarded-For only when the peer is one of proxies.
+func NewResolver(pool *ftppool.Pool, sessions *session.Store, sealer *seal.Sealer, proxies Proxies) *Resolver {
 	return &Resolver{
 		pool:     pool,
 		sessions: sessions,
@@ -42,7 +43,7 @@ func NewResolver(pool *ftppool.Pool, sessions *session.Store, sealer *share.Seal
 		// From a key kept under -data-dir, so that a script still owns
 		// its share links after a restart.
 		ownerKey: sealer.Derive("ftpbridge basic-auth owner"),
-		proxies:  trustedProxies,
+		Proxies:  proxies,
 	}
 }
 

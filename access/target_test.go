@@ -11,8 +11,8 @@ import (
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/seal"
 	"github.com/ftpbridge/ftpbridge/internal/session"
-	"github.com/ftpbridge/ftpbridge/internal/share"
 )
 
 func testResolver(t *testing.T) *Resolver {
@@ -21,11 +21,11 @@ func testResolver(t *testing.T) *Resolver {
 	pool := ftppool.New(ftppool.Config{Dial: d.DialContext, WaitTimeout: 5 * time.Second, IOTimeout: 5 * time.Second, DialTimeout: 5 * time.Second,
 		MaxConnsPerSession: 2, MaxConnsPerHost: 4, IdleTimeout: time.Minute})
 	t.Cleanup(pool.Close)
-	sealer, err := share.LoadKey(filepath.Join(t.TempDir(), "key"))
+	sealer, err := seal.LoadKey(filepath.Join(t.TempDir(), "key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewResolver(pool, session.NewStore(time.Hour), sealer, nil)
+	return NewResolver(pool, session.NewStore(sealer, session.Options{Limits: session.Limits{TTL: time.Hour}}), sealer, nil)
 }
 
 // TestResolveErrors: what a request lacks or gets wrong comes back as a

@@ -63,7 +63,6 @@ func New(d *Deps) (http.Handler, error) {
 		return nil, err
 	}
 	d.pages = pages
-	d.Sessions.Secure = d.isHTTPS
 	d.guesses = access.NewTries(5, time.Minute)
 	d.walks = newWalkSlots(d.WalksPerClient)
 	if d.Shares.PerMinute > 0 {
@@ -98,15 +97,6 @@ func refuseCrossSite(cop *http.CrossOriginProtection) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
-}
-
-// isHTTPS reports whether the browser reached us over TLS, believing a
-// proxy's X-Forwarded-Proto only from -trusted-proxies.
-func (d *Deps) isHTTPS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	return d.Access.FromTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // wantsHTML reports a browser navigating, as opposed to a script.

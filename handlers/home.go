@@ -11,6 +11,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
@@ -168,9 +169,9 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 	if err := d.Pool.Handle(owner, ep, login).Check(c.Request().Context()); err != nil {
 		return d.formError(c, form, ftpError(err, "The site"))
 	}
-	sess.SetPassword(access.SiteKey(site), password)
-	sess.SetEncoding(access.SiteKey(site), n.Name())
-	sess.SetMode(access.SiteKey(site), mode.String())
+	if err := sess.SetLogin(c.Request().Context(), access.SiteKey(site), session.Login{Password: password, Encoding: n.Name(), Mode: mode.String()}); err != nil {
+		return err
+	}
 	next := site.Root()
 	if strings.HasPrefix(form.Next, next) {
 		next = form.Next
@@ -191,7 +192,11 @@ func disconnect(d *Deps) echo.HandlerFunc {
 				return err
 			}
 		default:
-			for _, k := range sess.Forget(key) {
+			gone, err := sess.Forget(c.Request().Context(), key)
+			if err != nil {
+				return err
+			}
+			for _, k := range gone {
 				if site, err := access.ParseSiteKey(k); err == nil && !site.Anonymous() {
 					d.Pool.Forget(sess.Owner, access.Endpoint(site, access.Names{}, ftppool.Auto), site.User)
 				}

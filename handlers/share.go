@@ -15,6 +15,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/seal"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
@@ -22,7 +23,7 @@ import (
 // ShareConfig is how shares are made and kept (operator flags).
 type ShareConfig struct {
 	Store         share.Store
-	Sealer        *share.Sealer
+	Sealer        *seal.Sealer
 	BaseURL       string        // "https://files.example.com" behind a proxy; "" = from the request
 	DefaultExpiry time.Duration // when the maker names none
 	MaxExpiry     time.Duration // the longest a maker may ask for
@@ -163,7 +164,7 @@ func (d *Deps) shareURL(r *http.Request, s *share.Share) string {
 	base := d.Shares.BaseURL
 	if base == "" && d.Hosts.Allows(r.Host) {
 		scheme := "http"
-		if d.isHTTPS(r) {
+		if d.Access.IsHTTPS(r) {
 			scheme = "https"
 		}
 		base = scheme + "://" + r.Host
@@ -507,7 +508,7 @@ func unlockShare(d *Deps) echo.HandlerFunc {
 		}
 		http.SetCookie(c.Response(), &http.Cookie{
 			Name: shareCookie(sh.ID), Value: d.Shares.Sealer.Proof(sh.ID, sh.PasswordHash),
-			Path: shareRoot(sh.ID), Expires: sh.Expires, HttpOnly: true, Secure: d.isHTTPS(r), SameSite: http.SameSiteLaxMode,
+			Path: shareRoot(sh.ID), Expires: sh.Expires, HttpOnly: true, Secure: d.Access.IsHTTPS(r), SameSite: http.SameSiteLaxMode,
 		})
 		return c.Redirect(http.StatusSeeOther, next)
 	}

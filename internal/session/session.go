@@ -1,11 +1,15 @@
 // Package session keeps browser sessions on the server. The cookie holds
 // only an opaque random id (signed and encrypted by gorilla/sessions); the
-// FTP credentials stay in this process's memory and never reach the browser.
+// session's record, with the FTP passwords sealed, lives in a Records
+// store (in memory unless another is given) and never reaches the browser.
 package session
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"sync"
@@ -13,175 +17,84 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
+
+	"github.com/ftpbridge/ftpbridge/internal/seal"
 )
 
 // CookieName is the session cookie's name.
 const CookieName = "ftpbridge"
 
-// Session is one browser's state.
-type Session struct {
-	// Owner names the session's FTP connections in the pool. Unlike the
-	// cookie id it does not change on renewal, so connections survive it.
-	Owner string
-
-	mu        sync.Mutex
-	passwords map[string]string // site key ("ftp/alice@host:2121") -> password
-	encodings map[string]string // site key -> the name encoding chosen, if not UTF-8
-	modes     map[string]string // site key -> the transfer mode chosen, if not automatic
-	lastSeen  time.Time
-	sockets   int           // transfer sockets open
-	ended     chan struct{} // closed when the store lets go of the session
-}
-
-func newSession() *Session {
-	return &Session{Owner: newID(), passwords: make(map[string]string), ended: make(chan struct{})}
-}
-
-// Ended is closed when the session ends (expired, evicted or logged out),
-// so that its open sockets can close too.
-func (s *Session) Ended() <-chan struct{} { return s.ended }
-
-// OpenSocket counts a transfer socket of the session, or refuses it when
-// max are open already (max <= 0: no limit). Call the release it returns
-// when the socket closes.
-func (s *Session) OpenSocket(max int) (release func(), ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if max > 0 && s.sockets >= max {
-		return nil, false
-	}
-	s.sockets++
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			s.sockets--
-			s.mu.Unlock()
-		})
-	}, true
-}
-
-// Password returns the password stored for a site.
-func (s *Session) Password(site string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.passwords[site]
-	return p, ok
-}
-
-// SetPassword stores the password the person gave for a site.
-func (s *Session) SetPassword(site, password string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.passwords[site] = password
-}
-
-// Encoding returns the name encoding chosen for a site ("" for UTF-8).
-func (s *Session) Encoding(site string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.encodings[site]
-}
-
-// SetEncoding keeps the name encoding chosen for a site.
-func (s *Session) SetEncoding(site, encoding string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if encoding == "" {
-		delete(s.encodings, site)
-		return
-	}
-	if s.encodings == nil {
-		s.encodings = make(map[string]string)
-	}
-	s.encodings[site] = encoding
-}
-
-// Mode returns the transfer mode chosen for a site ("" for automatic).
-func (s *Session) Mode(site string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.modes[site]
-}
-
-// SetMode keeps the transfer mode chosen for a site; "" and "auto" are
-// automatic.
-func (s *Session) SetMode(site, mode string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if mode == "" || mode == "auto" {
-		delete(s.modes, site)
-		return
-	}
-	if s.modes == nil {
-		s.modes = make(map[string]string)
-	}
-	s.modes[site] = mode
-}
-
-// Forget drops one site's login, or all of them when site is "".
-// It returns the sites dropped.
-func (s *Session) Forget(site string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var gone []string
-	for k := range s.passwords {
-		if site == "" || k == site {
-			gone = append(gone, k)
-			delete(s.passwords, k)
-			delete(s.encodings, k)
-			delete(s.modes, k)
-		}
-	}
-	return gone
-}
-
-// Sites lists the sites this session is connected to, sorted.
-func (s *Session) Sites() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.passwords))
-	for k := range s.passwords {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Store holds every live session.
-type Store struct {
-	TTL time.Duration // a session with logins, unused this long, ends
-	// BareTTL is the same for a session without logins, which costs a
-	// stranger nothing to make and so must not linger.
-	BareTTL time.Duration
-	// Max bounds the sessions kept (0: no bound). A new one past it
-	// pushes out the least recently used session without logins, or, if
-	// every one has logins, the least recently used of all.
-	Max      int
-	OnExpire func(owner string) // closes the session's FTP connections
-	// Secure reports whether the request reached us over TLS (directly or
-	// through a trusted proxy), to set the cookie's Secure flag.
-	Secure func(r *http.Request) bool
-
-	cookies *sessions.CookieStore
-	mu      sync.Mutex
-	byID    map[string]*Session
-}
-
-// NewStore makes a store with fresh cookie keys: sessions live in memory,
-// so a restart ends them anyway.
-func NewStore(ttl time.Duration) *Store {
-	return &Store{
-		TTL:     ttl,
-		BareTTL: min(ttl, DefaultBareTTL),
-		Secure:  func(r *http.Request) bool { return r.TLS != nil },
-		cookies: sessions.NewCookieStore(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32)),
-		byID:    make(map[string]*Session),
-	}
-}
-
 // DefaultBareTTL is how long a session without logins lives unused.
 const DefaultBareTTL = 30 * time.Minute
+
+// Options configure a Store.
+type Options struct {
+	// Limits: BareTTL 0 is min(TTL, DefaultBareTTL).
+	Limits
+	Records Records // nil: in this process's memory
+	// Secure reports whether the request reached us over TLS (directly or
+	// through a trusted proxy), to set the cookie's Secure flag; nil
+	// believes only a direct TLS connection.
+	Secure func(r *http.Request) bool
+	// OnExpire runs for every session that ends here (expired, pushed
+	// out or logged out), to close its FTP connections.
+	OnExpire func(owner string)
+	Logger   *slog.Logger // nil: slog.Default()
+}
+
+// Store is the sessions: the cookie that names one, its record in a
+// Records store, and what this process holds for it (open sockets).
+type Store struct {
+	limits   Limits
+	records  Records
+	sealer   *seal.Sealer
+	secure   func(r *http.Request) bool
+	onExpire func(owner string)
+	logger   *slog.Logger
+	cookies  *sessions.CookieStore
+	now      func() time.Time // time.Now, but for tests
+
+	mu   sync.Mutex
+	live map[string]*live // by owner, while a socket is open or awaits the end
+}
+
+// live is what this process holds for a session: it cannot be shared
+// with another bridge, so it stays out of the record.
+type live struct {
+	sockets int           // transfer sockets open
+	ended   chan struct{} // closed when the session ends
+}
+
+// NewStore makes a store whose records' passwords sealer seals, with
+// fresh cookie keys.
+func NewStore(sealer *seal.Sealer, o Options) *Store {
+	if o.BareTTL == 0 {
+		o.BareTTL = min(o.TTL, DefaultBareTTL)
+	}
+	if o.Records == nil {
+		o.Records = NewMemory()
+	}
+	if o.Secure == nil {
+		o.Secure = func(r *http.Request) bool { return r.TLS != nil }
+	}
+	if o.OnExpire == nil {
+		o.OnExpire = func(string) {}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Store{
+		limits:   o.Limits,
+		records:  o.Records,
+		sealer:   sealer,
+		secure:   o.Secure,
+		onExpire: o.OnExpire,
+		logger:   o.Logger,
+		cookies:  sessions.NewCookieStore(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32)),
+		now:      time.Now,
+		live:     make(map[string]*live),
+	}
+}
 
 func newID() string {
 	b := make([]byte, 32)
@@ -196,73 +109,87 @@ func (st *Store) cookieID(r *http.Request) string {
 	return id
 }
 
-// Get returns the request's session, or nil.
-func (st *Store) Get(r *http.Request) *Session {
+// record returns the live record the request's cookie names, or nil.
+func (st *Store) record(r *http.Request) (*Record, error) {
 	id := st.cookieID(r)
 	if id == "" {
-		return nil
+		return nil, nil
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s := st.byID[id]
-	if s == nil {
-		return nil
+	rec, err := st.records.Get(r.Context(), id)
+	if err != nil {
+		return nil, fmt.Errorf("read the session: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	if st.staleLocked(s, now) {
-		return nil
+	if rec == nil || st.limits.Stale(rec, st.now()) {
+		return nil, nil
 	}
-	s.lastSeen = now
-	return s
+	return rec, nil
 }
 
-// staleLocked reports a session unused for longer than its kind may be;
-// s.mu is held.
-func (st *Store) staleLocked(s *Session, now time.Time) bool {
-	ttl := st.TTL
-	if len(s.passwords) == 0 {
-		ttl = min(ttl, st.BareTTL)
+// Get returns the request's session, or nil. A store that fails is
+// logged and read as no session: the request goes on as a stranger's, and
+// whatever needs a session (a login) then fails with the store's error.
+func (st *Store) Get(r *http.Request) *Session {
+	rec, err := st.record(r)
+	if err == nil && rec != nil {
+		err = st.records.Touch(r.Context(), rec.Owner, st.now())
 	}
-	return now.Sub(s.lastSeen) > ttl
+	if err != nil {
+		st.logger.Error("session store", "err", err)
+		return nil
+	}
+	if rec == nil {
+		return nil
+	}
+	return st.session(rec)
+}
+
+func (st *Store) session(rec *Record) *Session {
+	return &Session{Owner: rec.Owner, sites: rec.Sites, st: st}
 }
 
 // Touch marks the session used, as a request with its cookie would: an
-// open transfer socket keeps its page's session alive.
+// open transfer socket keeps its page's session alive. A failure is only
+// logged: the socket goes on, and the session lives on until its TTL.
 func (st *Store) Touch(s *Session) {
-	s.mu.Lock()
-	s.lastSeen = time.Now()
-	s.mu.Unlock()
+	if err := st.records.Touch(context.Background(), s.Owner, st.now()); err != nil {
+		st.logger.Error("session store: touch", "err", err)
+	}
 }
 
-// Len is the number of sessions kept, stale ones included until Expire.
+// Len is the number of sessions kept, stale ones included until Expire;
+// 0 if the store fails (logged).
 func (st *Store) Len() int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return len(st.byID)
+	n, err := st.records.Len(context.Background())
+	if err != nil {
+		st.logger.Error("session store: count", "err", err)
+	}
+	return n
 }
 
 // Renew gives the session a new id (a new one if there was none) and sets
 // the cookie, so an id planted before login is worthless after it.
 func (st *Store) Renew(w http.ResponseWriter, r *http.Request) (*Session, error) {
-	old := st.cookieID(r)
-	id := newID()
-	st.mu.Lock()
-	s := st.byID[old]
-	if s != nil {
-		delete(st.byID, old)
-		s.mu.Lock()
-		s.lastSeen = time.Now()
-		s.mu.Unlock()
-		st.byID[id] = s
-		st.mu.Unlock()
-	} else {
-		st.mu.Unlock()
-		s = newSession()
-		st.add(id, s)
+	rec, err := st.record(r)
+	if err != nil {
+		return nil, err
 	}
-	return s, st.writeCookie(w, r, id, st.TTL)
+	id := newID()
+	if rec != nil {
+		if err := st.records.Renew(r.Context(), rec.Owner, id, st.now()); err != nil {
+			return nil, fmt.Errorf("renew the session: %w", err)
+		}
+	} else {
+		rec = st.newRecord(id)
+		if err := st.add(r.Context(), rec); err != nil {
+			return nil, err
+		}
+	}
+	return st.session(rec), st.writeCookie(w, r, id, st.limits.TTL)
+}
+
+func (st *Store) newRecord(id string) *Record {
+	now := st.now()
+	return &Record{ID: id, Owner: newID(), Created: now, LastSeen: now}
 }
 
 // Ensure returns the request's session, starting one if there is none.
@@ -277,14 +204,20 @@ func (st *Store) Ensure(w http.ResponseWriter, r *http.Request) (*Session, error
 
 // Begin starts a session whose cookie goes in h but which is kept only
 // once keep is called: a WebSocket handshake writes its own response from
-// h, and a handshake that fails must leave no session behind.
+// h, and a handshake that fails must leave no session behind. A store
+// that fails to keep it is logged: the socket goes on, and the page's
+// next request starts another session.
 func (st *Store) Begin(r *http.Request, h http.Header) (s *Session, keep func(), err error) {
-	id := newID()
-	s = newSession()
-	if err := st.writeCookie(headerWriter(h), r, id, st.TTL); err != nil {
+	rec := st.newRecord(newID())
+	if err := st.writeCookie(headerWriter(h), r, rec.ID, st.limits.TTL); err != nil {
 		return nil, nil, err
 	}
-	return s, func() { st.add(id, s) }, nil
+	keep = func() {
+		if err := st.add(context.WithoutCancel(r.Context()), rec); err != nil {
+			st.logger.Error("session store", "err", err)
+		}
+	}
+	return st.session(rec), keep, nil
 }
 
 // headerWriter is a ResponseWriter that only takes headers, for cookies
@@ -296,65 +229,47 @@ func (h headerWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (h headerWriter) WriteHeader(int)             {}
 
 // add keeps a new session, pushing out others past Max.
-func (st *Store) add(id string, s *Session) {
-	now := time.Now()
-	s.mu.Lock()
-	s.lastSeen = now
-	s.mu.Unlock()
-	var gone []*Session
-	st.mu.Lock()
-	if st.Max > 0 && len(st.byID) >= st.Max {
-		gone = st.expireLocked(now)
-		for len(st.byID) >= st.Max {
-			victim := st.victimLocked()
-			gone = append(gone, st.byID[victim])
-			delete(st.byID, victim)
-		}
+func (st *Store) add(ctx context.Context, rec *Record) error {
+	rec.LastSeen = st.now()
+	dropped, err := st.records.Add(ctx, rec, st.limits)
+	st.ended(dropped)
+	if err != nil {
+		return fmt.Errorf("keep a new session: %w", err)
 	}
-	st.byID[id] = s
-	st.mu.Unlock()
-	st.ended(gone)
-}
-
-// victimLocked picks the session to push out: the least recently used
-// without logins, else the least recently used of all. A scan, which at
-// the tens of thousands of sessions Max allows costs far less than the
-// request that asked for a new session; st.mu is held.
-func (st *Store) victimLocked() string {
-	var victim string
-	var vBare bool
-	var vSeen time.Time
-	for id, s := range st.byID {
-		s.mu.Lock()
-		bare, seen := len(s.passwords) == 0, s.lastSeen
-		s.mu.Unlock()
-		if victim == "" || bare && !vBare || bare == vBare && seen.Before(vSeen) {
-			victim, vBare, vSeen = id, bare, seen
-		}
-	}
-	return victim
+	return nil
 }
 
 // ended tells of sessions let go: their sockets close, their FTP
 // connections too.
-func (st *Store) ended(gone []*Session) {
-	for _, s := range gone {
-		close(s.ended)
-		if st.OnExpire != nil {
-			st.OnExpire(s.Owner)
+func (st *Store) ended(owners []string) {
+	for _, owner := range owners {
+		st.mu.Lock()
+		if l := st.live[owner]; l != nil {
+			close(l.ended)
+			delete(st.live, owner)
 		}
+		st.mu.Unlock()
+		st.onExpire(owner)
 	}
 }
 
 // Destroy ends the request's session and clears its cookie.
 func (st *Store) Destroy(w http.ResponseWriter, r *http.Request) error {
-	id := st.cookieID(r)
-	st.mu.Lock()
-	s := st.byID[id]
-	delete(st.byID, id)
-	st.mu.Unlock()
-	if s != nil {
-		st.ended([]*Session{s})
+	// A stale record goes too: Expire would drop it anyway.
+	if id := st.cookieID(r); id != "" {
+		rec, err := st.records.Get(r.Context(), id)
+		if err != nil {
+			return fmt.Errorf("read the session: %w", err)
+		}
+		if rec != nil {
+			gone, err := st.records.Delete(r.Context(), rec.Owner)
+			if err != nil {
+				return fmt.Errorf("end the session: %w", err)
+			}
+			if gone {
+				st.ended([]string{rec.Owner})
+			}
+		}
 	}
 	return st.writeCookie(w, r, "", -1)
 }
@@ -366,7 +281,7 @@ func (st *Store) writeCookie(w http.ResponseWriter, r *http.Request, id string, 
 		Path:     "/",
 		MaxAge:   int(maxAge / time.Second),
 		HttpOnly: true,
-		Secure:   st.Secure(r),
+		Secure:   st.secure(r),
 		SameSite: http.SameSiteLaxMode,
 	}
 	if maxAge < 0 {
@@ -377,24 +292,147 @@ func (st *Store) writeCookie(w http.ResponseWriter, r *http.Request, id string, 
 
 // Expire ends sessions unused for longer than their TTL; run it
 // periodically.
-func (st *Store) Expire() {
-	st.mu.Lock()
-	gone := st.expireLocked(time.Now())
-	st.mu.Unlock()
+func (st *Store) Expire(ctx context.Context) error {
+	gone, err := st.records.Expire(ctx, st.now(), st.limits)
 	st.ended(gone)
+	if err != nil {
+		return fmt.Errorf("expire sessions: %w", err)
+	}
+	return nil
 }
 
-// expireLocked drops stale sessions and returns them; st.mu is held.
-func (st *Store) expireLocked(now time.Time) []*Session {
-	var gone []*Session
-	for id, s := range st.byID {
-		s.mu.Lock()
-		old := st.staleLocked(s, now)
-		s.mu.Unlock()
-		if old {
-			delete(st.byID, id)
-			gone = append(gone, s)
+// Session is one browser's session as a request found it: its logins as
+// they were then, and what it changes goes to the store at once. It is
+// that request's: only OpenSocket, Ended and Store.Touch may be used from
+// other goroutines.
+type Session struct {
+	// Owner names the session's FTP connections in the pool. Unlike the
+	// cookie id it does not change on renewal, so connections survive it.
+	Owner string
+
+	sites map[string]Site // this request's copy
+	st    *Store
+	live  *live // once OpenSocket or Ended asked; st.mu guards it
+}
+
+// Login is what a person chose for a site when logging in.
+type Login struct {
+	Password string
+	Encoding string // the name encoding, "" for UTF-8
+	Mode     string // the transfer mode, "" or "auto" for automatic
+}
+
+// sealContext binds a sealed password to its session and site: copied
+// into another session's record, or to another site, it does not open.
+// Share contexts start with a share id, never "session".
+func sealContext(owner, site string) string {
+	return "session\x00" + owner + "\x00" + site
+}
+
+// Password returns the password stored for a site. One that does not open
+// (sealed for another session or site) counts as none, so the person is
+// asked to log in again.
+func (s *Session) Password(site string) (string, bool) {
+	l, ok := s.sites[site]
+	if !ok {
+		return "", false
+	}
+	p, err := s.st.sealer.Open(sealContext(s.Owner, site), l.Password)
+	if err != nil {
+		s.st.logger.Warn("session password does not open", "site", site, "err", err)
+		return "", false
+	}
+	return p, true
+}
+
+// SetLogin keeps the login the person gave for a site, with its password
+// sealed.
+func (s *Session) SetLogin(ctx context.Context, site string, l Login) error {
+	if l.Mode == "auto" {
+		l.Mode = ""
+	}
+	v := Site{Password: s.st.sealer.Seal(sealContext(s.Owner, site), l.Password), Encoding: l.Encoding, Mode: l.Mode}
+	if err := s.st.records.SetSite(ctx, s.Owner, site, v); err != nil {
+		return fmt.Errorf("keep the login in the session: %w", err)
+	}
+	if s.sites == nil {
+		s.sites = make(map[string]Site)
+	}
+	s.sites[site] = v
+	return nil
+}
+
+// Encoding returns the name encoding chosen for a site ("" for UTF-8).
+func (s *Session) Encoding(site string) string { return s.sites[site].Encoding }
+
+// Mode returns the transfer mode chosen for a site ("" for automatic).
+func (s *Session) Mode(site string) string { return s.sites[site].Mode }
+
+// Forget drops one site's login, or all of them when site is "".
+// It returns the sites dropped.
+func (s *Session) Forget(ctx context.Context, site string) ([]string, error) {
+	gone, err := s.st.records.Forget(ctx, s.Owner, site)
+	if err != nil {
+		return nil, fmt.Errorf("forget a login of the session: %w", err)
+	}
+	forgetSites(s.sites, site)
+	return gone, nil
+}
+
+// Sites lists the sites this session is connected to, sorted.
+func (s *Session) Sites() []string {
+	out := make([]string, 0, len(s.sites))
+	for k := range s.sites {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// liveLocked is what this process holds for the session, made on first
+// use; st.mu is held.
+func (s *Session) liveLocked() *live {
+	if s.live == nil {
+		s.live = s.st.live[s.Owner]
+		if s.live == nil {
+			s.live = &live{ended: make(chan struct{})}
+			s.st.live[s.Owner] = s.live
 		}
 	}
-	return gone
+	return s.live
+}
+
+// Ended is closed when the session ends (expired, evicted or logged out)
+// here, so that its open sockets can close too; it is for the holder of
+// an OpenSocket.
+func (s *Session) Ended() <-chan struct{} {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	return s.liveLocked().ended
+}
+
+// OpenSocket counts a transfer socket of the session, or refuses it when
+// max are open already (max <= 0: no limit). Call the release it returns
+// when the socket closes.
+func (s *Session) OpenSocket(max int) (release func(), ok bool) {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	l := s.liveLocked()
+	if max > 0 && l.sockets >= max {
+		return nil, false
+	}
+	l.sockets++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.st.mu.Lock()
+			defer s.st.mu.Unlock()
+			l.sockets--
+			// Only sockets wait for the end: with the last one
+			// gone, nothing here needs to hear of it.
+			if l.sockets == 0 && s.st.live[s.Owner] == l {
+				delete(s.st.live, s.Owner)
+			}
+		})
+	}, true
 }

@@ -1,13 +1,13 @@
 package share
 
 import (
-	"bytes"
 	"encoding/base64"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ftpbridge/ftpbridge/internal/seal"
 )
 
 func TestIDs(t *testing.T) {
@@ -24,36 +24,6 @@ func TestIDs(t *testing.T) {
 		if ValidID(bad) {
 			t.Errorf("ValidID(%q) = true", bad)
 		}
-	}
-}
-
-func TestSealer(t *testing.T) {
-	keyFile := filepath.Join(t.TempDir(), "share.key")
-	s, err := LoadKey(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != keySize {
-		t.Fatalf("key file: %v %v", fi, err)
-	}
-	sealed := s.Seal("id-1", "s3cret pass")
-	if bytes.Contains(sealed, []byte("s3cret")) {
-		t.Fatal("the sealed secret holds the plaintext")
-	}
-	// The same key file opens it again (a restart).
-	again, err := LoadKey(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := again.Open("id-1", sealed); err != nil || got != "s3cret pass" {
-		t.Errorf("Open = %q, %v", got, err)
-	}
-	if _, err := again.Open("id-2", sealed); err == nil {
-		t.Error("a secret sealed for one share opened for another")
-	}
-	sealed[len(sealed)-1] ^= 1
-	if _, err := again.Open("id-1", sealed); err == nil {
-		t.Error("a tampered secret opened")
 	}
 }
 
@@ -158,7 +128,7 @@ func TestPurge(t *testing.T) {
 // TestSealContext: a sealed password opens only for the share and target
 // it was sealed for.
 func TestSealContext(t *testing.T) {
-	s, err := LoadKey(filepath.Join(t.TempDir(), "share.key"))
+	s, err := seal.LoadKey(filepath.Join(t.TempDir(), "share.key"))
 	if err != nil {
 		t.Fatal(err)
 	}

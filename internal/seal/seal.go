@@ -1,4 +1,7 @@
-package share
+// Package seal keeps secrets the bridge must store, FTP passwords above
+// all, encrypted under one key file: shares seal theirs into their store,
+// sessions into their records, so that neither store alone reveals one.
+package seal
 
 import (
 	"crypto/aes"
@@ -13,9 +16,9 @@ import (
 	"os"
 )
 
-// Sealer encrypts the FTP passwords shares need, with AES-256-GCM under a
-// key kept in a file of its own (mode 0600) beside the store: the store
-// file alone, in a backup say, reveals no password.
+// Sealer encrypts the FTP passwords shares and sessions keep, with
+// AES-256-GCM under a key kept in a file of its own (mode 0600) beside the
+// share store: a store alone, in a backup say, reveals no password.
 type Sealer struct {
 	aead     cipher.AEAD
 	key      []byte
@@ -68,7 +71,8 @@ func LoadKey(path string) (*Sealer, error) {
 	return s, nil
 }
 
-// Seal encrypts secret bound to context (Share.SealContext): a random
+// Seal encrypts secret bound to context (a share's or a session's, each
+// naming what the secret belongs to, so it opens nowhere else): a random
 // nonce, then the ciphertext, with context as additional data.
 func (s *Sealer) Seal(context, secret string) []byte {
 	nonce := make([]byte, s.aead.NonceSize())
