@@ -135,6 +135,26 @@ func staticFiles(fsys fs.FS) http.Handler {
 	})
 }
 
+// versionedFiles serves /static/v/{version}/{file}, where the pages load
+// their script and styles (see static.Version). This build's version
+// always has the same content, so it is cached for good; any other (a page
+// made by a bridge of another build, during a rolling upgrade) gets this
+// build's files, which must not be kept under that name.
+func versionedFiles(fsys fs.FS, version string) echo.HandlerFunc {
+	files := http.FileServerFS(fsys)
+	return func(c echo.Context) error {
+		cache := "no-cache"
+		if c.Param("version") == version {
+			cache = "public, max-age=31536000, immutable"
+		}
+		c.Response().Header().Set("Cache-Control", cache)
+		r := c.Request().Clone(c.Request().Context())
+		r.URL.Path, r.URL.RawPath = "/"+c.Param("*"), ""
+		files.ServeHTTP(c.Response(), r)
+		return nil
+	}
+}
+
 // addSlash sends "/ftp/host" to "/ftp/host/": a folder URL ends in a slash,
 // which keeps relative links in the listing right.
 func addSlash(c echo.Context) error {

@@ -37,6 +37,7 @@ func addRoutes(e *echo.Echo, d *Deps) {
 	e.GET("/readyz", readyz(d))
 
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles(static.FS))))
+	e.GET("/static/v/:version/*", versionedFiles(static.FS, static.Version)) // the pages' script and styles
 
 	for _, scheme := range []string{"ftp", "ftpes", "ftps"} {
 		// A site without the trailing slash is its root folder.

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+	"testing/fstest"
 )
 
 // importFrom finds the module specifier of each static import and export
@@ -63,6 +64,23 @@ func TestModules(t *testing.T) {
 	for _, f := range files {
 		if !reached[f] {
 			t.Errorf("%s is embedded but main.js never imports it, directly or not", f)
+		}
+	}
+}
+
+// TestContentHash: the version changes with any file's content or name,
+// and only with them.
+func TestContentHash(t *testing.T) {
+	base := fstest.MapFS{"a.css": {Data: []byte("a")}, "js/main.js": {Data: []byte("m")}}
+	same := fstest.MapFS{"a.css": {Data: []byte("a")}, "js/main.js": {Data: []byte("m")}}
+	changed := fstest.MapFS{"a.css": {Data: []byte("a")}, "js/main.js": {Data: []byte("n")}}
+	renamed := fstest.MapFS{"b.css": {Data: []byte("a")}, "js/main.js": {Data: []byte("m")}}
+	if contentHash(base) != contentHash(same) {
+		t.Error("the same files hash differently")
+	}
+	for name, other := range map[string]fstest.MapFS{"changed": changed, "renamed": renamed} {
+		if contentHash(base) == contentHash(other) {
+			t.Errorf("%s files hash the same", name)
 		}
 	}
 }
