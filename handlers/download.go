@@ -25,10 +25,10 @@ var previewable = map[string]bool{
 // turns seeks into REST; HEAD and 304 never open a data connection.
 func (d *Deps) download(c echo.Context, t *target) error {
 	r := c.Request()
-	tk := d.tracked(c, "download", t, t.Path)
-	f, err := t.handle.Open(tk.ctx, t.Path)
+	x := d.tracked(c, "download", t, t.Path)
+	f, err := t.handle.Open(x.Context(), t.Path)
 	if err != nil {
-		tk.cancel(nil)
+		x.End(nil, nil) // no transfer: only its context to release
 		switch {
 		case ftppool.ErrorKind(err) == ftppool.KindIsDir && t.share != nil:
 			return &httpError{Status: http.StatusNotFound, Msg: "What this link shared is no longer a file. Ask the person who sent it for a new link."}
@@ -65,7 +65,7 @@ func (d *Deps) download(c echo.Context, t *target) error {
 	}
 	if t.share != nil {
 		if err := d.countShareFile(r, t.share, t.Path, etag); err != nil {
-			tk.cancel(nil)
+			x.End(nil, nil)
 			return err
 		}
 	}
@@ -78,7 +78,7 @@ func (d *Deps) download(c echo.Context, t *target) error {
 			return d.ftpFailure(c, t, err, "The file")
 		}
 	}
-	w := &meteredResponse{ResponseWriter: c.Response(), tk: tk, head: r.Method == http.MethodHead}
+	w := newMeteredResponse(c, x)
 	var copyErr error
 	switch {
 	case f.Size >= 0:

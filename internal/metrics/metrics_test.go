@@ -5,16 +5,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/ftpbridge/ftpbridge/ftppool"
 )
 
 // TestPoolConnectionLimit: the limit the pool holds for each FTP server,
 // the configured one or one learned from refusals, is a gauge per host.
 func TestPoolConnectionLimit(t *testing.T) {
 	m := New()
-	m.WatchPool(func() []ftppool.HostStats {
-		return []ftppool.HostStats{
+	m.WatchPool(func() []HostStats {
+		return []HostStats{
 			{Host: "ftp.example.com:21", Open: 3, Idle: 1, Waiting: 5, Limit: 3},
 			{Host: "other.example.com:21", Open: 1, Limit: 16},
 		}
