@@ -231,7 +231,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ActiveAddress:      activeAddr,
 	})
 	defer pool.Close()
-	mx.WatchPool(pool.PerHost)
+	mx.WatchPool(func() []metrics.HostStats {
+		per := pool.PerHost()
+		out := make([]metrics.HostStats, len(per))
+		for i, h := range per {
+			// The same fields: one the pool adds fails to compile here
+			// until someone decides whether it is a metric.
+			out[i] = metrics.HostStats(h)
+		}
+		return out
+	})
 
 	shares, sealer, err := openShares(cfg.dataDir)
 	if err != nil {
@@ -248,8 +257,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if hook, ok := ctx.Value(sessionsHook{}).(func(*session.Store)); ok {
 		hook(sessions)
 	}
-	transfers := transfer.New()
-	mx.Track(transfers)
+	transfers := transfer.New(mx.TransferHooks())
 	defer transfers.Close()
 	stopping := make(chan struct{})
 	h, err := handlers.New(&handlers.Deps{

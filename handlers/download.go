@@ -26,10 +26,10 @@ var previewable = map[string]bool{
 // turns seeks into REST; HEAD and 304 never open a data connection.
 func (d *Deps) download(c echo.Context, t *access.Target) error {
 	r := c.Request()
-	tk := d.tracked(c, "download", t, t.Path)
-	f, err := t.Handle.Open(tk.ctx, t.Path)
+	x := d.tracked(c, "download", t, t.Path)
+	f, err := t.Handle.Open(x.Context(), t.Path)
 	if err != nil {
-		tk.cancel(nil)
+		x.End(nil, nil) // no transfer: only its context to release
 		switch {
 		case ftppool.ErrorKind(err) == ftppool.KindIsDir && t.Share != nil:
 			return &httpError{Status: http.StatusNotFound, Msg: "What this link shared is no longer a file. Ask the person who sent it for a new link."}
@@ -66,7 +66,7 @@ func (d *Deps) download(c echo.Context, t *access.Target) error {
 	}
 	if t.Share != nil {
 		if err := d.countShareFile(r, t.Share, t.Path, etag); err != nil {
-			tk.cancel(nil)
+			x.End(nil, nil)
 			return err
 		}
 	}
@@ -79,7 +79,7 @@ func (d *Deps) download(c echo.Context, t *access.Target) error {
 			return ftpFailure(t, err, "The file")
 		}
 	}
-	w := &meteredResponse{ResponseWriter: c.Response(), tk: tk, head: r.Method == http.MethodHead}
+	w := newMeteredResponse(c, x)
 	var copyErr error
 	switch {
 	case f.Size >= 0:

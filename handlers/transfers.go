@@ -1,15 +1,12 @@
 package handlers
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -21,22 +18,11 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
 
-// tracked is a request whose transfer can be cancelled from the transfers
-// panel: its context ends with transfer.ErrCanceled, and any blocked read
-// of the request body or write of the response returns at once.
-type tracked struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	d      *Deps
-	owner  string
-	op     string
-	site   string
-	path   string
-}
-
-func (d *Deps) tracked(c echo.Context, op string, t *access.Target, p string) *tracked {
+// tracked begins the transfer of a request, unlisted until it starts: its
+// context ends with transfer.ErrCanceled when someone cancels it from the
+// transfers panel.
+func (d *Deps) tracked(c echo.Context, op string, t *access.Target, p string) *transfer.Transfer {
 	r := c.Request()
-	ctx, cancel := context.WithCancelCause(r.Context())
 	owner := ""
 	s := d.Sessions.Get(r)
 	if s == nil && t.Share == nil && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("Authorization") == "" {
@@ -55,155 +41,88 @@ func (d *Deps) tracked(c echo.Context, op string, t *access.Target, p string) *t
 	case s != nil:
 		owner = s.Owner
 	}
-	return &tracked{ctx: ctx, cancel: cancel, d: d, owner: owner, op: op,
-		site: t.Site.Scheme + "://" + t.Site.String(), path: t.Show(p)}
+	return d.Transfers.Begin(r.Context(), owner, op, t.Site.Scheme+"://"+t.Site.String(), t.Show(p))
 }
 
-// start registers the transfer. On cancel, cut wakes whatever I/O with
-// the client is blocked: an upload's body reads (its writes stay open, so
-// the client still gets the 499), or a download's response writes. The
-// context is cancelled first, so whoever wakes up sees why.
-func (tk *tracked) start(total int64, cut func(time.Time) error) *transfer.Transfer {
-	return tk.d.Transfers.Start(tk.owner, tk.op, tk.site, tk.path, total, func() {
-		tk.cancel(transfer.ErrCanceled)
-		_ = cut(time.Now())
-	})
+// cutWrites is a transfer's cut for a response: a cancel wakes a blocked
+// write to the client at once.
+func cutWrites(c echo.Context) func() {
+	rc := http.NewResponseController(c.Response())
+	return func() { _ = rc.SetWriteDeadline(time.Now()) }
 }
 
-// end records how the transfer ended: done, canceled, or failed with the
-// words the person would see on an error page.
-func (tk *tracked) end(x *transfer.Transfer, err error, what string) {
-	switch {
-	case err == nil:
-		x.Done()
-	case errors.Is(context.Cause(tk.ctx), transfer.ErrCanceled):
-		x.Canceled()
-	default:
-		x.Fail(ftpError(err, what).Msg)
-	}
-	tk.cancel(nil)
+// failure is a transfer's describe: the words of the error page.
+func failure(what string) func(error) string {
+	return func(err error) string { return ftpError(err, what).Msg }
 }
 
-// meteredResponse counts the body bytes of a download as the browser takes
-// them, and registers the transfer only once a body starts (a HEAD, a 304
-// or an error is no transfer).
+// sendFailed tells a file's failure to send from its failure to read.
+func sendFailed(err error) bool {
+	_, ok := errors.AsType[*ftppool.WriteError](err)
+	return ok
+}
+
+// meteredResponse is a download's response: the transfer starts only once
+// a body does (a HEAD, a 304 or an error is no transfer), and the body goes
+// through the transfer's Writer, which counts it as the client takes it.
 type meteredResponse struct {
-	http.ResponseWriter
-	tk       *tracked
-	head     bool // a HEAD request sends no body, so it is no transfer
-	x        *transfer.Transfer
-	writeErr error
+	http.ResponseWriter // echo's, for the header
+	x                   *transfer.Transfer
+	body                *transfer.Writer
+	head                bool // a HEAD request sends no body, so it is no transfer
+	cut                 func()
+}
+
+func newMeteredResponse(c echo.Context, x *transfer.Transfer) *meteredResponse {
+	return &meteredResponse{ResponseWriter: c.Response(), x: x, head: c.Request().Method == http.MethodHead,
+		body: x.Writer(echoBody{c.Response()}, sendFailed), cut: cutWrites(c)}
 }
 
 func (m *meteredResponse) WriteHeader(status int) {
-	if (status == http.StatusOK || status == http.StatusPartialContent) && m.x == nil && !m.head {
+	if (status == http.StatusOK || status == http.StatusPartialContent) && !m.head {
 		total, err := strconv.ParseInt(m.Header().Get("Content-Length"), 10, 64)
 		if err != nil {
 			total = -1
 		}
-		m.x = m.tk.start(total, http.NewResponseController(m.ResponseWriter).SetWriteDeadline)
+		m.x.Start(total, m.cut)
 	}
 	m.ResponseWriter.WriteHeader(status)
 }
 
-func (m *meteredResponse) Write(b []byte) (int, error) {
-	n, err := m.ResponseWriter.Write(b)
-	m.sent(int64(n), err)
-	return n, err
-}
+func (m *meteredResponse) Write(b []byte) (int, error) { return m.body.Write(b) }
 
-// sent counts n bytes the browser took, and keeps the first failure to
-// send (sendErr nil: none).
-func (m *meteredResponse) sent(n int64, sendErr error) {
-	if m.x != nil {
-		m.x.Add(n)
-	}
-	if sendErr != nil && m.writeErr == nil {
-		m.writeErr = sendErr
-	}
-}
+// ReadFrom keeps io.ReaderFrom visible to io.Copy, so that a file can move
+// itself to the client (see transfer.Writer.ReadFrom).
+func (m *meteredResponse) ReadFrom(src io.Reader) (int64, error) { return m.body.ReadFrom(src) }
 
 func (m *meteredResponse) Unwrap() http.ResponseWriter { return m.ResponseWriter }
 
-// downloadBuffers are the chunks downloads move in, pooled so memory stays
-// flat.
-var downloadBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
-
-// downloadChunk is the most a file moves between two progress counts: one
-// splice(2) of Go's (its pipes hold 1 MiB). Larger would let a slow reader
-// see no progress for long; smaller costs throughput.
-const downloadChunk = 1 << 20
-
-// ReadFrom is what io.Copy (and so http.ServeContent) uses to fill the
-// response. A remote file moves itself (see ftppool.File.CopyTo: socket to
-// socket in the kernel when it can); anything else goes in 256 KiB chunks
-// rather than io.Copy's 32 KiB, since at these sizes the system calls, not
-// the bytes, are what a download costs.
-func (m *meteredResponse) ReadFrom(src io.Reader) (int64, error) {
-	bp := downloadBuffers.Get().(*[]byte)
-	defer downloadBuffers.Put(bp)
-	// ServeContent hands over the file inside an io.LimitedReader.
-	limit := &io.LimitedReader{R: src, N: math.MaxInt64}
-	if lr, ok := src.(*io.LimitedReader); ok {
-		limit = lr
-	}
-	f, ok := limit.R.(*ftppool.File)
-	if !ok {
-		return io.CopyBuffer(writerOnly{m}, src, *bp)
-	}
-	// The bytes bypass echo's writer, which would hide io.ReaderFrom, so
-	// its count (the access log's) is kept here.
-	er, _ := m.ResponseWriter.(*echo.Response)
-	var w io.Writer = m.ResponseWriter
-	if er != nil {
-		w = er.Writer
-	}
-	var total int64
-	for limit.N > 0 {
-		n, err := f.CopyTo(w, min(limit.N, downloadChunk), *bp)
-		limit.N -= n
-		total += n
-		if er != nil {
-			er.Size += n
+// finish ends the download's transfer, if a body was started; copyErr is
+// the file's failure, if the copy saw one.
+func (m *meteredResponse) finish(copyErr error) {
+	m.body.End(copyErr, func(err error) string {
+		switch {
+		case errors.As(err, new(*transfer.SendError)):
+			return "The browser stopped the download."
+		case errors.Is(err, transfer.ErrShort):
+			return "The FTP server stopped sending the file before its end."
 		}
-		var sendErr error
-		if _, ok := errors.AsType[*ftppool.WriteError](err); ok {
-			sendErr = err
-		}
-		m.sent(n, sendErr)
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
+		return ftpError(err, "The file").Msg
+	})
 }
 
-// writerOnly hides ReadFrom, so that io.CopyBuffer does the copying.
-type writerOnly struct{ io.Writer }
+// echoBody is where a download's body goes. Written, it is echo's
+// response; read into, it is the connection's response under echo's,
+// which hides io.ReaderFrom, so a file can splice to the socket: its bytes
+// are counted for the access log as echo would.
+type echoBody struct{ er *echo.Response }
 
-// finish ends the download's transfer, if a body was started.
-func (m *meteredResponse) finish(copyErr error) {
-	defer m.tk.cancel(nil)
-	if m.x == nil {
-		return
-	}
-	ev := m.x.Event()
-	switch {
-	case errors.Is(context.Cause(m.tk.ctx), transfer.ErrCanceled):
-		m.x.Canceled()
-	case m.writeErr != nil:
-		m.x.Fail("The browser stopped the download.")
-	case copyErr != nil:
-		m.x.Fail(ftpError(copyErr, "The file").Msg)
-	case ev.Total >= 0 && ev.Bytes < ev.Total:
-		// ServeContent does not report a failed read: a short body is one.
-		m.x.Fail("The FTP server stopped sending the file before its end.")
-	default:
-		m.x.Done()
-	}
+func (b echoBody) Write(p []byte) (int, error) { return b.er.Write(p) }
+
+func (b echoBody) ReadFrom(src io.Reader) (int64, error) {
+	n, err := io.Copy(b.er.Writer, src)
+	b.er.Size += n
+	return n, err
 }
 
 // listTransfers answers GET /transfers: this session's running and recent

@@ -206,28 +206,25 @@ func uploadFailed(t *access.Target, err error, what string, done []uploaded) err
 // before the transfer's final event: once a person sees "canceled", the
 // server is as it was.
 func (d *Deps) store(c echo.Context, t *access.Target, body *clientBody, p string, src io.Reader, total int64, overwrite bool, undo func()) (uploaded, error) {
-	tk := d.tracked(c, "upload", t, p)
+	x := d.tracked(c, "upload", t, p)
 	// A cancel wakes a read that waits for a silent client, a moment
 	// later: a client that is sending meets the cancelled context at its
 	// next read instead, so the chunked-body reader never sees a timeout,
 	// an error it keeps for good, which would leave refuseUpload nothing
 	// to drain and the client a reset instead of the answer.
-	x := tk.start(total, func(now time.Time) error { return body.rc.SetReadDeadline(now.Add(cancelWake)) })
-	body.ctx = tk.ctx
+	x.Start(total, func() { _ = body.rc.SetReadDeadline(time.Now().Add(cancelWake)) })
+	body.ctx = x.Context()
 	defer func() { body.ctx = c.Request().Context() }()
-	var n int64
-	replaced, err := t.Handle.Put(tk.ctx, p, src, overwrite, func(k int64) {
-		n += k
-		x.Add(k)
-	})
+	// Put counts each chunk as the server takes it.
+	replaced, err := t.Handle.Put(x.Context(), p, src, overwrite, x.Add)
 	if err != nil && undo != nil {
 		undo()
 	}
-	tk.end(x, err, t.Quote(p))
+	x.End(err, failure(t.Quote(p)))
 	if err != nil {
 		return uploaded{}, err
 	}
-	return uploaded{Name: t.Show(path.Base(p)), Path: t.Show(p), Href: t.URL(p, false), Size: n, Replaced: replaced}, nil
+	return uploaded{Name: t.Show(path.Base(p)), Path: t.Show(p), Href: t.URL(p, false), Size: x.Event().Bytes, Replaced: replaced}, nil
 }
 
 // clientBody is an upload's request body. Each read has a deadline, so a

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/transfer"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
@@ -65,8 +66,8 @@ func (d *Deps) zipFolder(c echo.Context, t *access.Target) error {
 		return c.NoContent(http.StatusOK)
 	}
 
-	tk := d.tracked(c, "zip", t, t.Path)
-	x := tk.start(total, http.NewResponseController(c.Response()).SetWriteDeadline)
+	x := d.tracked(c, "zip", t, t.Path)
+	x.Start(total, cutWrites(c))
 	c.Response().WriteHeader(http.StatusOK)
 	zw := zip.NewWriter(c.Response())
 	problems := skipped
@@ -75,11 +76,11 @@ func (d *Deps) zipFolder(c echo.Context, t *access.Target) error {
 	unlisted := d.ZipLimits.Bytes - total
 	var werr error // the browser went away: stop
 	for _, it := range items {
-		if werr = tk.ctx.Err(); werr != nil {
+		if werr = x.Context().Err(); werr != nil {
 			break
 		}
 		var problem string
-		problem, werr = d.zipEntry(tk, zw, t, it, &unlisted, x.Add)
+		problem, werr = d.zipEntry(x, zw, t, it, &unlisted)
 		if problem != "" {
 			problems = append(problems, problem)
 		}
@@ -93,7 +94,7 @@ func (d *Deps) zipFolder(c echo.Context, t *access.Target) error {
 	if werr == nil {
 		werr = zw.Close()
 	}
-	tk.end(x, werr, t.Quote(t.Path))
+	x.End(werr, failure(t.Quote(t.Path)))
 	if werr != nil {
 		// The status is sent: all that is left is to cut the response, so
 		// the browser sees a failed download rather than a zip that ends
@@ -166,7 +167,7 @@ func (d *Deps) zipPlan(c echo.Context, t *access.Target, top string) (items []zi
 // zipEntry writes one file or folder. problem names a file that could not
 // be read whole (its entry then holds what did arrive); err is a failure to
 // write to the browser, which ends the archive.
-func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *access.Target, it zipItem, unlisted *int64, progress func(int64)) (problem string, err error) {
+func (d *Deps) zipEntry(x *transfer.Transfer, zw *zip.Writer, t *access.Target, it zipItem, unlisted *int64) (problem string, err error) {
 	fh := &zip.FileHeader{Name: it.name, Modified: it.entry.Modified, Method: zip.Deflate}
 	if shown := t.Show(it.name); t.Names.Legacy() && sameSteps(it.name, shown) {
 		// A legacy encoding the person named: the archive says the names
@@ -188,7 +189,7 @@ func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *access.Target, it zipIte
 	if compressed(it.name) {
 		fh.Method = zip.Store
 	}
-	f, openErr := t.Handle.Open(tk.ctx, it.full)
+	f, openErr := t.Handle.Open(x.Context(), it.full)
 	w, err := zw.CreateHeader(fh)
 	if err != nil {
 		if openErr == nil {
@@ -204,19 +205,21 @@ func (d *Deps) zipEntry(tk *tracked, zw *zip.Writer, t *access.Target, it zipIte
 	if limit < 0 {
 		limit = max(*unlisted, 0)
 	}
-	cw := &countingWriter{w: w, progress: progress}
+	// The transfer's Writer keeps the archive's own write error apart
+	// from the FTP side's read error.
+	cw := x.Writer(w, sendFailed)
 	_, copyErr := io.Copy(cw, io.LimitReader(f, limit))
 	if it.entry.Size < 0 {
-		*unlisted -= cw.n
+		*unlisted -= cw.Written()
 	}
 	switch {
-	case cw.err != nil:
-		return "", cw.err
+	case cw.Err() != nil:
+		return "", cw.Err()
 	case copyErr != nil:
-		return fmt.Sprintf("%s: only %d of %d bytes arrived: %s", t.Show(it.name), cw.n, it.entry.Size, ftpError(copyErr, "The file").Msg), nil
-	case cw.n == limit:
+		return fmt.Sprintf("%s: only %d of %d bytes arrived: %s", t.Show(it.name), cw.Written(), it.entry.Size, ftpError(copyErr, "The file").Msg), nil
+	case cw.Written() == limit:
 		if n, _ := f.Read(make([]byte, 1)); n > 0 {
-			return fmt.Sprintf("%s: larger than the server listed it, or than the zip limit allows; cut at %d bytes", t.Show(it.name), cw.n), nil
+			return fmt.Sprintf("%s: larger than the server listed it, or than the zip limit allows; cut at %d bytes", t.Show(it.name), cw.Written()), nil
 		}
 	}
 	return "", nil
@@ -239,25 +242,6 @@ func zipNotes(zw *zip.Writer, problems []string) error {
 	_, err = fmt.Fprintf(w, "This zip is not the whole folder. These entries are missing or short:\r\n\r\n%s\r\n",
 		strings.Join(problems, "\r\n"))
 	return err
-}
-
-// countingWriter counts what reaches the archive and keeps the archive's
-// own write error apart from the FTP side's read error.
-type countingWriter struct {
-	w        io.Writer
-	n        int64
-	err      error
-	progress func(int64)
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	c.progress(int64(n))
-	if err != nil {
-		c.err = err
-	}
-	return n, err
 }
 
 // compressedExt are types that deflate cannot shrink: stored as they are,

@@ -2,7 +2,8 @@
 // and state, bytes moved by direction, the connection pool per FTP server,
 // how long FTP operations take on the control connection, and refused
 // logins. It only reads what the pool, the transfer tracker and the login
-// gate already know, through their hooks.
+// gate already know, through their hooks; the pool's numbers come in a
+// struct of its own (HostStats), so it needs nothing of the FTP side.
 package metrics
 
 import (
@@ -13,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
 
@@ -54,9 +54,17 @@ func New() *Metrics {
 	return m
 }
 
-// WatchPool adds the connection pool's numbers, read at each scrape
-// (ftppool.Pool.PerHost).
-func (m *Metrics) WatchPool(read func() []ftppool.HostStats) {
+// HostStats are one FTP server's connections, as the pool counts them.
+type HostStats struct {
+	Host    string // host:port
+	Open    int    // logged in or logging in
+	Idle    int    // open and free
+	Waiting int    // requests waiting for a free slot
+	Limit   int    // the most the pool opens to this server now
+}
+
+// WatchPool adds the connection pool's numbers, read at each scrape.
+func (m *Metrics) WatchPool(read func() []HostStats) {
 	m.reg.MustRegister(poolCollector(read))
 }
 
@@ -65,21 +73,23 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Track wires a transfer tracker's hooks.
-func (m *Metrics) Track(tr *transfer.Tracker) {
-	tr.OnStart = func(op string) { m.active.WithLabelValues(op).Inc() }
-	tr.OnEnd = func(op string, s transfer.State) {
-		m.active.WithLabelValues(op).Dec()
-		m.transfers.WithLabelValues(op, string(s)).Inc()
-	}
-	// Looked up once: OnBytes runs for every chunk a transfer moves.
+// TransferHooks are for transfer.New.
+func (m *Metrics) TransferHooks() transfer.Hooks {
+	// Looked up once: Bytes runs for every chunk a transfer moves.
 	up, down := m.bytes.WithLabelValues("up"), m.bytes.WithLabelValues("down")
-	tr.OnBytes = func(op string, n int64) {
-		if op == "upload" {
-			up.Add(float64(n))
-		} else {
-			down.Add(float64(n))
-		}
+	return transfer.Hooks{
+		Start: func(op string) { m.active.WithLabelValues(op).Inc() },
+		Bytes: func(op string, n int64) {
+			if op == "upload" {
+				up.Add(float64(n))
+			} else {
+				down.Add(float64(n))
+			}
+		},
+		End: func(op string, s transfer.State) {
+			m.active.WithLabelValues(op).Dec()
+			m.transfers.WithLabelValues(op, string(s)).Inc()
+		},
 	}
 }
 
@@ -97,11 +107,11 @@ func (m *Metrics) LoginRefused() { m.loginFailures.Inc() }
 
 // poolStats reads the pool at each scrape.
 type poolStats struct {
-	read                          func() []ftppool.HostStats
+	read                          func() []HostStats
 	open, busy, idle, wait, limit *prometheus.Desc
 }
 
-func poolCollector(read func() []ftppool.HostStats) prometheus.Collector {
+func poolCollector(read func() []HostStats) prometheus.Collector {
 	desc := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("ftpbridge_pool_"+name, help, []string{"host"}, nil)
 	}

@@ -2,9 +2,15 @@
 // session, so its pages can show them live and cancel them. Subscribers get
 // the latest state of each transfer, never a backlog: a slow browser
 // skips intermediate values instead of growing a queue.
+//
+// It knows nothing of HTTP: a transfer is a context that a cancel ends,
+// bytes counted as they move (Writer for what goes to a client), and an
+// end that says done, canceled or failed. Any front (the web pages, a
+// WebDAV handler) moves its bytes through the same code.
 package transfer
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -53,29 +59,38 @@ const (
 	keepDoneMax = 50
 )
 
-// Transfer is one tracked transfer. Add and the final calls are safe to
-// use from the goroutine moving the bytes while the tracker reports.
+// Transfer is one request's transfer. It exists, with its context, from
+// Begin; it is listed and reported only from Start, so that a request that
+// turns out to be none (a HEAD, a 304, an error) leaves no trace. Add and
+// End are safe to use from the goroutine moving the bytes while the
+// tracker reports and someone cancels.
 type Transfer struct {
 	tr     *Tracker
 	owner  string
-	cancel func()
+	ctx    context.Context
+	cancel context.CancelCauseFunc
 
 	mu        sync.Mutex
+	cut       func() // set by Start
 	ev        Event
-	started   time.Time
+	started   time.Time // zero until Start
 	ended     time.Time
 	lastBytes int64     // at the last report
 	lastAt    time.Time // of the last report
 	reported  int64     // Bytes in the last event sent
 }
 
+// Hooks let the metrics hear of every transfer; any may be nil. Bytes
+// runs for every chunk a transfer moves.
+type Hooks struct {
+	Start func(op string)          // a transfer was listed
+	Bytes func(op string, n int64) // it moved n more bytes
+	End   func(op string, s State) // it ended so
+}
+
 // Tracker holds every session's transfers and their subscribers.
 type Tracker struct {
-	// Metrics hooks, set before the first transfer: OnStart hears of
-	// every new transfer, OnBytes of bytes moved, OnEnd of the final state.
-	OnStart func(op string)
-	OnBytes func(op string, n int64)
-	OnEnd   func(op string, s State)
+	hooks Hooks
 
 	mu      sync.Mutex
 	byOwner map[string][]*Transfer
@@ -85,16 +100,17 @@ type Tracker struct {
 }
 
 // New starts a tracker and its reporting loop; Close stops it.
-func New() *Tracker {
-	tr := newTracker()
+func New(hooks Hooks) *Tracker {
+	tr := newTracker(hooks)
 	tr.wg.Add(1)
 	go tr.loop()
 	return tr
 }
 
 // newTracker is a tracker without its loop: tests call report themselves.
-func newTracker() *Tracker {
+func newTracker(hooks Hooks) *Tracker {
 	return &Tracker{
+		hooks:   hooks,
 		byOwner: make(map[string][]*Transfer),
 		subs:    make(map[string]map[*Sub]struct{}),
 		stop:    make(chan struct{}),
@@ -107,22 +123,43 @@ func (tr *Tracker) Close() {
 	tr.wg.Wait()
 }
 
-// Start registers a transfer of owner's, queued until its first bytes.
-// cancel is called when someone cancels it; it must make the transfer end.
-func (tr *Tracker) Start(owner, op, site, path string, total int64, cancel func()) *Transfer {
+// Begin prepares a transfer of owner's. Its context, a child of ctx, ends
+// with the cause ErrCanceled when someone cancels it; End releases it, and
+// must be called whether or not the transfer started.
+func (tr *Tracker) Begin(ctx context.Context, owner, op, site, path string) *Transfer {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b) // crypto/rand never fails on Linux
+	ctx, cancel := context.WithCancelCause(ctx)
+	return &Transfer{tr: tr, owner: owner, ctx: ctx, cancel: cancel,
+		ev: Event{Type: "transfer", ID: hex.EncodeToString(b), Op: op, Site: site, Path: path, Total: -1, State: Queued}}
+}
+
+// Context is the transfer's context: everything that moves its bytes
+// should end with it.
+func (t *Transfer) Context() context.Context { return t.ctx }
+
+// Start lists the transfer, queued until its first bytes; total is its
+// size, -1 when unknown. A cancel ends the context first, so whoever wakes
+// up sees why, then calls cut, if set, which must wake whatever I/O is
+// blocked (a read of a silent client, a write to a full socket). A second
+// Start does nothing.
+func (t *Transfer) Start(total int64, cut func()) {
 	now := time.Now()
-	t := &Transfer{tr: tr, owner: owner, cancel: cancel, started: now, lastAt: now}
-	t.ev = Event{Type: "transfer", ID: hex.EncodeToString(b), Op: op, Site: site, Path: path, Total: total, State: Queued}
-	tr.mu.Lock()
-	tr.byOwner[owner] = append(tr.byOwner[owner], t)
-	tr.mu.Unlock()
-	if tr.OnStart != nil {
-		tr.OnStart(op)
+	t.mu.Lock()
+	if !t.started.IsZero() {
+		t.mu.Unlock()
+		return
 	}
-	tr.publish(owner, t.Event())
-	return t
+	t.cut, t.ev.Total, t.started, t.lastAt = cut, total, now, now
+	ev := t.ev
+	t.mu.Unlock()
+	t.tr.mu.Lock()
+	t.tr.byOwner[t.owner] = append(t.tr.byOwner[t.owner], t)
+	t.tr.mu.Unlock()
+	if t.tr.hooks.Start != nil {
+		t.tr.hooks.Start(ev.Op)
+	}
+	t.tr.publish(t.owner, ev)
 }
 
 // ID is the transfer's id, for cancelling it.
@@ -135,9 +172,14 @@ func (t *Transfer) Event() Event {
 	return t.ev
 }
 
-// Add counts n more bytes moved. The first bytes make the transfer running.
+// Add counts n more bytes moved. The first call makes the transfer
+// running. Bytes before Start are not the transfer's (an error page's).
 func (t *Transfer) Add(n int64) {
 	t.mu.Lock()
+	if t.started.IsZero() {
+		t.mu.Unlock()
+		return
+	}
 	t.ev.Bytes += n
 	first := t.ev.State == Queued
 	if first {
@@ -145,33 +187,36 @@ func (t *Transfer) Add(n int64) {
 	}
 	ev := t.ev
 	t.mu.Unlock()
-	if t.tr.OnBytes != nil {
-		t.tr.OnBytes(ev.Op, n)
+	if t.tr.hooks.Bytes != nil {
+		t.tr.hooks.Bytes(ev.Op, n)
 	}
 	if first {
 		t.tr.publish(t.owner, ev)
 	}
 }
 
-// SetTotal sets the size once it is known.
-func (t *Transfer) SetTotal(n int64) {
+// End records how a started transfer ended, once, and releases its context. err
+// nil is done; a cancelled transfer is canceled, whatever broke on the way;
+// any other error is failed, with the words describe finds for it (a
+// person reads them). describe may be nil when err is.
+func (t *Transfer) End(err error, describe func(error) string) {
+	defer t.cancel(nil)
 	t.mu.Lock()
-	t.ev.Total = n
+	open := !t.started.IsZero() && t.ended.IsZero()
 	t.mu.Unlock()
+	switch {
+	case !open:
+	case err == nil:
+		t.end(Done, "")
+	case errors.Is(context.Cause(t.ctx), ErrCanceled):
+		t.end(Canceled, "")
+	default:
+		t.end(Failed, describe(err))
+	}
 }
 
-// Done ends the transfer as a success. A transfer of unknown size now
-// knows it: it is what was moved.
-func (t *Transfer) Done() {
-	t.end(Done, "")
-}
-
-// Fail ends the transfer with a message a person can read.
-func (t *Transfer) Fail(msg string) { t.end(Failed, msg) }
-
-// Canceled ends the transfer as cancelled.
-func (t *Transfer) Canceled() { t.end(Canceled, "") }
-
+// end sets the final state, once. A transfer of unknown size now knows it:
+// it is what was moved.
 func (t *Transfer) end(s State, msg string) {
 	t.mu.Lock()
 	first := t.ended.IsZero()
@@ -188,8 +233,8 @@ func (t *Transfer) end(s State, msg string) {
 	}
 	ev := t.ev
 	t.mu.Unlock()
-	if first && t.tr.OnEnd != nil {
-		t.tr.OnEnd(ev.Op, ev.State)
+	if first && t.tr.hooks.End != nil {
+		t.tr.hooks.End(ev.Op, ev.State)
 	}
 	t.tr.publish(t.owner, ev)
 }
@@ -209,10 +254,13 @@ func (tr *Tracker) Cancel(owner, id string) bool {
 		return false
 	}
 	t.mu.Lock()
-	running := t.ended.IsZero()
+	running, cut := t.ended.IsZero(), t.cut
 	t.mu.Unlock()
-	if running && t.cancel != nil {
-		t.cancel()
+	if running {
+		t.cancel(ErrCanceled)
+		if cut != nil {
+			cut()
+		}
 	}
 	return running
 }

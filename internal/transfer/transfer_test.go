@@ -1,26 +1,35 @@
 package transfer
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
 
+// started is a listed transfer of owner's.
+func started(tr *Tracker, owner, op string, total int64, cut func()) *Transfer {
+	x := tr.Begin(context.Background(), owner, op, "ftp://h", "/f")
+	x.Start(total, cut)
+	return x
+}
+
 // TestSubscriberGetsLatestValueOnly: a subscriber that does not read holds
 // one pending event per transfer, the newest, however many were published.
 func TestSubscriberGetsLatestValueOnly(t *testing.T) {
-	tr := newTracker()
+	tr := newTracker(Hooks{})
 	sub := tr.Subscribe("alice")
 	defer sub.Close()
 
-	a := tr.Start("alice", "upload", "ftp://h", "/a", 1000, nil)
-	b := tr.Start("alice", "download", "ftp://h", "/b", -1, nil)
+	a := started(tr, "alice", "upload", 1000, nil)
+	b := started(tr, "alice", "download", -1, nil)
 	now := time.Now()
 	for i := 0; i < 100; i++ {
 		a.Add(10)
 		now = now.Add(Interval)
 		tr.report(now)
 	}
-	a.Done()
+	a.End(nil, nil)
 
 	evs := sub.Take()
 	if len(evs) != 2 {
@@ -40,11 +49,11 @@ func TestSubscriberGetsLatestValueOnly(t *testing.T) {
 // TestOwnersAreSeparate: a subscriber sees only its owner's transfers, and
 // cannot cancel another owner's.
 func TestOwnersAreSeparate(t *testing.T) {
-	tr := newTracker()
+	tr := newTracker(Hooks{})
 	sub := tr.Subscribe("bob")
 	defer sub.Close()
 	canceled := false
-	x := tr.Start("alice", "upload", "ftp://h", "/a", 10, func() { canceled = true })
+	x := started(tr, "alice", "upload", 10, func() { canceled = true })
 	x.Add(1)
 	if evs := sub.Take(); len(evs) != 0 {
 		t.Errorf("bob saw alice's events: %+v", evs)
@@ -58,7 +67,10 @@ func TestOwnersAreSeparate(t *testing.T) {
 	if !tr.Cancel("alice", x.ID()) || !canceled {
 		t.Error("alice could not cancel her own transfer")
 	}
-	x.Canceled()
+	x.End(errors.New("cut"), nil)
+	if ev := x.Event(); ev.State != Canceled {
+		t.Errorf("after the cancel: %+v, want canceled", ev)
+	}
 	if tr.Cancel("alice", x.ID()) {
 		t.Error("a transfer that ended could be cancelled again")
 	}
@@ -67,8 +79,8 @@ func TestOwnersAreSeparate(t *testing.T) {
 // TestReportsOnlyWhatMoved: the reporter sends running transfers whose
 // bytes changed, with a rate, and nothing for idle ones.
 func TestReportsOnlyWhatMoved(t *testing.T) {
-	tr := newTracker()
-	x := tr.Start("o", "download", "ftp://h", "/f", 4000, nil)
+	tr := newTracker(Hooks{})
+	x := started(tr, "o", "download", 4000, nil)
 	sub := tr.Subscribe("o")
 	defer sub.Close()
 	now := time.Now()
@@ -92,10 +104,10 @@ func TestReportsOnlyWhatMoved(t *testing.T) {
 // TestPruneKeepsRunningAndRecent: finished transfers are forgotten after a
 // while and beyond a count; running ones never.
 func TestPruneKeepsRunningAndRecent(t *testing.T) {
-	tr := newTracker()
-	running := tr.Start("o", "upload", "s", "/run", -1, nil)
+	tr := newTracker(Hooks{})
+	running := started(tr, "o", "upload", -1, nil)
 	for i := 0; i < keepDoneMax+5; i++ {
-		tr.Start("o", "download", "s", "/d", 1, nil).Done()
+		started(tr, "o", "download", 1, nil).End(nil, nil)
 	}
 	tr.report(time.Now())
 	if got := len(tr.List("o")); got != keepDoneMax+1 {
