@@ -175,14 +175,14 @@ func transferSocket(d *Deps) echo.HandlerFunc {
 		r := c.Request()
 		// The page's script opens the socket on every listing it can
 		// upload to, so this is where a browser's session begins; the
-		// session is kept only if the handshake succeeds, so a plain GET
-		// of /ws leaves nothing behind.
+		// session is dropped if the handshake fails, so a plain GET of
+		// /ws leaves nothing behind.
 		var h http.Header
-		s, keep := d.Sessions.Get(r), func() {}
+		s, drop := d.Sessions.Get(r), func() {}
 		if s == nil && websocket.IsWebSocketUpgrade(r) {
 			h = http.Header{}
 			var err error
-			if s, keep, err = d.Sessions.Begin(r, h); err != nil {
+			if s, drop, err = d.Sessions.Begin(r, h); err != nil {
 				return err
 			}
 		}
@@ -200,10 +200,10 @@ func transferSocket(d *Deps) echo.HandlerFunc {
 		defer release()
 		ws, err := upgrader.Upgrade(c.Response(), r, h)
 		if err != nil {
+			drop()
 			return nil // the upgrader has answered already (403 for a foreign origin)
 		}
 		defer ws.Close()
-		keep()
 		sub := d.Transfers.Subscribe(s.Owner)
 		defer sub.Close()
 

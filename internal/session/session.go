@@ -202,22 +202,26 @@ func (st *Store) Ensure(w http.ResponseWriter, r *http.Request) (*Session, error
 	return st.Renew(w, r)
 }
 
-// Begin starts a session whose cookie goes in h but which is kept only
-// once keep is called: a WebSocket handshake writes its own response from
-// h, and a handshake that fails must leave no session behind. A store
-// that fails to keep it is logged: the socket goes on, and the page's
-// next request starts another session.
-func (st *Store) Begin(r *http.Request, h http.Header) (s *Session, keep func(), err error) {
+// Begin starts a session whose cookie goes in h, for a WebSocket
+// handshake, which writes its own response from h. The session is kept at
+// once, before the response goes out, so that the client's next request
+// finds it; a handshake that fails must leave no session behind, so call
+// drop then.
+func (st *Store) Begin(r *http.Request, h http.Header) (s *Session, drop func(), err error) {
 	rec := st.newRecord(newID())
 	if err := st.writeCookie(headerWriter(h), r, rec.ID, st.limits.TTL); err != nil {
 		return nil, nil, err
 	}
-	keep = func() {
-		if err := st.add(context.WithoutCancel(r.Context()), rec); err != nil {
+	ctx := context.WithoutCancel(r.Context())
+	if err := st.add(ctx, rec); err != nil {
+		return nil, nil, fmt.Errorf("keep the session: %w", err)
+	}
+	drop = func() {
+		if _, err := st.records.Delete(ctx, rec.Owner); err != nil {
 			st.logger.Error("session store", "err", err)
 		}
 	}
-	return st.session(rec), keep, nil
+	return st.session(rec), drop, nil
 }
 
 // headerWriter is a ResponseWriter that only takes headers, for cookies

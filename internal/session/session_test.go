@@ -41,11 +41,10 @@ func newTestStore(t *testing.T, l Limits) *testStore {
 func (ts *testStore) begin(t *testing.T) (*Session, *http.Request) {
 	t.Helper()
 	h := http.Header{}
-	s, keep, err := ts.Begin(httptest.NewRequest(http.MethodGet, "/ws", nil), h)
+	s, _, err := ts.Begin(httptest.NewRequest(http.MethodGet, "/ws", nil), h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keep()
 	return s, withCookies(h)
 }
 
@@ -129,15 +128,22 @@ func TestTouchKeepsAlive(t *testing.T) {
 	}
 }
 
-// TestBeginKeepsNothingUntilKept: a handshake that fails leaves no session.
-func TestBeginKeepsNothingUntilKept(t *testing.T) {
+// TestBeginKeepsAtOnceDropLeavesNothing: the session a handshake begins is
+// there for the next request before the handshake's answer goes out, and
+// a handshake that fails leaves no session.
+func TestBeginKeepsAtOnceDropLeavesNothing(t *testing.T) {
 	ts := newTestStore(t, Limits{TTL: time.Hour})
 	h := http.Header{}
-	if _, _, err := ts.Begin(httptest.NewRequest(http.MethodGet, "/ws", nil), h); err != nil {
+	s, drop, err := ts.Begin(httptest.NewRequest(http.MethodGet, "/ws", nil), h)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if ts.Len() != 0 || h.Get("Set-Cookie") == "" {
-		t.Errorf("Begin: %d sessions, cookie %q; want none kept and a cookie to send", ts.Len(), h.Get("Set-Cookie"))
+	if got := ts.Get(withCookies(h)); got == nil || got.Owner != s.Owner {
+		t.Fatalf("Begin: the cookie %q finds %v, want the session begun", h.Get("Set-Cookie"), got)
+	}
+	drop()
+	if ts.Len() != 0 || ts.Get(withCookies(h)) != nil {
+		t.Errorf("after drop: %d sessions kept, want none", ts.Len())
 	}
 }
 
