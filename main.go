@@ -1,4 +1,5 @@
-// Command ftpbridge puts FTP and FTPS servers in the browser.
+// Command ftpbridge puts FTP and FTPS servers in the browser. run() builds
+// each part once and wires them; docs/ARCHITECTURE.md says what each is.
 package main
 
 import (

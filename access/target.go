@@ -4,6 +4,7 @@
 // also keeps the login limits and the client address they count by. It
 // knows nothing of the web framework, so every HTTP front (the pages and
 // scripts' handlers, WebDAV) resolves requests the same way.
+// docs/ARCHITECTURE.md shows where it sits between the fronts and ftppool.
 package access
 
 import (

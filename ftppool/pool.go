@@ -1,7 +1,8 @@
 // Package ftppool keeps FTP control connections for the bridge: it dials
 // through the network policy, logs in, hands one connection to one operation
 // at a time, checks and reuses idle ones, redials dropped ones and closes
-// what nobody uses. It knows nothing of HTTP.
+// what nobody uses. It knows nothing of HTTP. docs/ARCHITECTURE.md says
+// how a request reaches it and which servers' quirks it carries.
 package ftppool
 
 import (
