@@ -108,17 +108,19 @@ func (b *BoltStore) Get(id string) (Share, error) {
 	return s, err
 }
 
-// List returns owner's shares, newest first. It reads every share: fine
-// for the thousands a bridge has, and a networked store would index owners.
-func (b *BoltStore) List(owner string) ([]Share, error) {
+// List returns the shares whose Owner or Login is one of ids, newest
+// first. It reads every share: fine for the thousands a bridge has, and a
+// networked store would index owners and logins.
+func (b *BoltStore) List(ids ...string) ([]Share, error) {
 	var out []Share
+	mine := func(id string) bool { return id != "" && slices.Contains(ids, id) }
 	err := b.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(sharesBucket).ForEach(func(_, v []byte) error {
 			var s Share
 			if err := json.Unmarshal(v, &s); err != nil {
 				return err
 			}
-			if s.Owner == owner {
+			if mine(s.Owner) || mine(s.Login) {
 				out = append(out, s)
 			}
 			return nil

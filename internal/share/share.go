@@ -16,8 +16,13 @@ import (
 
 // Share is one link.
 type Share struct {
-	ID     string `json:"id"`    // the token in /s/{token}: 128 random bits and nothing else
-	Owner  string `json:"owner"` // who made it: the bridge's owner id of a session or login
+	ID    string `json:"id"`    // the token in /s/{token}: 128 random bits and nothing else
+	Owner string `json:"owner"` // who made it: the bridge's owner id of a session or login
+	// Login names the FTP login it was made with (server and user, as a
+	// keyed hash): every session logged in as that user lists and
+	// revokes it, whichever browser made it. "" for anonymous logins,
+	// whose shares belong to the session that made them.
+	Login  string `json:"login,omitempty"`
 	Scheme string `json:"scheme"`
 	Host   string `json:"host"`
 	Port   int    `json:"port"`
@@ -137,8 +142,9 @@ type Store interface {
 	PutLimited(s Share, l Limits) error
 	// Get finds a share by ID; ErrNotFound if there is none.
 	Get(id string) (Share, error)
-	// List returns owner's shares, newest first.
-	List(owner string) ([]Share, error)
+	// List returns the shares whose Owner or Login is one of ids, newest
+	// first.
+	List(ids ...string) ([]Share, error)
 	// Update changes a share atomically: fn sees the stored share and
 	// may change it; an error from fn changes nothing and is returned.
 	Update(id string, fn func(*Share) error) (Share, error)

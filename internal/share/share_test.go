@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,8 +37,9 @@ func TestBoltStore(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	a := Share{ID: NewID(), Owner: "o1", Path: "/a", Created: now, Expires: now.Add(time.Hour), MaxDownloads: 1}
 	b := Share{ID: NewID(), Owner: "o1", Path: "/b", Created: now.Add(time.Second), Expires: now.Add(time.Hour)}
-	c := Share{ID: NewID(), Owner: "o2", Path: "/c", Created: now, Expires: now.Add(time.Hour)}
-	for _, s := range []Share{a, b, c} {
+	c := Share{ID: NewID(), Owner: "o2", Login: "alice", Path: "/c", Created: now.Add(-time.Second), Expires: now.Add(time.Hour)}
+	d := Share{ID: NewID(), Owner: "o3", Login: "alice", Path: "/d", Created: now.Add(2 * time.Second), Expires: now.Add(time.Hour)}
+	for _, s := range []Share{a, b, c, d} {
 		if err := st.Put(s); err != nil {
 			t.Fatal(err)
 		}
@@ -48,6 +50,26 @@ func TestBoltStore(t *testing.T) {
 	list, err := st.List("o1")
 	if err != nil || len(list) != 2 || list[0].ID != b.ID || list[1].ID != a.ID {
 		t.Fatalf("List(o1) = %+v, %v; want b then a", list, err)
+	}
+	// By login, whoever made them; an empty id names nothing, though
+	// a and b have no Login.
+	for _, tc := range []struct {
+		ids  []string
+		want []string
+	}{
+		{[]string{"alice"}, []string{d.ID, c.ID}},
+		{[]string{"o1", "alice"}, []string{d.ID, b.ID, a.ID, c.ID}},
+		{[]string{""}, nil},
+		{nil, nil},
+	} {
+		list, err := st.List(tc.ids...)
+		var got []string
+		for _, s := range list {
+			got = append(got, s.ID)
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("List(%q) = %q, %v; want %q", tc.ids, got, err, tc.want)
+		}
 	}
 	count := func(s *Share) error {
 		if err := s.Usable(now); err != nil {
