@@ -10,9 +10,9 @@
 
 import { ask } from "./dialogs.js";
 import { listingTable, notify } from "./dom.js";
-import { errorText, parseJSON, withQuery } from "./http.js";
+import { errorText, parseJSON, request, withQuery } from "./http.js";
 import { folderURL, refreshListing } from "./listing.js";
-import { announce, isFinal, newView, releaseId, renderView, setLocal, socketOpen, views } from "./transfers.js";
+import { announce, ignoreTransfers, isFinal, newView, releaseId, renderView, setLocal, socketOpen, views } from "./transfers.js";
 
 const uploadQueue = []; // views waiting to be sent, in order
 const clashes = []; // views whose file exists on the server, waiting for their question
@@ -194,6 +194,7 @@ async function uploadOne(v) {
     releaseId(v);
     v.ev.state = "conflict";
     renderView(v);
+    await forgetRefused(v);
     return "clash";
   }
   u.answered = true;
@@ -217,6 +218,20 @@ async function uploadOne(v) {
   if (isFinal(v.ev.state) && v.ev.state !== "done") announce(v);
   else setLocal(v, "failed", errorText(res.status, res.data));
   return "ended";
+}
+
+// forgetRefused ignores the transfer the server made of a refused attempt.
+// Its events travel on the socket, apart from the 409, and may come after
+// it: unnamed, a late one would show as a failed upload of its own, or be
+// taken for the retry's. The server ended that transfer before it
+// answered, so the list it gives now has it.
+async function forgetRefused(v) {
+  const res = await request("GET", "/transfers");
+  if (!res.ok || !res.data || !Array.isArray(res.data.transfers)) return; // no session: no events either
+  const ids = res.data.transfers
+    .filter((t) => t.op === "upload" && t.path === v.ev.path && isFinal(t.state) && !v.upload.knownIds.has(String(t.id)))
+    .map((t) => String(t.id));
+  ignoreTransfers(ids);
 }
 
 // finishStored marks a stored upload done when no final event came for it.
