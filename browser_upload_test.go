@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,17 @@ func TestBrowserUpload(t *testing.T) {
 
 	ctx := startBrowser(t, uploadTestTimeout, ut.problems)
 	ut.tab = ctx
+	// Every question is the page's own dialog: the browser's confirm(),
+	// alert() and prompt() must never open. One that does is counted and
+	// dismissed (the page would wait for ever), and the steps fail on it.
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			ut.nativeDialogs.Add(1)
+			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	// A user login, so that the browser has a session and with it the /ws
 	// transfer events. The steps share the tab; the first failure ends
@@ -53,6 +65,8 @@ func TestBrowserUpload(t *testing.T) {
 	}{
 		{"connect", ut.connect},
 		{"upload", ut.upload},
+		{"a clash waits while the other files upload", ut.clash},
+		{"delete asks in the page's dialog", ut.deleteFile},
 		{"new folder, rename, delete", ut.folderOps},
 	} {
 		if !t.Run(step.name, func(t *testing.T) { step.run(t, browserStep(t, ctx)) }) {
@@ -67,7 +81,8 @@ func TestBrowserUpload(t *testing.T) {
 // uploadTest is the state the steps of TestBrowserUpload share.
 type uploadTest struct {
 	*browserTest
-	tab context.Context // the tab's own context, to look at the page after a step timed out
+	tab           context.Context // the tab's own context, to look at the page after a step timed out
+	nativeDialogs atomic.Int32    // confirm(), alert() or prompt() dialogs that opened
 }
 
 // upload sends a file with the page's file picker, follows its progress bar
@@ -168,25 +183,6 @@ func (ut *uploadTest) folderOps(t *testing.T, ctx context.Context) {
 	const made, renamed = "made by test", "renamed by test"
 	local := func(name string) string { return filepath.Join(ut.srv.Root, filepath.FromSlash(dir), name) }
 
-	// confirm() dialogs: accept each and pass on its text. The handler
-	// runs apart from the tab's message loop, which it must not block.
-	dialogs := make(chan string, 4)
-	events := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	go func() {
-		for ev, err := range events {
-			if err != nil {
-				return
-			}
-			select {
-			case dialogs <- ev.Message:
-			default:
-			}
-			if _, err := chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}); err != nil {
-				return
-			}
-		}
-	}()
-
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(ut.listingURL(dir)),
 		chromedp.Click(chromedp.CSS("#new-folder summary")),
@@ -234,14 +230,11 @@ func (ut *uploadTest) folderOps(t *testing.T, ctx context.Context) {
 	); err != nil {
 		t.Fatalf("deleting %q with its row's menu: %v", renamed, err)
 	}
-	select {
-	case msg := <-dialogs:
-		if want := "Delete folder " + renamed + " and the 2 files and 1 folder in it?"; msg != want {
-			t.Errorf("the page asked %q, want %q", msg, want)
-		}
-	case <-ctx.Done():
-		t.Fatalf("the page did not ask before deleting %q; page: %s", renamed, ut.pageState())
+	q := ut.waitQuestion(t, ctx)
+	if want := "Delete folder " + renamed + " and the 2 files and 1 folder in it?"; q.Message != want {
+		t.Errorf("the page asked %q, want %q", q.Message, want)
 	}
+	ut.answer(t, ctx, "yes")
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](
 		`!Array.from(document.querySelectorAll("#listing tbody tr")).some((r) => r.dataset.name === `+jsString(renamed)+`)`,
 		chromedp.WithPollingInterval(pollEvery), chromedp.WithPollingTimeout(0))); err != nil {
@@ -251,6 +244,7 @@ func (ut *uploadTest) folderOps(t *testing.T, ctx context.Context) {
 	if _, err := os.Stat(local(renamed)); !os.IsNotExist(err) {
 		t.Errorf("%s is still on the FTP server after the delete (%v)", local(renamed), err)
 	}
+	ut.requireNoNativeDialogs(t)
 }
 
 // waitRow waits until the listing has a row for name, and returns the

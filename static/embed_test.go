@@ -84,3 +84,62 @@ func TestContentHash(t *testing.T) {
 		}
 	}
 }
+
+// nativeDialog finds a call of the browser's own confirm(), alert() or
+// prompt(), bare or through window, globalThis or self; a method of the
+// same name on another object (dialog.confirm()) is not one.
+var nativeDialog = regexp.MustCompile(`(?:^|[^.\w$])(?:(?:window|globalThis|self)\s*\.\s*)?(confirm|alert|prompt)\s*\(`)
+
+// lineComment is a // comment that starts a line or follows a space (not
+// the "//" of a URL in a string).
+var lineComment = regexp.MustCompile(`(?m)(?:^|\s)//.*$`)
+
+// nativeDialogCalls lists the native dialog calls in a module's source,
+// comments left out.
+func nativeDialogCalls(src string) []string {
+	src = regexp.MustCompile(`(?s)/\*.*?\*/`).ReplaceAllString(src, " ")
+	src = lineComment.ReplaceAllString(src, " ")
+	var calls []string
+	for _, m := range nativeDialog.FindAllStringSubmatch(src, -1) {
+		calls = append(calls, m[1]+"()")
+	}
+	return calls
+}
+
+// TestNoNativeDialogs: every question goes through js/dialogs.js, the
+// page's own dialog. The browser's confirm(), alert() and prompt() cannot
+// be styled, block the script (uploads included) while open, and are not
+// the accessible dialog the pages promise.
+func TestNoNativeDialogs(t *testing.T) {
+	for _, c := range []struct {
+		src  string
+		want int
+	}{
+		{`if (!confirm(question)) return;`, 1},
+		{`window.alert("x"); globalThis . prompt ("y")`, 2},
+		{"x = 1;\nconfirm(\"first on its line\")", 1},
+		{`dialog.confirm(); askConfirm("x"); confirmAction("a")`, 0},
+		{"// confirm() is gone\n/* alert(1) */ const u = \"http://x\"; // prompt()", 0},
+	} {
+		if got := nativeDialogCalls(c.src); len(got) != c.want {
+			t.Errorf("in %q found %q, want %d calls", c.src, got, c.want)
+		}
+	}
+
+	files, err := fs.Glob(FS, "js/*.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no modules embedded under js/")
+	}
+	for _, f := range files {
+		src, err := fs.ReadFile(FS, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls := nativeDialogCalls(string(src)); len(calls) > 0 {
+			t.Errorf("%s calls %q; ask through dialogs.js instead", f, calls)
+		}
+	}
+}

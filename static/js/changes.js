@@ -1,5 +1,6 @@
 // Changes to a folder without leaving the page: new folder, rename, delete.
 
+import { confirmAction } from "./dialogs.js";
 import { listingTable, notify } from "./dom.js";
 import { plural } from "./format.js";
 import { errorText, request, withQuery } from "./http.js";
@@ -62,6 +63,7 @@ async function rename(form) {
 async function remove(form) {
   const row = form.closest("tr");
   const name = row.dataset.name;
+  const back = row.querySelector("a.more"); // the focus's way back, should the menu close meanwhile
   let url = form.action;
   if (form.dataset.type === "dir") {
     // Say what goes with the folder before anything is deleted.
@@ -79,9 +81,9 @@ async function remove(form) {
     } else if (files + folders > 0) {
       question = "Delete folder " + name + " and the " + (files > 0 ? plural("file", files) : plural("folder", folders)) + " in it?";
     }
-    if (!confirm(question)) return;
+    if (!(await confirmAction("Delete folder?", question, "Delete", back))) return;
     if (files + folders > 0) url = withQuery(url, { recursive: "1" });
-  } else if (!confirm("Delete " + name + "?")) {
+  } else if (!(await confirmAction("Delete file?", "Delete " + name + "?", "Delete", back))) {
     return;
   }
   const res = await request("POST", url);

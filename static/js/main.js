@@ -2,7 +2,8 @@
 // script (folders list, plain forms upload, rename, delete and make folders);
 // it adds the filter box, the plain-FTP warning, keyboard shortcuts, uploads
 // with a progress bar per file (drag and drop, folders), rename and delete
-// without leaving the page, and the live transfers panel.
+// without leaving the page, the live transfers panel, and the page's own
+// dialog for every question it asks (dialogs.js; never confirm()).
 //
 // Data from the server only ever reaches the page through textContent and
 // attributes, never as markup, except the listing refresh, which swaps in

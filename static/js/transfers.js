@@ -214,7 +214,10 @@ function onTransfer(ev) {
   const id = String(ev.id);
   if (ignored.has(id)) return;
   let v = views.get(id);
-  if (!v && ev.op === "upload") v = claimUpload(id, ev);
+  if (!v && ev.op === "upload") {
+    v = claimUpload(id, ev);
+    if (ignored.has(id)) return; // a refused attempt's, claimed to be dropped
+  }
   if (!v) {
     if (dismissed().has(id)) return;
     v = newView(Object.assign({}, ev, { id }));
@@ -234,12 +237,19 @@ function onTransfer(ev) {
 }
 
 // claimUpload ties a new upload transfer to the page's upload of the same
-// FTP path, when that upload is on its way and the id is new to it.
+// FTP path, when that upload is on its way and the id is new to it. An
+// upload waiting for its "already exists" answer sends nothing: a new
+// transfer of its path is the refused attempt's, whose events came after
+// the refusal, and is ignored.
 function claimUpload(id, ev) {
-  const i = pending.findIndex((v) => v.upload && (v.ev.state === "sending" || v.upload.assumedDone) &&
+  const i = pending.findIndex((v) => v.upload && (v.ev.state === "sending" || v.ev.state === "conflict" || v.upload.assumedDone) &&
     v.ev.path === ev.path && !v.upload.knownIds.has(id));
   if (i < 0) return null;
   const v = pending[i];
+  if (v.ev.state === "conflict") {
+    ignored.add(id);
+    return null;
+  }
   pending.splice(i, 1);
   v.id = id;
   views.set(id, v);
@@ -255,6 +265,12 @@ export function releaseId(v) {
   ignored.add(v.id);
   v.id = null;
   if (!pending.includes(v)) pending.push(v);
+}
+
+// ignoreTransfers ignores the events of transfers not shown yet: refused
+// upload attempts that uploads.js found with GET /transfers.
+export function ignoreTransfers(ids) {
+  for (const id of ids) if (!views.has(id)) ignored.add(id);
 }
 
 // setLocal gives a view an end (or a state) the page knows of without the

@@ -2,14 +2,24 @@
 // its own bar, its own "already exists" question and its own failure.
 // Each upload shows in the transfers panel; its bar moves with the server's
 // transfer events (bytes handed to the FTP server), matched by FTP path.
+//
+// A file that already exists on the server (409) does not hold up the
+// others: it waits, marked in the panel, for its question while the files
+// after it go on uploading. The questions come one at a time, in the order
+// the clashes were found; a file to be replaced goes next in line.
 
+import { ask } from "./dialogs.js";
 import { listingTable, notify } from "./dom.js";
-import { errorText, parseJSON, withQuery } from "./http.js";
+import { errorText, parseJSON, request, withQuery } from "./http.js";
 import { folderURL, refreshListing } from "./listing.js";
-import { announce, isFinal, newView, releaseId, renderView, setLocal, socketOpen, views } from "./transfers.js";
+import { announce, ignoreTransfers, isFinal, newView, releaseId, renderView, setLocal, socketOpen, views } from "./transfers.js";
 
-const uploadQueue = [];
-let uploading = false;
+const uploadQueue = []; // views waiting to be sent, in order
+const clashes = []; // views whose file exists on the server, waiting for their question
+let current = null; // the view being sent
+let sending = false; // runUploads is sending the queue
+let asking = false; // askClashes is asking the questions
+let changed = false; // the folder changed since the listing was last reloaded
 let replaceAll = null; // the answer to "already exists" for the rest of this batch
 
 export function initUploads() {
@@ -28,7 +38,7 @@ export function initUploads() {
       uploadQueue.push(v);
       renderView(v);
     }
-    if (!uploading) runUploads();
+    runUploads();
   };
 
   const files = document.getElementById("upload-files");
@@ -46,7 +56,9 @@ export function initUploads() {
 
   initDrop(add);
   window.addEventListener("beforeunload", (ev) => {
-    if (uploading) ev.preventDefault(); // leaving would cut the upload off
+    // Leaving would cut the upload off, or drop the files still waiting
+    // for an answer.
+    if (sending || asking) ev.preventDefault();
   });
 }
 
@@ -115,61 +127,111 @@ async function walkEntry(entry, out) {
   }
 }
 
+// runUploads sends the queued files one at a time, and reloads the listing
+// once the queue is empty, even while questions are still open: the files
+// that arrived show at once.
 async function runUploads() {
-  uploading = true;
-  let changed = false;
+  if (sending) return; // the loop below takes new files as well
+  sending = true;
   while (uploadQueue.length > 0) {
     const v = uploadQueue.shift();
     if (v.ev.state !== "waiting") continue; // canceled while it waited
-    if (await uploadOne(v)) changed = true;
+    current = v;
+    const end = await uploadOne(v);
+    current = null;
+    if (end === "stored") changed = true;
+    if (end === "clash") {
+      clashes.push(v);
+      askClashes();
+    }
   }
-  uploading = false;
-  replaceAll = null;
-  if (changed) await refreshListing();
+  sending = false;
+  if (changed) {
+    changed = false;
+    await refreshListing();
+  }
+  batchOver();
 }
 
-// uploadOne sends one file, asks before replacing, and reports whether the
-// folder changed.
+// askClashes asks about each file that exists on the server, one question
+// at a time, while runUploads goes on with the other files.
+async function askClashes() {
+  if (asking) return;
+  asking = true;
+  while (clashes.length > 0) {
+    const v = clashes.shift();
+    if (v.ev.state !== "conflict") continue;
+    if (await askReplace(v)) {
+      v.upload.overwrite = true;
+      v.ev.state = "waiting";
+      renderView(v);
+      uploadQueue.unshift(v);
+      runUploads();
+    } else {
+      v.upload.answered = true;
+      setLocal(v, "skipped", "");
+    }
+  }
+  asking = false;
+  batchOver();
+}
+
+// batchOver forgets the "for the other files" answer once nothing is left
+// to send or to ask about: the next files picked are a batch of their own.
+function batchOver() {
+  if (!sending && !asking) replaceAll = null;
+}
+
+// uploadOne sends one file and says how it ended: "stored" (the folder
+// changed), "clash" (the file exists; the view waits for the question) or
+// "ended" (failed, canceled).
 async function uploadOne(v) {
   const u = v.upload;
-  for (;;) {
-    const res = await sendFile(v);
-    if (res.status === 409 && !u.overwrite) {
-      // The refused attempt was a transfer of its own, failed; this view
-      // now waits for the answer, and any retry is a new transfer.
-      releaseId(v);
-      v.ev.state = "conflict";
-      renderView(v);
-      if (await askReplace(v)) {
-        u.overwrite = true;
-        continue;
-      }
-      u.answered = true;
-      setLocal(v, "skipped", "");
-      return false;
-    }
-    u.answered = true;
-    if (res.status === -1) {
-      setLocal(v, "canceled", "");
-      return false;
-    }
-    if (res.status === 201) {
-      if (isFinal(v.ev.state)) {
-        announce(v); // the server's final event came first
-      } else if (socketOpen()) {
-        // The final event normally follows within moments.
-        setTimeout(() => finishStored(v), 3000);
-      } else {
-        finishStored(v); // no socket, no events: the 201 says the file is whole
-      }
-      return true;
-    }
-    // A failure the server already reported as an event keeps its words;
-    // otherwise the HTTP answer says what went wrong.
-    if (isFinal(v.ev.state) && v.ev.state !== "done") announce(v);
-    else setLocal(v, "failed", errorText(res.status, res.data));
-    return false;
+  const res = await sendFile(v);
+  if (res.status === 409 && !u.overwrite) {
+    // The refused attempt was a transfer of its own, failed; this view
+    // now waits for the answer, and any retry is a new transfer.
+    releaseId(v);
+    v.ev.state = "conflict";
+    renderView(v);
+    await forgetRefused(v);
+    return "clash";
   }
+  u.answered = true;
+  if (res.status === -1) {
+    setLocal(v, "canceled", "");
+    return "ended";
+  }
+  if (res.status === 201) {
+    if (isFinal(v.ev.state)) {
+      announce(v); // the server's final event came first
+    } else if (socketOpen()) {
+      // The final event normally follows within moments.
+      setTimeout(() => finishStored(v), 3000);
+    } else {
+      finishStored(v); // no socket, no events: the 201 says the file is whole
+    }
+    return "stored";
+  }
+  // A failure the server already reported as an event keeps its words;
+  // otherwise the HTTP answer says what went wrong.
+  if (isFinal(v.ev.state) && v.ev.state !== "done") announce(v);
+  else setLocal(v, "failed", errorText(res.status, res.data));
+  return "ended";
+}
+
+// forgetRefused ignores the transfer the server made of a refused attempt.
+// Its events travel on the socket, apart from the 409, and may come after
+// it: unnamed, a late one would show as a failed upload of its own, or be
+// taken for the retry's. The server ended that transfer before it
+// answered, so the list it gives now has it.
+async function forgetRefused(v) {
+  const res = await request("GET", "/transfers");
+  if (!res.ok || !res.data || !Array.isArray(res.data.transfers)) return; // no session: no events either
+  const ids = res.data.transfers
+    .filter((t) => t.op === "upload" && t.path === v.ev.path && isFinal(t.state) && !v.upload.knownIds.has(String(t.id)))
+    .map((t) => String(t.id));
+  ignoreTransfers(ids);
 }
 
 // finishStored marks a stored upload done when no final event came for it.
@@ -220,22 +282,22 @@ function sendFile(v) {
 }
 
 // askReplace asks whether to replace an existing file, and offers to give
-// the same answer for the rest of this batch.
-function askReplace(v) {
-  if (replaceAll !== null) return Promise.resolve(replaceAll);
-  const dialog = document.getElementById("conflict");
-  document.getElementById("conflict-message").textContent = v.upload.rel + " already exists. Replace it?";
-  const all = document.getElementById("conflict-all");
-  all.checked = false;
-  document.getElementById("conflict-rest").hidden = !uploadQueue.some((w) => w.ev.state === "waiting");
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => {
-      const replace = dialog.returnValue === "replace"; // Escape keeps the file
-      if (all.checked) replaceAll = replace;
-      resolve(replace);
-    }, { once: true });
-    dialog.returnValue = "";
-    dialog.showModal();
-    document.getElementById("conflict-keep").focus(); // the safe choice first
+// the same answer for the other files of this batch that exist.
+async function askReplace(v) {
+  if (replaceAll !== null) return replaceAll;
+  const others = current !== null || uploadQueue.some((w) => w.ev.state === "waiting") ||
+    clashes.some((w) => w.ev.state === "conflict");
+  const { choice, checked } = await ask({
+    title: "Replace the file?",
+    message: v.upload.rel + " already exists. Replace it?",
+    choices: [
+      { value: "replace", label: "Replace", kind: "danger" },
+      { value: "keep", label: "Keep the existing file", kind: "secondary" },
+    ],
+    cancel: "keep", // the safe choice, and Escape's
+    check: others ? "Do the same for the other files that already exist" : "",
   });
+  const replace = choice === "replace";
+  if (checked) replaceAll = replace;
+  return replace;
 }
