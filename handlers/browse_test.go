@@ -110,12 +110,12 @@ func BenchmarkListing10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	es := entries(10000)
-	d := &Deps{pages: pages, Logger: slog.New(slog.DiscardHandler)}
+	v := &views{pages: pages, logger: slog.New(slog.DiscardHandler)}
 	b.Run("html", func(b *testing.B) {
 		for b.Loop() {
 			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, "name", "asc", false)
 			l.filterHidden()
-			d.renderListing(discardResponse{http.Header{}}, l)
+			v.renderListing(discardResponse{http.Header{}}, l)
 		}
 	})
 	b.Run("json", func(b *testing.B) {

@@ -38,7 +38,7 @@ func FuzzListingRows(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	d := &Deps{pages: pages, Logger: slog.New(slog.DiscardHandler)}
+	v := &views{pages: pages, logger: slog.New(slog.DiscardHandler)}
 	f.Fuzz(func(t *testing.T, name, target string, dir, readOnly bool) {
 		if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
 			return // not a name an FTP listing gives the bridge
@@ -53,7 +53,7 @@ func FuzzListingRows(f *testing.F) {
 		l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", entries, "name", "asc", true)
 		l.ReadOnly = readOnly
 		rec := httptest.NewRecorder()
-		d.renderListing(rec, l)
+		v.renderListing(rec, l)
 		doc, err := html.Parse(rec.Body)
 		if err != nil {
 			t.Fatal(err)
