@@ -137,7 +137,7 @@ func (f *files) browse(c echo.Context, t *access.Target) error {
 			return ftpFailure(t, err, "This folder")
 		}
 	}
-	l := buildListing(siteLinks{t.Site, t.Home, t.Names}, t.Path, folder.Entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l := buildListing(siteLinks{t.Site, t.Home, t.Names}, t.Path, folder.Entries, q)
 	l.Plain = t.Site.Scheme == "ftp"
 	l.FolderPerm = folder.Perm
 	if wantsJSON(r) {
@@ -177,8 +177,11 @@ func (s siteLinks) Top() string                         { return "/" }
 func (s siteLinks) Name() string                        { return s.Scheme + "://" + s.String() }
 func (s siteLinks) Home() string                        { return s.home }
 
-// buildListing sorts (folders first) and annotates the entries.
-func buildListing(site links, dir string, entries []ftppool.Entry, sortBy, order string, showHidden bool) *listing {
+// buildListing sorts (folders first) and annotates the entries, as the
+// listing's query asks: ?sort=name|size|modified, ?order=asc|desc, and
+// ?hidden=1 to show dot-files.
+func buildListing(site links, dir string, entries []ftppool.Entry, q url.Values) *listing {
+	sortBy, order, showHidden := q.Get("sort"), q.Get("order"), q.Get("hidden") == "1"
 	if sortBy != "size" && sortBy != "modified" {
 		sortBy = "name"
 	}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ func FuzzListingRows(f *testing.F) {
 			e.Type = ftppool.TypeLink
 		}
 		entries := []ftppool.Entry{{Name: "aaaa-first"}, e, {Name: "zzzz-last"}}
-		l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", entries, "name", "asc", true)
+		l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", entries, url.Values{"sort": {"name"}, "order": {"asc"}, "hidden": {"1"}})
 		l.ReadOnly = readOnly
 		rec := httptest.NewRecorder()
 		v.renderListing(rec, l)

@@ -378,7 +378,7 @@ func (f *files) browseShare(c echo.Context, t *access.Target, sh *share.Share) e
 		}
 	}
 	links := shareLinks{sh: sh, Names: t.Names}
-	l := buildListing(links, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l := buildListing(links, t.Path, entries, q)
 	for i := range l.Entries {
 		l.Entries[i].Perm = "" // what the maker's login may do is not the visitor's business
 	}
