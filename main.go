@@ -261,7 +261,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	transfers := transfer.New(mx.TransferHooks())
 	defer transfers.Close()
 	stopping := make(chan struct{})
-	h, err := handlers.New(&handlers.Deps{
+	h, err := handlers.New(handlers.Config{
 		Pool:           pool,
 		Sessions:       sessions,
 		Transfers:      transfers,

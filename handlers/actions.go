@@ -26,7 +26,7 @@ type actionsPage struct {
 // actions answers GET ?op=actions on a file or folder address: the rename
 // and delete forms its MLSD perm fact allows (perm.go), read from its
 // folder's listing.
-func (d *Deps) actions(c echo.Context, t *access.Target) error {
+func (f *files) actions(c echo.Context, t *access.Target) error {
 	r := c.Request()
 	if t.Path == "/" || t.Path == t.Home {
 		return badRequest("The site's root folder and your login folder cannot be renamed or deleted.")
@@ -43,8 +43,8 @@ func (d *Deps) actions(c echo.Context, t *access.Target) error {
 			continue
 		}
 		it := (&listing{}).item(site, dir, e)
-		d.render(c.Response(), http.StatusOK, "actions.html", actionsPage{
-			page:   d.page(r, it.Name+" in "+folderName(site, dir)),
+		f.render(c.Response(), http.StatusOK, "actions.html", actionsPage{
+			page:   f.page(r, it.Name+" in "+folderName(site, dir)),
 			Name:   it.Name,
 			Href:   it.Href,
 			Folder: site.URL(dir, true),

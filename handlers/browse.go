@@ -15,6 +15,8 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/share"
+	"github.com/ftpbridge/ftpbridge/internal/transfer"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
@@ -72,24 +74,41 @@ type item struct {
 	sortName  string
 }
 
+// files serves a site's folders and files: listing, download, upload,
+// zip, and the operations that change them (ops.go).
+type files struct {
+	*views // and its sessions, as a browser's upload starts one (tracked)
+	access *access.Resolver
+	// transfers tracks every download, upload and zip, for the
+	// transfers panel to show and cancel.
+	transfers *transfer.Tracker
+	shares    share.Store // a share's downloads count against it
+	walks     *walkSlots
+	listings  *handoff // big folders' listings, from their pages to their scripts
+
+	maxUploadBytes int64         // largest upload request body; 0 is no limit
+	ioTimeout      time.Duration // longest silence accepted from an uploading client
+	zip            ZipLimits
+}
+
 // browseOrDownload serves folders (URL ends in "/") and files.
-func browseOrDownload(d *Deps) echo.HandlerFunc {
+func browseOrDownload(f *files) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, err := d.Access.Resolve(c.Request())
+		t, err := f.access.Resolve(c.Request())
 		if err != nil {
 			return err
 		}
 		switch {
 		case c.QueryParam("op") == "actions":
-			return d.actions(c, t)
+			return f.actions(c, t)
 		case !t.Dir:
-			return d.download(c, t)
+			return f.download(c, t)
 		case c.QueryParam("op") == "count":
-			return offerParent(t, d.count(c, t))
+			return offerParent(t, f.count(c, t))
 		case c.QueryParam("format") == "zip":
-			return offerParent(t, d.zipFolder(c, t))
+			return offerParent(t, f.zipFolder(c, t))
 		}
-		return offerParent(t, d.browse(c, t))
+		return offerParent(t, f.browse(c, t))
 	}
 }
 
@@ -104,13 +123,13 @@ func offerParent(t *access.Target, err error) error {
 	return err
 }
 
-func (d *Deps) browse(c echo.Context, t *access.Target) error {
+func (f *files) browse(c echo.Context, t *access.Target) error {
 	r := c.Request()
 	q := r.URL.Query()
 	// A big folder's page hands its listing on to its script (handoff.go).
 	folder, ok := ftppool.Folder{}, false
 	if tok := q.Get("listing"); tok != "" && wantsJSON(r) {
-		folder, ok = d.listings.take(tok, handoffKey(t))
+		folder, ok = f.listings.take(tok, handoffKey(t))
 	}
 	if !ok {
 		var err error
@@ -118,7 +137,7 @@ func (d *Deps) browse(c echo.Context, t *access.Target) error {
 			return ftpFailure(t, err, "This folder")
 		}
 	}
-	l := buildListing(siteLinks{t.Site, t.Home, t.Names}, t.Path, folder.Entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l := buildListing(siteLinks{t.Site, t.Home, t.Names}, t.Path, folder.Entries, q)
 	l.Plain = t.Site.Scheme == "ftp"
 	l.FolderPerm = folder.Perm
 	if wantsJSON(r) {
@@ -128,10 +147,10 @@ func (d *Deps) browse(c echo.Context, t *access.Target) error {
 	l.filterHidden()
 	l.firstRows(q.Get("all") == "1", t.URL(t.Path, true))
 	if l.Total > 0 {
-		l.Listing = d.listings.put(handoffKey(t), folder)
+		l.Listing = f.listings.put(handoffKey(t), folder)
 	}
-	l.page = d.page(r, l.Path+" on "+l.SiteName)
-	d.renderListing(c.Response(), l)
+	l.page = f.page(r, l.Path+" on "+l.SiteName)
+	f.renderListing(c.Response(), l)
 	return nil
 }
 
@@ -158,8 +177,11 @@ func (s siteLinks) Top() string                         { return "/" }
 func (s siteLinks) Name() string                        { return s.Scheme + "://" + s.String() }
 func (s siteLinks) Home() string                        { return s.home }
 
-// buildListing sorts (folders first) and annotates the entries.
-func buildListing(site links, dir string, entries []ftppool.Entry, sortBy, order string, showHidden bool) *listing {
+// buildListing sorts (folders first) and annotates the entries, as the
+// listing's query asks: ?sort=name|size|modified, ?order=asc|desc, and
+// ?hidden=1 to show dot-files.
+func buildListing(site links, dir string, entries []ftppool.Entry, q url.Values) *listing {
+	sortBy, order, showHidden := q.Get("sort"), q.Get("order"), q.Get("hidden") == "1"
 	if sortBy != "size" && sortBy != "modified" {
 		sortBy = "name"
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestBuildListing(t *testing.T) {
 		{Name: "dir", Type: ftppool.TypeDir, Size: -1},
 		{Name: ".dot", Size: 1},
 		{Name: "A.txt", Size: 50},
-	}, "size", "desc", false)
+	}, url.Values{"sort": {"size"}, "order": {"desc"}})
 	var names []string
 	for _, e := range l.Entries {
 		names = append(names, e.Name)
@@ -74,7 +75,7 @@ func TestListingBelowAndAboveHome(t *testing.T) {
 		{"/srv", []string{"/ftp/ftp.example.org/%2Fsrv/inbox/", "/ftp/ftp.example.org/%2Fsrv/notes.txt"},
 			[]string{"/ftp/ftp.example.org/%2F/", "/ftp/ftp.example.org/%2Fsrv/"}, -1, "/ftp/ftp.example.org/%2F/"},
 	} {
-		l := buildListing(sl, tc.dir, entries, "name", "asc", true)
+		l := buildListing(sl, tc.dir, entries, url.Values{"sort": {"name"}, "order": {"asc"}, "hidden": {"1"}})
 		if l.Path != tc.dir+"/" || l.Home != "/home/alice/" || l.Parent != tc.parent {
 			t.Errorf("%s: path %q home %q parent %q", tc.dir, l.Path, l.Home, l.Parent)
 		}
@@ -110,17 +111,17 @@ func BenchmarkListing10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	es := entries(10000)
-	d := &Deps{pages: pages, Logger: slog.New(slog.DiscardHandler)}
+	v := &views{pages: pages, logger: slog.New(slog.DiscardHandler)}
 	b.Run("html", func(b *testing.B) {
 		for b.Loop() {
-			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, "name", "asc", false)
+			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, url.Values{"sort": {"name"}, "order": {"asc"}})
 			l.filterHidden()
-			d.renderListing(discardResponse{http.Header{}}, l)
+			v.renderListing(discardResponse{http.Header{}}, l)
 		}
 	})
 	b.Run("json", func(b *testing.B) {
 		for b.Loop() {
-			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, "name", "asc", false)
+			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, url.Values{"sort": {"name"}, "order": {"asc"}})
 			if err := json.NewEncoder(io.Discard).Encode(l); err != nil {
 				b.Fatal(err)
 			}

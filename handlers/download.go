@@ -24,10 +24,10 @@ var previewable = map[string]bool{
 // download streams a file. Range, If-Range, ETag, Last-Modified and the
 // conditional requests are left to http.ServeContent over a File that
 // turns seeks into REST; HEAD and 304 never open a data connection.
-func (d *Deps) download(c echo.Context, t *access.Target) error {
+func (f *files) download(c echo.Context, t *access.Target) error {
 	r := c.Request()
-	x := d.tracked(c, "download", t, t.Path)
-	f, err := t.Handle.Open(x.Context(), t.Path)
+	x := f.tracked(c, "download", t, t.Path)
+	file, err := t.Handle.Open(x.Context(), t.Path)
 	if err != nil {
 		x.End(nil, nil) // no transfer: only its context to release
 		switch {
@@ -38,7 +38,7 @@ func (d *Deps) download(c echo.Context, t *access.Target) error {
 		}
 		return ftpFailure(t, err, "The file")
 	}
-	defer f.Close()
+	defer file.Close()
 
 	name := path.Base(t.Path)
 	h := c.Response().Header()
@@ -58,14 +58,14 @@ func (d *Deps) download(c echo.Context, t *access.Target) error {
 	h.Set("Content-Security-Policy", fileCSP)
 	h.Set("Cache-Control", "private, no-cache")
 	etag := ""
-	if f.Size >= 0 && !f.ModTime.IsZero() {
+	if file.Size >= 0 && !file.ModTime.IsZero() {
 		// Size and time together change whenever the content does, for
 		// all practical purposes; either alone does not.
-		etag = fmt.Sprintf(`"%x-%x"`, f.ModTime.Unix(), f.Size)
+		etag = fmt.Sprintf(`"%x-%x"`, file.ModTime.Unix(), file.Size)
 		h.Set("ETag", etag)
 	}
 	if t.Share != nil {
-		if err := d.countShareFile(r, t.Share, t.Path, etag); err != nil {
+		if err := countShareFile(f.shares, r, t.Share, t.Path, etag); err != nil {
 			x.End(nil, nil)
 			return err
 		}
@@ -75,26 +75,26 @@ func (d *Deps) download(c echo.Context, t *access.Target) error {
 	// refusal (no read permission) is still a proper error page.
 	if r.Method == http.MethodGet && r.Header.Get("Range") == "" &&
 		r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == "" {
-		if err := f.Start(); err != nil {
+		if err := file.Start(); err != nil {
 			return ftpFailure(t, err, "The file")
 		}
 	}
 	w := newMeteredResponse(c, x)
 	var copyErr error
 	switch {
-	case f.Size >= 0:
-		http.ServeContent(w, r, "", f.ModTime, f)
+	case file.Size >= 0:
+		http.ServeContent(w, r, "", file.ModTime, file)
 	case r.Method == http.MethodHead:
 		w.WriteHeader(http.StatusOK)
 	default:
 		// The server will not say the size: stream without ranges.
 		w.WriteHeader(http.StatusOK)
-		_, copyErr = io.Copy(w, f)
+		_, copyErr = io.Copy(w, file)
 	}
 	// The file gives its connection back before the transfer's context
 	// ends: ending it cuts the data connection (that is how a cancel
 	// works), which would cost the control connection too.
-	f.Close()
+	file.Close()
 	w.finish(copyErr)
 	return copyErr
 }

@@ -168,20 +168,20 @@ func rootCause(err error) error {
 }
 
 // handleError is echo's error handler: every error ends here.
-func (d *Deps) handleError(err error, c echo.Context) {
+func (v *views) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
-		d.Logger.Warn("error after the response started", "path", loggedPath(c.Request()), "err", err)
+		v.logger.Warn("error after the response started", "path", loggedPath(c.Request()), "err", err)
 		return
 	}
 	if nl, ok := errors.AsType[*access.NeedLoginError](err); ok {
-		d.askLogin(c, nl)
+		v.askLogin(c, nl)
 		return
 	}
 	he := httpErrorOf(err)
 	if he.Status >= 500 {
-		d.Logger.Warn("request failed", "path", loggedPath(c.Request()), "status", he.Status, "err", he)
+		v.logger.Warn("request failed", "path", loggedPath(c.Request()), "status", he.Status, "err", he)
 	}
-	d.renderError(c.Response(), c.Request(), he)
+	v.renderError(c.Response(), c.Request(), he)
 }
 
 // httpErrorOf is the status and words a person sees for err.
@@ -223,7 +223,7 @@ func ftpFailure(t *access.Target, err error, what string) error {
 // askLogin answers a request that lacks a login, or whose login the server
 // refused: a browser gets the connect form, filled in to come back here,
 // and a script a Basic challenge; both 401.
-func (d *Deps) askLogin(c echo.Context, nl *access.NeedLoginError) {
+func (v *views) askLogin(c echo.Context, nl *access.NeedLoginError) {
 	r := c.Request()
 	reason := ""
 	if nl.Err != nil {
@@ -232,7 +232,7 @@ func (d *Deps) askLogin(c echo.Context, nl *access.NeedLoginError) {
 	site := nl.Site
 	if wantsHTML(r) {
 		form := connectForm{Scheme: site.Scheme, Host: site.Host, Port: site.Port, User: site.User, Next: r.URL.RequestURI()}
-		d.renderHome(c, http.StatusUnauthorized, form, reason)
+		v.renderHome(c, http.StatusUnauthorized, form, reason)
 		return
 	}
 	c.Response().Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="FTP %s", charset="UTF-8"`, strings.ReplaceAll(site.String(), `"`, "")))
@@ -240,7 +240,7 @@ func (d *Deps) askLogin(c echo.Context, nl *access.NeedLoginError) {
 	if reason != "" {
 		msg = reason
 	}
-	d.renderError(c.Response(), r, &httpError{Status: http.StatusUnauthorized, Msg: msg})
+	v.renderError(c.Response(), r, &httpError{Status: http.StatusUnauthorized, Msg: msg})
 }
 
 type errorPage struct {
@@ -254,7 +254,7 @@ type errorPage struct {
 
 // renderError writes an error as a page for browsers and as
 // {"error": "..."} for everyone else.
-func (d *Deps) renderError(w http.ResponseWriter, r *http.Request, he *httpError) {
+func (v *views) renderError(w http.ResponseWriter, r *http.Request, he *httpError) {
 	if he.Status == http.StatusServiceUnavailable || he.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", retryAfter(he))
 	}
@@ -265,9 +265,9 @@ func (d *Deps) renderError(w http.ResponseWriter, r *http.Request, he *httpError
 		}
 		p := page{Title: title}
 		if !he.bare {
-			p = d.page(r, title)
+			p = v.page(r, title)
 		}
-		d.render(w, he.Status, "error.html", errorPage{page: p, Status: he.Status, Title: title, Msg: he.Msg, Link: he.link, LinkText: he.linkText})
+		v.render(w, he.Status, "error.html", errorPage{page: p, Status: he.Status, Title: title, Msg: he.Msg, Link: he.link, LinkText: he.linkText})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -1,5 +1,12 @@
 // Package handlers is the bridge's HTTP layer: routes.go lists every URL,
 // one file per resource, and errors.go maps FTP failures to HTTP statuses.
+//
+// Each resource's handlers are made from one small struct that holds what
+// they use, built by New: views (the pages, which every resource that
+// shows one embeds), files (a site's folders and files), sharing (share
+// links), connections (logging in and out of sites) and live (the
+// transfers panel and its socket). What a handler can reach is what its
+// struct holds, no more.
 package handlers
 
 import (
@@ -19,8 +26,9 @@ import (
 	"github.com/ftpbridge/ftpbridge/templates"
 )
 
-// Deps is everything the handlers need, built once by run().
-type Deps struct {
+// Config is everything the handlers are given, built once by run(). New
+// only reads it: what the handlers keep is in their own structs.
+type Config struct {
 	Pool      *ftppool.Pool
 	Sessions  *session.Store
 	Transfers *transfer.Tracker
@@ -44,31 +52,48 @@ type Deps struct {
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}
+}
+
+// views makes the pages: every resource that shows one embeds it.
+type views struct {
 	pages    *template.Template
-	guesses  *access.Tries // share password tries, per share and client
-	walks    *walkSlots    // walks running, per client
-	hashing  chan struct{} // bcrypt checks running: a few at a time
-
-	// shareMakers counts the shares each client made this minute; nil
-	// when not limited.
-	shareMakers *access.Tries
-
-	listings handoff // big folders' listings, from their pages to their scripts
+	sessions *session.Store // the page header lists the session's connected sites
+	logger   *slog.Logger
+	demoSite string
 }
 
 // New builds the bridge's http.Handler.
-func New(d *Deps) (http.Handler, error) {
+func New(cfg Config) (http.Handler, error) {
 	pages, err := templates.Parse()
 	if err != nil {
 		return nil, err
 	}
-	d.pages = pages
-	d.guesses = access.NewTries(5, time.Minute)
-	d.walks = newWalkSlots(d.WalksPerClient)
-	if d.Shares.PerMinute > 0 {
-		d.shareMakers = access.NewTries(d.Shares.PerMinute, time.Minute)
+	v := &views{pages: pages, sessions: cfg.Sessions, logger: cfg.Logger, demoSite: cfg.DemoSite}
+	f := &files{
+		views:          v,
+		access:         cfg.Access,
+		transfers:      cfg.Transfers,
+		shares:         cfg.Shares.Store,
+		walks:          newWalkSlots(cfg.WalksPerClient),
+		listings:       &handoff{},
+		maxUploadBytes: cfg.MaxUploadBytes,
+		ioTimeout:      cfg.IOTimeout,
+		zip:            cfg.ZipLimits,
 	}
-	d.hashing = make(chan struct{}, 2)
+	sg := &sharing{
+		views:   v,
+		files:   f,
+		cfg:     cfg.Shares,
+		access:  cfg.Access,
+		hosts:   cfg.Hosts,
+		guesses: access.NewTries(5, time.Minute),
+		hashing: make(chan struct{}, 2),
+	}
+	if cfg.Shares.PerMinute > 0 {
+		sg.makers = access.NewTries(cfg.Shares.PerMinute, time.Minute)
+	}
+	h := &connections{views: v, pool: cfg.Pool}
+	l := &live{sessions: cfg.Sessions, transfers: cfg.Transfers, maxSockets: cfg.MaxSocketsPerSession, stopping: cfg.Stopping}
 
 	// govulncheck reports two echo advisories against the whole module,
 	// with no fixed version yet; neither reaches the bridge:
@@ -77,9 +102,9 @@ func New(d *Deps) (http.Handler, error) {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	e.HTTPErrorHandler = d.handleError
-	e.Use(d.withClientIP, d.logRequests, securityHeaders, d.checkHost, refuseCrossSite(http.NewCrossOriginProtection()))
-	addRoutes(e, d)
+	e.HTTPErrorHandler = v.handleError
+	e.Use(withClientIP(cfg.Access.Proxies), logRequests(cfg.Logger), securityHeaders, checkHost(cfg.Hosts), refuseCrossSite(http.NewCrossOriginProtection()))
+	addRoutes(e, h, l, f, sg)
 	return e, nil
 }
 
@@ -117,12 +142,12 @@ func wantsJSON(r *http.Request) bool {
 }
 
 // render writes a page.
-func (d *Deps) render(w http.ResponseWriter, status int, name string, data any) {
+func (v *views) render(w http.ResponseWriter, status int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	if err := d.pages.ExecuteTemplate(w, name, data); err != nil {
-		d.Logger.Error("render page", "page", name, "err", err)
+	if err := v.pages.ExecuteTemplate(w, name, data); err != nil {
+		v.logger.Error("render page", "page", name, "err", err)
 	}
 }
 

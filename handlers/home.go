@@ -28,9 +28,9 @@ type connectedSite struct {
 	Href string
 }
 
-func (d *Deps) page(r *http.Request, title string) page {
-	p := page{Title: title, DemoSite: d.DemoSite}
-	if s := d.Sessions.Get(r); s != nil {
+func (v *views) page(r *http.Request, title string) page {
+	p := page{Title: title, DemoSite: v.demoSite}
+	if s := v.sessions.Get(r); s != nil {
 		for _, key := range s.Sites() {
 			site, err := access.ParseSiteKey(key)
 			if err != nil {
@@ -74,23 +74,30 @@ type homePage struct {
 	Encodings []encodingChoice
 }
 
-func (d *Deps) renderHome(c echo.Context, status int, form connectForm, msg string) {
+func (v *views) renderHome(c echo.Context, status int, form connectForm, msg string) {
 	if form.Scheme == "" {
 		form.Scheme = "ftpes"
 	}
-	d.render(c.Response(), status, "home.html", homePage{page: d.page(c.Request(), "Connect"), Form: form, Error: msg, Encodings: legacyEncodings})
+	v.render(c.Response(), status, "home.html", homePage{page: v.page(c.Request(), "Connect"), Form: form, Error: msg, Encodings: legacyEncodings})
 }
 
-func home(d *Deps) echo.HandlerFunc {
+// connections logs browsers in to FTP sites and out again: the home page's
+// connect form, the paste-a-URL box and the disconnect buttons.
+type connections struct {
+	*views // and its sessions, which keep the logins
+	pool   *ftppool.Pool
+}
+
+func home(h *connections) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		d.renderHome(c, http.StatusOK, connectForm{}, "")
+		h.renderHome(c, http.StatusOK, connectForm{}, "")
 		return nil
 	}
 }
 
 // connect logs in with the form's credentials, keeps them in the session
 // and goes to the listing. A failure shows the form again with the reason.
-func connect(d *Deps) echo.HandlerFunc {
+func connect(h *connections) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		form := connectForm{
 			Scheme:   c.FormValue("scheme"),
@@ -103,7 +110,7 @@ func connect(d *Deps) echo.HandlerFunc {
 		if p := strings.TrimSpace(c.FormValue("port")); p != "" {
 			n, err := strconv.Atoi(p)
 			if err != nil || n < 1 || n > 65535 {
-				return d.formError(c, form, badRequest("The port must be a number from 1 to 65535."))
+				return h.formError(c, form, badRequest("The port must be a number from 1 to 65535."))
 			}
 			form.Port = n
 		}
@@ -111,25 +118,25 @@ func connect(d *Deps) echo.HandlerFunc {
 		if c.FormValue("anonymous") != "" {
 			form.User, password = "", ""
 		}
-		return d.login(c, form, password)
+		return h.login(c, form, password)
 	}
 }
 
-func (d *Deps) formError(c echo.Context, form connectForm, he *httpError) error {
+func (h *connections) formError(c echo.Context, form connectForm, he *httpError) error {
 	if !wantsHTML(c.Request()) {
 		return he
 	}
-	d.renderHome(c, he.Status, form, he.Msg)
+	h.renderHome(c, he.Status, form, he.Msg)
 	return nil
 }
 
 // login checks the credentials against the server and stores them.
-func (d *Deps) login(c echo.Context, form connectForm, password string) error {
+func (h *connections) login(c echo.Context, form connectForm, password string) error {
 	if urlpath.HasControl(form.User) || urlpath.HasControl(password) || urlpath.HasControl(form.Host) {
-		return d.formError(c, form, badRequest("The host, user name or password %v.", urlpath.ErrControl))
+		return h.formError(c, form, badRequest("The host, user name or password %v.", urlpath.ErrControl))
 	}
 	if !urlpath.ValidScheme(form.Scheme) {
-		return d.formError(c, form, badRequest("Choose the connection's security: plain FTP, FTPS explicit or FTPS implicit."))
+		return h.formError(c, form, badRequest("Choose the connection's security: plain FTP, FTPS explicit or FTPS implicit."))
 	}
 	if form.Port == 0 {
 		form.Port = urlpath.DefaultPort(form.Scheme)
@@ -144,19 +151,19 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 	}
 	site, err := urlpath.ParseSite(form.Scheme, rawSite)
 	if err != nil {
-		return d.formError(c, form, badRequest("The host is not valid: %v.", err))
+		return h.formError(c, form, badRequest("The host is not valid: %v.", err))
 	}
 	n, err := access.NamesFor(form.Encoding)
 	if err != nil {
-		return d.formError(c, form, httpErrorOf(err))
+		return h.formError(c, form, httpErrorOf(err))
 	}
-	sess, err := d.Sessions.Renew(c.Response(), c.Request())
+	sess, err := h.sessions.Renew(c.Response(), c.Request())
 	if err != nil {
 		return err
 	}
 	mode, err := access.ParseMode(form.Mode)
 	if err != nil {
-		return d.formError(c, form, httpErrorOf(err))
+		return h.formError(c, form, httpErrorOf(err))
 	}
 	ep := access.Endpoint(site, n, mode)
 	owner, login := sess.Owner, ftppool.Login{User: site.User, Password: password}
@@ -164,10 +171,10 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 		owner, login = "", access.AnonymousLogin(site)
 	} else if old, ok := sess.Password(access.SiteKey(site)); ok && old != password {
 		// Connections logged in with the old password must not serve the new one.
-		d.Pool.Forget(owner, ep, site.User)
+		h.pool.Forget(owner, ep, site.User)
 	}
-	if err := d.Pool.Handle(owner, ep, login).Check(c.Request().Context()); err != nil {
-		return d.formError(c, form, ftpError(err, "The site"))
+	if err := h.pool.Handle(owner, ep, login).Check(c.Request().Context()); err != nil {
+		return h.formError(c, form, ftpError(err, "The site"))
 	}
 	if err := sess.SetLogin(c.Request().Context(), access.SiteKey(site), session.Login{Password: password, Encoding: n.Name(), Mode: mode.String()}); err != nil {
 		return err
@@ -181,14 +188,14 @@ func (d *Deps) login(c echo.Context, form connectForm, password string) error {
 
 // disconnect forgets one site's login (form field "site") or all of them,
 // and closes the matching FTP connections.
-func disconnect(d *Deps) echo.HandlerFunc {
+func disconnect(h *connections) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		key := c.FormValue("site")
-		sess := d.Sessions.Get(c.Request())
+		sess := h.sessions.Get(c.Request())
 		switch {
 		case sess == nil:
 		case key == "":
-			if err := d.Sessions.Destroy(c.Response(), c.Request()); err != nil {
+			if err := h.sessions.Destroy(c.Response(), c.Request()); err != nil {
 				return err
 			}
 		default:
@@ -198,7 +205,7 @@ func disconnect(d *Deps) echo.HandlerFunc {
 			}
 			for _, k := range gone {
 				if site, err := access.ParseSiteKey(k); err == nil && !site.Anonymous() {
-					d.Pool.Forget(sess.Owner, access.Endpoint(site, access.Names{}, ftppool.Auto), site.User)
+					h.pool.Forget(sess.Owner, access.Endpoint(site, access.Names{}, ftppool.Auto), site.User)
 				}
 			}
 		}
@@ -212,7 +219,7 @@ func disconnect(d *Deps) echo.HandlerFunc {
 // openURL goes from a pasted ftp:// URL to its bridge page. It is a POST
 // so that a password pasted in the URL travels in the body, never in a
 // logged query string; such a URL logs in like the connect form.
-func openURL(d *Deps) echo.HandlerFunc {
+func openURL(h *connections) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		raw := strings.TrimSpace(c.FormValue("url"))
 		u, err := url.Parse(raw)
@@ -220,13 +227,13 @@ func openURL(d *Deps) echo.HandlerFunc {
 			err = errors.New("no host")
 		}
 		if err != nil || !urlpath.ValidScheme(u.Scheme) {
-			return d.formError(c, connectForm{}, badRequest("Paste an address such as ftp://ftp.example.org/pub/ (ftp, ftpes or ftps)."))
+			return h.formError(c, connectForm{}, badRequest("Paste an address such as ftp://ftp.example.org/pub/ (ftp, ftpes or ftps)."))
 		}
 		// The URL's path is relative to the login folder, or absolute after
 		// an encoded slash, exactly as a bridge address's is.
 		p, dir, err := urlpath.DecodeSitePath(strings.TrimPrefix(u.EscapedPath(), "/"))
 		if err != nil {
-			return d.formError(c, connectForm{}, badRequest("The path in this address is not valid: %v.", err))
+			return h.formError(c, connectForm{}, badRequest("The path in this address is not valid: %v.", err))
 		}
 		hostport := u.Host
 		if u.User != nil {
@@ -234,11 +241,11 @@ func openURL(d *Deps) echo.HandlerFunc {
 		}
 		site, err := urlpath.ParseSite(u.Scheme, hostport)
 		if err != nil {
-			return d.formError(c, connectForm{}, badRequest("The site in this address is not valid: %v.", err))
+			return h.formError(c, connectForm{}, badRequest("The site in this address is not valid: %v.", err))
 		}
 		if pw, ok := u.User.Password(); ok {
 			form := connectForm{Scheme: site.Scheme, Host: site.Host, Port: site.Port, User: site.User, Next: site.PathURL(p, dir)}
-			return d.login(c, form, pw)
+			return h.login(c, form, pw)
 		}
 		return c.Redirect(http.StatusSeeOther, site.PathURL(p, dir))
 	}

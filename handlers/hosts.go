@@ -75,12 +75,14 @@ func isIP(s string) bool {
 // checkHost answers 421 to a request for a name the bridge does not
 // answer to, before anything else looks at it: no session, no FTP
 // connection, no share.
-func (d *Deps) checkHost(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if !d.Hosts.Allows(c.Request().Host) {
-			return &httpError{Status: http.StatusMisdirectedRequest, bare: true,
-				Msg: "This bridge does not answer to the address in this request (its Host is not one of the names the operator set with -hosts). Open the bridge at its own address."}
+func checkHost(hosts *HostNames) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !hosts.Allows(c.Request().Host) {
+				return &httpError{Status: http.StatusMisdirectedRequest, bare: true,
+					Msg: "This bridge does not answer to the address in this request (its Host is not one of the names the operator set with -hosts). Open the bridge at its own address."}
+			}
+			return next(c)
 		}
-		return next(c)
 	}
 }

@@ -13,10 +13,12 @@ import (
 
 // withClientIP puts the client's address in the request's context, for
 // the login gate.
-func (d *Deps) withClientIP(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		c.SetRequest(d.Access.WithClientIP(c.Request()))
-		return next(c)
+func withClientIP(proxies access.Proxies) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.SetRequest(proxies.WithClientIP(c.Request()))
+			return next(c)
+		}
 	}
 }
 
@@ -38,9 +40,6 @@ func newWalkSlots(max int) *walkSlots {
 // take counts a walk of client, or says no when client runs max already.
 // release ends it.
 func (s *walkSlots) take(client string) (release func(), ok bool) {
-	if s == nil { // Deps built without New, as unit tests do
-		return func() {}, true
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.max > 0 && s.byClient[client] >= s.max {
@@ -65,11 +64,11 @@ const walkRetry = 10 * time.Second
 
 // startWalk takes one of the client's walk slots for a request that walks a
 // folder tree; 429 when they are all in use.
-func (d *Deps) startWalk(c echo.Context) (release func(), err error) {
-	release, ok := d.walks.take(access.ClientKey(d.Access.ClientIP(c.Request())))
+func (f *files) startWalk(c echo.Context) (release func(), err error) {
+	release, ok := f.walks.take(access.ClientKey(f.access.ClientIP(c.Request())))
 	if !ok {
 		return nil, &httpError{Status: http.StatusTooManyRequests, retryAfter: walkRetry,
-			Msg: fmt.Sprintf("You have %d requests going through folder trees (counts, zips, deletes of folders) running already, the most the bridge runs at once for one client. Try again when one has finished.", d.walks.max)}
+			Msg: fmt.Sprintf("You have %d requests going through folder trees (counts, zips, deletes of folders) running already, the most the bridge runs at once for one client. Try again when one has finished.", f.walks.max)}
 	}
 	return release, nil
 }

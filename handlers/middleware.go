@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -45,24 +46,26 @@ func loggedPath(r *http.Request) string {
 
 // logRequests writes one slog line per request, without query strings
 // (they may hold form data) or any header that carries credentials.
-func (d *Deps) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		if err != nil {
-			c.Error(err)
+func logRequests(logger *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			r := c.Request()
+			logger.Info("request",
+				"method", r.Method,
+				"path", loggedPath(r),
+				"status", c.Response().Status,
+				"bytes", c.Response().Size,
+				"ms", time.Since(start).Milliseconds(),
+				"remote", r.RemoteAddr,
+				"basic_auth", strings.HasPrefix(r.Header.Get("Authorization"), "Basic "),
+			)
+			return nil
 		}
-		r := c.Request()
-		d.Logger.Info("request",
-			"method", r.Method,
-			"path", loggedPath(r),
-			"status", c.Response().Status,
-			"bytes", c.Response().Size,
-			"ms", time.Since(start).Milliseconds(),
-			"remote", r.RemoteAddr,
-			"basic_auth", strings.HasPrefix(r.Header.Get("Authorization"), "Basic "),
-		)
-		return nil
 	}
 }
 
@@ -72,10 +75,10 @@ func healthz() echo.HandlerFunc {
 
 // readyz fails once shutdown has begun, so a load balancer stops sending
 // new requests while running transfers finish.
-func readyz(d *Deps) echo.HandlerFunc {
+func readyz(stopping <-chan struct{}) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		select {
-		case <-d.Stopping:
+		case <-stopping:
 			return c.String(http.StatusServiceUnavailable, "shutting down\n")
 		default:
 			return c.String(http.StatusOK, "ready\n")

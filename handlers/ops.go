@@ -15,24 +15,25 @@ import (
 )
 
 // post answers POST on a site address: the operation named by ?op=, or
-// else a multipart upload into the folder.
-func post(d *Deps) echo.HandlerFunc {
+// else a multipart upload into the folder. ?op=share makes a share link,
+// so it is sharing's; the rest work on the site's files.
+func post(f *files, sg *sharing) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, err := d.Access.Resolve(c.Request())
+		t, err := f.access.Resolve(c.Request())
 		if err != nil {
 			return err
 		}
 		switch op := c.QueryParam("op"); op {
 		case "":
-			return d.uploadForm(c, t)
+			return f.uploadForm(c, t)
 		case "mkdir":
-			return d.mkdir(c, t)
+			return mkdir(c, t)
 		case "rename":
-			return d.rename(c, t)
+			return rename(c, t)
 		case "delete":
-			return d.remove(c, t)
+			return f.remove(c, t)
 		case "share":
-			return d.createShare(c, t)
+			return sg.createShare(c, t)
 		default:
 			return badRequest("There is no operation %q: use mkdir, rename, delete or share.", op)
 		}
@@ -40,13 +41,13 @@ func post(d *Deps) echo.HandlerFunc {
 }
 
 // deleteItem answers DELETE, the same as POST ?op=delete.
-func deleteItem(d *Deps) echo.HandlerFunc {
+func deleteItem(f *files) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, err := d.Access.Resolve(c.Request())
+		t, err := f.access.Resolve(c.Request())
 		if err != nil {
 			return err
 		}
-		return d.remove(c, t)
+		return f.remove(c, t)
 	}
 }
 
@@ -65,7 +66,7 @@ func opForm(c echo.Context) (url.Values, error) {
 }
 
 // mkdir makes a folder named by the form's "name" in the folder addressed.
-func (d *Deps) mkdir(c echo.Context, t *access.Target) error {
+func mkdir(c echo.Context, t *access.Target) error {
 	form, err := opForm(c)
 	if err != nil {
 		return err
@@ -84,12 +85,12 @@ func (d *Deps) mkdir(c echo.Context, t *access.Target) error {
 	if err := t.Handle.Mkdir(c.Request().Context(), p); err != nil {
 		return ftpFailure(t, err, t.Quote(p))
 	}
-	return d.opDone(c, t, http.StatusCreated, map[string]any{"path": t.Show(p) + "/", "href": t.URL(p, true)})
+	return opDone(c, t, http.StatusCreated, map[string]any{"path": t.Show(p) + "/", "href": t.URL(p, true)})
 }
 
 // rename moves the item addressed to the form's "to": a path from the
 // site's root when it starts with "/", else from the item's folder.
-func (d *Deps) rename(c echo.Context, t *access.Target) error {
+func rename(c echo.Context, t *access.Target) error {
 	form, err := opForm(c)
 	if err != nil {
 		return err
@@ -111,7 +112,7 @@ func (d *Deps) rename(c echo.Context, t *access.Target) error {
 	if t.Dir {
 		shown += "/"
 	}
-	return d.opDone(c, t, http.StatusOK, map[string]any{"path": shown, "href": t.URL(to, t.Dir)})
+	return opDone(c, t, http.StatusOK, map[string]any{"path": shown, "href": t.URL(to, t.Dir)})
 }
 
 // renameTarget resolves a rename's "to". "." and ".." are allowed, to move
@@ -142,7 +143,7 @@ func renameTarget(from, to string) (string, error) {
 
 // remove deletes the item addressed: a file, an empty folder, or a folder
 // and everything in it with recursive=1.
-func (d *Deps) remove(c echo.Context, t *access.Target) error {
+func (f *files) remove(c echo.Context, t *access.Target) error {
 	form, err := opForm(c)
 	if err != nil {
 		return err
@@ -152,7 +153,7 @@ func (d *Deps) remove(c echo.Context, t *access.Target) error {
 	}
 	recursive := form.Get("recursive") == "1"
 	if recursive {
-		release, err := d.startWalk(c)
+		release, err := f.startWalk(c)
 		if err != nil {
 			return err
 		}
@@ -169,13 +170,13 @@ func (d *Deps) remove(c echo.Context, t *access.Target) error {
 	if err != nil {
 		return ftpFailure(t, err, t.Quote(t.Path))
 	}
-	return d.opDone(c, t, http.StatusOK, map[string]any{"deleted": n})
+	return opDone(c, t, http.StatusOK, map[string]any{"deleted": n})
 }
 
 // count answers GET ?op=count on a folder: what deleting it would remove,
 // so the page can say so before asking.
-func (d *Deps) count(c echo.Context, t *access.Target) error {
-	release, err := d.startWalk(c)
+func (f *files) count(c echo.Context, t *access.Target) error {
+	release, err := f.startWalk(c)
 	if err != nil {
 		return err
 	}
@@ -191,7 +192,7 @@ func (d *Deps) count(c echo.Context, t *access.Target) error {
 // opDone answers a finished operation: JSON for scripts and the page's
 // own requests, and for a plain HTML form a redirect to the folder the
 // person was looking at.
-func (d *Deps) opDone(c echo.Context, t *access.Target, status int, body map[string]any) error {
+func opDone(c echo.Context, t *access.Target, status int, body map[string]any) error {
 	if wantsHTML(c.Request()) {
 		folder := t.Path
 		if !t.Dir {

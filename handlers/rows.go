@@ -9,21 +9,21 @@ import (
 
 // renderListing writes a folder's page: html/template makes the page
 // around the table's rows, and writeRows the rows.
-func (d *Deps) renderListing(w http.ResponseWriter, l *listing) {
+func (v *views) renderListing(w http.ResponseWriter, l *listing) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
-	err := d.pages.ExecuteTemplate(bw, "listing-top", l)
+	err := v.pages.ExecuteTemplate(bw, "listing-top", l)
 	if err == nil {
 		writeRows(bw, l)
-		err = d.pages.ExecuteTemplate(bw, "listing-bottom", l)
+		err = v.pages.ExecuteTemplate(bw, "listing-bottom", l)
 	}
 	if err == nil {
 		err = bw.Flush()
 	}
 	if err != nil {
-		d.Logger.Error("render page", "page", "listing", "err", err)
+		v.logger.Error("render page", "page", "listing", "err", err)
 	}
 }
 

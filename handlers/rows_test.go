@@ -3,6 +3,7 @@ package handlers
 import (
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -38,7 +39,7 @@ func FuzzListingRows(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	d := &Deps{pages: pages, Logger: slog.New(slog.DiscardHandler)}
+	v := &views{pages: pages, logger: slog.New(slog.DiscardHandler)}
 	f.Fuzz(func(t *testing.T, name, target string, dir, readOnly bool) {
 		if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
 			return // not a name an FTP listing gives the bridge
@@ -50,10 +51,10 @@ func FuzzListingRows(f *testing.F) {
 			e.Type = ftppool.TypeLink
 		}
 		entries := []ftppool.Entry{{Name: "aaaa-first"}, e, {Name: "zzzz-last"}}
-		l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", entries, "name", "asc", true)
+		l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", entries, url.Values{"sort": {"name"}, "order": {"asc"}, "hidden": {"1"}})
 		l.ReadOnly = readOnly
 		rec := httptest.NewRecorder()
-		d.renderListing(rec, l)
+		v.renderListing(rec, l)
 		doc, err := html.Parse(rec.Body)
 		if err != nil {
 			t.Fatal(err)

@@ -33,6 +33,22 @@ type ShareConfig struct {
 	PerOwner, PerClient, PerMinute int
 }
 
+// sharing makes share links, and serves them to the people they are given
+// to: a shared file or folder is served through files, read-only.
+type sharing struct {
+	*views // and its sessions, whose owners make and list shares
+	files  *files
+	cfg    ShareConfig
+	access *access.Resolver
+	hosts  *HostNames // the names a link may be built from (shareURL)
+
+	guesses *access.Tries // share password tries, per share and client
+	hashing chan struct{} // bcrypt checks running: a few at a time
+	// makers counts the shares each client made this minute; nil when
+	// not limited.
+	makers *access.Tries
+}
+
 // maxSharePath is the longest FTP path a share may name: every share is
 // read whole whenever one is made or listed, so none may be large.
 const maxSharePath = 4 << 10
@@ -50,9 +66,9 @@ const maxSharePassword = 72
 
 // createShare answers POST ?op=share: a link to the file or folder
 // addressed, for people with no FTP account.
-func (d *Deps) createShare(c echo.Context, t *access.Target) error {
+func (sg *sharing) createShare(c echo.Context, t *access.Target) error {
 	r := c.Request()
-	owner := d.requestOwner(r)
+	owner := sg.requestOwner(r)
 	if owner == "" {
 		// A share nobody owns could never be listed or revoked.
 		c.Response().Header().Set("WWW-Authenticate", `Basic realm="ftpbridge", charset="UTF-8"`)
@@ -63,7 +79,7 @@ func (d *Deps) createShare(c echo.Context, t *access.Target) error {
 	if err != nil {
 		return err
 	}
-	sc := d.Shares
+	sc := sg.cfg
 	expiry := sc.DefaultExpiry
 	if v := form.Get("expires"); v != "" {
 		if expiry, err = time.ParseDuration(v); err != nil || expiry <= 0 {
@@ -92,9 +108,9 @@ func (d *Deps) createShare(c echo.Context, t *access.Target) error {
 		return &httpError{Status: http.StatusRequestEntityTooLarge,
 			Msg: fmt.Sprintf("A share link may name a path of at most %d bytes; this one has %d.", maxSharePath, len(t.Path))}
 	}
-	client := access.ClientKey(d.Access.ClientIP(r))
-	if d.shareMakers != nil {
-		if wait := d.shareMakers.Take(client); wait > 0 {
+	client := access.ClientKey(sg.access.ClientIP(r))
+	if sg.makers != nil {
+		if wait := sg.makers.Take(client); wait > 0 {
 			return &httpError{Status: http.StatusTooManyRequests, retryAfter: wait,
 				Msg: fmt.Sprintf("This address made %d share links in the last minute, the most the bridge allows. Try again in %s.", sc.PerMinute, wait.Round(time.Second))}
 		}
@@ -137,18 +153,18 @@ func (d *Deps) createShare(c echo.Context, t *access.Target) error {
 		}
 		return fmt.Errorf("store a share: %w", err)
 	}
-	d.Logger.Info("share created", "share", shortID(s.ID), "site", t.Site.Scheme+"://"+t.Site.String(), "path", t.Show(s.Path), "expires", s.Expires)
-	return c.JSON(http.StatusCreated, shareCreated{ID: s.ID, URL: d.shareURL(r, &s), Expires: s.Expires})
+	sg.logger.Info("share created", "share", shortID(s.ID), "site", t.Site.Scheme+"://"+t.Site.String(), "path", t.Show(s.Path), "expires", s.Expires)
+	return c.JSON(http.StatusCreated, shareCreated{ID: s.ID, URL: sg.shareURL(r, &s), Expires: s.Expires})
 }
 
 // requestOwner names who is asking, for the shares they make: the browser
 // session, else the Basic-auth login, else nobody ("").
-func (d *Deps) requestOwner(r *http.Request) string {
-	if s := d.Sessions.Get(r); s != nil {
+func (sg *sharing) requestOwner(r *http.Request) string {
+	if s := sg.sessions.Get(r); s != nil {
 		return s.Owner
 	}
 	if user, pass, ok := r.BasicAuth(); ok {
-		return d.Access.BasicOwner(user, pass)
+		return sg.access.BasicOwner(user, pass)
 	}
 	return ""
 }
@@ -160,11 +176,11 @@ func (d *Deps) requestOwner(r *http.Request) string {
 // requests already; should one get here all the same, the link is left
 // relative rather than pointed elsewhere. A folder's link ends in "/", a
 // file's does not.
-func (d *Deps) shareURL(r *http.Request, s *share.Share) string {
-	base := d.Shares.BaseURL
-	if base == "" && d.Hosts.Allows(r.Host) {
+func (sg *sharing) shareURL(r *http.Request, s *share.Share) string {
+	base := sg.cfg.BaseURL
+	if base == "" && sg.hosts.Allows(r.Host) {
 		scheme := "http"
-		if d.Access.IsHTTPS(r) {
+		if sg.access.IsHTTPS(r) {
 			scheme = "https"
 		}
 		base = scheme + "://" + r.Host
@@ -181,10 +197,10 @@ func shareRoot(id string) string { return "/s/" + id + "/" }
 
 // serveShare answers /s/{token}/...: the shared file, or a read-only view
 // of the shared folder and what is below it, never above.
-func serveShare(d *Deps) echo.HandlerFunc {
+func serveShare(sg *sharing) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		sh, sub, resumeOnly, err := d.findShare(r)
+		sh, sub, resumeOnly, err := sg.findShare(r)
 		if err != nil {
 			return err
 		}
@@ -200,11 +216,11 @@ func serveShare(d *Deps) echo.HandlerFunc {
 			return &httpError{Status: http.StatusNotFound, Msg: "This link shares one file; there is nothing below it."}
 		}
 		if sh.PasswordHash != nil {
-			if ok, err := d.sharePasswordGiven(c, sh); !ok {
+			if ok, err := sg.sharePasswordGiven(c, sh); !ok {
 				return err
 			}
 		}
-		t, err := d.Access.ShareTarget(sh, rel, dir)
+		t, err := sg.access.ShareTarget(sh, rel, dir)
 		if err != nil {
 			return err
 		}
@@ -221,18 +237,18 @@ func serveShare(d *Deps) echo.HandlerFunc {
 		// (see countShareDownload).
 		switch {
 		case dir && c.QueryParam("format") == "zip":
-			return d.zipFolder(c, t)
+			return sg.files.zipFolder(c, t)
 		case dir:
-			return d.browseShare(c, t, sh)
+			return sg.files.browseShare(c, t, sh)
 		}
-		return d.download(c, t)
+		return sg.files.download(c, t)
 	}
 }
 
 // findShare reads the token and the escaped path below it, and finds a
 // share that still works. resumeOnly is a used-up share that may still
 // serve a resume of its last counted download, and nothing else.
-func (d *Deps) findShare(r *http.Request) (sh *share.Share, sub string, resumeOnly bool, err error) {
+func (sg *sharing) findShare(r *http.Request) (sh *share.Share, sub string, resumeOnly bool, err error) {
 	parts := strings.SplitN(r.URL.EscapedPath(), "/", 4) // "", "s", token, rest
 	id := parts[2]
 	if len(parts) == 4 {
@@ -242,7 +258,7 @@ func (d *Deps) findShare(r *http.Request) (sh *share.Share, sub string, resumeOn
 	if !share.ValidID(id) {
 		return nil, "", false, notFound
 	}
-	found, err := d.Shares.Store.Get(id)
+	found, err := sg.cfg.Store.Get(id)
 	if errors.Is(err, share.ErrNotFound) {
 		return nil, "", false, notFound
 	}
@@ -282,14 +298,14 @@ func gone(err error) *httpError {
 // GET of the whole file, a Range from the first byte, several ranges, and
 // every zip. A resume does not (see isResume), so a broken download of a
 // one-time link can be finished. etag is the file's, "" for a zip.
-func (d *Deps) countShareDownload(r *http.Request, sh *share.Share, etag string) error {
-	return d.countShareFile(r, sh, "", etag)
+func countShareDownload(store share.Store, r *http.Request, sh *share.Share, etag string) error {
+	return countShareFile(store, r, sh, "", etag)
 }
 
 // countShareFile is countShareDownload for the file at path, whose resume
 // goes uncounted only if it is of the file the last counted download was,
 // in the same version (etag), within resumeWindow of it.
-func (d *Deps) countShareFile(r *http.Request, sh *share.Share, path, etag string) error {
+func countShareFile(store share.Store, r *http.Request, sh *share.Share, path, etag string) error {
 	if r.Method != http.MethodGet || etag != "" && r.Header.Get("If-None-Match") == etag {
 		return nil // HEAD, or a 304: nothing is downloaded
 	}
@@ -298,7 +314,7 @@ func (d *Deps) countShareFile(r *http.Request, sh *share.Share, path, etag strin
 		return nil
 	}
 	now := time.Now()
-	updated, err := d.Shares.Store.Update(sh.ID, func(s *share.Share) error {
+	updated, err := store.Update(sh.ID, func(s *share.Share) error {
 		if err := s.Usable(now); err != nil {
 			return err
 		}
@@ -346,13 +362,13 @@ func singleRangeStart(r *http.Request) (int64, bool) {
 
 // browseShare shows a shared folder, read-only, with links that stay in
 // the share.
-func (d *Deps) browseShare(c echo.Context, t *access.Target, sh *share.Share) error {
+func (f *files) browseShare(c echo.Context, t *access.Target, sh *share.Share) error {
 	r := c.Request()
 	q := r.URL.Query()
 	// A big folder's page hands its listing on to its script (handoff.go).
 	folder, ok := ftppool.Folder{}, false
 	if tok := q.Get("listing"); tok != "" && wantsJSON(r) {
-		folder, ok = d.listings.take(tok, handoffKey(t))
+		folder, ok = f.listings.take(tok, handoffKey(t))
 	}
 	entries := folder.Entries
 	if !ok {
@@ -362,7 +378,7 @@ func (d *Deps) browseShare(c echo.Context, t *access.Target, sh *share.Share) er
 		}
 	}
 	links := shareLinks{sh: sh, Names: t.Names}
-	l := buildListing(links, t.Path, entries, q.Get("sort"), q.Get("order"), q.Get("hidden") == "1")
+	l := buildListing(links, t.Path, entries, q)
 	for i := range l.Entries {
 		l.Entries[i].Perm = "" // what the maker's login may do is not the visitor's business
 	}
@@ -378,11 +394,11 @@ func (d *Deps) browseShare(c echo.Context, t *access.Target, sh *share.Share) er
 	l.filterHidden()
 	l.firstRows(q.Get("all") == "1", links.URL(t.Path, true))
 	if l.Total > 0 {
-		l.Listing = d.listings.put(handoffKey(t), ftppool.Folder{Entries: entries})
+		l.Listing = f.listings.put(handoffKey(t), ftppool.Folder{Entries: entries})
 	}
-	l.page = d.page(r, l.Path+" (shared)")
+	l.page = f.page(r, l.Path+" (shared)")
 	l.ReadOnly = true
-	d.renderListing(c.Response(), l)
+	f.renderListing(c.Response(), l)
 	return nil
 }
 
@@ -403,55 +419,55 @@ func (s shareLinks) Home() string { return "" }
 // sharePasswordGiven checks a password share's proof: HTTP Basic auth with
 // the password (any user name, for curl), or the cookie the password page
 // sets. Without either it shows the page (401); wrong guesses are limited.
-func (d *Deps) sharePasswordGiven(c echo.Context, sh *share.Share) (bool, error) {
+func (sg *sharing) sharePasswordGiven(c echo.Context, sh *share.Share) (bool, error) {
 	r := c.Request()
 	if ck, err := r.Cookie(shareCookie(sh.ID)); err == nil &&
-		subtle.ConstantTimeCompare([]byte(ck.Value), []byte(d.Shares.Sealer.Proof(sh.ID, sh.PasswordHash))) == 1 {
+		subtle.ConstantTimeCompare([]byte(ck.Value), []byte(sg.cfg.Sealer.Proof(sh.ID, sh.PasswordHash))) == 1 {
 		return true, nil
 	}
 	if _, pass, ok := r.BasicAuth(); ok {
-		if err := d.checkSharePassword(r, sh, pass); err != nil {
+		if err := sg.checkSharePassword(r, sh, pass); err != nil {
 			return false, err
 		}
 		return true, nil
 	}
-	return false, d.askSharePassword(c, sh, "")
+	return false, sg.askSharePassword(c, sh, "")
 }
 
 // checkSharePassword compares a guess. Each guess takes one of the
 // client's few tries before bcrypt runs (a right one gives it back), so
 // guesses sent all at once are limited too; and bcrypt runs a few at a
 // time, so guessing cannot eat the bridge's CPU.
-func (d *Deps) checkSharePassword(r *http.Request, sh *share.Share, guess string) error {
-	key := sh.ID + " " + access.ClientKey(d.Access.ClientIP(r))
-	if wait := d.guesses.Take(key); wait > 0 {
+func (sg *sharing) checkSharePassword(r *http.Request, sh *share.Share, guess string) error {
+	key := sh.ID + " " + access.ClientKey(sg.access.ClientIP(r))
+	if wait := sg.guesses.Take(key); wait > 0 {
 		return &httpError{Status: http.StatusTooManyRequests, retryAfter: wait,
 			Msg: fmt.Sprintf("Too many wrong passwords for this link. Try again in %s.", wait.Round(time.Second))}
 	}
 	select {
-	case d.hashing <- struct{}{}:
+	case sg.hashing <- struct{}{}:
 	case <-r.Context().Done():
 		return r.Context().Err()
 	}
 	wrong := bcrypt.CompareHashAndPassword(sh.PasswordHash, []byte(guess)) != nil
-	<-d.hashing
+	<-sg.hashing
 	if wrong {
 		return &httpError{Status: http.StatusUnauthorized, Msg: "That is not the password of this link."}
 	}
-	d.guesses.GiveBack(key)
+	sg.guesses.GiveBack(key)
 	return nil
 }
 
 // askSharePassword shows the password page, or for scripts a Basic
 // challenge.
-func (d *Deps) askSharePassword(c echo.Context, sh *share.Share, problem string) error {
+func (sg *sharing) askSharePassword(c echo.Context, sh *share.Share, problem string) error {
 	r := c.Request()
 	if !wantsHTML(r) {
 		c.Response().Header().Set("WWW-Authenticate", `Basic realm="ftpbridge share", charset="UTF-8"`)
 		return &httpError{Status: http.StatusUnauthorized, Msg: "This share link needs its password: send it with HTTP Basic auth (curl -u :password), any user name."}
 	}
-	d.render(c.Response(), http.StatusUnauthorized, "sharepass.html", sharePassPage{
-		page: d.page(r, "Password needed"), Action: shareRoot(sh.ID), Next: r.URL.RequestURI(), Problem: problem,
+	sg.render(c.Response(), http.StatusUnauthorized, "sharepass.html", sharePassPage{
+		page: sg.page(r, "Password needed"), Action: shareRoot(sh.ID), Next: r.URL.RequestURI(), Problem: problem,
 	})
 	return nil
 }
@@ -468,10 +484,10 @@ func shareCookie(id string) string { return "ftpbridge_share_" + id }
 
 // unlockShare answers the password page's POST: a right password sets a
 // cookie that proves it (an HMAC, never the password) for this share only.
-func unlockShare(d *Deps) echo.HandlerFunc {
+func unlockShare(sg *sharing) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		sh, _, resumeOnly, err := d.findShare(r)
+		sh, _, resumeOnly, err := sg.findShare(r)
 		if err != nil {
 			return err
 		}
@@ -493,22 +509,22 @@ func unlockShare(d *Deps) echo.HandlerFunc {
 		if sh.PasswordHash == nil {
 			return c.Redirect(http.StatusSeeOther, next)
 		}
-		if err := d.checkSharePassword(r, sh, r.PostForm.Get("password")); err != nil {
+		if err := sg.checkSharePassword(r, sh, r.PostForm.Get("password")); err != nil {
 			var he *httpError
 			if errors.As(err, &he) && wantsHTML(r) {
 				if he.Status == http.StatusTooManyRequests {
 					c.Response().Header().Set("Retry-After", retryAfter(he))
 				}
-				d.render(c.Response(), he.Status, "sharepass.html", sharePassPage{
-					page: d.page(r, "Password needed"), Action: shareRoot(sh.ID), Next: next, Problem: he.Msg,
+				sg.render(c.Response(), he.Status, "sharepass.html", sharePassPage{
+					page: sg.page(r, "Password needed"), Action: shareRoot(sh.ID), Next: next, Problem: he.Msg,
 				})
 				return nil
 			}
 			return err
 		}
 		http.SetCookie(c.Response(), &http.Cookie{
-			Name: shareCookie(sh.ID), Value: d.Shares.Sealer.Proof(sh.ID, sh.PasswordHash),
-			Path: shareRoot(sh.ID), Expires: sh.Expires, HttpOnly: true, Secure: d.Access.IsHTTPS(r), SameSite: http.SameSiteLaxMode,
+			Name: shareCookie(sh.ID), Value: sg.cfg.Sealer.Proof(sh.ID, sh.PasswordHash),
+			Path: shareRoot(sh.ID), Expires: sh.Expires, HttpOnly: true, Secure: sg.access.IsHTTPS(r), SameSite: http.SameSiteLaxMode,
 		})
 		return c.Redirect(http.StatusSeeOther, next)
 	}
@@ -538,14 +554,14 @@ type shareRow struct {
 }
 
 // listShares answers GET /shares.
-func listShares(d *Deps) echo.HandlerFunc {
+func listShares(sg *sharing) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		owner := d.requestOwner(r)
+		owner := sg.requestOwner(r)
 		var shares []share.Share
 		if owner != "" {
 			var err error
-			if shares, err = d.Shares.Store.List(owner); err != nil {
+			if shares, err = sg.cfg.Store.List(owner); err != nil {
 				return fmt.Errorf("list shares: %w", err)
 			}
 		}
@@ -553,7 +569,7 @@ func listShares(d *Deps) echo.HandlerFunc {
 		now := time.Now()
 		for _, s := range shares {
 			row := shareRow{
-				ID: s.ID, URL: d.shareURL(r, &s), Path: access.ShareNames(&s).Show(s.Path), Dir: s.Dir,
+				ID: s.ID, URL: sg.shareURL(r, &s), Path: access.ShareNames(&s).Show(s.Path), Dir: s.Dir,
 				Site:    s.Scheme + "://" + urlpath.Site{Scheme: s.Scheme, User: s.User, Host: s.Host, Port: s.Port}.String(),
 				Created: s.Created, Expires: s.Expires, Password: s.PasswordHash != nil,
 				Downloads: s.Downloads, MaxDownloads: s.MaxDownloads, State: "active",
@@ -570,23 +586,23 @@ func listShares(d *Deps) echo.HandlerFunc {
 			c.Response().Header().Set("Cache-Control", "no-store")
 			return c.JSON(http.StatusOK, p)
 		}
-		p.page = d.page(r, "Shared links")
-		d.render(c.Response(), http.StatusOK, "shares.html", p)
+		p.page = sg.page(r, "Shared links")
+		sg.render(c.Response(), http.StatusOK, "shares.html", p)
 		return nil
 	}
 }
 
 // revokeShare answers DELETE /shares/{id} and POST /shares/{id}/revoke:
 // the link answers 410 from then on. Only its maker may end it.
-func revokeShare(d *Deps) echo.HandlerFunc {
+func revokeShare(sg *sharing) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		id, owner := c.Param("id"), d.requestOwner(r)
+		id, owner := c.Param("id"), sg.requestOwner(r)
 		notYours := &httpError{Status: http.StatusNotFound, Msg: "You have no share link with this id."}
 		if !share.ValidID(id) || owner == "" {
 			return notYours
 		}
-		_, err := d.Shares.Store.Update(id, func(s *share.Share) error {
+		_, err := sg.cfg.Store.Update(id, func(s *share.Share) error {
 			if s.Owner != owner {
 				return notYours
 			}
@@ -599,7 +615,7 @@ func revokeShare(d *Deps) echo.HandlerFunc {
 		case err != nil:
 			return err
 		}
-		d.Logger.Info("share revoked", "share", shortID(id))
+		sg.logger.Info("share revoked", "share", shortID(id))
 		if wantsHTML(r) {
 			return c.Redirect(http.StatusSeeOther, "/shares")
 		}

@@ -21,17 +21,17 @@ import (
 // tracked begins the transfer of a request, unlisted until it starts: its
 // context ends with transfer.ErrCanceled when someone cancels it from the
 // transfers panel.
-func (d *Deps) tracked(c echo.Context, op string, t *access.Target, p string) *transfer.Transfer {
+func (f *files) tracked(c echo.Context, op string, t *access.Target, p string) *transfer.Transfer {
 	r := c.Request()
 	owner := ""
-	s := d.Sessions.Get(r)
+	s := f.sessions.Get(r)
 	if s == nil && t.Share == nil && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("Authorization") == "" {
 		// A browser's upload is a state change, worth a session so that
 		// its progress can be watched and cancelled (its page may not
 		// have opened the socket yet). A download by a stranger is not,
 		// or every fetch would leave one behind; nor is a script's
 		// upload with Basic auth, which has no page to show it.
-		s, _ = d.Sessions.Ensure(c.Response(), r)
+		s, _ = f.sessions.Ensure(c.Response(), r)
 	}
 	switch {
 	case t.Share != nil:
@@ -41,7 +41,7 @@ func (d *Deps) tracked(c echo.Context, op string, t *access.Target, p string) *t
 	case s != nil:
 		owner = s.Owner
 	}
-	return d.Transfers.Begin(r.Context(), owner, op, t.Site.Scheme+"://"+t.Site.String(), t.Show(p))
+	return f.transfers.Begin(r.Context(), owner, op, t.Site.Scheme+"://"+t.Site.String(), t.Show(p))
 }
 
 // cutWrites is a transfer's cut for a response: a cancel wakes a blocked
@@ -125,24 +125,33 @@ func (b echoBody) ReadFrom(src io.Reader) (int64, error) {
 	return n, err
 }
 
+// live shows a session its transfers and lets it cancel them: the
+// transfers panel and its socket.
+type live struct {
+	sessions   *session.Store
+	transfers  *transfer.Tracker
+	maxSockets int             // a session's transfer sockets; 0 is no limit
+	stopping   <-chan struct{} // closed when shutdown begins: sockets close
+}
+
 // listTransfers answers GET /transfers: this session's running and recent
 // transfers, newest first.
-func listTransfers(d *Deps) echo.HandlerFunc {
+func listTransfers(l *live) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		s := d.Sessions.Get(c.Request())
+		s := l.sessions.Get(c.Request())
 		if s == nil {
 			return &httpError{Status: http.StatusUnauthorized, Msg: "There is no session: transfers belong to the browser session that started them."}
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, map[string]any{"transfers": d.Transfers.List(s.Owner)})
+		return c.JSON(http.StatusOK, map[string]any{"transfers": l.transfers.List(s.Owner)})
 	}
 }
 
 // cancelTransfer answers POST /transfers/{id}/cancel.
-func cancelTransfer(d *Deps) echo.HandlerFunc {
+func cancelTransfer(l *live) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		s := d.Sessions.Get(c.Request())
-		if s == nil || !d.Transfers.Cancel(s.Owner, c.Param("id")) {
+		s := l.sessions.Get(c.Request())
+		if s == nil || !l.transfers.Cancel(s.Owner, c.Param("id")) {
 			return &httpError{Status: http.StatusNotFound, Msg: "This session has no running transfer with that id."}
 		}
 		if wantsHTML(c.Request()) {
@@ -170,7 +179,7 @@ var upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096}
 // One goroutine reads (cancel messages, pongs); this one writes, taking
 // the latest state of each transfer whenever something changed, so a slow
 // browser skips values instead of queueing them.
-func transferSocket(d *Deps) echo.HandlerFunc {
+func transferSocket(l *live) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		// The page's script opens the socket on every listing it can
@@ -178,11 +187,11 @@ func transferSocket(d *Deps) echo.HandlerFunc {
 		// session is dropped if the handshake fails, so a plain GET of
 		// /ws leaves nothing behind.
 		var h http.Header
-		s, drop := d.Sessions.Get(r), func() {}
+		s, drop := l.sessions.Get(r), func() {}
 		if s == nil && websocket.IsWebSocketUpgrade(r) {
 			h = http.Header{}
 			var err error
-			if s, drop, err = d.Sessions.Begin(r, h); err != nil {
+			if s, drop, err = l.sessions.Begin(r, h); err != nil {
 				return err
 			}
 		}
@@ -192,10 +201,10 @@ func transferSocket(d *Deps) echo.HandlerFunc {
 		// Each socket holds a goroutine pair and buffers for as long as
 		// the peer likes, so one session may hold only a few: a page
 		// needs one, a person a few tabs.
-		release, ok := s.OpenSocket(d.MaxSocketsPerSession)
+		release, ok := s.OpenSocket(l.maxSockets)
 		if !ok {
 			return &httpError{Status: http.StatusTooManyRequests, retryAfter: wsPongWait,
-				Msg: fmt.Sprintf("This session has %d transfer sockets open already, the most the bridge allows; close a tab of the bridge's pages.", d.MaxSocketsPerSession)}
+				Msg: fmt.Sprintf("This session has %d transfer sockets open already, the most the bridge allows; close a tab of the bridge's pages.", l.maxSockets)}
 		}
 		defer release()
 		ws, err := upgrader.Upgrade(c.Response(), r, h)
@@ -204,18 +213,18 @@ func transferSocket(d *Deps) echo.HandlerFunc {
 			return nil // the upgrader has answered already (403 for a foreign origin)
 		}
 		defer ws.Close()
-		sub := d.Transfers.Subscribe(s.Owner)
+		sub := l.transfers.Subscribe(s.Owner)
 		defer sub.Close()
 
 		closed := make(chan struct{})
-		go readCancels(d, ws, s, closed)
+		go l.readCancels(ws, s, closed)
 
 		write := func(ev transfer.Event) error {
 			_ = ws.SetWriteDeadline(time.Now().Add(wsWriteLimit))
 			return ws.WriteJSON(ev)
 		}
 		// A page that (re)connects first gets where everything stands.
-		now := d.Transfers.List(s.Owner)
+		now := l.transfers.List(s.Owner)
 		for i := len(now) - 1; i >= 0; i-- {
 			if write(now[i]) != nil {
 				return nil
@@ -228,7 +237,7 @@ func transferSocket(d *Deps) echo.HandlerFunc {
 			case <-closed:
 				drain(ws)
 				return nil
-			case <-d.Stopping:
+			case <-l.stopping:
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "the bridge is restarting"), time.Now().Add(time.Second))
 				return nil
 			case <-s.Ended():
@@ -250,7 +259,7 @@ func transferSocket(d *Deps) echo.HandlerFunc {
 }
 
 // readCancels reads the browser's messages until the socket ends.
-func readCancels(d *Deps, ws *websocket.Conn, s *session.Session, closed chan<- struct{}) {
+func (l *live) readCancels(ws *websocket.Conn, s *session.Session, closed chan<- struct{}) {
 	defer close(closed)
 	owner := s.Owner
 	ws.SetReadLimit(wsReadLimit) // over it, gorilla closes with 1009
@@ -258,7 +267,7 @@ func readCancels(d *Deps, ws *websocket.Conn, s *session.Session, closed chan<- 
 	ws.SetPongHandler(func(string) error {
 		// An open page keeps its session, even one without logins
 		// whose idle limit is short.
-		d.Sessions.Touch(s)
+		l.sessions.Touch(s)
 		return ws.SetReadDeadline(time.Now().Add(wsPongWait))
 	})
 	for {
@@ -268,7 +277,7 @@ func readCancels(d *Deps, ws *websocket.Conn, s *session.Session, closed chan<- 
 		}
 		var m struct{ Type, ID string }
 		if json.Unmarshal(msg, &m) == nil && m.Type == "cancel" {
-			d.Transfers.Cancel(owner, m.ID)
+			l.transfers.Cancel(owner, m.ID)
 		}
 	}
 }

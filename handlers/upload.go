@@ -36,21 +36,21 @@ type uploaded struct {
 
 // put answers PUT on a file address: the raw body becomes the file, as
 // `curl -T` sends it. 201 for a new file, 200 for a replaced one.
-func put(d *Deps) echo.HandlerFunc {
+func put(f *files) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		t, err := d.Access.Resolve(c.Request())
+		t, err := f.access.Resolve(c.Request())
 		if err != nil {
 			return err
 		}
 		if t.Dir {
 			return badRequest("PUT needs a file's address (no trailing slash). To upload into a folder, PUT to the folder's address plus the file name.")
 		}
-		body, err := d.uploadBody(c)
+		body, err := f.uploadBody(c)
 		if err != nil {
 			return err
 		}
 		r := c.Request()
-		up, err := d.store(c, t, body, t.Path, body, r.ContentLength, r.URL.Query().Get("overwrite") == "1", nil)
+		up, err := f.store(c, t, upload{body: body, path: t.Path, src: body, total: r.ContentLength, overwrite: r.URL.Query().Get("overwrite") == "1"})
 		if err != nil {
 			what := t.Quote(t.Path)
 			if k := ftppool.ErrorKind(err); k == ftppool.KindPermission || k == ftppool.KindNotFound {
@@ -60,7 +60,7 @@ func put(d *Deps) echo.HandlerFunc {
 					err, what = ferr, "The folder to upload into"
 				}
 			}
-			return d.refuseUpload(c, body, uploadFailed(t, err, what, nil))
+			return refuseUpload(c, body, uploadFailed(t, err, what, nil))
 		}
 		status := http.StatusCreated
 		if up.Replaced {
@@ -76,11 +76,11 @@ func put(d *Deps) echo.HandlerFunc {
 // file name may be a relative path ("photos/2024/a.jpg", as a folder upload
 // sends it); missing folders are made. A part named "size" before a file
 // gives its size, for progress; "overwrite" set to 1 replaces existing files.
-func (d *Deps) uploadForm(c echo.Context, t *access.Target) error {
+func (f *files) uploadForm(c echo.Context, t *access.Target) error {
 	if !t.Dir {
 		return badRequest("Upload with POST to a folder's address (ending in /), or with PUT to the file's address.")
 	}
-	body, err := d.uploadBody(c)
+	body, err := f.uploadBody(c)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (d *Deps) uploadForm(c echo.Context, t *access.Target) error {
 	// The folder must be there: a file would fail on its own, but a
 	// folder upload's MkdirAll would make the missing folder.
 	if err := folderThere(r.Context(), t, t.Path); err != nil {
-		return d.refuseUpload(c, body, offerParent(t, ftpFailure(t, err, "The folder to upload into")))
+		return refuseUpload(c, body, offerParent(t, ftpFailure(t, err, "The folder to upload into")))
 	}
 	overwrite := r.URL.Query().Get("overwrite") == "1"
 	size := int64(-1)
@@ -108,7 +108,7 @@ func (d *Deps) uploadForm(c echo.Context, t *access.Target) error {
 	}
 	fail := func(err error, what string) error {
 		undoFolders()
-		return d.refuseUpload(c, body, uploadFailed(t, err, what, done))
+		return refuseUpload(c, body, uploadFailed(t, err, what, done))
 	}
 	for {
 		part, err := mr.NextPart()
@@ -144,7 +144,7 @@ func (d *Deps) uploadForm(c echo.Context, t *access.Target) error {
 					return fail(err, t.Quote(dir))
 				}
 			}
-			up, err := d.store(c, t, body, p, part, size, overwrite, undoFolders)
+			up, err := f.store(c, t, upload{body: body, path: p, src: part, total: size, overwrite: overwrite, undo: undoFolders})
 			if err != nil {
 				return fail(err, t.Quote(p))
 			}
@@ -201,24 +201,35 @@ func uploadFailed(t *access.Target, err error, what string, done []uploaded) err
 	return he
 }
 
+// upload is one file of an upload request, to be stored.
+type upload struct {
+	body      *clientBody // the request's body, which src reads from
+	path      string      // where the file goes
+	src       io.Reader   // the file's bytes: the body, or one part of it
+	total     int64       // the file's size, -1 if unknown
+	overwrite bool        // replace a file already there
+	// undo, if set, runs when the upload failed, before the transfer's
+	// final event: once a person sees "canceled", the server is as it was.
+	undo func()
+}
+
 // store uploads one file through a temporary name and tracks it as a
-// transfer of the session. undo, if set, runs when the upload failed,
-// before the transfer's final event: once a person sees "canceled", the
-// server is as it was.
-func (d *Deps) store(c echo.Context, t *access.Target, body *clientBody, p string, src io.Reader, total int64, overwrite bool, undo func()) (uploaded, error) {
-	x := d.tracked(c, "upload", t, p)
+// transfer of the session.
+func (f *files) store(c echo.Context, t *access.Target, up upload) (uploaded, error) {
+	body, p := up.body, up.path
+	x := f.tracked(c, "upload", t, p)
 	// A cancel wakes a read that waits for a silent client, a moment
 	// later: a client that is sending meets the cancelled context at its
 	// next read instead, so the chunked-body reader never sees a timeout,
 	// an error it keeps for good, which would leave refuseUpload nothing
 	// to drain and the client a reset instead of the answer.
-	x.Start(total, func() { _ = body.rc.SetReadDeadline(time.Now().Add(cancelWake)) })
+	x.Start(up.total, func() { _ = body.rc.SetReadDeadline(time.Now().Add(cancelWake)) })
 	body.ctx = x.Context()
 	defer func() { body.ctx = c.Request().Context() }()
 	// Put counts each chunk as the server takes it.
-	replaced, err := t.Handle.Put(x.Context(), p, src, overwrite, x.Add)
-	if err != nil && undo != nil {
-		undo()
+	replaced, err := t.Handle.Put(x.Context(), p, up.src, up.overwrite, x.Add)
+	if err != nil && up.undo != nil {
+		up.undo()
 	}
 	x.End(err, failure(t.Quote(p)))
 	if err != nil {
@@ -253,7 +264,7 @@ const (
 // answer (and stops) instead of meeting a reset when the connection closes
 // on bytes it sent: net/http's own wait before that close is half a
 // second, too short for a busy client.
-func (d *Deps) refuseUpload(c echo.Context, body *clientBody, err error) error {
+func refuseUpload(c echo.Context, body *clientBody, err error) error {
 	c.Error(err)
 	_ = body.rc.Flush()
 	_ = body.rc.SetReadDeadline(time.Now().Add(drainTime))
@@ -273,20 +284,20 @@ func (b *clientBody) Read(p []byte) (int, error) {
 
 // uploadBody refuses at once a body that says it is too large, and limits
 // one that does not say.
-func (d *Deps) uploadBody(c echo.Context) (*clientBody, error) {
+func (f *files) uploadBody(c echo.Context) (*clientBody, error) {
 	r := c.Request()
-	if d.MaxUploadBytes > 0 && r.ContentLength > d.MaxUploadBytes {
+	if f.maxUploadBytes > 0 && r.ContentLength > f.maxUploadBytes {
 		return nil, &httpError{Status: http.StatusRequestEntityTooLarge,
 			Msg: fmt.Sprintf("This upload is %d bytes (%s); the bridge accepts at most %d bytes (%s) per request. Nothing was sent to the FTP server.",
-				r.ContentLength, humanSize(r.ContentLength), d.MaxUploadBytes, humanSize(d.MaxUploadBytes))}
+				r.ContentLength, humanSize(r.ContentLength), f.maxUploadBytes, humanSize(f.maxUploadBytes))}
 	}
 	rb := r.Body
-	if d.MaxUploadBytes > 0 {
-		rb = http.MaxBytesReader(c.Response(), r.Body, d.MaxUploadBytes)
+	if f.maxUploadBytes > 0 {
+		rb = http.MaxBytesReader(c.Response(), r.Body, f.maxUploadBytes)
 	}
 	// r.Body stays as it is: net/http looks at it, after the handler, to
 	// decide whether to linger before closing (see refuseUpload).
-	return &clientBody{ReadCloser: rb, rc: http.NewResponseController(c.Response()), timeout: d.IOTimeout, ctx: r.Context()}, nil
+	return &clientBody{ReadCloser: rb, rc: http.NewResponseController(c.Response()), timeout: f.ioTimeout, ctx: r.Context()}, nil
 }
 
 // multipartReader reads a multipart/form-data body part by part, through

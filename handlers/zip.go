@@ -41,18 +41,18 @@ type zipItem struct {
 // held whole or written to disk. Links are left out; a file that cannot be
 // read whole is named in an ERRORS.txt entry at the end, so the archive is
 // never silently short.
-func (d *Deps) zipFolder(c echo.Context, t *access.Target) error {
+func (f *files) zipFolder(c echo.Context, t *access.Target) error {
 	r := c.Request()
 	top := path.Base(t.Path)
 	if t.Path == "/" {
 		top = t.Site.Host
 	}
-	items, skipped, total, err := d.zipPlan(c, t, top)
+	items, skipped, total, err := f.zipPlan(c, t, top)
 	if err != nil {
 		return err
 	}
 	if t.Share != nil {
-		if err := d.countShareDownload(r, t.Share, ""); err != nil {
+		if err := countShareDownload(f.shares, r, t.Share, ""); err != nil {
 			return err
 		}
 	}
@@ -66,21 +66,21 @@ func (d *Deps) zipFolder(c echo.Context, t *access.Target) error {
 		return c.NoContent(http.StatusOK)
 	}
 
-	x := d.tracked(c, "zip", t, t.Path)
+	x := f.tracked(c, "zip", t, t.Path)
 	x.Start(total, cutWrites(c))
 	c.Response().WriteHeader(http.StatusOK)
 	zw := zip.NewWriter(c.Response())
 	problems := skipped
 	// Listed sizes are the server's word: no file may bring more than it
 	// listed, and files of unknown size share what the limit leaves.
-	unlisted := d.ZipLimits.Bytes - total
+	unlisted := f.zip.Bytes - total
 	var werr error // the browser went away: stop
 	for _, it := range items {
 		if werr = x.Context().Err(); werr != nil {
 			break
 		}
 		var problem string
-		problem, werr = d.zipEntry(x, zw, t, it, &unlisted)
+		problem, werr = zipEntry(x, zw, t, it, &unlisted)
 		if problem != "" {
 			problems = append(problems, problem)
 		}
@@ -99,7 +99,7 @@ func (d *Deps) zipFolder(c echo.Context, t *access.Target) error {
 		// The status is sent: all that is left is to cut the response, so
 		// the browser sees a failed download rather than a zip that ends
 		// early (net/http would close a chunked body properly).
-		d.Logger.Info("zip cut short", "path", t.Show(t.Path), "err", werr)
+		f.logger.Info("zip cut short", "path", t.Show(t.Path), "err", werr)
 		panic(http.ErrAbortHandler)
 	}
 	return nil
@@ -109,13 +109,13 @@ func (d *Deps) zipFolder(c echo.Context, t *access.Target) error {
 // keeps are bounded by -zip-max-entries and by the walk budget, as each is
 // an entry the walk visited; past either the zip is refused (413) before a
 // byte goes out, as a zip cut short would look whole to whoever unpacks it.
-func (d *Deps) zipPlan(c echo.Context, t *access.Target, top string) (items []zipItem, skipped []string, total int64, err error) {
-	release, err := d.startWalk(c)
+func (f *files) zipPlan(c echo.Context, t *access.Target, top string) (items []zipItem, skipped []string, total int64, err error) {
+	release, err := f.startWalk(c)
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	defer release()
-	lim := d.ZipLimits
+	lim := f.zip
 	root := strings.TrimSuffix(t.Path, "/")
 	walkErr := t.Handle.Walk(c.Request().Context(), t.Path, func(full string, depth int, e ftppool.Entry) error {
 		// Notes name entries as the archive would, folder name first.
@@ -167,7 +167,7 @@ func (d *Deps) zipPlan(c echo.Context, t *access.Target, top string) (items []zi
 // zipEntry writes one file or folder. problem names a file that could not
 // be read whole (its entry then holds what did arrive); err is a failure to
 // write to the browser, which ends the archive.
-func (d *Deps) zipEntry(x *transfer.Transfer, zw *zip.Writer, t *access.Target, it zipItem, unlisted *int64) (problem string, err error) {
+func zipEntry(x *transfer.Transfer, zw *zip.Writer, t *access.Target, it zipItem, unlisted *int64) (problem string, err error) {
 	fh := &zip.FileHeader{Name: it.name, Modified: it.entry.Modified, Method: zip.Deflate}
 	if shown := t.Show(it.name); t.Names.Legacy() && sameSteps(it.name, shown) {
 		// A legacy encoding the person named: the archive says the names
