@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -492,5 +494,87 @@ func TestShareBaseURL(t *testing.T) {
 	a := makeShare(t, aliceClient(), siteURL(b, "ftp", testftp.User, srv, "/big.bin", false), nil)
 	if want := "https://files.example.com/s/" + a.ID; a.URL != want {
 		t.Errorf("link %q, want %q", a.URL, want)
+	}
+}
+
+// TestSharesBelongToTheLogin: a share made with a user's login is that
+// user's from any browser session logged in as them, across restarts,
+// and no one else's; one made anonymously stays the making session's.
+func TestSharesBelongToTheLogin(t *testing.T) {
+	srv := testftp.Start(t, embedftp.Options{Users: map[string]string{testftp.User: testftp.Password, "bob": "bobs pass"}, Anonymous: true})
+	data := t.TempDir()
+	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-data-dir", data)
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	// session logs in on a new browser (cookie jar); user "" is anonymous.
+	session := func(t *testing.T, b *bridge, user, password string) *http.Client {
+		t.Helper()
+		c := newJarClient(t)
+		form := url.Values{"scheme": {"ftp"}, "host": {host}, "port": {port}, "user": {user}, "password": {password}}
+		if user == "" {
+			form.Set("anonymous", "1")
+		}
+		resp := postForm(t, c, b.URL+"/connect", form)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || cookie(c, b.URL) == "" {
+			t.Fatalf("log in as %q: %d, cookie %q", user, resp.StatusCode, cookie(c, b.URL))
+		}
+		return c
+	}
+	listed := func(t *testing.T, c *http.Client, b *bridge) []string {
+		t.Helper()
+		var list struct{ Shares []struct{ ID string } }
+		resp, body := get(t, c, b.URL+"/shares", "Accept", "application/json")
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &list) != nil {
+			t.Fatalf("GET /shares: %d %s", resp.StatusCode, body)
+		}
+		var ids []string
+		for _, s := range list.Shares {
+			ids = append(ids, s.ID)
+		}
+		return ids
+	}
+	revoke := func(t *testing.T, c *http.Client, b *bridge, id string) int {
+		t.Helper()
+		resp, _ := doReq(t, c, mustRequest(http.MethodDelete, b.URL+"/shares/"+id))
+		return resp.StatusCode
+	}
+
+	alicesFile := siteURL(b, "ftp", testftp.User, srv, "/big.bin", false)
+	made := makeShare(t, session(t, b, testftp.User, testftp.Password), alicesFile, nil)
+	anonFile := siteURL(b, "ftp", "", srv, "/big.bin", false)
+	anonMaker := session(t, b, "", "")
+	anonShare := makeShare(t, anonMaker, anonFile, nil)
+
+	otherAlice := session(t, b, testftp.User, testftp.Password)
+	if got := listed(t, otherAlice, b); !slices.Equal(got, []string{made.ID}) {
+		t.Errorf("alice in another browser lists %q, want her share %q only", got, made.ID)
+	}
+	bob, otherAnon := session(t, b, "bob", "bobs pass"), session(t, b, "", "")
+	for name, c := range map[string]*http.Client{"bob": bob, "another anonymous session": otherAnon} {
+		if got := listed(t, c, b); len(got) != 0 {
+			t.Errorf("%s lists %q, want nothing", name, got)
+		}
+		if status := revoke(t, c, b, made.ID); status != http.StatusNotFound {
+			t.Errorf("%s revokes alice's share: %d, want 404", name, status)
+		}
+		if status := revoke(t, c, b, anonShare.ID); status != http.StatusNotFound {
+			t.Errorf("%s revokes the anonymous session's share: %d, want 404", name, status)
+		}
+	}
+	if got := listed(t, anonMaker, b); !slices.Equal(got, []string{anonShare.ID}) {
+		t.Errorf("the anonymous session that made a share lists %q, want %q", got, anonShare.ID)
+	}
+
+	b.stop(t)
+	b = startBridge(t, "-allow-hosts", "127.0.0.1", "-data-dir", data)
+	aliceAfter := session(t, b, testftp.User, testftp.Password)
+	if got := listed(t, aliceAfter, b); !slices.Equal(got, []string{made.ID}) {
+		t.Fatalf("alice after a restart lists %q, want %q", got, made.ID)
+	}
+	if status := revoke(t, aliceAfter, b, made.ID); status != http.StatusOK {
+		t.Fatalf("alice revokes from a new session after a restart: %d", status)
+	}
+	if resp, _ := get(t, nil, b.URL+"/s/"+made.ID); resp.StatusCode != http.StatusGone {
+		t.Errorf("the revoked link: %d, want 410", resp.StatusCode)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,8 +69,8 @@ const maxSharePassword = 72
 // addressed, for people with no FTP account.
 func (sg *sharing) createShare(c echo.Context, t *access.Target) error {
 	r := c.Request()
-	owner := sg.requestOwner(r)
-	if owner == "" {
+	owners := sg.requestOwners(r)
+	if owners == nil {
 		// A share nobody owns could never be listed or revoked.
 		c.Response().Header().Set("WWW-Authenticate", `Basic realm="ftpbridge", charset="UTF-8"`)
 		return &httpError{Status: http.StatusUnauthorized,
@@ -127,7 +128,7 @@ func (sg *sharing) createShare(c echo.Context, t *access.Target) error {
 
 	now := time.Now()
 	s := share.Share{
-		ID: share.NewID(), Owner: owner,
+		ID: share.NewID(), Owner: owners[0],
 		Scheme: t.Site.Scheme, Host: t.Site.Host, Port: t.Site.Port, User: t.Login.User,
 		Path: t.Path, Dir: t.Dir, Encoding: t.Names.Name(), Mode: storedMode(t.Handle.Mode()), Created: now, Expires: now.Add(expiry), MaxDownloads: maxDownloads,
 		Client: client,
@@ -136,6 +137,9 @@ func (sg *sharing) createShare(c echo.Context, t *access.Target) error {
 		// Sealed with what the share is about, so the sealed password
 		// opens for no other share, server or path.
 		s.Secret = sc.Sealer.Seal(s.SealContext(), t.Login.Password)
+		// It belongs to the login too, so that the user finds it from
+		// any browser that logs in as them.
+		s.Login = share.LoginID(t.Site.Host, t.Site.Port, t.Login.User)
 	}
 	if password != "" {
 		if s.PasswordHash, err = bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost); err != nil {
@@ -157,16 +161,27 @@ func (sg *sharing) createShare(c echo.Context, t *access.Target) error {
 	return c.JSON(http.StatusCreated, shareCreated{ID: s.ID, URL: sg.shareURL(r, &s), Expires: s.Expires})
 }
 
-// requestOwner names who is asking, for the shares they make: the browser
-// session, else the Basic-auth login, else nobody ("").
-func (sg *sharing) requestOwner(r *http.Request) string {
-	if s := sg.sessions.Get(r); s != nil {
-		return s.Owner
+// requestOwners is every id whose shares the asker may list and revoke.
+// The first is who is asking, which owns the shares they make: the browser
+// session, else the Basic-auth login. The others are the FTP logins the
+// session holds (see share.LoginID), whose shares are theirs from any
+// browser; a session holds a login only once the server accepted it. nil:
+// nobody.
+func (sg *sharing) requestOwners(r *http.Request) []string {
+	s := sg.sessions.Get(r)
+	if s == nil {
+		if user, pass, ok := r.BasicAuth(); ok {
+			return []string{sg.access.BasicOwner(user, pass)}
+		}
+		return nil
 	}
-	if user, pass, ok := r.BasicAuth(); ok {
-		return sg.access.BasicOwner(user, pass)
+	ids := []string{s.Owner}
+	for _, key := range s.Sites() {
+		if site, err := access.ParseSiteKey(key); err == nil && !site.Anonymous() {
+			ids = append(ids, share.LoginID(site.Host, site.Port, site.User))
+		}
 	}
-	return ""
+	return ids
 }
 
 // shareURL is a share's full address: -base-url when the bridge sits behind
@@ -557,11 +572,10 @@ type shareRow struct {
 func listShares(sg *sharing) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		owner := sg.requestOwner(r)
 		var shares []share.Share
-		if owner != "" {
+		if owners := sg.requestOwners(r); owners != nil {
 			var err error
-			if shares, err = sg.cfg.Store.List(owner); err != nil {
+			if shares, err = sg.cfg.Store.List(owners...); err != nil {
 				return fmt.Errorf("list shares: %w", err)
 			}
 		}
@@ -593,17 +607,18 @@ func listShares(sg *sharing) echo.HandlerFunc {
 }
 
 // revokeShare answers DELETE /shares/{id} and POST /shares/{id}/revoke:
-// the link answers 410 from then on. Only its maker may end it.
+// the link answers 410 from then on. Only its maker, or a session logged
+// in as the FTP login it was made with, may end it.
 func revokeShare(sg *sharing) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		id, owner := c.Param("id"), sg.requestOwner(r)
+		id, owners := c.Param("id"), sg.requestOwners(r)
 		notYours := &httpError{Status: http.StatusNotFound, Msg: "You have no share link with this id."}
-		if !share.ValidID(id) || owner == "" {
+		if !share.ValidID(id) || owners == nil {
 			return notYours
 		}
 		_, err := sg.cfg.Store.Update(id, func(s *share.Share) error {
-			if s.Owner != owner {
+			if !slices.Contains(owners, s.Owner) && (s.Login == "" || !slices.Contains(owners, s.Login)) {
 				return notYours
 			}
 			s.Revoked = true

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,12 @@ type Share struct {
 	// from, for the limit of shares per client.
 	Client  string `json:"client,omitempty"`
 	Revoked bool   `json:"revoked,omitempty"`
+}
+
+// LoginID names the FTP login a share was made with (see Share.Login): the
+// user at a server, as the site address named it.
+func LoginID(host string, port int, user string) string {
+	return "login:" + strconv.Quote(user) + "@" + net.JoinHostPort(strings.ToLower(host), strconv.Itoa(port))
 }
 
 // SealContext is what the sealed FTP password is bound to: the share and
