@@ -127,14 +127,18 @@ func TestSharePassword(t *testing.T) {
 		t.Errorf("Basic auth with the password: %d", resp.StatusCode)
 	}
 
-	// The page's form sets a cookie that opens the link.
+	// The page's form sets a cookie that opens the link: the browser
+	// lands on the file's page, whose Download button gets the file.
 	jar := newJarClient(t)
 	form := url.Values{"password": {"open sesame"}, "next": {strings.TrimPrefix(a.URL, b.URL)}}
 	resp = postForm(t, jar, b.URL+"/s/"+a.ID, form)
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Equal(body, want) {
-		t.Errorf("the password form, then the file: %d", resp.StatusCode)
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`id="shared-download"`)) || bytes.Contains(body, []byte("not the password")) {
+		t.Errorf("the password form, then the file's page: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, jar, a.URL+"?download=1", "Accept", "text/html"); resp.StatusCode != 200 || !bytes.Equal(body, want) {
+		t.Errorf("the file's Download button: %d", resp.StatusCode)
 	}
 	for _, ck := range jar.Jar.Cookies(mustURL(a.URL)) {
 		if strings.Contains(ck.Value, "sesame") {
@@ -576,5 +580,54 @@ func TestSharesBelongToTheLogin(t *testing.T) {
 	}
 	if resp, _ := get(t, nil, b.URL+"/s/"+made.ID); resp.StatusCode != http.StatusGone {
 		t.Errorf("the revoked link: %d, want 410", resp.StatusCode)
+	}
+}
+
+// TestShareFilePage: a browser that opens a file link sees what is shared,
+// by whom, until when and how many downloads are left, with a Download
+// button, and no link into the maker's pages even with the maker's own
+// session; a script gets the file; the page counts no download.
+func TestShareFilePage(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	maker := newJarClient(t)
+	resp := postForm(t, maker, b.URL+"/connect", url.Values{"scheme": {"ftp"}, "host": {host}, "port": {port}, "user": {testftp.User}, "password": {testftp.Password}})
+	resp.Body.Close()
+	a := makeShare(t, maker, siteURL(b, "ftp", testftp.User, srv, "/big.bin", false), url.Values{"max_downloads": {"3"}})
+	want := srv.Files["/big.bin"]
+
+	for name, c := range map[string]*http.Client{"a stranger": http.DefaultClient, "the maker's session": maker} {
+		resp, body := get(t, c, a.URL, "Accept", "text/html")
+		page := string(body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s opens the link: %d %s", name, resp.StatusCode, body)
+		}
+		for _, part := range []string{
+			`id="shared-name">big.bin<`,
+			`id="shared-size">3.0 MiB<`, // big.bin is 3 MiB
+			`id="shared-by">` + testftp.User + ` at ftp://` + srv.Addr() + `<`,
+			`<time datetime="` + a.Expires.UTC().Format(time.RFC3339) + `">` + a.Expires.UTC().Format("2006-01-02 15:04") + ` UTC</time>`,
+			`id="shared-left">3 of 3<`,
+			`href="/s/` + a.ID + `?download=1"`,
+		} {
+			if !strings.Contains(page, part) {
+				t.Errorf("%s: the page lacks %s:\n%s", name, part, page)
+			}
+		}
+		for _, owners := range []string{`href="/shares"`, `class="sites"`} {
+			if strings.Contains(page, owners) {
+				t.Errorf("%s: the recipient's page has %s", name, owners)
+			}
+		}
+	}
+	if resp, body := get(t, nil, a.URL+"?download=1", "Accept", "text/html"); resp.StatusCode != 200 || !bytes.Equal(body, want) {
+		t.Errorf("the Download button: %d", resp.StatusCode)
+	}
+	if resp, body := get(t, nil, a.URL); resp.StatusCode != 200 || !bytes.Equal(body, want) {
+		t.Errorf("a script: %d", resp.StatusCode)
+	}
+	// Two downloads, not four: the pages counted none.
+	if resp, body := get(t, nil, a.URL, "Accept", "text/html"); !strings.Contains(string(body), `id="shared-left">1 of 3<`) {
+		t.Errorf("after two downloads: %d, the page says %s", resp.StatusCode, body)
 	}
 }

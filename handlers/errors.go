@@ -177,6 +177,10 @@ func (v *views) handleError(err error, c echo.Context) {
 		v.askLogin(c, nl)
 		return
 	}
+	if np, ok := errors.AsType[*needSharePassword](err); ok {
+		v.askSharePassword(c, np)
+		return
+	}
 	he := httpErrorOf(err)
 	if he.Status >= 500 {
 		v.logger.Warn("request failed", "path", loggedPath(c.Request()), "status", he.Status, "err", he)

@@ -20,6 +20,9 @@ type page struct {
 	Title    string
 	Sites    []connectedSite
 	DemoSite string
+	// Public is a page for someone a share link was given to: it shows no
+	// session's sites and no link to the maker's pages.
+	Public bool
 }
 
 type connectedSite struct {
@@ -29,6 +32,11 @@ type connectedSite struct {
 }
 
 func (v *views) page(r *http.Request, title string) page {
+	if strings.HasPrefix(r.URL.Path, "/s/") {
+		// Below a share link, whoever asks is its recipient: even a
+		// session of the maker's must not lead them to it.
+		return page{Title: title, Public: true}
+	}
 	p := page{Title: title, DemoSite: v.demoSite}
 	if s := v.sessions.Get(r); s != nil {
 		for _, key := range s.Sites() {

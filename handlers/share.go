@@ -200,15 +200,20 @@ func (sg *sharing) shareURL(r *http.Request, s *share.Share) string {
 		}
 		base = scheme + "://" + r.Host
 	}
-	link := strings.TrimSuffix(base, "/") + shareRoot(s.ID)
-	if !s.Dir {
-		link = strings.TrimSuffix(link, "/")
-	}
-	return link
+	return strings.TrimSuffix(base, "/") + sharePath(s)
 }
 
 // shareRoot is a share's own path on the bridge.
 func shareRoot(id string) string { return "/s/" + id + "/" }
+
+// sharePath is a share link's path: a folder's ends in "/", a file's
+// does not.
+func sharePath(sh *share.Share) string {
+	if sh.Dir {
+		return shareRoot(sh.ID)
+	}
+	return "/s/" + sh.ID
+}
 
 // serveShare answers /s/{token}/...: the shared file, or a read-only view
 // of the shared folder and what is below it, never above.
@@ -231,7 +236,7 @@ func serveShare(sg *sharing) echo.HandlerFunc {
 			return &httpError{Status: http.StatusNotFound, Msg: "This link shares one file; there is nothing below it."}
 		}
 		if sh.PasswordHash != nil {
-			if ok, err := sg.sharePasswordGiven(c, sh); !ok {
+			if err := sg.sharePasswordGiven(r, sh); err != nil {
 				return err
 			}
 		}
@@ -255,9 +260,54 @@ func serveShare(sg *sharing) echo.HandlerFunc {
 			return sg.files.zipFolder(c, t)
 		case dir:
 			return sg.files.browseShare(c, t, sh)
+		case !sh.Dir && wantsHTML(r) && r.Method == http.MethodGet && !c.QueryParams().Has("download"):
+			return sg.showSharedFile(c, t, sh)
 		}
 		return sg.files.download(c, t)
 	}
+}
+
+// showSharedFile is a file link's page for a browser that navigates to
+// it: what is shared, by whom, until when, how many downloads are left, and
+// a Download button (?download=1, which scripts never need: they get the
+// file at the link itself). A password link comes here after its password
+// page, so the person sees where they are instead of a stale page.
+func (sg *sharing) showSharedFile(c echo.Context, t *access.Target, sh *share.Share) error {
+	r := c.Request()
+	e, err := t.Handle.Stat(r.Context(), t.Path)
+	if err != nil {
+		return ftpFailure(t, err, "The shared file")
+	}
+	if e.Type == ftppool.TypeDir {
+		return &httpError{Status: http.StatusNotFound, Msg: "What this link shared is no longer a file. Ask the person who sent it for a new link."}
+	}
+	name := t.Show(path.Base(sh.Path))
+	p := sharedFilePage{page: sg.page(r, name), Name: name, Size: "unknown", By: sharedBy(sh),
+		Expires: sh.Expires, Left: "no limit", Download: sharePath(sh) + "?download=1"}
+	if e.Size >= 0 {
+		p.Size = humanSize(e.Size)
+	}
+	if sh.MaxDownloads > 0 {
+		p.Left = fmt.Sprintf("%d of %d", max(sh.MaxDownloads-sh.Downloads, 0), sh.MaxDownloads)
+	}
+	sg.render(c.Response(), http.StatusOK, "shared.html", p)
+	return nil
+}
+
+type sharedFilePage struct {
+	page
+	Name, Size, By, Left, Download string
+	Expires                        time.Time
+}
+
+// sharedBy says whose login a share reads with, as the recipient sees it:
+// the FTP user at the server, which tells them whose files these are.
+func sharedBy(sh *share.Share) string {
+	server := sh.Scheme + "://" + urlpath.Site{Scheme: sh.Scheme, Host: sh.Host, Port: sh.Port}.String()
+	if sh.Secret == nil {
+		return "an anonymous login at " + server
+	}
+	return sh.User + " at " + server
 }
 
 // findShare reads the token and the escaped path below it, and finds a
@@ -433,20 +483,17 @@ func (s shareLinks) Home() string { return "" }
 
 // sharePasswordGiven checks a password share's proof: HTTP Basic auth with
 // the password (any user name, for curl), or the cookie the password page
-// sets. Without either it shows the page (401); wrong guesses are limited.
-func (sg *sharing) sharePasswordGiven(c echo.Context, sh *share.Share) (bool, error) {
-	r := c.Request()
+// sets. Without either it asks for the password (needSharePassword);
+// wrong guesses are limited.
+func (sg *sharing) sharePasswordGiven(r *http.Request, sh *share.Share) error {
 	if ck, err := r.Cookie(shareCookie(sh.ID)); err == nil &&
 		subtle.ConstantTimeCompare([]byte(ck.Value), []byte(sg.cfg.Sealer.Proof(sh.ID, sh.PasswordHash))) == 1 {
-		return true, nil
+		return nil
 	}
 	if _, pass, ok := r.BasicAuth(); ok {
-		if err := sg.checkSharePassword(r, sh, pass); err != nil {
-			return false, err
-		}
-		return true, nil
+		return sg.checkSharePassword(r, sh, pass)
 	}
-	return false, sg.askSharePassword(c, sh, "")
+	return &needSharePassword{id: sh.ID, next: r.URL.RequestURI()}
 }
 
 // checkSharePassword compares a guess. Each guess takes one of the
@@ -473,18 +520,40 @@ func (sg *sharing) checkSharePassword(r *http.Request, sh *share.Share, guess st
 	return nil
 }
 
-// askSharePassword shows the password page, or for scripts a Basic
-// challenge.
-func (sg *sharing) askSharePassword(c echo.Context, sh *share.Share, problem string) error {
+// needSharePassword answers a request for a password share that lacks the
+// password, or whose guess was wrong (problem): the password page for a
+// browser, a Basic challenge for a script (see views.askSharePassword).
+type needSharePassword struct {
+	id      string
+	next    string // where the page's form leads back to
+	problem *httpError
+}
+
+func (e *needSharePassword) Error() string { return "share " + shortID(e.id) + " needs its password" }
+
+// askSharePassword shows the password page, with what went wrong with
+// the last guess, or for scripts a Basic challenge.
+func (v *views) askSharePassword(c echo.Context, e *needSharePassword) {
 	r := c.Request()
-	if !wantsHTML(r) {
-		c.Response().Header().Set("WWW-Authenticate", `Basic realm="ftpbridge share", charset="UTF-8"`)
-		return &httpError{Status: http.StatusUnauthorized, Msg: "This share link needs its password: send it with HTTP Basic auth (curl -u :password), any user name."}
+	he := e.problem
+	if he == nil {
+		he = &httpError{Status: http.StatusUnauthorized, Msg: "This share link needs its password: send it with HTTP Basic auth (curl -u :password), any user name."}
 	}
-	sg.render(c.Response(), http.StatusUnauthorized, "sharepass.html", sharePassPage{
-		page: sg.page(r, "Password needed"), Action: shareRoot(sh.ID), Next: r.URL.RequestURI(), Problem: problem,
-	})
-	return nil
+	if !wantsHTML(r) {
+		if he.Status == http.StatusUnauthorized {
+			c.Response().Header().Set("WWW-Authenticate", `Basic realm="ftpbridge share", charset="UTF-8"`)
+		}
+		v.renderError(c.Response(), r, he)
+		return
+	}
+	if he.Status == http.StatusTooManyRequests {
+		c.Response().Header().Set("Retry-After", retryAfter(he))
+	}
+	p := sharePassPage{page: v.page(r, "Password needed"), Action: shareRoot(e.id), Next: e.next}
+	if e.problem != nil {
+		p.Problem = e.problem.Msg
+	}
+	v.render(c.Response(), he.Status, "sharepass.html", p)
 }
 
 type sharePassPage struct {
@@ -518,28 +587,21 @@ func unlockShare(sg *sharing) echo.HandlerFunc {
 		if strings.HasSuffix(form.Get("next"), "/") {
 			next += "/"
 		}
-		if !strings.HasPrefix(next, shareRoot(sh.ID)) {
-			next = shareRoot(sh.ID)
+		if next != sharePath(sh) && !strings.HasPrefix(next, shareRoot(sh.ID)) {
+			next = sharePath(sh)
 		}
 		if sh.PasswordHash == nil {
 			return c.Redirect(http.StatusSeeOther, next)
 		}
 		if err := sg.checkSharePassword(r, sh, r.PostForm.Get("password")); err != nil {
-			var he *httpError
-			if errors.As(err, &he) && wantsHTML(r) {
-				if he.Status == http.StatusTooManyRequests {
-					c.Response().Header().Set("Retry-After", retryAfter(he))
-				}
-				sg.render(c.Response(), he.Status, "sharepass.html", sharePassPage{
-					page: sg.page(r, "Password needed"), Action: shareRoot(sh.ID), Next: next, Problem: he.Msg,
-				})
-				return nil
+			if he, ok := errors.AsType[*httpError](err); ok {
+				return &needSharePassword{id: sh.ID, next: next, problem: he}
 			}
 			return err
 		}
 		http.SetCookie(c.Response(), &http.Cookie{
 			Name: shareCookie(sh.ID), Value: sg.cfg.Sealer.Proof(sh.ID, sh.PasswordHash),
-			Path: shareRoot(sh.ID), Expires: sh.Expires, HttpOnly: true, Secure: sg.access.IsHTTPS(r), SameSite: http.SameSiteLaxMode,
+			Path: "/s/" + sh.ID, Expires: sh.Expires, HttpOnly: true, Secure: sg.access.IsHTTPS(r), SameSite: http.SameSiteLaxMode,
 		})
 		return c.Redirect(http.StatusSeeOther, next)
 	}
