@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -56,6 +57,15 @@ func ftpError(err error, what string) *httpError {
 		said = " The server said: “" + strings.Join(strings.Fields(strings.Map(noControl, strings.ToValidUTF8(reply, "\uFFFD"))), " ") + "”."
 	}
 	e := &httpError{Err: err}
+	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok {
+		// The resolver's own words name its address: of no use to the
+		// person, and none of their business.
+		e.Status, e.Msg = http.StatusBadGateway, fmt.Sprintf("The server name “%s” could not be looked up just now. Try again, or use the server's IP address.", dnsErr.Name)
+		if dnsErr.IsNotFound {
+			e.Msg = fmt.Sprintf("The server name “%s” was not found. Check its spelling.", dnsErr.Name)
+		}
+		return e
+	}
 	kind := ftppool.ErrorKind(err)
 	switch kind {
 	case ftppool.KindTimeout, ftppool.KindUnreachable, ftppool.KindTLS, ftppool.KindProtocol, ftppool.KindOther:
@@ -95,7 +105,7 @@ func ftpError(err error, what string) *httpError {
 	case ftppool.KindBusy:
 		e.Status, e.Msg = http.StatusServiceUnavailable, "Too many connections to this FTP server are in use right now. Try again in a few seconds."+said
 	case ftppool.KindRefused:
-		e.Status, e.Msg = http.StatusForbidden, "The bridge's operator does not allow connections to this host or port (public addresses on the FTP ports 21 and 990, plus what -allow-hosts and -allow-ports open)."
+		e.Status, e.Msg = http.StatusForbidden, "This bridge does not allow that server: it connects to public addresses on the FTP ports (21 and 990), and to other servers or ports only where its operator allows them."
 	case ftppool.KindTimeout:
 		e.Status, e.Msg = http.StatusGatewayTimeout, "The FTP server did not answer in time."
 	case ftppool.KindTLS:

@@ -60,7 +60,11 @@ type connectForm struct {
 	// Encoding is the name encoding of a server that does not use UTF-8.
 	Encoding string
 	// Mode is the transfer mode: auto, passive or active.
-	Mode string
+	Mode      string
+	Anonymous bool
+	// Focus is the id of the field to fix after a failure ("host",
+	// "port", "password"...), which the page focuses.
+	Focus string
 }
 
 type encodingChoice struct{ Name, Label string }
@@ -118,33 +122,46 @@ func connect(h *connections) echo.HandlerFunc {
 		if p := strings.TrimSpace(c.FormValue("port")); p != "" {
 			n, err := strconv.Atoi(p)
 			if err != nil || n < 1 || n > 65535 {
-				return h.formError(c, form, badRequest("The port must be a number from 1 to 65535."))
+				return h.formError(c, form, "port", badRequest("The port must be a number from 1 to 65535."))
 			}
 			form.Port = n
 		}
 		password := c.FormValue("password")
 		if c.FormValue("anonymous") != "" {
-			form.User, password = "", ""
+			form.User, password, form.Anonymous = "", "", true
 		}
 		return h.login(c, form, password)
 	}
 }
 
-func (h *connections) formError(c echo.Context, form connectForm, he *httpError) error {
+// formError shows the form again, as it was filled in, with what went
+// wrong and the focus on the field to fix; scripts get the error.
+func (h *connections) formError(c echo.Context, form connectForm, field string, he *httpError) error {
 	if !wantsHTML(c.Request()) {
 		return he
 	}
+	form.Focus = field
 	h.renderHome(c, he.Status, form, he.Msg)
 	return nil
+}
+
+// fieldToFix is the form field behind a failed login: the password when
+// the server refused it, else the host (a name not found, a server that
+// does not answer, one this bridge may not reach).
+func fieldToFix(err error, form connectForm) string {
+	if ftppool.ErrorKind(err) == ftppool.KindLogin && !form.Anonymous {
+		return "password"
+	}
+	return "host"
 }
 
 // login checks the credentials against the server and stores them.
 func (h *connections) login(c echo.Context, form connectForm, password string) error {
 	if urlpath.HasControl(form.User) || urlpath.HasControl(password) || urlpath.HasControl(form.Host) {
-		return h.formError(c, form, badRequest("The host, user name or password %v.", urlpath.ErrControl))
+		return h.formError(c, form, "host", badRequest("The host, user name or password %v.", urlpath.ErrControl))
 	}
 	if !urlpath.ValidScheme(form.Scheme) {
-		return h.formError(c, form, badRequest("Choose the connection's security: plain FTP, FTPS explicit or FTPS implicit."))
+		return h.formError(c, form, "scheme", badRequest("Choose the connection's security: plain FTP, FTPS explicit or FTPS implicit."))
 	}
 	if form.Port == 0 {
 		form.Port = urlpath.DefaultPort(form.Scheme)
@@ -159,11 +176,11 @@ func (h *connections) login(c echo.Context, form connectForm, password string) e
 	}
 	site, err := urlpath.ParseSite(form.Scheme, rawSite)
 	if err != nil {
-		return h.formError(c, form, badRequest("The host is not valid: %v.", err))
+		return h.formError(c, form, "host", badRequest("The host is not valid: %v.", err))
 	}
 	n, err := access.NamesFor(form.Encoding)
 	if err != nil {
-		return h.formError(c, form, httpErrorOf(err))
+		return h.formError(c, form, "encoding", httpErrorOf(err))
 	}
 	sess, err := h.sessions.Renew(c.Response(), c.Request())
 	if err != nil {
@@ -171,7 +188,7 @@ func (h *connections) login(c echo.Context, form connectForm, password string) e
 	}
 	mode, err := access.ParseMode(form.Mode)
 	if err != nil {
-		return h.formError(c, form, httpErrorOf(err))
+		return h.formError(c, form, "mode", httpErrorOf(err))
 	}
 	ep := access.Endpoint(site, n, mode)
 	owner, login := sess.Owner, ftppool.Login{User: site.User, Password: password}
@@ -182,7 +199,7 @@ func (h *connections) login(c echo.Context, form connectForm, password string) e
 		h.pool.Forget(owner, ep, site.User)
 	}
 	if err := h.pool.Handle(owner, ep, login).Check(c.Request().Context()); err != nil {
-		return h.formError(c, form, ftpError(err, "The site"))
+		return h.formError(c, form, fieldToFix(err, form), ftpError(err, "The site"))
 	}
 	if err := sess.SetLogin(c.Request().Context(), access.SiteKey(site), session.Login{Password: password, Encoding: n.Name(), Mode: mode.String()}); err != nil {
 		return err
@@ -230,18 +247,23 @@ func disconnect(h *connections) echo.HandlerFunc {
 func openURL(h *connections) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		raw := strings.TrimSpace(c.FormValue("url"))
+		if !strings.Contains(raw, "://") {
+			// "host", "host:port" and "host/path" are what people copy
+			// from FTP clients: plain FTP, as an ftp:// URL would say.
+			raw = "ftp://" + raw
+		}
 		u, err := url.Parse(raw)
 		if err == nil && u.Host == "" {
 			err = errors.New("no host")
 		}
 		if err != nil || !urlpath.ValidScheme(u.Scheme) {
-			return h.formError(c, connectForm{}, badRequest("Paste an address such as ftp://ftp.example.org/pub/ (ftp, ftpes or ftps)."))
+			return h.formError(c, connectForm{}, "paste-url", badRequest("Paste an address such as ftp://ftp.example.org/pub/ or ftp.example.org:2121 (ftp, ftpes or ftps)."))
 		}
 		// The URL's path is relative to the login folder, or absolute after
 		// an encoded slash, exactly as a bridge address's is.
 		p, dir, err := urlpath.DecodeSitePath(strings.TrimPrefix(u.EscapedPath(), "/"))
 		if err != nil {
-			return h.formError(c, connectForm{}, badRequest("The path in this address is not valid: %v.", err))
+			return h.formError(c, connectForm{}, "paste-url", badRequest("The path in this address is not valid: %v.", err))
 		}
 		hostport := u.Host
 		if u.User != nil {
@@ -249,7 +271,7 @@ func openURL(h *connections) echo.HandlerFunc {
 		}
 		site, err := urlpath.ParseSite(u.Scheme, hostport)
 		if err != nil {
-			return h.formError(c, connectForm{}, badRequest("The site in this address is not valid: %v.", err))
+			return h.formError(c, connectForm{}, "paste-url", badRequest("The site in this address is not valid: %v.", err))
 		}
 		if pw, ok := u.User.Password(); ok {
 			form := connectForm{Scheme: site.Scheme, Host: site.Host, Port: site.Port, User: site.User, Next: site.PathURL(p, dir)}
