@@ -157,6 +157,8 @@ func TestBrowserLayout(t *testing.T) {
 		if err != nil || name == "" || name == bigName(59) {
 			t.Fatalf("no row near the bottom of the screen (%q, %v)", name, err)
 		}
+		button := `document.querySelector('#listing tr[data-name="` + name + `"] td.act a.more')`
+		before := measure(t, ctx, button)
 		if err := chromedp.Do(ctx,
 			chromedp.Click(rowSel(name, "td.act a.more")),
 			chromedp.WaitVisible(rowSel(name, "#row-menu form.rename input[name=to]")),
@@ -166,6 +168,10 @@ func TestBrowserLayout(t *testing.T) {
 		menu := measure(t, ctx, `document.getElementById("row-menu")`)
 		if !menu.inViewport() {
 			t.Errorf("the menu of %s, near the bottom of the screen, is at %+v: not wholly on the %vx%v screen", name, menu, menu.VW, menu.VH)
+		}
+		// In view where it opened: the page did not scroll away from the row.
+		if menu.ScrollY != before.ScrollY {
+			t.Errorf("opening the menu of %s scrolled the page from %v to %v px", name, before.ScrollY, menu.ScrollY)
 		}
 		for _, sel := range []string{"#row-menu form.rename button", "#row-menu form.delete button"} {
 			if bx := measure(t, ctx, `document.querySelector(`+jsString(sel)+`)`); !bx.inViewport() || !bx.Hit {
