@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -177,6 +179,72 @@ func TestBrowserLayout(t *testing.T) {
 			if bx := measure(t, ctx, `document.querySelector(`+jsString(sel)+`)`); !bx.inViewport() || !bx.Hit {
 				t.Errorf("%s is at %+v: off the screen or covered", sel, bx)
 			}
+		}
+	})
+
+	t.Run("phone: the transfers panel leaves the list in the first screen", func(t *testing.T) {
+		ctx := browserStep(t, tab)
+		src := filepath.Join(t.TempDir(), "from the phone.txt")
+		if err := os.WriteFile(src, []byte("uploaded from a phone\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(bt.listingURL("/many/")),
+			chromedp.WaitReady(chromedp.ID("upload-files")),
+			chromedp.SetUploadFiles(chromedp.ID("upload-files"), []string{src}),
+			chromedp.Poll[chromedp.Void](`!document.getElementById("transfers").hidden && !!document.querySelector('#listing tr[data-name="from the phone.txt"]')`),
+		); err != nil {
+			t.Fatalf("uploading a file on the phone: %v", err)
+		}
+		panel := measure(t, ctx, `document.getElementById("transfers")`)
+		if h := panel.Bottom - panel.Top; h > 60 {
+			t.Errorf("the transfers panel is %.0f px high on the phone, want a summary line", h)
+		}
+		first := measure(t, ctx, `document.querySelector("#listing tbody tr[data-name] td.name a")`)
+		if !first.inViewport() || !first.Hit || first.ScrollY != 0 {
+			t.Errorf("with the transfers panel, the first row's link is at %+v: not on the first screen", first)
+		}
+		// Unfolded on request, its list stays short.
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.ID("transfers-toggle")),
+			chromedp.WaitVisible(chromedp.ID("transfer-list")),
+		); err != nil {
+			t.Fatalf("unfolding the transfers panel: %v", err)
+		}
+		if list := measure(t, ctx, `document.getElementById("transfer-list")`); list.Bottom-list.Top > 150 {
+			t.Errorf("the unfolded transfer list is %.0f px high on the phone", list.Bottom-list.Top)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("transfers-toggle")), chromedp.WaitNotVisible(chromedp.ID("transfer-list"))); err != nil {
+			t.Fatalf("folding the transfers panel: %v", err)
+		}
+	})
+
+	t.Run("phone without JavaScript: the Actions menu opens", func(t *testing.T) {
+		ctx := browserStep(t, tab)
+		if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatal(err)
+		}
+		defer chromedp.Call(tab, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false})
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(bt.listingURL("/sub/")),
+			chromedp.WaitVisible(rowLink("deeper")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		if js, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.classList.contains("js")`)); err != nil || js {
+			t.Fatalf("the page's script ran (%v)", err)
+		}
+		if first := measure(t, ctx, `document.querySelector("#listing tbody tr[data-name] td.name a")`); !first.inViewport() || !first.Hit {
+			t.Errorf("without the script, the first row's link is at %+v: not on the first screen", first)
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS("#folder-actions > summary")),
+			chromedp.WaitVisible(chromedp.ID("parent")),
+			chromedp.WaitVisible(chromedp.ID("zip")),
+			chromedp.WaitVisible(chromedp.CSS("#new-folder > summary")),
+			chromedp.WaitVisible(chromedp.CSS("#upload-form .nojs button[type=submit]")),
+		); err != nil {
+			t.Fatalf("the Actions menu without the script: %v", err)
 		}
 	})
 
