@@ -363,6 +363,13 @@ func TestBrowserKeyboard(t *testing.T) {
 		focusIs(t, ctx, kb.ArrowDown, rows[1])
 		focusIs(t, ctx, kb.ArrowDown, rows[2])
 		focusIs(t, ctx, kb.ArrowUp, rows[1])
+		// Roving focus: the rows are one Tab stop, the row focused last.
+		stops, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(
+			document.querySelectorAll('#listing tbody tr[data-name] td.name a:not([tabindex="-1"]), #listing tbody tr[data-name] a.more:not([tabindex="-1"])'),
+			(a) => a.closest("tr").dataset.name)`))
+		if err != nil || len(stops) != 2 || stops[0] != rows[1] || stops[1] != rows[1] {
+			t.Errorf("the rows' links and menu buttons in the Tab order are those of %q (%v), want %s's only", stops, err, rows[1])
+		}
 		pressAndLoad(t, ctx, kb.Enter, bt.listingURL("/sub/"))
 		waitSaid(t, ctx, "Opened folder sub.")
 		pressAndLoad(t, ctx, kb.Backspace, bt.listingURL("/"))
@@ -471,12 +478,16 @@ func TestBrowserKeyboard(t *testing.T) {
 			}
 		}
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({ row: `+focusedRow+`,
-			built: document.querySelectorAll("#listing tbody tr[data-name]").length })`))
+			built: document.querySelectorAll("#listing tbody tr[data-name]").length,
+			stops: Array.from(document.querySelectorAll('#listing tbody td.name a:not([tabindex="-1"])'), (a) => a.closest("tr").dataset.name).join() })`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got["row"] != bigName(120) || got["built"].(float64) > 300 {
 			t.Errorf("after 120 × ArrowDown the focus is on %v with %v rows built; want %s, a window", got["row"], got["built"], bigName(120))
+		}
+		if got["stops"] != bigName(120) {
+			t.Errorf("the row links in the Tab order are %q, want %s's only", got["stops"], bigName(120))
 		}
 	})
 

@@ -21,6 +21,7 @@ function applyFilter() {
     big.view = q === "" ? big.all : big.all.filter((it) => it.lower.includes(q));
     renderWindow(true);
     document.getElementById("no-match").hidden = big.view.length > 0 || big.all.length === 0;
+    rove();
     return;
   }
   let rows = 0;
@@ -33,6 +34,7 @@ function applyFilter() {
     if (match) shown++;
   }
   document.getElementById("no-match").hidden = shown > 0 || rows === 0;
+  rove();
 }
 
 export function initFilter() {
@@ -113,6 +115,39 @@ function firstInView() {
   const rows = big.on ? Array.from(listingTable().tBodies[0].rows).filter((r) => r.bigItem) : visibleRows();
   for (const r of rows) if (r.getBoundingClientRect().bottom > 0) return Math.max(0, rowIndex(r));
   return 0;
+}
+
+// Roving focus: the rows are one stop of the Tab key, the row focused last
+// (at first, the first one shown); the arrows move between them. The
+// other rows' links and menu buttons have tabindex -1.
+let stop = null;
+
+function rowFocusables(tr) {
+  return tr.querySelectorAll("td.name a, td.act a.more");
+}
+
+function setStop(tr) {
+  if (stop === tr) return;
+  if (stop) for (const a of rowFocusables(stop)) a.tabIndex = -1;
+  stop = tr;
+  if (tr) for (const a of rowFocusables(tr)) a.removeAttribute("tabindex");
+}
+
+// rove takes every row but the stop out of the Tab order, after rows were
+// built, replaced, filtered or scrolled away; a stop that is gone or
+// filtered out passes to the first row shown.
+function rove() {
+  const table = listingTable();
+  if (!table) return;
+  const keep = stop && stop.isConnected && !stop.hidden ? stop : null;
+  let next = keep;
+  for (const tr of table.tBodies[0].rows) {
+    if (tr.dataset.name === undefined) continue;
+    if (!next && !tr.hidden) next = tr;
+    if (tr !== next) for (const a of rowFocusables(tr)) if (a.tabIndex !== -1) a.tabIndex = -1;
+  }
+  if (next !== keep) stop = null;
+  setStop(next);
 }
 
 function focusedRow() {
@@ -214,6 +249,11 @@ export function initKeyboard() {
   } catch {
     // storage disabled
   }
+  table.addEventListener("focusin", (ev) => {
+    const tr = ev.target instanceof Element ? ev.target.closest("tbody tr[data-name]") : null;
+    if (tr) setStop(tr);
+  });
+  rove();
   document.addEventListener("keydown", (ev) => {
     if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const t = ev.target instanceof Element ? ev.target : null;
@@ -442,6 +482,7 @@ function renderWindow(force) {
   big.top.hidden = first === 0;
   big.bottom.firstChild.style.height = (n - last) * rowH + "px";
   big.bottom.hidden = last >= n;
+  rove();
   // The rows' height is the CSS's; measure it once a row is there.
   if (!big.rowH && last > first) {
     const h = big.view[first].tr.getBoundingClientRect().height;
