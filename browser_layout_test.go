@@ -286,6 +286,16 @@ func TestBrowserLayout(t *testing.T) {
 		); err != nil {
 			t.Fatalf("the toolbar at 1280 px: %v", err)
 		}
+		// New folder, at the right end of the toolbar, opens on the screen.
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS("#new-folder > summary")),
+			chromedp.WaitVisible(chromedp.ID("new-folder-name")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		if form := measure(t, ctx, `document.getElementById("new-folder-form")`); !form.inViewport() {
+			t.Errorf("the New folder form is at %+v, off the %vx%v screen", form, form.VW, form.VH)
+		}
 	})
 
 	t.Run("no script errors or CSP violations", func(t *testing.T) { bt.checkProblems(t, browserStep(t, tab)) })

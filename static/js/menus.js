@@ -36,6 +36,12 @@ export function initMenus() {
     const d = ev.target;
     if (!(d instanceof HTMLDetailsElement) || !d.matches(".menu") || !d.open) return;
     closeMenus(d);
+    // A menu near the right edge of the screen opens leftward.
+    const pop = d.querySelector(":scope > .popover");
+    if (pop) {
+      pop.classList.remove("end");
+      if (pop.getBoundingClientRect().right > document.documentElement.clientWidth) pop.classList.add("end");
+    }
     if (d.id === "folder-actions") {
       // The toolbar's Actions menu (narrow screens): its first action.
       const first = d.querySelector(".actions-list a, .actions-list summary");
