@@ -4,7 +4,7 @@
 
 import { listingTable, notify } from "./dom.js";
 import { errorText, request } from "./http.js";
-import { closeRowMenu, rowMenu } from "./menus.js";
+import { closeRowMenu, openRowMenu, rowMenu } from "./menus.js";
 import { buildRow, compareRows, sortKey, spacerRow } from "./rows.js";
 
 // ---------------------------------------------------------------------------
@@ -21,6 +21,7 @@ function applyFilter() {
     big.view = q === "" ? big.all : big.all.filter((it) => it.lower.includes(q));
     renderWindow(true);
     document.getElementById("no-match").hidden = big.view.length > 0 || big.all.length === 0;
+    rove();
     return;
   }
   let rows = 0;
@@ -33,6 +34,7 @@ function applyFilter() {
     if (match) shown++;
   }
   document.getElementById("no-match").hidden = shown > 0 || rows === 0;
+  rove();
 }
 
 export function initFilter() {
@@ -40,6 +42,7 @@ export function initFilter() {
   const filter = document.getElementById("filter");
   if (!filter || !document.getElementById("listing")) return;
   filter.addEventListener("input", applyFilter);
+  filter.addEventListener("input", announceMatchesSoon);
   document.addEventListener("keydown", (ev) => {
     const typing = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLTextAreaElement;
     if (ev.key === "/" && !typing) {
@@ -49,6 +52,263 @@ export function initFilter() {
       filter.value = "";
       filter.dispatchEvent(new Event("input"));
       filter.blur();
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Keyboard: the arrows (and Home, End) move the focus over the rows' links,
+// Enter opens (the link's own behaviour), Backspace goes to the parent
+// folder, Delete and F2 open the row's menu and start its delete or rename
+// (changes.js does them, as from the menu). In the filter, the down arrow
+// goes to the first row and Enter opens the only match. What happens is
+// said in the page's polite live region (#announce, in #notices).
+
+// announce says text to screen readers without showing it.
+export function announce(text) {
+  const region = document.getElementById("announce");
+  if (!region) return;
+  // The same words again would not be read: vary them invisibly.
+  region.textContent = region.textContent === text ? text + "\u00a0" : text;
+}
+
+// The page after a navigation says what was opened.
+const AFTER_KEY = "ftpbridge-announce";
+
+function announceNext(text) {
+  try {
+    sessionStorage.setItem(AFTER_KEY, text);
+  } catch {
+    // storage disabled: the next page says nothing
+  }
+}
+
+// visibleRows are the rows the filter lets through, in the page's order
+// (a plain listing; a windowed one goes by big.view).
+function visibleRows() {
+  const table = listingTable();
+  return Array.from(table.tBodies[0].rows).filter((r) => r.dataset.name !== undefined && !r.hidden);
+}
+
+function matchCount() {
+  return big.on ? big.view.length : visibleRows().length;
+}
+
+// rowAt returns the i-th row the filter lets through, built if need be.
+function rowAt(i) {
+  return big.on ? bigRowAt(i) : visibleRows()[i];
+}
+
+// rowFocus is what the keyboard focuses in a row: its link, or for a file
+// that may not be downloaded, its menu button.
+function rowFocus(tr) {
+  return tr && (tr.querySelector("td.name a") || tr.querySelector("td.act a.more"));
+}
+
+function rowIndex(tr) {
+  if (big.on) return tr.bigItem ? big.view.indexOf(tr.bigItem) : -1;
+  return visibleRows().indexOf(tr);
+}
+
+// firstInView is the index of the first row on the screen.
+function firstInView() {
+  const rows = big.on ? Array.from(listingTable().tBodies[0].rows).filter((r) => r.bigItem) : visibleRows();
+  for (const r of rows) if (r.getBoundingClientRect().bottom > 0) return Math.max(0, rowIndex(r));
+  return 0;
+}
+
+// Roving focus: the rows are one stop of the Tab key, the row focused last
+// (at first, the first one shown); the arrows move between them. The
+// other rows' links and menu buttons have tabindex -1.
+let stop = null;
+
+function rowFocusables(tr) {
+  return tr.querySelectorAll("td.name a, td.act a.more");
+}
+
+function setStop(tr) {
+  if (stop === tr) return;
+  if (stop) for (const a of rowFocusables(stop)) a.tabIndex = -1;
+  stop = tr;
+  if (tr) for (const a of rowFocusables(tr)) a.removeAttribute("tabindex");
+}
+
+// rove takes every row but the stop out of the Tab order, after rows were
+// built, replaced, filtered or scrolled away; a stop that is gone or
+// filtered out passes to the first row shown.
+function rove() {
+  const table = listingTable();
+  if (!table) return;
+  const keep = stop && stop.isConnected && !stop.hidden ? stop : null;
+  let next = keep;
+  for (const tr of table.tBodies[0].rows) {
+    if (tr.dataset.name === undefined) continue;
+    if (!next && !tr.hidden) next = tr;
+    if (tr !== next) for (const a of rowFocusables(tr)) if (a.tabIndex !== -1) a.tabIndex = -1;
+  }
+  if (next !== keep) stop = null;
+  setStop(next);
+}
+
+function focusedRow() {
+  const a = document.activeElement;
+  return a instanceof Element ? a.closest("#listing tbody tr[data-name]") : null;
+}
+
+// moveFocus moves the focus to another row: by delta, or to the first or
+// last; from outside the rows, to the first row on the screen.
+function moveFocus(delta, edge) {
+  const n = matchCount();
+  if (n === 0) {
+    announce("No entry matches the filter.");
+    return;
+  }
+  const cur = focusedRow();
+  let i;
+  if (edge === "first") i = 0;
+  else if (edge === "last") i = n - 1;
+  else if (!cur) i = firstInView();
+  else {
+    i = rowIndex(cur) + delta;
+    if (i < 0) {
+      document.getElementById("filter").focus();
+      return;
+    }
+    i = Math.min(i, n - 1);
+  }
+  const target = rowFocus(rowAt(i));
+  if (target) target.focus();
+}
+
+function entryWords(tr) {
+  return (tr.classList.contains("dir") ? "folder " : "") + tr.dataset.name;
+}
+
+// openRow follows a row's link as a click would (a folder opens, a file
+// downloads) and says so.
+function openRow(tr) {
+  const link = tr.querySelector("td.name a");
+  if (!link) {
+    announce("You may not download " + tr.dataset.name + ".");
+    return;
+  }
+  if (tr.classList.contains("dir")) announceNext("Opened folder " + tr.dataset.name + ".");
+  announce((tr.classList.contains("dir") ? "Opening " : "Downloading ") + entryWords(tr) + ".");
+  link.click();
+}
+
+// rowAction opens the row's menu for a rename (F2) or a delete (Delete):
+// the menu's own forms do them, so they ask and report as from the menu.
+function rowAction(tr, act) {
+  const more = tr.querySelector("td.act a.more");
+  const word = act === "r" ? "renamed" : "deleted";
+  if (!more || !(more.dataset.acts || "").includes(act)) {
+    announce(tr.dataset.name + " may not be " + word + " here.");
+    return;
+  }
+  closeRowMenu(false);
+  const menu = openRowMenu(more);
+  if (act === "r") {
+    announce("Rename " + entryWords(tr) + ": type the new name and press Enter.");
+    return;
+  }
+  const form = menu.querySelector("form.delete");
+  form.querySelector("button").focus();
+  announce("Delete " + entryWords(tr) + "?");
+  form.requestSubmit();
+}
+
+let matchTimer = 0;
+
+// announceMatchesSoon says how many rows match once typing pauses.
+function announceMatchesSoon() {
+  clearTimeout(matchTimer);
+  matchTimer = setTimeout(() => {
+    const filter = document.getElementById("filter");
+    if (!filter || filter.value === "") return;
+    const n = matchCount();
+    if (n === 0) announce("No entry matches the filter.");
+    else if (n === 1) {
+      const tr = rowAt(0);
+      announce("One match: " + entryWords(tr) + ". Press Enter to open it.");
+    } else announce(n + " matches.");
+  }, 400);
+}
+
+export function initKeyboard() {
+  const table = listingTable();
+  const filter = document.getElementById("filter");
+  if (!table || !filter) return;
+  try {
+    const said = sessionStorage.getItem(AFTER_KEY);
+    if (said) {
+      sessionStorage.removeItem(AFTER_KEY);
+      // A moment after the load, so screen readers take it as a change.
+      setTimeout(() => announce(said), 300);
+    }
+  } catch {
+    // storage disabled
+  }
+  table.addEventListener("focusin", (ev) => {
+    const tr = ev.target instanceof Element ? ev.target.closest("tbody tr[data-name]") : null;
+    if (tr) setStop(tr);
+  });
+  rove();
+  document.addEventListener("keydown", (ev) => {
+    if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target instanceof Element ? ev.target : null;
+    if (t === filter) {
+      if (ev.key === "ArrowDown") {
+        ev.preventDefault();
+        moveFocus(0, "first");
+      } else if (ev.key === "Enter") {
+        ev.preventDefault();
+        const n = matchCount();
+        if (n === 1) openRow(rowAt(0));
+        else if (n === 0) announce("No entry matches the filter.");
+        else announce(n + " matches: press the down arrow to go through them.");
+      }
+      return;
+    }
+    // Not while typing, nor in a dialog or an open menu.
+    if (t && (t.closest("input, textarea, select, [contenteditable], dialog, #row-menu, details.menu[open]"))) return;
+    const row = focusedRow();
+    switch (ev.key) {
+      case "ArrowDown":
+      case "ArrowUp":
+        ev.preventDefault();
+        moveFocus(ev.key === "ArrowDown" ? 1 : -1);
+        break;
+      case "Home":
+      case "End":
+        if (!row) return;
+        ev.preventDefault();
+        moveFocus(0, ev.key === "Home" ? "first" : "last");
+        break;
+      case "Enter":
+        // The link's own Enter opens it; say what it opens.
+        if (!row || !t.matches("td.name a")) return;
+        if (row.classList.contains("dir")) announceNext("Opened folder " + row.dataset.name + ".");
+        announce((row.classList.contains("dir") ? "Opening " : "Downloading ") + entryWords(row) + ".");
+        break;
+      case "Backspace": {
+        ev.preventDefault();
+        const parent = document.getElementById("parent");
+        if (!parent) {
+          announce("This is the top folder.");
+          return;
+        }
+        announceNext("Opened the parent folder.");
+        announce("Going up to the parent folder.");
+        parent.click();
+        break;
+      }
+      case "Delete":
+      case "F2":
+        if (!row) return;
+        ev.preventDefault();
+        rowAction(row, ev.key === "F2" ? "r" : "d");
+        break;
     }
   });
 }
@@ -222,6 +482,7 @@ function renderWindow(force) {
   big.top.hidden = first === 0;
   big.bottom.firstChild.style.height = (n - last) * rowH + "px";
   big.bottom.hidden = last >= n;
+  rove();
   // The rows' height is the CSS's; measure it once a row is there.
   if (!big.rowH && last > first) {
     const h = big.view[first].tr.getBoundingClientRect().height;
@@ -236,6 +497,14 @@ function renderWindow(force) {
 function bigScrollTo(name) {
   const i = big.view.findIndex((it) => it.name === name);
   if (i < 0) return null;
+  return bigRowAt(i);
+}
+
+// bigRowAt brings the i-th entry of the windowed listing (filtered and
+// sorted) into view and returns its row.
+function bigRowAt(i) {
+  const it = big.view[i];
+  if (it.tr && it.tr.isConnected) return it.tr;
   const body = listingTable().tBodies[0];
   const bodyTop = body.getBoundingClientRect().top + window.scrollY;
   const y = bodyTop + i * (big.rowH || 40);
@@ -243,7 +512,7 @@ function bigScrollTo(name) {
     window.scrollTo(0, Math.max(0, y - window.innerHeight / 3));
   }
   renderWindow(true);
-  return big.view[i].tr;
+  return it.tr;
 }
 
 export function initBigListing() {

@@ -15,7 +15,7 @@
 // wires them to the page. No bundler: the browser loads the modules as they
 // are, from /static/js/.
 import { initFolderChanges } from "./changes.js";
-import { initBigListing, initFilter, initSort } from "./listing.js";
+import { initBigListing, initFilter, initKeyboard, initSort } from "./listing.js";
 import { initMenus } from "./menus.js";
 import { initBackLinks, initConnectForm } from "./pages.js";
 import { initShareDialog, initSharesPage } from "./shares.js";
@@ -30,6 +30,7 @@ document.addEventListener("DOMContentLoaded", () => {
   initFilter();
   initSort();
   initBigListing();
+  initKeyboard();
   initMenus();
   initFolderChanges();
   initUploads();

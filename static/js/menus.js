@@ -6,8 +6,10 @@
 import { el, listingTable } from "./dom.js";
 
 function closeMenus(except) {
+  // A menu inside another (New folder in the toolbar's Actions) keeps the
+  // one around it open.
   for (const d of document.querySelectorAll("details.menu[open]")) {
-    if (d !== except) d.open = false;
+    if (d !== except && !(except && d.contains(except))) d.open = false;
   }
   if (!except || !except.matches("#row-menu")) closeRowMenu(false);
 }
@@ -34,6 +36,18 @@ export function initMenus() {
     const d = ev.target;
     if (!(d instanceof HTMLDetailsElement) || !d.matches(".menu") || !d.open) return;
     closeMenus(d);
+    // A menu near the right edge of the screen opens leftward.
+    const pop = d.querySelector(":scope > .popover");
+    if (pop) {
+      pop.classList.remove("end");
+      if (pop.getBoundingClientRect().right > document.documentElement.clientWidth) pop.classList.add("end");
+    }
+    if (d.id === "folder-actions") {
+      // The toolbar's Actions menu (narrow screens): its first action.
+      const first = d.querySelector(".actions-list a, .actions-list summary");
+      if (first && !d.contains(document.activeElement)) first.focus();
+      return;
+    }
     // Not when the focus is inside already: someone (or something) is
     // typing there, and selecting would eat what was typed.
     const field = d.querySelector("input:not([type=checkbox])");
@@ -60,7 +74,21 @@ export function closeRowMenu(refocus) {
   if (refocus && button.isConnected) button.focus();
 }
 
-function openRowMenu(button) {
+// placeRowMenu keeps an open row menu in view: it opens below its row,
+// upward when it would end below the screen and there is more room above,
+// and what still sticks out is scrolled into view.
+function placeRowMenu(menu) {
+  menu.classList.remove("up");
+  const r = menu.getBoundingClientRect();
+  const row = menu.closest("tr").getBoundingClientRect();
+  if (r.bottom > window.innerHeight && row.top - r.height > 0) menu.classList.add("up");
+  const now = menu.getBoundingClientRect();
+  if (now.top < 0 || now.bottom > window.innerHeight) menu.scrollIntoView({ block: "nearest" });
+}
+
+// openRowMenu opens the menu of the row whose "more" button this is; the
+// keyboard (listing.js: F2, Delete) opens it too. It returns the menu.
+export function openRowMenu(button) {
   closeMenus(null);
   const row = button.closest("tr");
   const acts = button.dataset.acts || "";
@@ -106,11 +134,13 @@ function openRowMenu(button) {
   button.after(menu);
   button.setAttribute("aria-expanded", "true");
   rowMenu = { menu, button };
+  placeRowMenu(menu);
   const field = menu.querySelector("input") || menu.querySelector("button");
   if (field) {
     field.focus();
     if (field instanceof HTMLInputElement) field.select();
   }
+  return menu;
 }
 
 function initRowMenu() {

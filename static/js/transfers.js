@@ -175,7 +175,9 @@ function updatePanel() {
   if (finished > 0) summary.push(finished + " finished");
   document.getElementById("transfers-summary").textContent = summary.join(", ");
   document.getElementById("transfers-clear").hidden = finished === 0;
-  if (running > 0 && !panelUnfolded && panelChoice !== "closed") {
+  // On a phone the panel stays one summary line unless asked: its list
+  // would push the folder's rows out of the first screen.
+  if (running > 0 && !panelUnfolded && panelChoice !== "closed" && !matchMedia("(max-width: 40rem)").matches) {
     panelUnfolded = true;
     setPanelOpen(true);
   }
