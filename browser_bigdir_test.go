@@ -295,6 +295,10 @@ func TestBrowserBigFolder(t *testing.T) {
 			const server = doc.querySelector('#listing tr[data-name="' + name + '"]');
 			const page = document.querySelector('#listing tr[data-name="' + name + '"]');
 			if (!server || !page) return "missing row: server " + !!server + ", page " + !!page;
+			// The page shows times in the browser's zone (times.js, beside
+			// the entry module); the server's row gets the same.
+			const times = await import(new URL("times.js", document.querySelector("script[type=module]").src));
+			times.localTimes(server);
 			return norm(server) === norm(page) && server.className === page.className ? "" : norm(server) + "\n" + norm(page);
 		})()`, chromedp.EvalAwaitPromise))
 		if err != nil {

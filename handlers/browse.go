@@ -311,7 +311,9 @@ func (l *listing) item(site links, dir string, e ftppool.Entry) item {
 	}
 	if !e.Modified.IsZero() {
 		it.Modified = e.Modified.UTC().Format(time.RFC3339)
-		it.Date = e.Modified.UTC().Format("2006-01-02 15:04")
+		// Labelled, since it reads as UTC until the page's script shows
+		// it in the browser's zone (static/js/times.js).
+		it.Date = e.Modified.UTC().Format("2006-01-02 15:04") + " UTC"
 	}
 	switch {
 	case e.Type == ftppool.TypeDir:

@@ -6,6 +6,7 @@ import { listingTable, notify } from "./dom.js";
 import { errorText, request } from "./http.js";
 import { closeRowMenu, openRowMenu, rowMenu } from "./menus.js";
 import { buildRow, compareRows, sortKey, spacerRow } from "./rows.js";
+import { localTimes } from "./times.js";
 
 // ---------------------------------------------------------------------------
 // Filter
@@ -563,6 +564,7 @@ export async function refreshListing() {
   } else {
     table.tBodies[0].replaceWith(document.adoptNode(fresh.tBodies[0]));
   }
+  localTimes(table);
   for (const sel of [".toolbar .count", "#toggle-hidden"]) {
     const now = document.querySelector(sel);
     const next = doc.querySelector(sel);

@@ -19,12 +19,14 @@ import { initBigListing, initFilter, initKeyboard, initSort } from "./listing.js
 import { initMenus } from "./menus.js";
 import { initBackLinks, initConnectForm } from "./pages.js";
 import { initShareDialog, initSharesPage } from "./shares.js";
+import { localTimes } from "./times.js";
 import { initTransfers } from "./transfers.js";
 import { initUploads } from "./uploads.js";
 
 document.documentElement.classList.add("js");
 
 document.addEventListener("DOMContentLoaded", () => {
+  localTimes();
   initBackLinks();
   initConnectForm();
   initFilter();

@@ -3,6 +3,7 @@
 
 import { el, icon, listingTable } from "./dom.js";
 import { humanSize } from "./format.js";
+import { timeElement } from "./times.js";
 
 // iconFor matches handlers/browse.go iconFor.
 const ICONS = {};
@@ -49,11 +50,7 @@ export function buildRow(it) {
   const size = el("td", "size", it.type === "file" ? humanSize(it.size) : "—");
   if (it.type === "file") size.title = it.size + " bytes";
   const date = el("td", "date");
-  if (it.mod) {
-    const t = el("time", "", it.mod.slice(0, 16).replace("T", " "));
-    t.dateTime = it.mod;
-    date.append(t);
-  }
+  if (it.mod) date.append(timeElement(it.mod));
   tr.append(name, size, date);
   if (!listingTable().classList.contains("read-only")) {
     const act = el("td", "act");

@@ -1,9 +1,10 @@
 // Share links: the dialog on a listing, and the /shares page, whose download
 // counts follow the transfer events (transfers.js).
 
-import { el, listingTable, notify } from "./dom.js";
+import { listingTable, notify } from "./dom.js";
 import { errorText, request, withQuery } from "./http.js";
 import { closeRowMenu } from "./menus.js";
+import { localTime, timeElement } from "./times.js";
 
 // copyLink puts a link on the clipboard, or selects it for a manual copy
 // where the clipboard is not available (plain HTTP on another host).
@@ -60,7 +61,7 @@ export function initShareDialog() {
     }
     urlInput.value = res.data.url;
     document.getElementById("share-expiry").textContent =
-      "Works until " + new Date(res.data.expires).toLocaleString() + ". See all your links on the Shared links page.";
+      "Works until " + localTime(new Date(res.data.expires)) + ". See all your links on the Shared links page.";
     result.hidden = false;
     urlInput.focus();
     urlInput.select();
@@ -92,11 +93,7 @@ export function refreshSharesSoon() {
       row.querySelector("td.downloads").textContent = s.downloads + (s.max_downloads ? " of " + s.max_downloads : "");
       row.querySelector("td.state").textContent = s.state;
       const last = row.querySelector("td.last");
-      if (s.last_download) {
-        const t = el("time", "", new Date(s.last_download).toISOString().slice(0, 16).replace("T", " "));
-        t.dateTime = s.last_download;
-        last.replaceChildren(t);
-      }
+      if (s.last_download) last.replaceChildren(timeElement(s.last_download));
     }
   }, 1000);
 }
