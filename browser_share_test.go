@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -118,4 +119,100 @@ func TestBrowserShare(t *testing.T) {
 		}
 		bt.checkProblems(t, browserStep(t, maker))
 	})
+}
+
+// TestBrowserShareFileLink, in Chromium: alice shares a file with a
+// password; a visitor's wrong then right password lands on the file's
+// page (no stale error, nothing of alice's pages) whose Download button
+// gets the file; alice, logged in from another browser, finds the link on
+// her Shared links page and revokes it there.
+func TestBrowserShareFileLink(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
+	maker := startBrowser(t, browserTimeout, bt.problems)
+	const password = "for your eyes"
+
+	ctx := browserStep(t, maker)
+	bt.connect(t, ctx)
+	if err := chromedp.Do(ctx,
+		chromedp.Click(rowSel("big.bin", "td.act a.more")),
+		chromedp.Click(rowSel("big.bin", "button.share-open")),
+		chromedp.WaitVisible(chromedp.ID("share-form")),
+		chromedp.SendKeys(chromedp.ID("share-password"), password),
+		chromedp.Click(chromedp.ID("share-create")),
+		chromedp.WaitVisible(chromedp.ID("share-result")),
+	); err != nil {
+		t.Fatalf("sharing big.bin: %v", err)
+	}
+	link, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("share-url")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimPrefix(link, b.URL+"/s/")
+
+	// newContext is another browser: none of the maker's cookies.
+	newContext := func(t *testing.T) context.Context {
+		c, cancel := chromedp.NewContext(maker, chromedp.WithNewBrowserContext(), chromedp.WithListener(bt.problems.listen))
+		t.Cleanup(cancel)
+		ctx := browserStep(t, c)
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+			t.Fatal(err)
+		}
+		return ctx
+	}
+
+	t.Run("the visitor", func(t *testing.T) {
+		ctx := newContext(t)
+		saved := watchDownloads(t, ctx)
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(link),
+			chromedp.SendKeys(chromedp.ID("share-pass"), "a guess"),
+			chromedp.Submit(chromedp.ID("share-pass-form")),
+			chromedp.WaitVisible(chromedp.ID("share-pass-error")),
+			chromedp.SendKeys(chromedp.ID("share-pass"), password),
+			chromedp.Submit(chromedp.ID("share-pass-form")),
+			chromedp.WaitVisible(chromedp.ID("shared-download")),
+		); err != nil {
+			t.Fatalf("a wrong, then the right password: %v", err)
+		}
+		page, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({
+			error: !!document.getElementById("share-pass-error"),
+			owners: !!document.querySelector('a[href="/shares"], nav.sites'),
+			name: document.getElementById("shared-name").textContent,
+			left: document.getElementById("shared-left").textContent })`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page["error"] != false || page["owners"] != false || page["name"] != "big.bin" || page["left"] != "no limit" {
+			t.Errorf("the file's page after the password: %v; want no error, no link to the maker's pages, big.bin, no limit", page)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("shared-download"))); err != nil {
+			t.Fatal(err)
+		}
+		if _, got := saved.next(t, ctx, "big.bin"); !bytes.Equal(got, srv.Files["/big.bin"]) {
+			t.Errorf("the Download button gave %d bytes, want big.bin's %d", len(got), len(srv.Files["/big.bin"]))
+		}
+	})
+
+	t.Run("alice in another browser", func(t *testing.T) {
+		ctx := newContext(t)
+		bt.connect(t, ctx)
+		row := chromedp.CSS(`#shares tr[data-id="` + id + `"]`)
+		if err := chromedp.Do(ctx, chromedp.Navigate(b.URL+"/shares"), chromedp.WaitVisible(row)); err != nil {
+			t.Fatalf("alice's Shared links page in another browser: %v", err)
+		}
+		clickAndLoad(t, ctx, chromedp.CSS(`#shares tr[data-id="`+id+`"] form.revoke button`), b.URL+"/shares")
+		state, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#shares tr[data-id="`+id+`"] td.state`)))
+		if err != nil || state != "revoked" {
+			t.Errorf("after revoking: the link is %q (%v), want revoked", state, err)
+		}
+	})
+	// The password page is a 401 (the wrong guess's too), which Chromium
+	// logs as a failed load: expected, and the only report allowed.
+	for _, p := range bt.problems.take() {
+		if !strings.Contains(p, "/s/"+id) || !strings.Contains(p, "status of 401") {
+			t.Error(p)
+		}
+	}
+	bt.checkProblems(t, browserStep(t, maker))
 }
