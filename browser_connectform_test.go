@@ -24,7 +24,7 @@ func TestBrowserConnectForm(t *testing.T) {
 
 	type formState struct {
 		Focused, User, Password, Encoding, Mode, Error string
-		Anonymous, CredsDisabled                      bool
+		Anonymous, CredsDisabled                       bool
 	}
 	state := func(t *testing.T) formState {
 		t.Helper()
