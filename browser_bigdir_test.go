@@ -131,9 +131,7 @@ const sortedAsServer = `(async () => {
 // order the server gives the address the page then shows, without loading
 // a page; the header says which way it sorts.
 func TestBrowserSortInPage(t *testing.T) {
-	srv, b := startFTP(t, embedftp.Options{})
-	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
-	tab := startBrowser(t, browserTimeout, bt.problems)
+	bt, tab := newBrowserTest(t, embedftp.Options{})
 	t.Run("connect", func(t *testing.T) { bt.connect(t, browserStep(t, tab)) })
 
 	for _, step := range []struct {
@@ -256,9 +254,7 @@ func TestBigFolderPage(t *testing.T) {
 func TestBrowserBigFolder(t *testing.T) {
 	root := t.TempDir()
 	makeBigFolder(t, root, "big", 3000)
-	srv, b := startFTP(t, embedftp.Options{Root: root})
-	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
-	tab := startBrowser(t, browserTimeout, bt.problems)
+	bt, tab := newBrowserTest(t, embedftp.Options{Root: root})
 	t.Run("connect", func(t *testing.T) { bt.connect(t, browserStep(t, tab)) })
 	const built = `document.querySelectorAll("#listing tbody tr[data-name]").length`
 	const firstRow = `document.querySelector("#listing tbody tr[data-name]").dataset.name`

@@ -76,9 +76,7 @@ func (b box) inViewport() bool {
 func TestBrowserLayout(t *testing.T) {
 	root := t.TempDir()
 	makeBigFolder(t, root, "many", 60)
-	srv, b := startFTP(t, embedftp.Options{Root: root})
-	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
-	tab := startBrowser(t, browserTimeout, bt.problems)
+	bt, tab := newBrowserTest(t, embedftp.Options{Root: root})
 	if !t.Run("connect", func(t *testing.T) { bt.connect(t, browserStep(t, tab)) }) {
 		return
 	}
@@ -321,9 +319,7 @@ const announced = `document.getElementById("notices").textContent`
 func TestBrowserKeyboard(t *testing.T) {
 	root := t.TempDir()
 	makeBigFolder(t, root, "big", 1200)
-	srv, b := startFTP(t, embedftp.Options{Root: root})
-	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
-	tab := startBrowser(t, browserTimeout, bt.problems)
+	bt, tab := newBrowserTest(t, embedftp.Options{Root: root})
 	if !t.Run("connect", func(t *testing.T) { bt.connect(t, browserStep(t, tab)) }) {
 		return
 	}

@@ -18,9 +18,8 @@ import (
 // the page, walks the read-only folder and downloads a file byte-identical;
 // the maker's Shared links page counts the download.
 func TestBrowserShare(t *testing.T) {
-	srv, b := startFTP(t, embedftp.Options{})
-	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
-	maker := startBrowser(t, browserTimeout, bt.problems)
+	bt, maker := newBrowserTest(t, embedftp.Options{})
+	srv, b := bt.srv, bt.b
 	const password = "let me in"
 
 	var link string
@@ -127,9 +126,8 @@ func TestBrowserShare(t *testing.T) {
 // gets the file; alice, logged in from another browser, finds the link on
 // her Shared links page and revokes it there.
 func TestBrowserShareFileLink(t *testing.T) {
-	srv, b := startFTP(t, embedftp.Options{})
-	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
-	maker := startBrowser(t, browserTimeout, bt.problems)
+	bt, maker := newBrowserTest(t, embedftp.Options{})
+	srv, b := bt.srv, bt.b
 	const password = "for your eyes"
 
 	ctx := browserStep(t, maker)

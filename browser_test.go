@@ -306,6 +306,15 @@ func (bt *browserTest) checkProblems(t *testing.T, ctx context.Context) {
 	}
 }
 
+// newBrowserTest starts the embedded FTP server with o, a bridge that may
+// reach it, and Chromium, whose tab it returns.
+func newBrowserTest(t *testing.T, o embedftp.Options) (*browserTest, context.Context) {
+	t.Helper()
+	srv, b := startFTP(t, o)
+	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
+	return bt, startBrowser(t, browserTimeout, bt.problems)
+}
+
 // startBrowser starts a headless Chromium and opens a tab whose script
 // errors and CSP violations go to problems. The browser ends with the test
 // (before the bridge, whose cleanup was registered earlier, so downloads

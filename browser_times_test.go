@@ -18,13 +18,13 @@ import (
 // the zone named (GMT+9), with UTC as the title; without the script the
 // pages say UTC.
 func TestBrowserTimes(t *testing.T) {
-	srv, b := startFTP(t, embedftp.Options{})
+	bt, tab := newBrowserTest(t, embedftp.Options{})
+	srv, b := bt.srv, bt.b
 	tokyo, err := time.LoadLocation("Asia/Tokyo")
 	if err != nil {
 		t.Fatalf("no time zone data: %v", err)
 	}
-	bt := &browserTest{b: b, srv: srv, problems: &pageProblems{notify: make(chan struct{}, 1)}}
-	ctx := browserStep(t, startBrowser(t, browserTimeout, bt.problems))
+	ctx := browserStep(t, tab)
 	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Tokyo"}); err != nil {
 		t.Fatalf("putting the browser in Tokyo: %v", err)
 	}
