@@ -100,21 +100,10 @@ func TestBrowserScreenshots(t *testing.T) {
 	shot(t, "transfers", `!document.getElementById("transfers").hidden && !!document.querySelector('#listing tr[data-name="holiday photos.zip"]')`, 1280, 800)
 
 	// The recipient's page of a file link.
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(site),
-		chromedp.Click(rowSel("README.txt", "td.act a.more")),
-		chromedp.Click(rowSel("README.txt", "button.share-open")),
-		chromedp.WaitVisible(chromedp.ID("share-form")),
-		chromedp.Click(chromedp.ID("share-create")),
-		chromedp.WaitVisible(chromedp.ID("share-result")),
-	); err != nil {
-		t.Fatalf("sharing README.txt: %v", err)
-	}
-	link, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("share-url")))
-	if err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(site)); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(shareFromMenu(t, ctx, "README.txt", "", ""))); err != nil {
 		t.Fatal(err)
 	}
 	shot(t, "share", `!!document.getElementById("shared-download")`, 1280, 800)

@@ -26,21 +26,7 @@ func TestBrowserShare(t *testing.T) {
 	t.Run("share", func(t *testing.T) {
 		ctx := browserStep(t, maker)
 		bt.connect(t, ctx)
-		if err := chromedp.Do(ctx,
-			chromedp.Click(rowSel("sub", "td.act a.more")),
-			chromedp.Click(rowSel("sub", "button.share-open")),
-			chromedp.WaitVisible(chromedp.ID("share-form")),
-			chromedp.SetValue(chromedp.ID("share-expires"), "24h"),
-			chromedp.SendKeys(chromedp.ID("share-password"), password),
-			chromedp.Click(chromedp.ID("share-create")),
-			chromedp.WaitVisible(chromedp.ID("share-result")),
-		); err != nil {
-			t.Fatalf("sharing the folder sub from its row's menu: %v", err)
-		}
-		url, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("share-url")))
-		if err != nil {
-			t.Fatal(err)
-		}
+		url := shareFromMenu(t, ctx, "sub", "24h", password)
 		if !strings.HasPrefix(url, b.URL+"/s/") || !strings.HasSuffix(url, "/") {
 			t.Fatalf("the page shows the link %q, want a folder link on %s/s/", url, b.URL)
 		}
@@ -132,20 +118,7 @@ func TestBrowserShareFileLink(t *testing.T) {
 
 	ctx := browserStep(t, maker)
 	bt.connect(t, ctx)
-	if err := chromedp.Do(ctx,
-		chromedp.Click(rowSel("big.bin", "td.act a.more")),
-		chromedp.Click(rowSel("big.bin", "button.share-open")),
-		chromedp.WaitVisible(chromedp.ID("share-form")),
-		chromedp.SendKeys(chromedp.ID("share-password"), password),
-		chromedp.Click(chromedp.ID("share-create")),
-		chromedp.WaitVisible(chromedp.ID("share-result")),
-	); err != nil {
-		t.Fatalf("sharing big.bin: %v", err)
-	}
-	link, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("share-url")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	link := shareFromMenu(t, ctx, "big.bin", "", password)
 	id := strings.TrimPrefix(link, b.URL+"/s/")
 
 	// newContext is another browser: none of the maker's cookies.
@@ -213,4 +186,31 @@ func TestBrowserShareFileLink(t *testing.T) {
 		}
 	}
 	bt.checkProblems(t, browserStep(t, maker))
+}
+
+// shareFromMenu shares the row name from its menu, in the page's dialog,
+// for expires ("" keeps the dialog's choice) with password ("" for none),
+// and returns the link the dialog shows.
+func shareFromMenu(t *testing.T, ctx context.Context, name, expires, password string) string {
+	t.Helper()
+	steps := []chromedp.Action[chromedp.Void]{
+		chromedp.Click(rowSel(name, "td.act a.more")),
+		chromedp.Click(rowSel(name, "button.share-open")),
+		chromedp.WaitVisible(chromedp.ID("share-form")),
+	}
+	if expires != "" {
+		steps = append(steps, chromedp.SetValue(chromedp.ID("share-expires"), expires))
+	}
+	if password != "" {
+		steps = append(steps, chromedp.SendKeys(chromedp.ID("share-password"), password))
+	}
+	steps = append(steps, chromedp.Click(chromedp.ID("share-create")), chromedp.WaitVisible(chromedp.ID("share-result")))
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("sharing %s from its row's menu: %v", name, err)
+	}
+	link, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("share-url")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link
 }

@@ -65,16 +65,7 @@ func TestBrowserTimes(t *testing.T) {
 	zoned(t, "the listing", "#listing td.date time")
 
 	// The share dialog's expiry, then the Shared links page.
-	if err := chromedp.Do(ctx,
-		chromedp.Click(rowSel("big.bin", "td.act a.more")),
-		chromedp.Click(rowSel("big.bin", "button.share-open")),
-		chromedp.WaitVisible(chromedp.ID("share-form")),
-		chromedp.SetValue(chromedp.ID("share-expires"), "24h"),
-		chromedp.Click(chromedp.ID("share-create")),
-		chromedp.WaitVisible(chromedp.ID("share-result")),
-	); err != nil {
-		t.Fatalf("sharing big.bin: %v", err)
-	}
+	shareFromMenu(t, ctx, "big.bin", "24h", "")
 	expiry, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("share-expiry")))
 	if err != nil {
 		t.Fatal(err)
