@@ -30,12 +30,12 @@ func post(f *files, sg *sharing) echo.HandlerFunc {
 			return mkdir(c, t)
 		case "rename":
 			return rename(c, t)
-		case "delete":
-			return f.remove(c, t)
+		case "delete", "move", "copy": // with select=NAME: several entries of the folder (bulk.go)
+			return f.several(c, t, op)
 		case "share":
 			return sg.createShare(c, t)
 		default:
-			return badRequest("There is no operation %q: use mkdir, rename, delete or share.", op)
+			return badRequest("There is no operation %q: use mkdir, rename, delete, move, copy or share.", op)
 		}
 	}
 }

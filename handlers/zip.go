@@ -47,7 +47,11 @@ func (f *files) zipFolder(c echo.Context, t *access.Target) error {
 	if t.Path == "/" {
 		top = t.Site.Host
 	}
-	items, skipped, total, err := f.zipPlan(c, t, top)
+	sel, err := zipSelection(c, t) // ?select=NAME: only those entries (bulk.go)
+	if err != nil {
+		return err
+	}
+	items, skipped, total, err := f.zipPlan(c, t, top, sel)
 	if err != nil {
 		return err
 	}
@@ -109,7 +113,7 @@ func (f *files) zipFolder(c echo.Context, t *access.Target) error {
 // keeps are bounded by -zip-max-entries and by the walk budget, as each is
 // an entry the walk visited; past either the zip is refused (413) before a
 // byte goes out, as a zip cut short would look whole to whoever unpacks it.
-func (f *files) zipPlan(c echo.Context, t *access.Target, top string) (items []zipItem, skipped []string, total int64, err error) {
+func (f *files) zipPlan(c echo.Context, t *access.Target, top string, sel map[string]bool) (items []zipItem, skipped []string, total int64, err error) {
 	release, err := f.startWalk(c)
 	if err != nil {
 		return nil, nil, 0, err
@@ -120,6 +124,9 @@ func (f *files) zipPlan(c echo.Context, t *access.Target, top string) (items []z
 	walkErr := t.Handle.Walk(c.Request().Context(), t.Path, func(full string, depth int, e ftppool.Entry) error {
 		// Notes name entries as the archive would, folder name first.
 		name := top + "/" + strings.TrimPrefix(full, root+"/")
+		if !zipSelected(sel, depth, e.Name) {
+			return fs.SkipDir // from a file, the same as nil
+		}
 		switch {
 		case e.Type == ftppool.TypeLink:
 			to := "" // a link listed as a folder says not where it leads
@@ -154,6 +161,7 @@ func (f *files) zipPlan(c echo.Context, t *access.Target, top string) (items []z
 		}
 		return nil
 	})
+	skipped = append(skipped, unselected(t, top, sel)...)
 	var he *httpError
 	switch {
 	case errors.As(walkErr, &he):
