@@ -134,7 +134,7 @@ func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest strin
 		return err
 	}
 	if err := urlpath.CheckName(name); err != nil {
-		return badRequest("%q is not the name of an entry of this folder: %v.", display(typed), err)
+		return badRequest("Only names of entries of this folder can be selected: %v.", err)
 	}
 	p := path.Join(t.Path, name)
 	if op != "copy" && holdsHome(t, p) {
@@ -164,12 +164,12 @@ func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest strin
 		}
 		// RNTO onto an existing name replaces it on some servers and is
 		// refused by others: a move never replaces (Rename checks).
-		if err := t.Handle.Rename(ctx, p, to); err != nil {
+		if err := t.Handle.Rename(ctx, p, to); ftppool.ErrorKind(err) == ftppool.KindExists {
 			he := ftpError(err, t.Quote(to)+" in the folder to move into")
-			if ftppool.ErrorKind(err) == ftppool.KindExists {
-				he.Msg += " A move never replaces: delete or rename that one first."
-			}
+			he.Msg += " A move never replaces: delete or rename that one first."
 			return he
+		} else if err != nil {
+			return ftpFailure(t, err, t.Quote(p))
 		}
 		return nil
 	}
@@ -270,8 +270,12 @@ func (f *files) copyOne(c echo.Context, t *access.Target, from, to string, overw
 	// ends, which would cut it.
 	src.Close()
 	what := t.Quote(to)
-	if ftppool.ErrorKind(err) == ftppool.KindNotFound {
-		what = t.Quote(from) + ", or the folder to copy into,"
+	if k := ftppool.ErrorKind(err); k == ftppool.KindPermission || k == ftppool.KindNotFound {
+		// Servers refuse a STOR into a missing folder as if it were a
+		// matter of permission (553): say which it is.
+		if ferr := folderThere(c.Request().Context(), t, path.Dir(to)); ferr != nil {
+			err, what = ferr, "The folder to copy into"
+		}
 	}
 	x.End(err, failure(what))
 	switch {
@@ -388,7 +392,7 @@ func zipSelection(c echo.Context, t *access.Target) (map[string]bool, error) {
 			return nil, err
 		}
 		if err := urlpath.CheckName(name); err != nil {
-			return nil, badRequest("%q is not the name of an entry of this folder: %v.", display(typed), err)
+			return nil, badRequest("Only names of entries of this folder can be selected: %v.", err)
 		}
 		sel[name] = false
 	}

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+)
+
+// bulkAnswer is the JSON answer of a request on several entries.
+type bulkAnswer struct {
+	Done   []string `json:"done"`
+	Failed []struct {
+		Name   string `json:"name"`
+		Error  string `json:"error"`
+		Status int    `json:"status"`
+	} `json:"failed"`
+}
+
+// postOp sends a POST with form fields (select repeated) and returns the
+// status and the body.
+func postOp(t *testing.T, c *http.Client, u string, form url.Values, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return doReq(t, c, req)
+}
+
+// TestBulkOps deletes, moves, copies and zips several entries of a folder
+// at once, and copies a single file, by HTTP against every server of the
+// suite (embedded, vsftpd, pure-ftpd, proftpd), checking the server's disk after every step: the names that
+// can be done are done, each one that cannot is reported with its status
+// and the others go on.
+func TestBulkOps(t *testing.T) {
+	for _, kind := range serverKinds() {
+		t.Run(kind.name, func(t *testing.T) {
+			root := t.TempDir()
+			big := make([]byte, 2<<20+17)
+			rand.Read(big)
+			fixture := map[string][]byte{
+				"/work/keep1.txt":          []byte("keep one\n"),
+				"/work/keep2.txt":          []byte("keep two\n"),
+				"/work/gone1.txt":          []byte("gone\n"),
+				"/work/gone2/in.txt":       []byte("gone too\n"),
+				"/work/mv1.txt":            []byte("moved\n"),
+				"/work/mv2/in.txt":         []byte("moved folder\n"),
+				"/work/clash.txt":          []byte("the one that moves\n"),
+				"/work/cp1.bin":            big,
+				"/work/cp2/a.txt":          []byte("copied a\n"),
+				"/work/cp2/deep/b.txt":     []byte("copied b\n"),
+				"/work/dest/clash.txt":     []byte("already there\n"),
+				"/work/dest/.keep":         nil,
+				"/work/cp2/deep/empty/.no": nil,
+			}
+			for p, data := range fixture {
+				full := filepath.Join(root, filepath.FromSlash(p))
+				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if strings.HasSuffix(p, "/.no") {
+					continue // only the folder
+				}
+				if err := os.WriteFile(full, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			srv := kind.start(t, root)
+			b := startBridge(t, "-allow-hosts", "127.0.0.1")
+			client := &http.Client{Transport: basicAuth{srv.user, srv.password}}
+			u := func(p string) string { return addrURL(b, "ftp", srv.user, srv.addr, p, strings.HasSuffix(p, "/")) }
+			disk := func(p string) string { return filepath.Join(root, filepath.FromSlash(p)) }
+			exists := func(p string) bool { _, err := os.Lstat(disk(p)); return err == nil }
+			content := func(p string) []byte { b, _ := os.ReadFile(disk(p)); return b }
+			bulk := func(t *testing.T, op string, form url.Values) bulkAnswer {
+				t.Helper()
+				resp, body := postOp(t, client, u("/work/")+"?op="+op, form)
+				var a bulkAnswer
+				if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &a) != nil {
+					t.Fatalf("op=%s: %d %s, want 200 and JSON", op, resp.StatusCode, body)
+				}
+				return a
+			}
+			// failedWith checks the failed names and their statuses.
+			failedWith := func(t *testing.T, a bulkAnswer, want map[string]int) {
+				t.Helper()
+				got := map[string]int{}
+				for _, f := range a.Failed {
+					got[f.Name] = f.Status
+					if f.Error == "" {
+						t.Errorf("%q failed without words", f.Name)
+					}
+				}
+				if len(got) != len(want) {
+					t.Errorf("failed %+v, want %v", a.Failed, want)
+				}
+				for n, s := range want {
+					if got[n] != s {
+						t.Errorf("%q: status %d, want %d (%+v)", n, got[n], s, a.Failed)
+					}
+				}
+			}
+			sameDone := func(t *testing.T, a bulkAnswer, want ...string) {
+				t.Helper()
+				if !slices.Equal(a.Done, want) {
+					t.Errorf("done %q, want %q", a.Done, want)
+				}
+			}
+
+			t.Run("delete", func(t *testing.T) {
+				a := bulk(t, "delete", url.Values{"select": {"gone1.txt", "../x", "missing.txt", "gone2", "/work/keep1.txt", ""}, "recursive": {"1"}})
+				sameDone(t, a, "gone1.txt", "gone2")
+				failedWith(t, a, map[string]int{"../x": 400, "missing.txt": 404, "/work/keep1.txt": 400, "": 400})
+				if exists("/work/gone1.txt") || exists("/work/gone2") || !exists("/work/keep1.txt") || !exists("/work/keep2.txt") {
+					t.Error("the disk is not as the answer says")
+				}
+			})
+			t.Run("no select", func(t *testing.T) {
+				for _, op := range []string{"move", "copy"} {
+					if resp, body := postOp(t, client, u("/work/")+"?op="+op, url.Values{"to": {"dest"}}); resp.StatusCode != http.StatusBadRequest {
+						t.Errorf("op=%s without select: %d %s, want 400", op, resp.StatusCode, body)
+					}
+				}
+				// A file address deletes that file, as it always did.
+				if resp, body := postOp(t, client, u("/work/keep2.txt")+"?op=delete", nil); resp.StatusCode != http.StatusOK || exists("/work/keep2.txt") {
+					t.Errorf("delete of a file: %d %s", resp.StatusCode, body)
+				}
+			})
+			t.Run("move", func(t *testing.T) {
+				a := bulk(t, "move", url.Values{"select": {"mv1.txt", "mv2", "clash.txt", "nothere"}, "to": {"dest"}, "overwrite": {"1"}})
+				sameDone(t, a, "mv1.txt", "mv2")
+				failedWith(t, a, map[string]int{"clash.txt": 409, "nothere": 404})
+				if !bytes.Equal(content("/work/dest/mv1.txt"), fixture["/work/mv1.txt"]) || !bytes.Equal(content("/work/dest/mv2/in.txt"), fixture["/work/mv2/in.txt"]) || exists("/work/mv1.txt") || exists("/work/mv2") {
+					t.Error("mv1.txt and mv2 are not in dest, or still where they were")
+				}
+				if !bytes.Equal(content("/work/dest/clash.txt"), fixture["/work/dest/clash.txt"]) || !exists("/work/clash.txt") {
+					t.Error("a move replaced an existing file")
+				}
+				if resp, body := postOp(t, client, u("/work/")+"?op=move", url.Values{"select": {"mv1.txt"}, "to": {"nowhere"}}); resp.StatusCode != http.StatusNotFound {
+					t.Errorf("move into a missing folder: %d %s, want 404", resp.StatusCode, body)
+				}
+			})
+			t.Run("copy", func(t *testing.T) {
+				a := bulk(t, "copy", url.Values{"select": {"cp1.bin", "cp2", "dest"}, "to": {"/work/dest"}})
+				sameDone(t, a, "cp1.bin", "cp2")
+				failedWith(t, a, map[string]int{"dest": 400}) // into itself
+				for _, p := range []string{"/cp1.bin", "/cp2/a.txt", "/cp2/deep/b.txt"} {
+					if !bytes.Equal(content("/work/dest"+p), fixture["/work"+p]) || !bytes.Equal(content("/work"+p), fixture["/work"+p]) {
+						t.Errorf("%s: the copy or the original differs", p)
+					}
+				}
+				if fi, err := os.Stat(disk("/work/dest/cp2/deep/empty")); err != nil || !fi.IsDir() {
+					t.Errorf("the empty folder was not copied: %v", err)
+				}
+				a = bulk(t, "copy", url.Values{"select": {"cp1.bin", "cp2"}, "to": {"dest"}})
+				sameDone(t, a)
+				failedWith(t, a, map[string]int{"cp1.bin": 409, "cp2": 409})
+				a = bulk(t, "copy", url.Values{"select": {"cp1.bin", "cp2"}, "to": {"dest"}, "overwrite": {"1"}})
+				sameDone(t, a, "cp1.bin", "cp2")
+			})
+			t.Run("zip", func(t *testing.T) {
+				zr, _ := getZipWith(t, client, u("/work/")+"?format=zip&select=keep1.txt&select=cp2&select=nothere")
+				files, headers := zipFiles(t, zr)
+				want := map[string][]byte{"work/keep1.txt": fixture["/work/keep1.txt"], "work/cp2/a.txt": fixture["/work/cp2/a.txt"], "work/cp2/deep/b.txt": fixture["/work/cp2/deep/b.txt"]}
+				for name, data := range want {
+					if !bytes.Equal(files[name], data) {
+						t.Errorf("%s: %q, want %q", name, files[name], data)
+					}
+				}
+				if headers["work/cp2/deep/empty/"] == nil {
+					t.Error("the empty folder is missing from the zip")
+				}
+				if !strings.Contains(string(files["ERRORS.txt"]), "nothere: not in this folder") {
+					t.Errorf("ERRORS.txt: %q, want the missing name", files["ERRORS.txt"])
+				}
+				for name := range files {
+					if _, ok := want[name]; !ok && name != "ERRORS.txt" {
+						t.Errorf("%s is in the zip, not selected", name)
+					}
+				}
+				if resp, body := get(t, client, u("/work/")+"?format=zip&select=../etc"); resp.StatusCode != http.StatusBadRequest {
+					t.Errorf("zip with select=../etc: %d %.200s, want 400", resp.StatusCode, body)
+				}
+			})
+			t.Run("copy a file", func(t *testing.T) {
+				resp, body := postOp(t, client, u("/work/cp1.bin")+"?op=copy", url.Values{"to": {"copy.bin"}})
+				if resp.StatusCode != http.StatusCreated || !bytes.Equal(content("/work/copy.bin"), big) {
+					t.Fatalf("copy: %d %s", resp.StatusCode, body)
+				}
+				resp, body = postOp(t, client, u("/work/keep1.txt")+"?op=copy", url.Values{"to": {"copy.bin"}})
+				if resp.StatusCode != http.StatusConflict || !bytes.Equal(content("/work/copy.bin"), big) {
+					t.Errorf("copy onto an existing file: %d %s, want 409 and the file as it was", resp.StatusCode, body)
+				}
+				resp, body = postOp(t, client, u("/work/keep1.txt")+"?op=copy", url.Values{"to": {"/work/copy.bin"}, "overwrite": {"1"}})
+				if resp.StatusCode != http.StatusOK || !bytes.Equal(content("/work/copy.bin"), fixture["/work/keep1.txt"]) {
+					t.Errorf("copy with overwrite=1: %d %s", resp.StatusCode, body)
+				}
+				if resp, body := postOp(t, client, u("/work/nothing.txt")+"?op=copy", url.Values{"to": {"x.txt"}}); resp.StatusCode != http.StatusNotFound || exists("/work/x.txt") {
+					t.Errorf("copy of a missing file: %d %s, want 404", resp.StatusCode, body)
+				}
+				if resp, body := postOp(t, client, u("/work/keep1.txt")+"?op=copy", url.Values{"to": {"nofolder/x.txt"}}); resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "folder to copy into") {
+					t.Errorf("copy into a missing folder: %d %s, want 404 naming the folder", resp.StatusCode, body)
+				}
+				// Nothing of the temporary names is left behind.
+				entries, _ := os.ReadDir(disk("/work"))
+				for _, e := range entries {
+					if strings.Contains(e.Name(), ".ftpbridge-") {
+						t.Errorf("left behind: %s", e.Name())
+					}
+				}
+			})
+		})
+	}
+}
+
+// getZipWith downloads a zip with a client and opens it.
+func getZipWith(t *testing.T, c *http.Client, u string) (*zip.Reader, []byte) {
+	t.Helper()
+	resp, body := get(t, c, u)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("GET %s: %d %s %.200s", u, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		t.Fatalf("the zip does not open: %v", err)
+	}
+	return zr, body
+}
+
+// TestCopyIsATransfer: a copy is a transfer of the session, op "copy",
+// seen on /transfers and the WebSocket with the bytes of the file.
+func TestCopyIsATransfer(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{AnonymousWritable: true})
+	c := sessionClient(t, b, siteURL(b, "ftp", "", srv, "/", true))
+	ws, _, err := dialEvents(t, b, c, b.URL)
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	want := srv.Files["/big.bin"]
+	resp, body := postOp(t, c, siteURL(b, "ftp", "", srv, "/big.bin", false)+"?op=copy", url.Values{"to": {"sub/big copy.bin"}}, "Origin", b.URL)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("copy: %d %s", resp.StatusCode, body)
+	}
+	if got, err := os.ReadFile(filepath.Join(srv.Root, "sub", "big copy.bin")); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the copy differs from the file (%v)", err)
+	}
+	for {
+		ev := readEvent(t, ws)
+		if ev.Op != "copy" || ev.Path != "/sub/big copy.bin" {
+			t.Fatalf("event %+v, want the copy's", ev)
+		}
+		if ev.State == "done" {
+			if ev.Bytes != int64(len(want)) || ev.Total != int64(len(want)) {
+				t.Errorf("done event %+v, want %d bytes", ev, len(want))
+			}
+			break
+		}
+		if ev.State != "queued" && ev.State != "running" {
+			t.Fatalf("event %+v", ev)
+		}
+	}
+	_, body = get(t, c, b.URL+"/transfers")
+	var l struct{ Transfers []transferEvent }
+	if json.Unmarshal(body, &l) != nil || len(l.Transfers) != 1 || l.Transfers[0].Op != "copy" || l.Transfers[0].State != "done" {
+		t.Errorf("GET /transfers: %s, want the copy, done", body)
+	}
+}
+
+// TestBulkRefusesCrossSite: a cross-site POST of a bulk delete, move or
+// copy, or of a file copy, is 403 and changes nothing.
+func TestBulkRefusesCrossSite(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{AnonymousWritable: true})
+	dir := siteURL(b, "ftp", "", srv, "/", true)
+	before := srv.Files
+	for _, tc := range []struct{ url, body string }{
+		{dir + "?op=delete", "select=big.bin&select=sub&recursive=1"},
+		{dir + "?op=move", "select=big.bin&to=sub"},
+		{dir + "?op=copy", "select=big.bin&to=sub"},
+		{siteURL(b, "ftp", "", srv, "/big.bin", false) + "?op=copy", "to=evil.bin"},
+	} {
+		for _, h := range [][2]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+			req, _ := http.NewRequest(http.MethodPost, tc.url, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set(h[0], h[1])
+			if resp, body := doReq(t, http.DefaultClient, req); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s with %s: %s: %d %.200s, want 403", tc.url, h[0], h[1], resp.StatusCode, body)
+			}
+		}
+	}
+	checkDiskTree(t, srv.Root, before)
+}
