@@ -77,6 +77,23 @@ func TestBulkOps(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// Links, on the servers that list them as links (the
+			// embedded one shows what they lead to).
+			links := kind.name != "embedded"
+			if links {
+				fixture["/work/lnk/real.txt"] = []byte("real\n")
+				if err := os.MkdirAll(filepath.Join(root, "work", "lnk"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, "work", "lnk", "real.txt"), fixture["/work/lnk/real.txt"], 0o644); err != nil {
+					t.Fatal(err)
+				}
+				for link, to := range map[string]string{"work/lnk/up": "..", "work/ln-dir": "lnk"} {
+					if err := os.Symlink(to, filepath.Join(root, link)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			srv := kind.start(t, root)
 			b := startBridge(t, "-allow-hosts", "127.0.0.1")
 			client := &http.Client{Transport: basicAuth{srv.user, srv.password}}
@@ -170,6 +187,27 @@ func TestBulkOps(t *testing.T) {
 				a = bulk(t, "copy", url.Values{"select": {"cp1.bin", "cp2"}, "to": {"dest"}, "overwrite": {"1"}})
 				sameDone(t, a, "cp1.bin", "cp2")
 			})
+			linkTest := func(t *testing.T) {
+				a := bulk(t, "copy", url.Values{"select": {"lnk", "ln-dir"}, "to": {"dest"}})
+				sameDone(t, a)
+				failedWith(t, a, map[string]int{"lnk": 409, "ln-dir": 409})
+				for _, f := range a.Failed {
+					if !strings.Contains(f.Error, "link") {
+						t.Errorf("%q: %q, want it to name the link", f.Name, f.Error)
+					}
+				}
+				if !bytes.Equal(content("/work/dest/lnk/real.txt"), fixture["/work/lnk/real.txt"]) || exists("/work/dest/lnk/up") || exists("/work/dest/ln-dir") {
+					t.Error("the folder's file was not copied, or a link was")
+				}
+				a = bulk(t, "delete", url.Values{"select": {"ln-dir"}, "recursive": {"1"}})
+				sameDone(t, a, "ln-dir")
+				if exists("/work/ln-dir") || !bytes.Equal(content("/work/lnk/real.txt"), fixture["/work/lnk/real.txt"]) {
+					t.Error("deleting a link to a folder did not delete just the link")
+				}
+			}
+			if links {
+				t.Run("links", linkTest)
+			}
 			t.Run("zip", func(t *testing.T) {
 				zr, _ := getZipWith(t, client, u("/work/")+"?format=zip&select=keep1.txt&select=cp2&select=nothere")
 				files, headers := zipFiles(t, zr)

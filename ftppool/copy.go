@@ -42,3 +42,13 @@ func (s *copySource) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// RemoveLink deletes the link p itself with DELE, never what it leads to:
+// Remove, which asks the server what p is, would take a link to a folder
+// for the folder (SIZE and CWD follow links) and delete its contents.
+func (h *Handle) RemoveLink(ctx context.Context, p string) error {
+	if err := h.do(ctx, func(c *conn) error { return c.sc.Delete(p) }); err != nil {
+		return fmt.Errorf("delete %s: %w", p, err)
+	}
+	return nil
+}

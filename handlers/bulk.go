@@ -96,9 +96,23 @@ func (f *files) bulk(c echo.Context, t *access.Target, op string, names []string
 		return err
 	}
 
+	// The folder's listing tells links apart, which a server's answers
+	// about one path do not: a link to a folder is deleted or moved as
+	// itself, and never copied. Names it lacks are left to the server.
+	listed, err := t.Handle.List(ctx, t.Path)
+	if err != nil {
+		return ftpFailure(t, err, "This folder")
+	}
+	links := map[string]bool{}
+	for _, e := range listed {
+		if e.Type == ftppool.TypeLink {
+			links[e.Name] = true
+		}
+	}
+
 	res := bulkResult{Done: []string{}, Failed: []bulkFailed{}}
 	for _, name := range names {
-		err := f.bulkItem(c, t, op, name, dest, recursive, overwrite, walkSlot)
+		err := f.bulkItem(c, t, op, name, dest, links, recursive, overwrite, walkSlot)
 		if err == nil {
 			res.Done = append(res.Done, name)
 			continue
@@ -127,7 +141,7 @@ func (f *files) bulk(c echo.Context, t *access.Target, op string, names []string
 }
 
 // bulkItem does op to one selected entry.
-func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest string, recursive, overwrite bool, walkSlot func() error) error {
+func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest string, links map[string]bool, recursive, overwrite bool, walkSlot func() error) error {
 	ctx := c.Request().Context()
 	name, err := t.Names.Bytes(typed)
 	if err != nil {
@@ -142,6 +156,12 @@ func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest strin
 	}
 	switch op {
 	case "delete":
+		if links[name] {
+			if err := t.Handle.RemoveLink(ctx, p); err != nil {
+				return ftpFailure(t, err, t.Quote(p))
+			}
+			return nil
+		}
 		if recursive {
 			if err := walkSlot(); err != nil {
 				return err
@@ -177,6 +197,9 @@ func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest strin
 	if err := intoItself(t, p, to); err != nil {
 		return err
 	}
+	if links[name] {
+		return &httpError{Status: http.StatusConflict, Msg: fmt.Sprintf("%s is a link: the bridge copies no links.", t.Quote(p))}
+	}
 	e, err := t.Handle.Stat(ctx, p)
 	if err != nil {
 		return ftpFailure(t, err, t.Quote(p))
@@ -187,7 +210,7 @@ func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest strin
 			return err
 		}
 		return f.copyFolder(c, t, p, to, overwrite)
-	case ftppool.TypeLink:
+	case ftppool.TypeLink: // MLST says so
 		return &httpError{Status: http.StatusConflict, Msg: fmt.Sprintf("%s is a link: the bridge copies no links.", t.Quote(p))}
 	}
 	_, err = f.copyOne(c, t, p, to, overwrite)
