@@ -49,7 +49,7 @@ func addRoutes(e *echo.Echo, h *connections, l *live, f *files, sg *sharing) {
 		e.GET("/"+scheme+"/:site/*", browseOrDownload(f))
 		e.HEAD("/"+scheme+"/:site/*", browseOrDownload(f))
 		e.PUT("/"+scheme+"/:site/*", put(f))           // raw body upload
-		e.POST("/"+scheme+"/:site/*", post(f, sg))     // ?op=mkdir|rename|delete|share, else a multipart upload
+		e.POST("/"+scheme+"/:site/*", post(f, sg))     // ?op=mkdir|rename|delete|move|copy|share, else a multipart upload
 		e.DELETE("/"+scheme+"/:site/*", deleteItem(f)) // as ?op=delete
 	}
 }
