@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -338,4 +339,29 @@ func TestBulkRefusesCrossSite(t *testing.T) {
 		}
 	}
 	checkDiskTree(t, srv.Root, before)
+}
+
+// TestBulkFromAPlainForm: without JavaScript, a form's bulk request comes
+// back to the folder when everything was done, and to a page that says
+// what failed, with a link back, when something was not.
+func TestBulkFromAPlainForm(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{AnonymousWritable: true})
+	dir := siteURL(b, "ftp", "", srv, "/", true)
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp := postForm(t, c, dir+"?op=delete", url.Values{"select": {"with space.txt", ".hidden"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != strings.TrimPrefix(dir, b.URL) {
+		t.Errorf("delete: %d to %q, want 303 to the folder", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for _, p := range []string{"with space.txt", ".hidden"} {
+		if _, err := os.Stat(filepath.Join(srv.Root, p)); err == nil {
+			t.Errorf("%s is still there", p)
+		}
+	}
+	resp = postForm(t, c, dir+"?op=delete", url.Values{"select": {"nothing.txt"}})
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(page), "nothing.txt") || !strings.Contains(string(page), "Back to the folder") {
+		t.Errorf("delete of a missing name: %d %.300s, want 404 naming it with a link back", resp.StatusCode, page)
+	}
 }
