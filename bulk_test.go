@@ -151,6 +151,9 @@ func TestBulkOps(t *testing.T) {
 						t.Errorf("op=%s without select: %d %s, want 400", op, resp.StatusCode, body)
 					}
 				}
+				if resp, body := postOp(t, client, u("/nowhere/")+"?op=delete", url.Values{"select": {"x"}}); resp.StatusCode != http.StatusNotFound {
+					t.Errorf("bulk delete in a missing folder: %d %s, want 404", resp.StatusCode, body)
+				}
 				// A file address deletes that file, as it always did.
 				if resp, body := postOp(t, client, u("/work/keep2.txt")+"?op=delete", nil); resp.StatusCode != http.StatusOK || exists("/work/keep2.txt") {
 					t.Errorf("delete of a file: %d %s", resp.StatusCode, body)

@@ -52,3 +52,11 @@ func (h *Handle) RemoveLink(ctx context.Context, p string) error {
 	}
 	return nil
 }
+
+// WalkBudget gives the walks of one request (a delete or copy of several
+// folders) one time budget between them: a walk under the returned
+// context ends when its own budget or this one runs out, whichever is
+// first. cancel releases it.
+func (h *Handle) WalkBudget(ctx context.Context) (walks context.Context, cancel context.CancelFunc) {
+	return h.walkBudget(ctx)
+}

@@ -65,6 +65,20 @@ func (f *files) several(c echo.Context, t *access.Target, op string) error {
 func (f *files) bulk(c echo.Context, t *access.Target, op string, names []string, form url.Values) error {
 	r := c.Request()
 	ctx := r.Context()
+	// The folder's listing tells links apart, which a server's answers
+	// about one path do not: a link to a folder is deleted or moved as
+	// itself, and never copied. Names it lacks are left to the server.
+	listed, err := t.Handle.List(ctx, t.Path)
+	if err != nil {
+		return ftpFailure(t, err, "This folder")
+	}
+	links := map[string]bool{}
+	for _, e := range listed {
+		if e.Type == ftppool.TypeLink {
+			links[e.Name] = true
+		}
+	}
+
 	var dest string
 	if op != "delete" {
 		to, err := t.Names.Bytes(form.Get("to"))
@@ -87,6 +101,10 @@ func (f *files) bulk(c echo.Context, t *access.Target, op string, names []string
 			release()
 		}
 	}()
+	// ... and, for a delete, one time budget for all its walks (a copy
+	// spends its time copying, not walking: each folder's walk has its own).
+	walks, stopWalks := t.Handle.WalkBudget(ctx)
+	defer stopWalks()
 	walkSlot := func() error {
 		if release != nil {
 			return nil
@@ -96,23 +114,9 @@ func (f *files) bulk(c echo.Context, t *access.Target, op string, names []string
 		return err
 	}
 
-	// The folder's listing tells links apart, which a server's answers
-	// about one path do not: a link to a folder is deleted or moved as
-	// itself, and never copied. Names it lacks are left to the server.
-	listed, err := t.Handle.List(ctx, t.Path)
-	if err != nil {
-		return ftpFailure(t, err, "This folder")
-	}
-	links := map[string]bool{}
-	for _, e := range listed {
-		if e.Type == ftppool.TypeLink {
-			links[e.Name] = true
-		}
-	}
-
 	res := bulkResult{Done: []string{}, Failed: []bulkFailed{}}
 	for _, name := range names {
-		err := f.bulkItem(c, t, op, name, dest, links, recursive, overwrite, walkSlot)
+		err := f.bulkItem(c, t, op, name, dest, links, recursive, overwrite, walks, walkSlot)
 		if err == nil {
 			res.Done = append(res.Done, name)
 			continue
@@ -141,7 +145,7 @@ func (f *files) bulk(c echo.Context, t *access.Target, op string, names []string
 }
 
 // bulkItem does op to one selected entry.
-func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest string, links map[string]bool, recursive, overwrite bool, walkSlot func() error) error {
+func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest string, links map[string]bool, recursive, overwrite bool, walks context.Context, walkSlot func() error) error {
 	ctx := c.Request().Context()
 	name, err := t.Names.Bytes(typed)
 	if err != nil {
@@ -167,7 +171,7 @@ func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest strin
 				return err
 			}
 		}
-		n, err := t.Handle.Remove(ctx, p, recursive)
+		n, err := t.Handle.Remove(walks, p, recursive)
 		if err != nil && ftppool.ErrorKind(err) == ftppool.KindWalkLimit {
 			he := ftpError(err, t.Quote(p))
 			he.Msg += fmt.Sprintf(" %d files and folders were deleted before the bridge stopped; the rest is still there.", n)
@@ -323,9 +327,10 @@ type copyItem struct {
 }
 
 // copyFolder copies the folder from to to, and everything below it: the
-// tree is walked first under the walk budget (following no links, which
+// tree is walked first under the walk budget, following no links (which
 // are left out and said so), then folders are made and files copied one
-// by one, as one transfer of op "copy". An existing to is 409 unless
+// by one, as one transfer of op "copy". Each folder's walk has a budget
+// of its own: the time its files take to copy is not walking. An existing to is 409 unless
 // overwrite=1, which copies into it and replaces files of the same name.
 func (f *files) copyFolder(c echo.Context, t *access.Target, from, to string, overwrite bool) error {
 	ctx := c.Request().Context()
