@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
 )
 
 // bulkAnswer is the JSON answer of a request on several entries.
@@ -366,5 +368,95 @@ func TestBulkFromAPlainForm(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(page), "nothing.txt") || !strings.Contains(string(page), "Back to the folder") {
 		t.Errorf("delete of a missing name: %d %.300s, want 404 naming it with a link back", resp.StatusCode, page)
+	}
+}
+
+// TestCopyCanceled: a copy canceled from the transfers panel while the
+// bytes are on their way ends both data connections, answers 499, shows
+// as canceled, and deletes the partial copy: nothing is left under the
+// copy's name or the temporary one.
+func TestCopyCanceled(t *testing.T) {
+	srv := fakeftp.Start(t)
+	srv.List = []string{"-rw-r--r-- 1 ftp ftp 2097152 Jan 01 2026 src.bin"}
+	srv.Files["/src.bin"] = make([]byte, 2<<20) // what SIZE says; RETR is scripted
+	srv.Script["RETR"] = func(c *fakeftp.Conn, _ string) {
+		// Half the file, then nothing until the bridge hangs up.
+		c.Transfer(func(w io.Writer) error {
+			if _, err := w.Write(make([]byte, 1<<20)); err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, w.(io.Reader))
+			return errors.New("cut")
+		})
+	}
+	srv.Script["STOR"] = func(c *fakeftp.Conn, _ string) {
+		c.Transfer(func(w io.Writer) error { _, err := io.Copy(io.Discard, w.(io.Reader)); return err })
+	}
+	srv.Script["CWD"] = func(c *fakeftp.Conn, arg string) {
+		if arg != "/" {
+			c.Reply(550, "No such folder")
+			return
+		}
+		c.Reply(250, "OK")
+	}
+	for _, verb := range []string{"DELE", "RNFR", "RNTO"} {
+		srv.Script[verb] = func(c *fakeftp.Conn, _ string) { c.Reply(250, "OK") }
+	}
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	c := sessionClient(t, b, addrURL(b, "ftp", "", srv.Addr(), "/", true))
+	ws, _, err := dialEvents(t, b, c, b.URL)
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	status := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, addrURL(b, "ftp", "", srv.Addr(), "/src.bin", false)+"?op=copy", strings.NewReader("to=copy.bin"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", b.URL)
+		resp, err := c.Do(req)
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	ev := readEvent(t, ws)
+	for ev.State != "running" {
+		if ev.State != "queued" {
+			t.Fatalf("event %+v before running", ev)
+		}
+		ev = readEvent(t, ws)
+	}
+	if ev.Op != "copy" || ev.Path != "/copy.bin" || ev.Total != 2<<20 {
+		t.Errorf("running event %+v, want the copy of 2 MiB to /copy.bin", ev)
+	}
+	resp, body := postOp(t, c, b.URL+"/transfers/"+ev.ID+"/cancel", nil, "Origin", b.URL)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("cancel: %d %s", resp.StatusCode, body)
+	}
+	if s := <-status; s != 499 {
+		t.Errorf("the copy's answer: %d, want 499", s)
+	}
+	for ev.State == "running" {
+		ev = readEvent(t, ws)
+	}
+	if ev.State != "canceled" {
+		t.Errorf("final event %+v, want canceled", ev)
+	}
+	var stored, deleted string
+	for _, line := range srv.Commands() {
+		verb, arg, _ := strings.Cut(line, " ")
+		switch verb {
+		case "STOR":
+			stored = arg
+		case "DELE":
+			deleted = arg
+		case "RNFR", "RNTO":
+			t.Errorf("%s after a canceled copy", line)
+		}
+	}
+	if !strings.HasPrefix(stored, "/.copy.bin.ftpbridge-") || deleted != stored {
+		t.Errorf("stored %q and deleted %q, want the temporary name deleted", stored, deleted)
 	}
 }
