@@ -139,11 +139,11 @@ func (a *Resolver) Resolve(r *http.Request) (*Target, error) {
 // URL is the bridge address of the absolute FTP path abs on t's site.
 func (t *Target) URL(abs string, dir bool) string { return t.Site.URL(t.Home, abs, dir) }
 
-// HoldsHome reports the server's root, the login folder or a folder above
-// it: renamed or deleted, it would take the folder every address of the
-// site starts from.
-func (t *Target) HoldsHome() bool {
-	p := strings.TrimSuffix(t.Path, "/")
+// HoldsHome reports whether the path p (absolute) is the server's root, the
+// login folder or a folder above it: renamed or deleted, it would take the
+// folder every address of the site starts from.
+func (t *Target) HoldsHome(p string) bool {
+	p = strings.TrimSuffix(p, "/")
 	return p == "" || t.Home == p || strings.HasPrefix(t.Home, p+"/")
 }
 

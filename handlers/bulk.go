@@ -92,8 +92,6 @@ func (f *files) bulk(c echo.Context, t *access.Target, op string, names []string
 			return ftpFailure(t, err, "The folder to "+op+" into")
 		}
 	}
-	recursive := form.Get("recursive") == "1"
-	overwrite := form.Get("overwrite") == "1"
 	// One walk slot for the whole request, taken when a folder needs one.
 	var release func()
 	defer func() {
@@ -114,9 +112,11 @@ func (f *files) bulk(c echo.Context, t *access.Target, op string, names []string
 		return err
 	}
 
+	run := &bulkRun{files: f, c: c, t: t, op: op, dest: dest, links: links,
+		recursive: form.Get("recursive") == "1", overwrite: form.Get("overwrite") == "1", walks: walks, walkSlot: walkSlot}
 	res := bulkResult{Done: []string{}, Failed: []bulkFailed{}}
 	for _, name := range names {
-		err := f.bulkItem(c, t, op, name, dest, links, recursive, overwrite, walks, walkSlot)
+		err := run.item(name)
 		if err == nil {
 			res.Done = append(res.Done, name)
 			continue
@@ -144,8 +144,23 @@ func (f *files) bulk(c echo.Context, t *access.Target, op string, names []string
 	return c.JSON(http.StatusOK, res)
 }
 
-// bulkItem does op to one selected entry.
-func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest string, links map[string]bool, recursive, overwrite bool, walks context.Context, walkSlot func() error) error {
+// bulkRun is one bulk request, what its items share.
+type bulkRun struct {
+	*files
+	c         echo.Context
+	t         *access.Target // the folder
+	op        string         // delete, move or copy
+	dest      string         // the folder to move or copy into
+	links     map[string]bool
+	recursive bool
+	overwrite bool
+	walks     context.Context // the delete's one time budget
+	walkSlot  func() error    // takes the request's walk slot, once
+}
+
+// item does the run's op to one selected entry, named as typed.
+func (b *bulkRun) item(typed string) error {
+	c, t, f, dest, links, walks, walkSlot := b.c, b.t, b.files, b.dest, b.links, b.walks, b.walkSlot
 	ctx := c.Request().Context()
 	name, err := t.Names.Bytes(typed)
 	if err != nil {
@@ -155,10 +170,10 @@ func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest strin
 		return badRequest("Only names of entries of this folder can be selected: %v.", err)
 	}
 	p := path.Join(t.Path, name)
-	if op != "copy" && holdsHome(t, p) {
+	if b.op != "copy" && t.HoldsHome(p) {
 		return badRequest("%s holds your login folder: it cannot be deleted or moved through the bridge.", t.Quote(p))
 	}
-	switch op {
+	switch b.op {
 	case "delete":
 		if links[name] {
 			if err := t.Handle.RemoveLink(ctx, p); err != nil {
@@ -166,12 +181,12 @@ func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest strin
 			}
 			return nil
 		}
-		if recursive {
+		if b.recursive {
 			if err := walkSlot(); err != nil {
 				return err
 			}
 		}
-		n, err := t.Handle.Remove(walks, p, recursive)
+		n, err := t.Handle.Remove(walks, p, b.recursive)
 		if err != nil && ftppool.ErrorKind(err) == ftppool.KindWalkLimit {
 			he := ftpError(err, t.Quote(p))
 			he.Msg += fmt.Sprintf(" %d files and folders were deleted before the bridge stopped; the rest is still there.", n)
@@ -213,17 +228,12 @@ func (f *files) bulkItem(c echo.Context, t *access.Target, op, typed, dest strin
 		if err := walkSlot(); err != nil {
 			return err
 		}
-		return f.copyFolder(c, t, p, to, overwrite)
+		return f.copyFolder(c, t, p, to, b.overwrite)
 	case ftppool.TypeLink: // MLST says so
 		return &httpError{Status: http.StatusConflict, Msg: fmt.Sprintf("%s is a link: the bridge copies no links.", t.Quote(p))}
 	}
-	_, err = f.copyOne(c, t, p, to, overwrite)
+	_, err = f.copyOne(c, t, p, to, b.overwrite)
 	return err
-}
-
-// holdsHome reports a path that is the login folder or holds it.
-func holdsHome(t *access.Target, p string) bool {
-	return p == "/" || t.Home == p || strings.HasPrefix(t.Home, p+"/")
 }
 
 // intoItself refuses a move or copy of a folder into itself, or onto

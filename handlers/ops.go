@@ -95,7 +95,7 @@ func rename(c echo.Context, t *access.Target) error {
 	if err != nil {
 		return err
 	}
-	if t.HoldsHome() {
+	if t.HoldsHome(t.Path) {
 		return badRequest("The site's root folder, your login folder and the folders above it cannot be renamed.")
 	}
 	to, err := t.Names.Bytes(form.Get("to"))
@@ -148,7 +148,7 @@ func (f *files) remove(c echo.Context, t *access.Target) error {
 	if err != nil {
 		return err
 	}
-	if t.HoldsHome() {
+	if t.HoldsHome(t.Path) {
 		return badRequest("The site's root folder, your login folder and the folders above it cannot be deleted.")
 	}
 	recursive := form.Get("recursive") == "1"
