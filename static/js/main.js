@@ -18,6 +18,7 @@ import { initFolderChanges } from "./changes.js";
 import { initBigListing, initFilter, initKeyboard, initSort } from "./listing.js";
 import { initMenus } from "./menus.js";
 import { initBackLinks, initConnectForm } from "./pages.js";
+import { initRecent } from "./recent.js";
 import { initShareDialog, initSharesPage } from "./shares.js";
 import { localTimes } from "./times.js";
 import { initTransfers } from "./transfers.js";
@@ -29,6 +30,7 @@ document.addEventListener("DOMContentLoaded", () => {
   localTimes();
   initBackLinks();
   initConnectForm();
+  initRecent();
   initFilter();
   initSort();
   initBigListing();
