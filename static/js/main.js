@@ -19,6 +19,7 @@ import { initBigListing, initFilter, initKeyboard, initSort } from "./listing.js
 import { initMenus } from "./menus.js";
 import { initBackLinks, initConnectForm } from "./pages.js";
 import { initRecent } from "./recent.js";
+import { initSelect } from "./select.js";
 import { initShareDialog, initSharesPage } from "./shares.js";
 import { localTimes } from "./times.js";
 import { initTransfers } from "./transfers.js";
@@ -36,6 +37,7 @@ document.addEventListener("DOMContentLoaded", () => {
   initBigListing();
   initKeyboard();
   initMenus();
+  initSelect();
   initFolderChanges();
   initUploads();
   initShareDialog();
