@@ -193,6 +193,7 @@ function onKey(ev) {
   if (ev.ctrlKey || ev.metaKey) return;
   if (ev.key === "Escape" && selected.size > 0) {
     // An open menu closes first (menus.js); then the selection clears.
+    if (t instanceof Element && t.closest("#row-menu, details.menu")) return;
     if (document.getElementById("row-menu") || document.querySelector("details.menu[open]")) return;
     selected.clear();
     anchor = null;
