@@ -151,6 +151,10 @@ func TestBrowserSelect(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// keep/ has an e.txt already: moving box's e.txt there fails.
+	if err := os.WriteFile(filepath.Join(box, "keep", "e.txt"), []byte("another echo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	makeBigFolder(t, root, "many", 1200)
 	bt, tab := newBrowserTest(t, embedftp.Options{Root: root})
 	t.Run("connect", func(t *testing.T) { bt.connect(t, browserStep(t, tab)) })
@@ -319,6 +323,48 @@ func TestBrowserSelect(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(box, "c.txt")); err != nil {
 			t.Errorf("c.txt is not back in box after the undo: %v", err)
+		}
+	})
+
+	t.Run("move to, one fails", func(t *testing.T) {
+		ctx := browserStep(t, tab)
+		if err := chromedp.Do(ctx, chromedp.Navigate(bt.listingURL("/box/")), chromedp.WaitVisible(rowSel("c.txt", "td.sel input")), chromedp.Evaluate[chromedp.Void](recordPosts)); err != nil {
+			t.Fatal(err)
+		}
+		clickWith(t, ctx, rowSel("c.txt", "td.sel input"))
+		clickWith(t, ctx, rowSel("e.txt", "td.sel input"))
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.ID("selection-move")),
+			chromedp.WaitVisible(chromedp.ID("move-to")),
+			chromedp.SetValue(chromedp.ID("move-to"), "keep"),
+			chromedp.Click(chromedp.CSS(`dialog[open] button[value=move]`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		u, body := waitPost(t, ctx, "op=move")
+		if !strings.HasSuffix(u, "/box/?op=move") || !slices.Equal(body["select"], []string{"c.txt", "e.txt"}) || body.Get("to") != "keep" {
+			t.Errorf("Move to… sent %s with %v; want ./?op=move with select=c.txt, e.txt, to=keep", u, body)
+		}
+		// Needs the bulk operations: c.txt moved, e.txt failed and says
+		// why, and stays selected.
+		if err := settled(ctx, `!!document.querySelector("#notices .bulk-failures")`); err != nil {
+			t.Fatalf("needs the bulk operations: no notice of the failure: %v", err)
+		}
+		failures, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#notices .bulk-failures li")))
+		if err != nil || !strings.HasPrefix(failures, "e.txt: ") {
+			t.Errorf("the failure notice lists %q (%v); want e.txt and why", failures, err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`!document.querySelector('#listing tr[data-name="c.txt"]')`)); err != nil {
+			t.Errorf("c.txt's row stays after it moved: %v", err)
+		}
+		if s := readSel(t, ctx); !slices.Equal(s.Names, []string{"e.txt"}) {
+			t.Errorf("after the move, %q selected; want e.txt, which failed", s.Names)
+		}
+		if got, err := os.ReadFile(filepath.Join(box, "keep", "c.txt")); err != nil || string(got) != files["c.txt"] {
+			t.Errorf("keep/c.txt: %q, %v", got, err)
+		}
+		if got, err := os.ReadFile(filepath.Join(box, "keep", "e.txt")); err != nil || string(got) != "another echo\n" {
+			t.Errorf("keep/e.txt was changed: %q, %v", got, err)
 		}
 	})
 
