@@ -522,6 +522,23 @@ export function initBigListing() {
   loadBig(table.dataset.listing);
 }
 
+// listedEntries are the folder's entries in the page's order, { name,
+// href, dir }: those the filter lets through, or all of them. A windowed
+// listing gives its data, rows in view or not (select.js).
+export function listedEntries(all) {
+  if (big.on) return (all ? big.all : big.view).map((it) => ({ name: it.name, href: it.href, dir: it.dir }));
+  const table = listingTable();
+  if (!table) return [];
+  const out = [];
+  for (const r of table.tBodies[0].rows) {
+    if (r.dataset.name === undefined || (!all && r.hidden)) continue;
+    const link = r.querySelector("td.name a") || r.querySelector("td.act a.more");
+    const href = link ? link.getAttribute("href").replace(/\?op=actions$/, "") : null;
+    out.push({ name: r.dataset.name, href, dir: r.classList.contains("dir") });
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 // Reloading the rows after a change (changes.js, uploads.js)
 

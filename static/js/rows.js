@@ -85,8 +85,9 @@ export function spacerRow(cols) {
 
 export function sortKey(r) {
   const name = r.dataset.name;
-  const sizeCell = r.cells[1];
-  const time = r.cells[2] && r.cells[2].querySelector("time");
+  // By class: the page may add cells (select.js's checkbox).
+  const sizeCell = r.querySelector("td.size");
+  const time = r.querySelector("td.date time");
   let size = 0;
   if (r.dataset.size !== undefined) size = Number(r.dataset.size);
   else if (sizeCell && sizeCell.title) size = parseInt(sizeCell.title, 10) || 0;
