@@ -237,6 +237,7 @@ function buildBar(table) {
     count,
     button("selection-delete", "Delete", "danger", deleteSelected),
     button("selection-move", "Move to…", "secondary", moveSelected),
+    button("selection-copy", "Copy to…", "secondary", copySelected),
     zip,
     button("selection-share", "Share each", "secondary", shareSelected),
     button("selection-clear", "Clear selection", "link", () => {
@@ -329,9 +330,24 @@ async function deleteSelected() {
 async function moveSelected() {
   const names = entriesOf(Array.from(selected)).map((e) => e.name);
   if (names.length === 0) return;
-  const to = await askFolder(names);
+  const to = await askFolder(names, "move");
   if (to === null) return;
   await moveEntries({ from: folderURL(), path: listingTable().dataset.path, names, to, toURL: null, toName: to });
+}
+
+// copySelected copies the selected entries into another folder of the
+// site, through the bridge (FTP has no copy): each file shows as a
+// transfer in the panel.
+async function copySelected() {
+  const names = entriesOf(Array.from(selected)).map((e) => e.name);
+  if (names.length === 0) return;
+  const to = await askFolder(names, "copy");
+  if (to === null) return;
+  const result = await bulk(folderURL(), "copy", names, { to }, "copy " + someNames(names));
+  if (!result) return;
+  await settle(result);
+  if (result.done.length > 0) notify("Copied " + entriesWord(result.done.length) + " to " + to + ".");
+  reportFailures("copy", result.failed);
 }
 
 // moveEntries moves names from one folder to another and reports; with
@@ -417,24 +433,26 @@ function buttons(...list) {
   return box;
 }
 
-async function askFolder(names) {
-  const { value, data } = await dialog("Move " + entriesWord(names.length), (form) => {
-    form.append(el("p", "", "Move " + someNames(names) + " to the folder:"));
+// askFolder asks where to move or copy (verb) names: a folder, or null.
+async function askFolder(names, verb) {
+  const Verb = verb === "copy" ? "Copy" : "Move";
+  const { value, data } = await dialog(Verb + " " + entriesWord(names.length), (form) => {
+    form.append(el("p", "", Verb + " " + someNames(names) + " to the folder:"));
     const label = el("label", "", "Folder (a path from the site’s root, or from this folder) ");
     const input = el("input");
     input.name = "to";
-    input.id = "move-to";
+    input.id = verb + "-to";
     input.required = true;
     input.autocomplete = "off";
     input.spellcheck = false;
     input.value = listingTable().dataset.path || "/";
     label.append(input);
-    form.append(label, buttons(["move", "Move"], ["cancel", "Cancel", "secondary"]));
+    form.append(label, buttons([verb, Verb], ["cancel", "Cancel", "secondary"]));
     setTimeout(() => input.select());
     return input;
   });
   const to = String(data.get("to") || "").trim();
-  return value === "move" && to !== "" ? to : null;
+  return value === verb && to !== "" ? to : null;
 }
 
 async function shareSelected() {
