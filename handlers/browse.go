@@ -105,6 +105,8 @@ func browseOrDownload(f *files) echo.HandlerFunc {
 			return f.download(c, t)
 		case c.QueryParam("op") == "count":
 			return offerParent(t, f.count(c, t))
+		case c.QueryParam("op") == "search":
+			return offerParent(t, f.search(c, t)) // search.go
 		case c.QueryParam("format") == "zip":
 			return offerParent(t, f.zipFolder(c, t))
 		}
