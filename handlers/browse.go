@@ -65,6 +65,7 @@ type item struct {
 	Modified string `json:"modified,omitempty"`
 	Target   string `json:"target,omitempty"`
 	Perm     string `json:"perm,omitempty"` // MLSD's perm fact: see perm.go
+	Mode     string `json:"mode,omitempty"` // unix permissions, "rw-r--r--", where listed
 
 	Icon      string    `json:"-"`
 	HumanSize string    `json:"-"`
@@ -304,6 +305,7 @@ func (l *listing) item(site links, dir string, e ftppool.Entry) item {
 		Size:     e.Size,
 		Target:   site.Show(e.Target),
 		Perm:     e.Perm,
+		Mode:     e.Mode,
 		hidden:   strings.HasPrefix(e.Name, "."),
 		mod:      e.Modified,
 		sortName: strings.ToLower(e.Name),
