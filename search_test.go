@@ -3,13 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
 )
 
 // searchLine is one NDJSON line of GET ?op=search.
@@ -166,5 +171,52 @@ func TestSearchWalkBudget(t *testing.T) {
 	resp, body := get(t, nil, folder+"?op=search&q=match", "Accept", "text/html")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "The search stopped") || !strings.Contains(string(body), "more than 4 files and folders") {
 		t.Errorf("page: %d, want it to say the search stopped at the budget:\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestSearchStopsWhenTheClientLeaves: a client that goes away mid-search
+// ends the walk: the listing the bridge was reading is cut at once (long
+// before -io-timeout), instead of the walk going on to its budget.
+func TestSearchStopsWhenTheClientLeaves(t *testing.T) {
+	srv := fakeftp.Start(t)
+	reading, cut := make(chan struct{}), make(chan struct{})
+	srv.Script["LIST"] = func(c *fakeftp.Conn, arg string) {
+		if !strings.HasSuffix(arg, "/deep") {
+			c.Transfer(func(w io.Writer) error {
+				_, err := io.WriteString(w, "drwxr-xr-x 2 ftp ftp 4096 Jan 01 2026 deep\r\n-rw-r--r-- 1 ftp ftp 1 Jan 01 2026 match-me.txt\r\n")
+				return err
+			})
+			return
+		}
+		// The folder below never ends its listing: the bridge's cut is
+		// what ends this read.
+		c.Transfer(func(w io.Writer) error {
+			close(reading)
+			_, err := io.Copy(io.Discard, w.(net.Conn))
+			close(cut)
+			return cmp.Or(err, io.ErrUnexpectedEOF)
+		})
+	}
+	b := startBridge(t, "-allow-hosts", "127.0.0.1", "-io-timeout", "60s")
+	req, _ := http.NewRequest(http.MethodGet, addrURL(b, "ftp", "", srv.Addr(), "/", true)+"?op=search&q=match", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"match-me.txt"`) {
+		t.Fatalf("first line %q, %v; want the match", line, err)
+	}
+	select {
+	case <-reading:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the search did not go on to the folder below; commands %q", srv.Commands())
+	}
+	resp.Body.Close() // before the end: the connection goes
+	select {
+	case <-cut:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the walk still reads the endless listing 20 s after its client left")
 	}
 }

@@ -42,6 +42,7 @@ type listing struct {
 	Files      int       `json:"-"`
 	Plain      bool      `json:"-"` // plain FTP: say that logins travel in clear
 	ReadOnly   bool      `json:"-"` // a shared folder: no uploads or changes
+	Modes      bool      `json:"-"` // some entry has unix permissions listed: the column shows
 
 	// FolderPerm is the folder's own MLSD perm fact: see perm.go.
 	FolderPerm string `json:"perm,omitempty"`
@@ -218,6 +219,7 @@ func buildListing(site links, dir string, entries []ftppool.Entry, q url.Values)
 	l.Entries = make([]item, 0, len(entries))
 	for _, e := range entries {
 		it := l.item(site, dir, e)
+		l.Modes = l.Modes || it.Mode != ""
 		if it.Type == "dir" {
 			l.Dirs++
 		} else {
