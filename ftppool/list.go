@@ -36,6 +36,10 @@ type Entry struct {
 	// the entry (RFC 3659 7.5.5: a c d e f l m p r w). "" when the server
 	// does not say, which grants nothing and denies nothing.
 	Perm string
+	// Mode is the unix permissions as nine rwx letters ("rw-r--r--"),
+	// from an ls-style LIST line as listed (with s, S, t, T where set)
+	// or MLSD's UNIX.mode fact; "" when the server does not say.
+	Mode string
 }
 
 // Folder is a folder's listing.
@@ -254,6 +258,8 @@ func parseMLSD(line string) (Entry, string) {
 			}
 		case "perm":
 			e.Perm = strings.ToLower(v)
+		case "unix.mode":
+			e.Mode = octalMode(v)
 		}
 	}
 	if e.Type != TypeFile {
@@ -376,7 +382,7 @@ func parseLs(line string, now time.Time) (Entry, bool) {
 		if !ok || k+used >= len(f) {
 			continue
 		}
-		e := Entry{Name: line[f[k+used-1].end+1:], Type: TypeFile, Size: -1, Modified: when}
+		e := Entry{Name: line[f[k+used-1].end+1:], Type: TypeFile, Size: -1, Modified: when, Mode: line[1:10]}
 		switch line[0] {
 		case 'd':
 			e.Type = TypeDir
@@ -393,6 +399,37 @@ func parseLs(line string, now time.Time) (Entry, bool) {
 		return e, true
 	}
 	return Entry{}, false
+}
+
+// octalMode writes an octal mode ("0644", "755", "2775") as ls does
+// ("rw-r--r--"); "" for anything else.
+func octalMode(v string) string {
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || len(v) > 5 || n > 0o7777 {
+		return ""
+	}
+	b := []byte("rwxrwxrwx")
+	for i := range b {
+		if n&(1<<(8-i)) == 0 {
+			b[i] = '-'
+		}
+	}
+	// setuid, setgid and sticky, in the execute letters.
+	for i, bit := range []uint64{0o4000, 0o2000, 0o1000} {
+		if n&bit == 0 {
+			continue
+		}
+		at, set, unset := 2+3*i, byte('s'), byte('S')
+		if i == 2 {
+			set, unset = 't', 'T'
+		}
+		if b[at] == 'x' {
+			b[at] = set
+		} else {
+			b[at] = unset
+		}
+	}
+	return string(b)
 }
 
 // lsDate reads the date starting at the first of f and says how many

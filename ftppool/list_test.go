@@ -68,6 +68,7 @@ func TestReconcileKeepsUnparsedLines(t *testing.T) {
 				t.Fatalf("got %d entries %+v, want %d", len(got), got, len(tc.want))
 			}
 			for i := range got {
+				got[i].Mode = "" // TestReconcileModes
 				if got[i] != tc.want[i] {
 					t.Errorf("entry %d = %+v, want %+v", i, got[i], tc.want[i])
 				}
@@ -283,6 +284,7 @@ func TestReconcileFormats(t *testing.T) {
 				t.Fatalf("got %d entries %+v, want %d", len(got.Entries), got.Entries, len(tc.want))
 			}
 			for i := range got.Entries {
+				got.Entries[i].Mode = "" // TestReconcileModes
 				if got.Entries[i] != tc.want[i] {
 					t.Errorf("entry %d = %+v, want %+v", i, got.Entries[i], tc.want[i])
 				}
@@ -291,6 +293,35 @@ func TestReconcileFormats(t *testing.T) {
 				t.Errorf("folder perm %q, want %q", got.Perm, tc.wantPerm)
 			}
 		})
+	}
+}
+
+// TestReconcileModes: an entry's unix mode, as ls lists it or from MLSD's
+// UNIX.mode fact; none from a style that has none.
+func TestReconcileModes(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		mlsd bool
+		want string
+	}{
+		{"-rw-r--r-- 1 ftp ftp 5 Jan 02 03:04 a.txt", false, "rw-r--r--"},
+		{"drwxr-x--- 2 ftp ftp 4096 Dec 24  2023 folder", false, "rwxr-x---"},
+		{"-rwsr-xr-T+ 1 ftp ftp 5 Jan 02 03:04 marked", false, "rwsr-xr-T"},
+		{"lrwxrwxrwx 1 owner 8 Jan 02 03:04 link -> a.txt", false, "rwxrwxrwx"},
+		{"01-02-24  03:04PM                 1234 dos.htm", false, ""},
+		{"type=file;size=1;UNIX.mode=0640; m.txt", true, "rw-r-----"},
+		{"type=dir;unix.mode=755; d", true, "rwxr-xr-x"},
+		{"type=dir;UNIX.mode=2775; shared", true, "rwxrwsr-x"},
+		{"type=dir;UNIX.mode=1777; tmp", true, "rwxrwxrwt"},
+		{"type=file;UNIX.mode=0604; o", true, "rw----r--"},
+		{"type=file;UNIX.mode=0999; bad", true, ""},
+		{"type=file;UNIX.mode=rw-r--r--; words", true, ""},
+		{"type=file;size=1; none", true, ""},
+	} {
+		got := reconcile(nil, []byte(tc.line+"\r\n"), tc.mlsd, time.Now()).Entries
+		if len(got) != 1 || got[0].Mode != tc.want {
+			t.Errorf("%q: %+v, want mode %q", tc.line, got, tc.want)
+		}
 	}
 }
 

@@ -21,6 +21,8 @@ type actionsPage struct {
 	Dir    bool
 	Rename bool
 	Delete bool
+	Perms  string // as listed, "rw-r--r--"; "" when the server does not say
+	Mode   string // the same in octal, for the permissions form (chmod.go)
 }
 
 // actions answers GET ?op=actions on a file or folder address: the rename
@@ -51,6 +53,8 @@ func (f *files) actions(c echo.Context, t *access.Target) error {
 			Dir:    it.Type == "dir",
 			Rename: it.mayRename(),
 			Delete: it.mayDelete(),
+			Perms:  it.Mode,
+			Mode:   octalOf(it.Mode),
 		})
 		return nil
 	}

@@ -42,6 +42,7 @@ type listing struct {
 	Files      int       `json:"-"`
 	Plain      bool      `json:"-"` // plain FTP: say that logins travel in clear
 	ReadOnly   bool      `json:"-"` // a shared folder: no uploads or changes
+	Modes      bool      `json:"-"` // some entry has unix permissions listed: the column shows
 
 	// FolderPerm is the folder's own MLSD perm fact: see perm.go.
 	FolderPerm string `json:"perm,omitempty"`
@@ -65,6 +66,7 @@ type item struct {
 	Modified string `json:"modified,omitempty"`
 	Target   string `json:"target,omitempty"`
 	Perm     string `json:"perm,omitempty"` // MLSD's perm fact: see perm.go
+	Mode     string `json:"mode,omitempty"` // unix permissions, "rw-r--r--", where listed
 
 	Icon      string    `json:"-"`
 	HumanSize string    `json:"-"`
@@ -105,6 +107,8 @@ func browseOrDownload(f *files) echo.HandlerFunc {
 			return f.download(c, t)
 		case c.QueryParam("op") == "count":
 			return offerParent(t, f.count(c, t))
+		case c.QueryParam("op") == "search":
+			return offerParent(t, f.search(c, t)) // search.go
 		case c.QueryParam("format") == "zip":
 			return offerParent(t, f.zipFolder(c, t))
 		}
@@ -215,6 +219,7 @@ func buildListing(site links, dir string, entries []ftppool.Entry, q url.Values)
 	l.Entries = make([]item, 0, len(entries))
 	for _, e := range entries {
 		it := l.item(site, dir, e)
+		l.Modes = l.Modes || it.Mode != ""
 		if it.Type == "dir" {
 			l.Dirs++
 		} else {
@@ -302,6 +307,7 @@ func (l *listing) item(site links, dir string, e ftppool.Entry) item {
 		Size:     e.Size,
 		Target:   site.Show(e.Target),
 		Perm:     e.Perm,
+		Mode:     e.Mode,
 		hidden:   strings.HasPrefix(e.Name, "."),
 		mod:      e.Modified,
 		sortName: strings.ToLower(e.Name),

@@ -66,6 +66,10 @@ func ftpError(err error, what string) *httpError {
 		}
 		return e
 	}
+	if errors.Is(err, ftppool.ErrNoChmod) {
+		e.Status, e.Msg = http.StatusNotImplemented, "This FTP server does not let the bridge change permissions: it has no SITE CHMOD command, or has it turned off."+said
+		return e
+	}
 	kind := ftppool.ErrorKind(err)
 	switch kind {
 	case ftppool.KindTimeout, ftppool.KindUnreachable, ftppool.KindTLS, ftppool.KindProtocol, ftppool.KindOther:

@@ -68,7 +68,7 @@ func (f *files) startWalk(c echo.Context) (release func(), err error) {
 	release, ok := f.walks.take(access.ClientKey(f.access.ClientIP(c.Request())))
 	if !ok {
 		return nil, &httpError{Status: http.StatusTooManyRequests, retryAfter: walkRetry,
-			Msg: fmt.Sprintf("You have %d requests going through folder trees (counts, zips, deletes of folders) running already, the most the bridge runs at once for one client. Try again when one has finished.", f.walks.max)}
+			Msg: fmt.Sprintf("You have %d requests going through folder trees (counts, zips, searches, deletes of folders) running already, the most the bridge runs at once for one client. Try again when one has finished.", f.walks.max)}
 	}
 	return release, nil
 }

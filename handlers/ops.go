@@ -34,8 +34,10 @@ func post(f *files, sg *sharing) echo.HandlerFunc {
 			return f.several(c, t, op)
 		case "share":
 			return sg.createShare(c, t)
+		case "chmod":
+			return f.chmod(c, t) // chmod.go
 		default:
-			return badRequest("There is no operation %q: use mkdir, rename, delete, move, copy or share.", op)
+			return badRequest("There is no operation %q: use mkdir, rename, delete, move, copy, share or chmod.", op)
 		}
 	}
 }

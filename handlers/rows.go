@@ -89,6 +89,8 @@ func writeRows(bw *bufio.Writer, l *listing) {
 			esc(it.Date)
 			lit(`</time>`)
 		}
+		lit("</td>\n    <td class=\"mode\">")
+		esc(it.Mode)
 		lit("</td>\n")
 		if !l.ReadOnly {
 			w.menu(it)

@@ -131,16 +131,69 @@ export function openRowMenu(button) {
     form.append(submit);
     menu.append(form);
   }
+  menu.append(chmodForm(row, href));
   button.after(menu);
   button.setAttribute("aria-expanded", "true");
   rowMenu = { menu, button };
   placeRowMenu(menu);
-  const field = menu.querySelector("input") || menu.querySelector("button");
+  const field = menu.querySelector("form.rename input") || menu.querySelector("button, summary");
   if (field) {
     field.focus();
     if (field instanceof HTMLInputElement) field.select();
   }
   return menu;
+}
+
+// octal reads ls's nine letters ("rw-r-----") as octal digits ("640"), as
+// handlers/chmod.go octalOf does; "" for anything else.
+function octal(rwx) {
+  if (!/^[r-][w-][xsS-][r-][w-][xsS-][r-][w-][xtT-]$/.test(rwx)) return "";
+  let n = 0;
+  let special = 0;
+  for (let i = 0; i < 9; i++) {
+    const ch = rwx[i];
+    if (ch !== "-" && ch !== "S" && ch !== "T") n |= 1 << (8 - i);
+    if ("sStT".includes(ch)) special |= 1 << (2 - Math.floor(i / 3));
+  }
+  const digits = n.toString(8).padStart(3, "0");
+  return special ? special.toString(8) + digits : digits;
+}
+
+// chmodForm is the row menu's "Permissions…": the actions page's form
+// (templates/actions.html), folded, posting ?op=chmod to the row.
+function chmodForm(row, href) {
+  const box = el("details", "chmod");
+  box.append(el("summary", "", "Permissions…"));
+  const form = el("form", "chmod");
+  form.method = "post";
+  form.action = href + "?op=chmod";
+  const cell = row.querySelector("td.mode");
+  const now = cell ? cell.textContent : "";
+  const label = el("label", "", "Octal: owner, group, others; read 4, write 2, open 1" + (now ? " (now " + now + ")" : ""));
+  const input = el("input");
+  input.name = "mode";
+  input.value = octal(now);
+  input.placeholder = "644";
+  input.required = true;
+  input.pattern = "[0-7]{3,4}";
+  input.inputMode = "numeric";
+  input.autocomplete = "off";
+  label.append(input);
+  form.append(label);
+  if (row.classList.contains("dir")) {
+    const check = el("label", "check");
+    const box2 = el("input");
+    box2.type = "checkbox";
+    box2.name = "recursive";
+    box2.value = "1";
+    check.append(box2, " also everything in it");
+    form.append(check);
+  }
+  const submit = el("button", "", "Set permissions");
+  submit.type = "submit";
+  form.append(submit);
+  box.append(form);
+  return box;
 }
 
 function initRowMenu() {

@@ -51,7 +51,7 @@ export function buildRow(it) {
   if (it.type === "file") size.title = it.size + " bytes";
   const date = el("td", "date");
   if (it.mod) date.append(timeElement(it.mod));
-  tr.append(name, size, date);
+  tr.append(name, size, date, el("td", "mode", it.mode || ""));
   if (!listingTable().classList.contains("read-only")) {
     const act = el("td", "act");
     const acts = (read ? "s" : "") + (may(it.perm, "f") ? "r" : "") + (may(it.perm, "d") ? "d" : "");
