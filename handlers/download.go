@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -57,11 +58,8 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Security-Policy", fileCSP)
 	h.Set("Cache-Control", "private, no-cache")
-	etag := ""
-	if file.Size >= 0 && !file.ModTime.IsZero() {
-		// Size and time together change whenever the content does, for
-		// all practical purposes; either alone does not.
-		etag = fmt.Sprintf(`"%x-%x"`, file.ModTime.Unix(), file.Size)
+	etag := fileETag(file.Size, file.ModTime)
+	if etag != "" {
 		h.Set("ETag", etag)
 	}
 	if t.Share != nil {
@@ -97,6 +95,18 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 	file.Close()
 	w.finish(copyErr)
 	return copyErr
+}
+
+// fileETag is a file's ETag, "" when the server does not say its size
+// and time: both together change whenever the content does, for all
+// practical purposes (two writes of the same size within one second of
+// the server's clock are the exception); either alone does not. A PUT's
+// If-Match is checked against the same (upload.go).
+func fileETag(size int64, mod time.Time) string {
+	if size < 0 || mod.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf(`"%x-%x"`, mod.Unix(), size)
 }
 
 func contentType(name string) string {
