@@ -20,6 +20,9 @@ import (
 var previewable = map[string]bool{
 	"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true, "image/avif": true, "image/bmp": true,
 	"text/plain": true,
+	// PDF runs no script of the page: the browser's own viewer shows it,
+	// in a frame of the bridge's pages (inlineFileCSP), sandboxed too.
+	"application/pdf": true,
 }
 
 // download streams a file. Range, If-Range, ETag, Last-Modified and the
@@ -57,6 +60,11 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 	h.Set("Content-Disposition", dispositionHeader(disposition, t.Show(name)))
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Security-Policy", fileCSP)
+	if disposition == "inline" {
+		// The preview viewer frames a PDF; only the bridge's own pages may.
+		h.Set("Content-Security-Policy", inlineFileCSP)
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+	}
 	h.Set("Cache-Control", "private, no-cache")
 	etag := fileETag(file.Size, file.ModTime)
 	if etag != "" {

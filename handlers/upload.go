@@ -51,8 +51,20 @@ func put(f *files) echo.HandlerFunc {
 			return err
 		}
 		r := c.Request()
+		check := ifMatch(t, r)
+		if check != nil {
+			// Checked once before the upload is a transfer: a stale save
+			// is answered at once, and is no failed upload in the panel.
+			e, err := t.Handle.Stat(r.Context(), t.Path)
+			if err != nil && ftppool.ErrorKind(err) != ftppool.KindNotFound {
+				return refuseUpload(c, body, uploadFailed(t, err, t.Quote(t.Path), nil))
+			}
+			if err := check(e, err == nil); err != nil {
+				return refuseUpload(c, body, err)
+			}
+		}
 		up, err := f.store(c, t, upload{body: body, path: t.Path, src: body, total: r.ContentLength,
-			overwrite: r.URL.Query().Get("overwrite") == "1", check: ifMatch(t, r)})
+			overwrite: r.URL.Query().Get("overwrite") == "1", check: check})
 		if he, ok := errors.AsType[*httpError](err); ok && he.Status == http.StatusPreconditionFailed {
 			return refuseUpload(c, body, he)
 		}

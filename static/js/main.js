@@ -18,6 +18,7 @@ import { initFolderChanges } from "./changes.js";
 import { initBigListing, initFilter, initKeyboard, initSort } from "./listing.js";
 import { initMenus } from "./menus.js";
 import { initBackLinks, initConnectForm } from "./pages.js";
+import { initPreview } from "./preview.js";
 import { initShareDialog, initSharesPage } from "./shares.js";
 import { localTimes } from "./times.js";
 import { initTransfers } from "./transfers.js";
@@ -34,6 +35,7 @@ document.addEventListener("DOMContentLoaded", () => {
   initBigListing();
   initKeyboard();
   initMenus();
+  initPreview();
   initFolderChanges();
   initUploads();
   initShareDialog();
