@@ -8,7 +8,7 @@
 // and PDF with ?inline=1, which the bridge answers inline only for the
 // types it calls safe (handlers/download.go: previewable), always with
 // nosniff and a sandbox CSP; PDF is shown by the browser's own viewer in a
-// sandboxed frame. Text is fetched (at most TEXT_CAP bytes, by Range) and
+// frame that CSP sandboxes. Text is fetched (at most TEXT_CAP bytes, by Range) and
 // shown as textContent, never as markup, whatever its type. The extension
 // lists below mirror the server's: a file the bridge would not show inline
 // is never framed.
@@ -200,9 +200,11 @@ async function show(tr) {
       media.src = inline;
       break;
     case "pdf":
+      // The browser's own PDF viewer, in a frame that the bridge's answer
+      // sandboxes (its CSP: no script of the file's, no origin of the
+      // bridge's). Not also with the frame's sandbox attribute: Chromium
+      // shows no PDF in a frame sandboxed that way.
       media = el("iframe");
-      // No script, no same origin: the server's CSP sandboxes it as well.
-      media.setAttribute("sandbox", "");
       media.title = it.name;
       media.src = inline;
       break;
