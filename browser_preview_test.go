@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -18,7 +19,8 @@ import (
 
 // TestBrowserPreview, in a real Chromium: a click on an image's name opens
 // the viewer (static/js/preview.js) showing it, the right arrow goes on to
-// the next file the viewer can show (past one it cannot), Escape closes it
+// the next file the viewer can show (past one it cannot), and so does a
+// swipe; Escape closes it
 // and the listing's keys stay quiet meanwhile; a text file is edited and
 // saved (static/js/editor.js) onto the FTP server; and a save after the
 // file changed on the server offers Reload or Overwrite, Reload shows the
@@ -117,12 +119,25 @@ func TestBrowserPreview(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitViewer(t, ctx, "1.png", `v.image === "3x2"`)
+		// A swipe to the left (here with the mouse: pointer events) goes on.
+		box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.querySelector("#viewer .viewer-stage").getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := box[0], box[1]
+		if err := chromedp.Do(ctx,
+			chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x+100, y, chromedp.ButtonLeft, chromedp.ClickCount(1)),
+			chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x, y+5, chromedp.ButtonLeft),
+			chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x-100, y+10, chromedp.ButtonLeft, chromedp.ClickCount(1))); err != nil {
+			t.Fatal(err)
+		}
+		waitViewer(t, ctx, "3.png", `v.image === "5x4"`)
 		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape), chromedp.WaitNotPresent(chromedp.ID("viewer"))); err != nil {
 			t.Fatalf("Escape did not close the viewer: %v", err)
 		}
-		same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.samePage === true && document.activeElement.closest("tr").dataset.name === "1.png"`))
+		same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.samePage === true && document.activeElement.closest("tr").dataset.name === "3.png"`))
 		if err != nil || !same {
-			t.Errorf("after the viewer the page is another, or the focus is not back on 1.png's row (%v)", err)
+			t.Errorf("after the viewer the page is another, or the focus is not on the row of the file shown last, 3.png (%v)", err)
 		}
 	})
 
@@ -215,6 +230,27 @@ func TestBrowserPreview(t *testing.T) {
 		ut.expectProblem(t, ctx, "preview/4.txt?overwrite=1: Failed to load resource: the server responded with a status of 412 (Precondition Failed)")
 		ut.answer(t, ctx, "overwrite")
 		status(t, ctx, "Saved.")
+		onDisk(t, "mine, on purpose\n")
+
+		// Unsaved changes: Escape asks, Keep editing keeps them.
+		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("editor-text"), "not saved"), chromedp.Focus(chromedp.ID("editor-text")), chromedp.KeyEvent(kb.Escape)); err != nil {
+			t.Fatal(err)
+		}
+		if q := ut.waitQuestion(t, ctx); q.Focused != "keep" || len(q.Buttons) != 2 || q.Buttons[0] != "discard=Discard" {
+			t.Errorf("closing with unsaved changes asks %+v; want Discard, Keep editing (focused)", q)
+		}
+		ut.answer(t, ctx, "keep")
+		if text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("dialog#editor[open] textarea").value`)); err != nil || text != "not saved" {
+			t.Errorf("after Keep editing the editor holds %q (%v)", text, err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("editor-close"))); err != nil {
+			t.Fatal(err)
+		}
+		ut.waitQuestion(t, ctx)
+		ut.answer(t, ctx, "discard")
+		if err := chromedp.Do(ctx, chromedp.WaitNotPresent(chromedp.ID("editor"))); err != nil {
+			t.Fatal(err)
+		}
 		onDisk(t, "mine, on purpose\n")
 	})
 

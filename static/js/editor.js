@@ -150,8 +150,11 @@ export function openEditor(href, name) {
       say(errorText(res ? res.status : 0, data), true);
     }
 
+    let asking = false;
     async function tryClose() {
+      if (asking) return;
       if (dirty()) {
+        asking = true;
         const { choice } = await ask({
           title: "Discard your changes?",
           message: "The changes to " + name + " are not saved.",
@@ -162,6 +165,7 @@ export function openEditor(href, name) {
           cancel: "keep",
           fallback: text,
         });
+        asking = false;
         if (choice !== "discard") return;
       }
       dialog.close();
@@ -177,7 +181,12 @@ export function openEditor(href, name) {
     // The listing's and the viewer's keys are not for the editor.
     dialog.addEventListener("keydown", (ev) => {
       ev.stopPropagation();
-      if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === "s") {
+      if (ev.key === "Escape") {
+        // Handled here, not left to the dialog's cancel: a browser may
+        // close a dialog without a cancel it lets the page refuse.
+        ev.preventDefault();
+        tryClose();
+      } else if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === "s") {
         ev.preventDefault();
         store(false);
       }

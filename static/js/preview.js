@@ -79,7 +79,7 @@ function button(label, iconName, cls) {
 }
 
 function open(tr) {
-  if (viewer) viewer.dialog.close();
+  if (viewer) return; // one at a time (it is modal: no click gets here meanwhile)
   const dialog = el("dialog", "viewer");
   dialog.id = "viewer";
   dialog.tabIndex = -1;
@@ -108,15 +108,15 @@ function open(tr) {
   note.hidden = true;
   dialog.append(bar, note, stage);
   const back = document.activeElement;
-  viewer = { dialog, title, counter, prev, next, edit, download, stage, note, row: tr, back };
+  viewer = { dialog, title, counter, prev, next, edit, download, stage, note, row: tr, name: tr.dataset.name, back };
 
   prev.addEventListener("click", () => step(-1));
   next.addEventListener("click", () => step(1));
   close.addEventListener("click", () => dialog.close());
   edit.addEventListener("click", async () => {
-    const it = rowInfo(viewer.row);
+    const it = rowInfo(current());
     const { saved } = await openEditor(it.href, it.name);
-    if (saved && viewer && viewer.row === it.row) show(it.row); // the new text
+    if (saved && viewer && viewer.name === it.name) show(current()); // the new text
   });
   // The listing's shortcuts, and its "a click elsewhere closes the menu",
   // are not for the viewer in front of it (listing.js skips dialogs too).
@@ -146,7 +146,7 @@ function open(tr) {
   dialog.addEventListener("close", () => {
     stage.replaceChildren(); // stops audio and video
     dialog.remove();
-    const row = viewer.row;
+    const row = current();
     viewer = null;
     // Back to the file shown last, so the listing's keys go on from there.
     const a = row.isConnected ? row.querySelector("td.name a") : null;
@@ -159,13 +159,19 @@ function open(tr) {
   dialog.focus();
 }
 
+// current is the row of the file shown: the listing's rows are made anew
+// when it refreshes (after a save, say), so it is found by name.
+function current() {
+  return items().find((tr) => tr.dataset.name === viewer.name) || viewer.row;
+}
+
 function step(by) {
   if (!viewer) return;
   const list = items();
-  const i = list.indexOf(viewer.row);
+  const i = list.findIndex((tr) => tr.dataset.name === viewer.name);
   if (list.length === 0) return;
   const j = i < 0 ? 0 : (i + by + list.length) % list.length;
-  if (list[j] !== viewer.row) show(list[j]);
+  if (list[j].dataset.name !== viewer.name) show(list[j]);
 }
 
 // show puts one file in the viewer.
@@ -173,9 +179,10 @@ async function show(tr) {
   const v = viewer;
   const it = rowInfo(tr);
   v.row = tr;
+  v.name = it.name;
   v.title.textContent = it.name;
   const list = items();
-  const i = list.indexOf(tr);
+  const i = list.findIndex((r) => r.dataset.name === it.name);
   v.counter.textContent = i >= 0 ? i + 1 + " of " + list.length : "";
   v.prev.disabled = v.next.disabled = list.length < 2;
   v.download.href = it.href;
@@ -216,7 +223,7 @@ async function show(tr) {
       return;
   }
   media.addEventListener("error", () => {
-    if (viewer === v && v.row === tr) noteFor(v, "The browser cannot show this file here. Download it instead.", true);
+    if (viewer === v && v.name === it.name) noteFor(v, "The browser cannot show this file here. Download it instead.", true);
   });
   v.stage.append(media);
 }
@@ -228,7 +235,7 @@ async function showText(v, it, pre) {
   } catch {
     res = null;
   }
-  if (viewer !== v || v.row !== it.row) return; // moved on meanwhile
+  if (viewer !== v || v.name !== it.name) return; // moved on meanwhile
   if (!res || !res.ok) {
     pre.textContent = "";
     noteFor(v, res ? "The file could not be loaded (status " + res.status + "). Download it instead." : "The bridge could not be reached.", true);
@@ -248,7 +255,7 @@ async function showText(v, it, pre) {
       break;
     }
   }
-  if (viewer !== v || v.row !== it.row) return;
+  if (viewer !== v || v.name !== it.name) return;
   const bytes = new Uint8Array(Math.min(got, TEXT_CAP));
   let at = 0;
   for (const c of chunks) {
