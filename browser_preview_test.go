@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/png"
 	"os"
+	"path"
 	"path/filepath"
 	"testing"
 
@@ -257,6 +258,17 @@ func TestBrowserPreview(t *testing.T) {
 	t.Run("no script errors or CSP violations", func(t *testing.T) {
 		bt.checkProblems(t, browserStep(t, tab))
 	})
+}
+
+// kindOfPreview says whether a click on a file's name opens the viewer
+// rather than downloading it (static/js/preview.js kindOf), for the names
+// the tests use.
+func kindOfPreview(name string) bool {
+	switch path.Ext(name) {
+	case ".txt", ".png", ".jpg", ".pdf", ".mp3", ".mp4":
+		return true
+	}
+	return false
 }
 
 // pngOf is a w by h PNG.
