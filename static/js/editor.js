@@ -30,7 +30,7 @@ export function openEditor(href, name) {
     text.spellcheck = false;
     text.disabled = true;
     text.setAttribute("aria-labelledby", "editor-title");
-    const save = el("button", "", "Save");
+    const save = el("button", "button primary", "Save");
     save.type = "button";
     save.id = "editor-save";
     save.disabled = true;
