@@ -157,10 +157,12 @@ func (bt *browserTest) filter(t *testing.T, ctx context.Context) {
 func (bt *browserTest) download(t *testing.T, ctx context.Context) {
 	saved := watchDownloads(t, ctx)
 
-	// Two files by their rows' links, and a folder by its zip button.
+	// Two files by their rows' links (a text file through the viewer its
+	// link opens, static/js/preview.js), and a folder by its zip button.
 	type download struct {
 		folder string       // the listing page to start on
 		click  chromedp.CSS // what starts the download
+		then   chromedp.CSS // and then, if set
 		url    string       // where the download comes from
 		name   string       // the file name the browser suggests
 		check  func(t *testing.T, got []byte)
@@ -168,13 +170,17 @@ func (bt *browserTest) download(t *testing.T, ctx context.Context) {
 	var downloads []download
 	for _, ftpPath := range []string{"/sub/deeper/leaf.txt", "/big.bin"} {
 		folder, name := path.Split(ftpPath)
-		downloads = append(downloads, download{folder, rowLink(name), siteURL(bt.b, "ftp", testftp.User, bt.srv, ftpPath, false), name, func(t *testing.T, got []byte) {
+		var then chromedp.CSS
+		if kindOfPreview(name) {
+			then = chromedp.CSS("#viewer-download")
+		}
+		downloads = append(downloads, download{folder, rowLink(name), then, siteURL(bt.b, "ftp", testftp.User, bt.srv, ftpPath, false), name, func(t *testing.T, got []byte) {
 			if want := bt.srv.Files[ftpPath]; !bytes.Equal(got, want) {
 				t.Errorf("saved %s: %d bytes, want %d, identical=%v", name, len(got), len(want), bytes.Equal(got, want))
 			}
 		}})
 	}
-	downloads = append(downloads, download{"/sub/", chromedp.CSS("#zip"), bt.listingURL("/sub/") + "?format=zip", "sub.zip", func(t *testing.T, got []byte) {
+	downloads = append(downloads, download{"/sub/", chromedp.CSS("#zip"), "", bt.listingURL("/sub/") + "?format=zip", "sub.zip", func(t *testing.T, got []byte) {
 		zr, err := zip.NewReader(bytes.NewReader(got), int64(len(got)))
 		if err != nil {
 			t.Fatalf("the saved zip does not open: %v", err)
@@ -193,6 +199,11 @@ func (bt *browserTest) download(t *testing.T, ctx context.Context) {
 				chromedp.Click(dl.click),
 			); err != nil {
 				t.Fatalf("clicking for %s: %v", dl.name, err)
+			}
+			if dl.then != "" {
+				if err := chromedp.Do(ctx, chromedp.Click(dl.then)); err != nil {
+					t.Fatalf("clicking %s for %s: %v", dl.then, dl.name, err)
+				}
 			}
 			begin, got := saved.next(t, ctx, dl.name)
 			if begin.URL != dl.url || begin.SuggestedFilename != dl.name {

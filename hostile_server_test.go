@@ -359,14 +359,17 @@ func TestHostileNamesCarryNoCommand(t *testing.T) {
 
 // TestUploadedPagesNeverRunInTheBridgesOrigin: an uploaded .html or .svg
 // asked for with ?inline=1 is never served as a page or an image that can
-// run script; every file answer says attachment (or inline for safe types
-// only), nosniff and a sandbox CSP.
+// run script, but as opaque bytes; every file answer says attachment (or
+// inline for safe types only), nosniff and a sandbox CSP; only a preview
+// (a PDF in the viewer's frame) may be framed, and by the bridge's own
+// pages only.
 func TestUploadedPagesNeverRunInTheBridgesOrigin(t *testing.T) {
 	srv, b := startFTP(t, embedftp.Options{AnonymousWritable: true})
 	for name, body := range map[string]string{
 		"evil.html": `<script>alert(document.cookie)</script>`,
 		"evil.svg":  `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`,
 		"evil.txt":  `<script>alert(1)</script>`,
+		"doc.pdf":   minimalPDF,
 	} {
 		u := siteURL(b, "ftp", "", srv, "/"+name, false)
 		req, _ := http.NewRequest(http.MethodPut, u, strings.NewReader(body))
@@ -378,12 +381,21 @@ func TestUploadedPagesNeverRunInTheBridgesOrigin(t *testing.T) {
 			ctype, disposition := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition")
 			// A download keeps its type (attachment, sandboxed); a preview
 			// of what could run script is opaque bytes.
-			if query != "" && (strings.Contains(ctype, "html") || strings.Contains(ctype, "svg")) {
-				t.Errorf("%s%s served as %q", name, query, ctype)
+			if query != "" && (strings.HasSuffix(name, ".html") || strings.HasSuffix(name, ".svg")) && ctype != "application/octet-stream" {
+				t.Errorf("%s%s served as %q, want application/octet-stream", name, query, ctype)
 			}
 			inline := strings.HasPrefix(disposition, "inline")
-			if inline && !strings.HasPrefix(ctype, "text/plain") {
+			if inline && !strings.HasPrefix(ctype, "text/plain") && ctype != "application/pdf" {
 				t.Errorf("%s%s inline as %q", name, query, ctype)
+			}
+			if inline != (query != "" && !strings.HasSuffix(name, ".html") && !strings.HasSuffix(name, ".svg")) {
+				t.Errorf("%s%s: Content-Disposition %q", name, query, disposition)
+			}
+			// Framed: a preview by the bridge's pages only; a download never.
+			frame, csp := resp.Header.Get("X-Frame-Options"), resp.Header.Get("Content-Security-Policy")
+			if inline && (frame != "SAMEORIGIN" || !strings.Contains(csp, "frame-ancestors 'self'")) ||
+				!inline && (frame != "DENY" || !strings.Contains(csp, "frame-ancestors 'none'")) {
+				t.Errorf("%s%s: X-Frame-Options %q, CSP %q", name, query, frame, csp)
 			}
 			if !inline && !strings.HasPrefix(disposition, "attachment") {
 				t.Errorf("%s%s: Content-Disposition %q", name, query, disposition)

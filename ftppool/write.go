@@ -20,8 +20,22 @@ import (
 // ErrExists unless overwrite is set; replaced says whether it was there.
 // progress hears of every chunk as it is handed to the server.
 func (h *Handle) Put(ctx context.Context, p string, src io.Reader, overwrite bool, progress func(int64)) (replaced bool, err error) {
+	return h.PutIf(ctx, p, src, overwrite, progress, nil)
+}
+
+// PutIf is Put with a check of what is at p (exists says whether anything
+// is; e is it then), made before any byte goes up and again just before
+// the rename into place: an error from check ends the upload with nothing
+// written, and comes back wrapped. Between the last check and the rename
+// another client may still write p: FTP has no conditional rename.
+func (h *Handle) PutIf(ctx context.Context, p string, src io.Reader, overwrite bool, progress func(int64), check func(e Entry, exists bool) error) (replaced bool, err error) {
 	c, err := h.hold(ctx, func(c *conn) error {
 		e, err := lookup(c.sc, p)
+		if check != nil && (err == nil || absent(err)) {
+			if cerr := check(e, err == nil); cerr != nil {
+				return cerr
+			}
+		}
 		switch {
 		case err == nil && e.Type == TypeDir:
 			return ErrIsDir
@@ -43,6 +57,22 @@ func (h *Handle) Put(ctx context.Context, p string, src io.Reader, overwrite boo
 	err = c.sc.Stor(tmp, &meter{ctx: ctx, src: src, progress: progress})
 	c.uploading.Store(false)
 	stop()
+	if err == nil && check != nil {
+		// The file may have changed while the bytes went up.
+		e, lerr := lookup(c.sc, p)
+		if lerr == nil || absent(lerr) {
+			if cerr := check(e, lerr == nil); cerr != nil {
+				// The connection is in step: clear up on it.
+				if derr := c.sc.Delete(tmp); derr != nil && !absent(derr) {
+					h.p.cfg.Logger.Warn("could not remove a partial upload", "server", h.key.ep, "path", tmp, "err", derr)
+				}
+				h.p.release(c, true)
+				return false, fmt.Errorf("upload %s: %w", p, cerr)
+			}
+		} else {
+			err = lerr
+		}
+	}
 	if err == nil {
 		err = h.commit(c, tmp, p, overwrite)
 	}

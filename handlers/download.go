@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,6 +20,9 @@ import (
 var previewable = map[string]bool{
 	"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true, "image/avif": true, "image/bmp": true,
 	"text/plain": true,
+	// PDF runs no script of the page: the browser's own viewer shows it,
+	// in a frame of the bridge's pages (inlineFileCSP), sandboxed too.
+	"application/pdf": true,
 }
 
 // download streams a file. Range, If-Range, ETag, Last-Modified and the
@@ -56,12 +60,14 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 	h.Set("Content-Disposition", dispositionHeader(disposition, t.Show(name)))
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Security-Policy", fileCSP)
+	if disposition == "inline" {
+		// The preview viewer frames a PDF; only the bridge's own pages may.
+		h.Set("Content-Security-Policy", inlineFileCSP)
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+	}
 	h.Set("Cache-Control", "private, no-cache")
-	etag := ""
-	if file.Size >= 0 && !file.ModTime.IsZero() {
-		// Size and time together change whenever the content does, for
-		// all practical purposes; either alone does not.
-		etag = fmt.Sprintf(`"%x-%x"`, file.ModTime.Unix(), file.Size)
+	etag := fileETag(file.Size, file.ModTime)
+	if etag != "" {
 		h.Set("ETag", etag)
 	}
 	if t.Share != nil {
@@ -97,6 +103,18 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 	file.Close()
 	w.finish(copyErr)
 	return copyErr
+}
+
+// fileETag is a file's ETag, "" when the server does not say its size
+// and time: both together change whenever the content does, for all
+// practical purposes (two writes of the same size within one second of
+// the server's clock are the exception); either alone does not. A PUT's
+// If-Match is checked against the same (upload.go).
+func fileETag(size int64, mod time.Time) string {
+	if size < 0 || mod.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf(`"%x-%x"`, mod.Unix(), size)
 }
 
 func contentType(name string) string {

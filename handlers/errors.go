@@ -46,6 +46,11 @@ func badRequest(format string, args ...any) *httpError {
 	return &httpError{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...)}
 }
 
+// preconditionFailed is a PUT whose If-Match did not hold (upload.go).
+func preconditionFailed(msg string) *httpError {
+	return &httpError{Status: http.StatusPreconditionFailed, Msg: msg}
+}
+
 // ftpError maps an error from ftppool to what the person sees (the README's
 // status table; docs/ARCHITECTURE.md says why it is done here only). The
 // server's own reply is quoted where there is one.

@@ -19,6 +19,10 @@ const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-sr
 // runs in a sandbox with no access to the bridge's origin.
 const fileCSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
+// inlineFileCSP is fileCSP for a preview (?inline=1 of a safe type), which
+// the bridge's own pages may show in a frame.
+const inlineFileCSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()

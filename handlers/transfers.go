@@ -53,7 +53,12 @@ func cutWrites(c echo.Context) func() {
 
 // failure is a transfer's describe: the words of the error page.
 func failure(what string) func(error) string {
-	return func(err error) string { return ftpError(err, what).Msg }
+	return func(err error) string {
+		if he, ok := errors.AsType[*httpError](err); ok {
+			return he.Msg // the bridge's own verdict (a PUT's If-Match)
+		}
+		return ftpError(err, what).Msg
+	}
 }
 
 // sendFailed tells a file's failure to send from its failure to read.

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -50,7 +51,23 @@ func put(f *files) echo.HandlerFunc {
 			return err
 		}
 		r := c.Request()
-		up, err := f.store(c, t, upload{body: body, path: t.Path, src: body, total: r.ContentLength, overwrite: r.URL.Query().Get("overwrite") == "1"})
+		check := ifMatch(t, r)
+		if check != nil {
+			// Checked once before the upload is a transfer: a stale save
+			// is answered at once, and is no failed upload in the panel.
+			e, err := t.Handle.Stat(r.Context(), t.Path)
+			if err != nil && ftppool.ErrorKind(err) != ftppool.KindNotFound {
+				return refuseUpload(c, body, uploadFailed(t, err, t.Quote(t.Path), nil))
+			}
+			if err := check(e, err == nil); err != nil {
+				return refuseUpload(c, body, err)
+			}
+		}
+		up, err := f.store(c, t, upload{body: body, path: t.Path, src: body, total: r.ContentLength,
+			overwrite: r.URL.Query().Get("overwrite") == "1", check: check})
+		if he, ok := errors.AsType[*httpError](err); ok && he.Status == http.StatusPreconditionFailed {
+			return refuseUpload(c, body, he)
+		}
 		if err != nil {
 			what := t.Quote(t.Path)
 			if k := ftppool.ErrorKind(err); k == ftppool.KindPermission || k == ftppool.KindNotFound {
@@ -68,6 +85,41 @@ func put(f *files) echo.HandlerFunc {
 		}
 		c.Response().Header().Set("Location", up.Href)
 		return c.JSON(status, up)
+	}
+}
+
+// ifMatch is the check of a PUT's If-Match, nil without one: the file
+// must be there and, unless the header is "*", have one of the ETags
+// given (as a GET of it said: fileETag), else 412 and nothing is written.
+// It is made before the upload and again just before the rename; what
+// another client writes between that and the rename cannot be caught, FTP
+// having no conditional rename. A matching If-Match replaces the file
+// without overwrite=1: it names the version to replace.
+func ifMatch(t *access.Target, r *http.Request) func(ftppool.Entry, bool) error {
+	header := strings.TrimSpace(r.Header.Get("If-Match"))
+	if header == "" {
+		return nil
+	}
+	return func(e ftppool.Entry, exists bool) error {
+		switch {
+		case !exists:
+			return preconditionFailed(t.Quote(t.Path) + " is no longer there: it was deleted or renamed since you opened it. Nothing was written.")
+		case e.Type == ftppool.TypeDir:
+			return nil // Put says it is a folder
+		case header == "*":
+			return nil
+		}
+		current := fileETag(e.Size, e.Modified)
+		for tag := range strings.SplitSeq(header, ",") {
+			// Strong comparison (RFC 9110 13.1.1): a weak tag never matches.
+			if tag = strings.TrimSpace(tag); current != "" && tag == current {
+				return nil
+			}
+		}
+		if current == "" {
+			return preconditionFailed("The FTP server does not tell the size and time of " + t.Quote(t.Path) + ", so the bridge cannot check that it did not change since you opened it. Nothing was written; save without If-Match to replace it anyway.")
+		}
+		return preconditionFailed(t.Quote(t.Path) + " changed on the server since you opened it. Nothing was written: load it again, or save without If-Match to replace it.")
 	}
 }
 
@@ -208,6 +260,10 @@ type upload struct {
 	src       io.Reader   // the file's bytes: the body, or one part of it
 	total     int64       // the file's size, -1 if unknown
 	overwrite bool        // replace a file already there
+	// check, if set, vets what is at path before the upload and before
+	// the rename into place (ftppool's PutIf); an If-Match check passing
+	// means the file is to be replaced.
+	check func(ftppool.Entry, bool) error
 	// undo, if set, runs when the upload failed, before the transfer's
 	// final event: once a person sees "canceled", the server is as it was.
 	undo func()
@@ -227,7 +283,7 @@ func (f *files) store(c echo.Context, t *access.Target, up upload) (uploaded, er
 	body.ctx = x.Context()
 	defer func() { body.ctx = c.Request().Context() }()
 	// Put counts each chunk as the server takes it.
-	replaced, err := t.Handle.Put(x.Context(), p, up.src, up.overwrite, x.Add)
+	replaced, err := t.Handle.PutIf(x.Context(), p, up.src, up.overwrite || up.check != nil, x.Add, up.check)
 	if err != nil && up.undo != nil {
 		up.undo()
 	}

@@ -18,6 +18,7 @@ import { initFolderChanges } from "./changes.js";
 import { initBigListing, initFilter, initKeyboard, initSort } from "./listing.js";
 import { initMenus } from "./menus.js";
 import { initBackLinks, initConnectForm } from "./pages.js";
+import { initPreview } from "./preview.js";
 import { initRecent } from "./recent.js";
 import { initSelect } from "./select.js";
 import { initShareDialog, initSharesPage } from "./shares.js";
@@ -38,6 +39,7 @@ document.addEventListener("DOMContentLoaded", () => {
   initKeyboard();
   initMenus();
   initSelect();
+  initPreview();
   initFolderChanges();
   initUploads();
   initShareDialog();
