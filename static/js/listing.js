@@ -5,6 +5,7 @@
 import { listingTable, notify } from "./dom.js";
 import { errorText, request } from "./http.js";
 import { closeRowMenu, openRowMenu, rowMenu } from "./menus.js";
+import { opensInViewer } from "./preview.js";
 import { buildRow, compareRows, sortKey, spacerRow } from "./rows.js";
 import { localTimes } from "./times.js";
 
@@ -187,6 +188,13 @@ function entryWords(tr) {
 
 // openRow follows a row's link as a click would (a folder opens, a file
 // downloads) and says so.
+// opening says what opening a row does: a folder opens, a file the viewer
+// shows (preview.js) opens in it, any other file downloads.
+function opening(tr) {
+  const opens = tr.classList.contains("dir") || (tr.classList.contains("file") && opensInViewer(tr.dataset.name));
+  return (opens ? "Opening " : "Downloading ") + entryWords(tr) + ".";
+}
+
 function openRow(tr) {
   const link = tr.querySelector("td.name a");
   if (!link) {
@@ -194,7 +202,7 @@ function openRow(tr) {
     return;
   }
   if (tr.classList.contains("dir")) announceNext("Opened folder " + tr.dataset.name + ".");
-  announce((tr.classList.contains("dir") ? "Opening " : "Downloading ") + entryWords(tr) + ".");
+  announce(opening(tr));
   link.click();
 }
 
@@ -290,7 +298,7 @@ export function initKeyboard() {
         // The link's own Enter opens it; say what it opens.
         if (!row || !t.matches("td.name a")) return;
         if (row.classList.contains("dir")) announceNext("Opened folder " + row.dataset.name + ".");
-        announce((row.classList.contains("dir") ? "Opening " : "Downloading ") + entryWords(row) + ".");
+        announce(opening(row));
         break;
       case "Backspace": {
         ev.preventDefault();

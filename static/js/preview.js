@@ -33,16 +33,22 @@ for (const [kind, exts] of Object.entries({
 })) for (const e of exts.split(" ")) KINDS[e] = kind;
 
 // kindOf says how a file name is previewed, or "" when it is not.
-export function kindOf(name) {
+function kindOf(name) {
   const dot = name.lastIndexOf(".");
   return (dot > 0 && KINDS[name.slice(dot + 1).toLowerCase()]) || "";
 }
 
 let viewer = null; // the open viewer's state
 
+// opensInViewer says whether a click on the file name opens the viewer:
+// not on a share link's pages, whose files count downloads and so are not
+// for browsing.
+export function opensInViewer(name) {
+  return kindOf(name) !== "" && !location.pathname.startsWith("/s/");
+}
+
 export function initPreview() {
   const table = listingTable();
-  // A share link's files count downloads: those are not for browsing.
   if (!table || location.pathname.startsWith("/s/")) return;
   table.addEventListener("click", (ev) => {
     if (ev.defaultPrevented || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
