@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/zip"
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
@@ -267,20 +266,6 @@ func TestBulkOps(t *testing.T) {
 			})
 		})
 	}
-}
-
-// getZipWith downloads a zip with a client and opens it.
-func getZipWith(t *testing.T, c *http.Client, u string) (*zip.Reader, []byte) {
-	t.Helper()
-	resp, body := get(t, c, u)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/zip" {
-		t.Fatalf("GET %s: %d %s %.200s", u, resp.StatusCode, resp.Header.Get("Content-Type"), body)
-	}
-	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
-	if err != nil {
-		t.Fatalf("the zip does not open: %v", err)
-	}
-	return zr, body
 }
 
 // TestCopyIsATransfer: a copy is a transfer of the session, op "copy",

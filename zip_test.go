@@ -22,7 +22,13 @@ import (
 // getZip downloads a folder as zip and opens the archive.
 func getZip(t *testing.T, u string) (*zip.Reader, []byte) {
 	t.Helper()
-	resp, body := get(t, nil, u)
+	return getZipWith(t, nil, u)
+}
+
+// getZipWith downloads a zip with a client and opens it.
+func getZipWith(t *testing.T, c *http.Client, u string) (*zip.Reader, []byte) {
+	t.Helper()
+	resp, body := get(t, c, u)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/zip" {
 		t.Fatalf("GET %s: %d %s %.200s", u, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
