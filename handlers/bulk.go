@@ -160,8 +160,8 @@ type bulkRun struct {
 
 // item does the run's op to one selected entry, named as typed.
 func (b *bulkRun) item(typed string) error {
-	c, t, f, dest, links, walks, walkSlot := b.c, b.t, b.files, b.dest, b.links, b.walks, b.walkSlot
-	ctx := c.Request().Context()
+	t := b.t
+	ctx := b.c.Request().Context()
 	name, err := t.Names.Bytes(typed)
 	if err != nil {
 		return err
@@ -175,18 +175,18 @@ func (b *bulkRun) item(typed string) error {
 	}
 	switch b.op {
 	case "delete":
-		if links[name] {
+		if b.links[name] {
 			if err := t.Handle.RemoveLink(ctx, p); err != nil {
 				return ftpFailure(t, err, t.Quote(p))
 			}
 			return nil
 		}
 		if b.recursive {
-			if err := walkSlot(); err != nil {
+			if err := b.walkSlot(); err != nil {
 				return err
 			}
 		}
-		n, err := t.Handle.Remove(walks, p, b.recursive)
+		n, err := t.Handle.Remove(b.walks, p, b.recursive)
 		if err != nil && ftppool.ErrorKind(err) == ftppool.KindWalkLimit {
 			he := ftpError(err, t.Quote(p))
 			he.Msg += fmt.Sprintf(" %d files and folders were deleted before the bridge stopped; the rest is still there.", n)
@@ -197,7 +197,7 @@ func (b *bulkRun) item(typed string) error {
 		}
 		return nil
 	case "move":
-		to := path.Join(dest, name)
+		to := path.Join(b.dest, name)
 		if err := intoItself(t, p, to); err != nil {
 			return err
 		}
@@ -212,12 +212,13 @@ func (b *bulkRun) item(typed string) error {
 		}
 		return nil
 	}
-	to := path.Join(dest, name)
+	to := path.Join(b.dest, name)
 	if err := intoItself(t, p, to); err != nil {
 		return err
 	}
-	if links[name] {
-		return &httpError{Status: http.StatusConflict, Msg: fmt.Sprintf("%s is a link: the bridge copies no links.", t.Quote(p))}
+	noLink := &httpError{Status: http.StatusConflict, Msg: fmt.Sprintf("%s is a link: the bridge copies no links.", t.Quote(p))}
+	if b.links[name] {
+		return noLink
 	}
 	e, err := t.Handle.Stat(ctx, p)
 	if err != nil {
@@ -225,14 +226,14 @@ func (b *bulkRun) item(typed string) error {
 	}
 	switch e.Type {
 	case ftppool.TypeDir:
-		if err := walkSlot(); err != nil {
+		if err := b.walkSlot(); err != nil {
 			return err
 		}
-		return f.copyFolder(c, t, p, to, b.overwrite)
+		return b.copyFolder(b.c, t, p, to, b.overwrite)
 	case ftppool.TypeLink: // MLST says so
-		return &httpError{Status: http.StatusConflict, Msg: fmt.Sprintf("%s is a link: the bridge copies no links.", t.Quote(p))}
+		return noLink
 	}
-	_, err = f.copyOne(c, t, p, to, b.overwrite)
+	_, err = b.copyOne(b.c, t, p, to, b.overwrite)
 	return err
 }
 
