@@ -19,10 +19,9 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 )
 
-// The assertions marked "needs the bulk operations" check what the server
-// does with the page's requests (DESIGN section 3: GET ./?format=zip with
-// select=NAME, POST ./?op=delete|move with select=NAME). The others check
-// the page itself and the requests it sends.
+// The tests check both the requests the page sends (./?format=zip and
+// POST ./?op=delete|move|copy with select=NAME, README "Several at once")
+// and what the server then did, on its disk.
 
 // clickWith clicks the first node sel matches while holding modifiers.
 func clickWith(t *testing.T, ctx context.Context, sel chromedp.CSS, mods ...chromedp.Modifier) {
