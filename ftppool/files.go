@@ -55,6 +55,90 @@ func (h *Handle) Open(ctx context.Context, path string) (*File, error) {
 	return f, nil
 }
 
+// Retrieve is Open with the transfer begun, for a download of the whole
+// file. Where the session has a second idle connection, the size and time
+// are asked on it while the first runs EPSV and RETR: against vsftpd,
+// which has no MLST, the first byte then comes three round trips after the
+// request instead of five (SIZE, MDTM, EPSV, connect, RETR), which is most
+// of a small file's time on a distant server. Both answers are in before
+// Retrieve returns, so headers never go out on half of them.
+func (h *Handle) Retrieve(ctx context.Context, path string) (*File, error) {
+	f := &File{h: h, path: path, Size: -1, ctx: ctx}
+	c, err := h.hold(ctx, func(c *conn) error {
+		f.c = c
+		if err := f.statAndStart(); err != nil {
+			f.c, f.resp = nil, nil
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	f.stopCut = c.cutOnCancel(ctx)
+	return f, nil
+}
+
+// errOutOfStep marks a failure after which the connection is not reused
+// though the error itself is a plain refusal: the transfer it had begun
+// could not be ended cleanly.
+var errOutOfStep = errors.New("the connection is out of step after an aborted transfer")
+
+// statAndStart finds the file's size and time and starts the transfer
+// from the beginning, on two connections at once where the pool has a
+// spare one. The lookup decides what the file is: a folder is ErrIsDir
+// whatever RETR said.
+func (f *File) statAndStart() error {
+	spare := f.h.p.spare(f.h.key)
+	if spare == nil {
+		return f.statThenStart()
+	}
+	var (
+		e        Entry
+		statErr  error
+		spareLow bool // the server had dropped the spare
+		looked   = make(chan struct{})
+	)
+	go func() {
+		defer close(looked)
+		if !f.h.p.healthy(spare) {
+			spareLow = true
+			return
+		}
+		e, statErr = lookup(spare.sc, f.path)
+		spareLow = dropped(statErr)
+	}()
+	startErr := f.start()
+	<-looked
+	f.h.p.release(spare, !spareLow && (statErr == nil || inStep(statErr)))
+	if spareLow {
+		// Ask on this connection instead, once its transfer is stopped.
+		if f.abort(); f.broken {
+			return errors.Join(startErr, errOutOfStep)
+		}
+		return f.statThenStart()
+	}
+	if statErr == nil && e.Type == TypeDir {
+		statErr = ErrIsDir
+	}
+	if statErr == nil {
+		f.Size, f.ModTime = e.Size, e.Modified
+		return startErr
+	}
+	if f.abort(); f.broken {
+		return errors.Join(statErr, errOutOfStep)
+	}
+	return statErr
+}
+
+// statThenStart is statAndStart on one connection, one after the other.
+func (f *File) statThenStart() error {
+	if err := f.stat(f.c); err != nil {
+		return err
+	}
+	return f.start()
+}
+
 // stat reads the file's size and time; a folder is ErrIsDir.
 func (f *File) stat(c *conn) error {
 	e, err := lookup(c.sc, f.path)
@@ -66,14 +150,6 @@ func (f *File) stat(c *conn) error {
 	}
 	f.Size, f.ModTime = e.Size, e.Modified
 	return nil
-}
-
-// Start begins the transfer now, so that a refusal (no permission) becomes
-// an error the caller can still report before sending anything.
-func (f *File) Start() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.start()
 }
 
 func (f *File) start() error {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +241,133 @@ func TestCloseAfterTheLastByteIsNoAbort(t *testing.T) {
 	}
 	if n := srv.Count("USER"); n != 1 {
 		t.Errorf("%d logins for two files, want 1", n)
+	}
+}
+
+// warm leaves n idle logged-in connections in h's pool, as earlier
+// requests would.
+func warm(t *testing.T, h *Handle, n int) {
+	t.Helper()
+	var held []*conn
+	for range n {
+		c, err := h.hold(context.Background(), func(*conn) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	for _, c := range held {
+		h.p.release(c, true)
+	}
+}
+
+// TestRetrieveOverlapsSizeWithTheTransfer: with a second idle connection,
+// Retrieve asks the size while RETR starts on the first. The server here
+// answers SIZE only once a RETR has arrived, so asking one after the
+// other cannot succeed. The file, its size and both connections come back.
+func TestRetrieveOverlapsSizeWithTheTransfer(t *testing.T) {
+	content := []byte("the content of f")
+	srv := fakeftp.Start(t)
+	srv.Files["/f"] = content
+	retrieving := make(chan struct{})
+	srv.Script["RETR"] = func(c *fakeftp.Conn, _ string) {
+		close(retrieving)
+		c.Transfer(func(w io.Writer) error { _, err := w.Write(content); return err })
+	}
+	srv.Script["SIZE"] = func(c *fakeftp.Conn, _ string) {
+		select {
+		case <-retrieving:
+			c.Reply(213, fmt.Sprint(len(content)))
+		case <-time.After(5 * time.Second):
+			c.Reply(550, "no RETR came while SIZE waited")
+		}
+	}
+	// Idle connections this recent are reused without a NOOP first.
+	p, ep := poolOn(t, srv.Addr(), Config{NoopAfter: time.Minute})
+	h := p.Handle("o", ep, Login{User: "u", Password: "p"})
+	warm(t, h, 2)
+
+	f, err := h.Retrieve(context.Background(), "/f")
+	if err != nil {
+		t.Fatalf("Retrieve: %v", err)
+	}
+	if f.Size != int64(len(content)) {
+		t.Errorf("size %d, want %d", f.Size, len(content))
+	}
+	var got bytes.Buffer
+	if _, err := copyAll(f, &got, make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if !bytes.Equal(got.Bytes(), content) {
+		t.Errorf("read %q, want %q", got.Bytes(), content)
+	}
+	if s := p.Stats(); s.Open != 2 || s.Idle != 2 {
+		t.Errorf("pool after: %+v, want both connections idle", s)
+	}
+}
+
+// TestRetrieveVerdicts: what Retrieve says of a folder, a missing file and
+// a file, with and without a spare connection, and after a spare the
+// server had dropped; every connection that is still good goes back.
+func TestRetrieveVerdicts(t *testing.T) {
+	cases := []struct {
+		name     string
+		path     string
+		spare    bool
+		dropOnce bool // the first SIZE finds its connection dropped
+		wantErr  Kind // when not opened
+		opened   bool
+		wantIdle int
+	}{
+		{"file, no spare", "/f", false, false, 0, true, 1},
+		{"file, spare", "/f", true, false, 0, true, 2},
+		{"folder, spare", "/d", true, false, KindIsDir, false, 2},
+		{"folder, no spare", "/d", false, false, KindIsDir, false, 1},
+		{"missing, spare", "/missing", true, false, KindNotFound, false, 2},
+		{"file, dropped spare", "/f", true, true, 0, true, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := fakeftp.Start(t)
+			srv.Files["/f"] = []byte("f")
+			var dropped atomic.Bool
+			srv.Script["SIZE"] = func(c *fakeftp.Conn, arg string) {
+				if tc.dropOnce && !dropped.Swap(true) {
+					c.Close()
+					return
+				}
+				if b, ok := srv.Files[arg]; ok {
+					c.Reply(213, fmt.Sprint(len(b)))
+					return
+				}
+				c.Reply(550, "No such file")
+			}
+			srv.Script["CWD"] = func(c *fakeftp.Conn, arg string) {
+				if arg == "/d" {
+					c.Reply(250, "OK")
+					return
+				}
+				c.Reply(550, "Not a folder")
+			}
+			p, ep := poolOn(t, srv.Addr(), Config{NoopAfter: time.Minute})
+			h := p.Handle("o", ep, Login{User: "u", Password: "p"})
+			warm(t, h, map[bool]int{true: 2, false: 1}[tc.spare])
+			f, err := h.Retrieve(context.Background(), tc.path)
+			if tc.opened {
+				if err != nil {
+					t.Fatalf("Retrieve: %v", err)
+				}
+				if f.Size != 1 {
+					t.Errorf("size %d, want 1", f.Size)
+				}
+				f.Close()
+			} else if k := ErrorKind(err); k != tc.wantErr {
+				t.Fatalf("Retrieve: %v (kind %v), want kind %v", err, k, tc.wantErr)
+			}
+			if s := p.Stats(); s.Idle != tc.wantIdle || s.Open != tc.wantIdle {
+				t.Errorf("pool after: %+v, want %d open and idle", s, tc.wantIdle)
+			}
+		})
 	}
 }

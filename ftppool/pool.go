@@ -354,6 +354,25 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 	}
 }
 
+// spare returns an idle connection of key, or nil: never one dialled or
+// waited for, since a second connection only pays when it costs no more
+// round trips than the one it works beside. The caller checks it with
+// healthy, as acquire would.
+func (p *Pool) spare(key poolKey) *conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sp := p.sites[key]
+	if sp == nil || len(sp.idle) == 0 {
+		return nil
+	}
+	n := len(sp.idle)
+	c := sp.idle[n-1]
+	sp.idle = sp.idle[:n-1]
+	c.fresh = false
+	c.control.limit(time.Time{}, controlBudget)
+	return c
+}
+
 // hostMaxLocked is how many connections to host may be open at once.
 func (p *Pool) hostMaxLocked(host string) int {
 	if l := p.limits[host]; l != nil && l.max < p.cfg.MaxConnsPerHost {

@@ -31,7 +31,16 @@ var previewable = map[string]bool{
 func (f *files) download(c echo.Context, t *access.Target) error {
 	r := c.Request()
 	x := f.tracked(c, "download", t, t.Path)
-	file, err := t.Handle.Open(x.Context(), t.Path)
+	// A plain GET starts the transfer before any header goes out, so a
+	// refusal (no read permission) is still a proper error page, and the
+	// transfer overlaps the size and time questions (Retrieve).
+	whole := r.Method == http.MethodGet && r.Header.Get("Range") == "" &&
+		r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == ""
+	open := t.Handle.Open
+	if whole {
+		open = t.Handle.Retrieve
+	}
+	file, err := open(x.Context(), t.Path)
 	if err != nil {
 		x.End(nil, nil) // no transfer: only its context to release
 		switch {
@@ -77,14 +86,6 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 		}
 	}
 
-	// A plain GET starts the transfer before any header goes out, so a
-	// refusal (no read permission) is still a proper error page.
-	if r.Method == http.MethodGet && r.Header.Get("Range") == "" &&
-		r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == "" {
-		if err := file.Start(); err != nil {
-			return ftpFailure(t, err, "The file")
-		}
-	}
 	w := newMeteredResponse(c, x)
 	var copyErr error
 	switch {
