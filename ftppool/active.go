@@ -82,7 +82,12 @@ type activeCtl struct {
 	prelim    atomic.Bool
 	lineStart bool
 	watching  atomic.Pointer[activeData]
+	// tap, while set, collects the start of what the server says (up to
+	// tapMax bytes): File.start reads a RETR's 150 reply from it.
+	tap *[]byte
 }
+
+const tapMax = 2048
 
 func (a *activeCtl) activeOn() bool { return a.p.cfg.ActivePorts[0] > 0 }
 
@@ -93,6 +98,9 @@ func (a *activeCtl) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	n, err := a.Conn.Read(b)
+	if a.tap != nil && len(*a.tap) < tapMax {
+		*a.tap = append(*a.tap, b[:min(n, tapMax-len(*a.tap))]...)
+	}
 	if a.watching.Load() != nil {
 		for _, c := range b[:n] {
 			if a.lineStart && c == '1' {

@@ -47,6 +47,7 @@ func (s *copySource) Read(b []byte) (int, error) {
 // Remove, which asks the server what p is, would take a link to a folder
 // for the folder (SIZE and CWD follow links) and delete its contents.
 func (h *Handle) RemoveLink(ctx context.Context, p string) error {
+	defer h.wrote()
 	if err := h.do(ctx, func(c *conn) error { return c.sc.Delete(p) }); err != nil {
 		return fmt.Errorf("delete %s: %w", p, err)
 	}

@@ -21,14 +21,17 @@ type File struct {
 	Size    int64     // -1 when the server would not say
 	ModTime time.Time // zero when the server would not say
 
-	h      *Handle
-	c      *conn
-	path   string
-	pos    int64 // where the next Read reads
-	at     int64 // where the running transfer is, when resp is set
-	resp   *ftp.Response
-	heard  time.Time // when the running transfer last brought bytes
-	broken bool      // the connection may be out of step: do not reuse it
+	h     *Handle
+	c     *conn
+	path  string
+	pos   int64 // where the next Read reads
+	at    int64 // where the running transfer is, when resp is set
+	resp  *ftp.Response
+	heard time.Time // when the running transfer last brought bytes
+	// announced is the size the server's reply to a RETR from the start
+	// named, -1 if it named none (see announcedSize).
+	announced int64
+	broken    bool // the connection may be out of step: do not reuse it
 	// stopCut ends the watch that cuts the data connection when the
 	// request's context ends (a cancelled download).
 	stopCut func()
@@ -89,6 +92,41 @@ var errOutOfStep = errors.New("the connection is out of step after an aborted tr
 // spare one. The lookup decides what the file is: a folder is ErrIsDir
 // whatever RETR said.
 func (f *File) statAndStart() error {
+	meta := &f.h.p.meta
+	// Only a connection whose replies the pool reads (ctl) can see the
+	// size a RETR's reply names.
+	if e, ok := meta.fresh(f.h.key, f.path); ok && f.c.ctl != nil {
+		// Known a moment ago: RETR alone, its reply saying the size.
+		err := f.start()
+		switch {
+		case err == nil && f.announced == e.size:
+			f.Size, f.ModTime = e.size, e.mod
+			return nil
+		case err == nil && f.announced >= 0:
+			// Changed since: the size is the reply's, the time unknown
+			// (no Last-Modified, no ETag) rather than asked in the way.
+			f.Size = f.announced
+			return nil
+		case err != nil && !inStep(err):
+			return err
+		}
+		// Gone, or a folder now, or no size said: ask as if unknown.
+		if f.abort(); f.broken {
+			return errors.Join(err, errOutOfStep)
+		}
+	}
+	gen := meta.generation(f.h.key)
+	if err := f.lookupAndStart(); err != nil {
+		return err
+	}
+	if f.announced >= 0 && f.announced == f.Size {
+		meta.remember(f.h.key, f.path, gen, f.Size, f.ModTime)
+	}
+	return nil
+}
+
+// lookupAndStart is statAndStart without what is remembered.
+func (f *File) lookupAndStart() error {
 	spare := f.h.p.spare(f.h.key)
 	if spare == nil {
 		return f.statThenStart()
@@ -161,7 +199,18 @@ func (f *File) start() error {
 	}
 	// A transfer running elsewhere in the file is of no use.
 	f.abort()
+	var said []byte
+	if f.c.ctl != nil {
+		f.c.ctl.tap = &said
+	}
 	resp, err := f.c.sc.RetrFrom(f.path, uint64(f.pos))
+	if f.c.ctl != nil {
+		f.c.ctl.tap = nil
+	}
+	f.announced = -1
+	if err == nil && f.pos == 0 {
+		f.announced = announcedSize(said, f.path)
+	}
 	if err != nil {
 		if !inStep(err) {
 			f.broken = true

@@ -96,6 +96,9 @@ type Config struct {
 	// each operation took (a LIST, an MLST, a SIZE and MDTM, a RETR's
 	// start), for metrics.
 	ObserveOp func(d time.Duration, err error)
+	// MetaFresh is how long a download may take a file's time from the
+	// lookup of an earlier one (meta.go); 0 means metaFresh.
+	MetaFresh time.Duration
 	// ActivePorts, LO and HI inclusive, are the ports listened on for
 	// active mode's data connections; zero turns active mode off.
 	ActivePorts [2]int
@@ -191,6 +194,7 @@ type Pool struct {
 	needsActive map[Endpoint]time.Time // when active worked there
 	activeNext  atomic.Uint64
 	changed     chan struct{} // closed and replaced whenever a slot may have freed
+	meta        metaCache     // files' times, for downloads (meta.go)
 	closed      bool
 	stop        chan struct{}
 	wg          sync.WaitGroup
@@ -207,6 +211,9 @@ func New(cfg Config) *Pool {
 	if cfg.LimitRaiseAfter <= 0 {
 		cfg.LimitRaiseAfter = time.Minute
 	}
+	if cfg.MetaFresh <= 0 {
+		cfg.MetaFresh = metaFresh
+	}
 	p := &Pool{
 		cfg:         cfg,
 		sites:       make(map[poolKey]*sitePool),
@@ -217,6 +224,7 @@ func New(cfg Config) *Pool {
 		needsActive: make(map[Endpoint]time.Time),
 		changed:     make(chan struct{}),
 		stop:        make(chan struct{}),
+		meta:        metaCache{ttl: cfg.MetaFresh},
 	}
 	p.wg.Add(1)
 	go p.reap()

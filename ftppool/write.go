@@ -31,6 +31,7 @@ func (h *Handle) Put(ctx context.Context, p string, src io.Reader, overwrite boo
 // written, and comes back wrapped. Between the last check and the rename
 // another client may still write p: FTP has no conditional rename.
 func (h *Handle) PutIf(ctx context.Context, p string, src io.Reader, overwrite bool, progress func(int64), check func(e Entry, exists bool) error) (replaced bool, err error) {
+	defer h.wrote()
 	c, err := h.hold(ctx, func(c *conn) error {
 		e, err := lookup(c.sc, p)
 		if check != nil && (err == nil || absent(err)) {
@@ -93,6 +94,11 @@ func (h *Handle) PutIf(ctx context.Context, p string, src io.Reader, overwrite b
 	}
 	return false, uploadError(ctx, p, err)
 }
+
+// wrote drops what the pool remembers of the server's files (meta.go):
+// the bridge changed some. Deferred by every write, it also keeps out a
+// lookup that ran while the write did.
+func (h *Handle) wrote() { h.p.meta.forget(h.key) }
 
 // uploadError wraps a failed upload's error. When ctx ended, that is the
 // cause, whatever broke on the way (a cut data connection, a wait for a
@@ -382,6 +388,7 @@ func (h *Handle) RemoveEmptyDirs(ctx context.Context, dirs []string) {
 
 // Rename moves from to to within the server; ErrExists if to is taken.
 func (h *Handle) Rename(ctx context.Context, from, to string) error {
+	defer h.wrote()
 	err := h.do(ctx, func(c *conn) error {
 		if _, err := lookup(c.sc, to); err == nil {
 			return ErrExists
@@ -433,6 +440,7 @@ func (h *Handle) Count(ctx context.Context, p string) (Tally, error) {
 // WalkLimitError: whole listings are deleted up to it, the rest stays.
 // Links in the folder go as themselves, never what they lead to.
 func (h *Handle) Remove(ctx context.Context, p string, recursive bool) (int, error) {
+	defer h.wrote()
 	ctx, done := h.walkBudget(ctx)
 	defer done()
 	e, err := h.Stat(ctx, p)

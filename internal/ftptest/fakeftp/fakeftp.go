@@ -195,11 +195,16 @@ func (c *Conn) ListenData() (int, error) {
 // Transfer accepts the data connection, says 150, lets send write to it,
 // closes it and says 226 (or 426 if send failed).
 func (c *Conn) Transfer(send func(w io.Writer) error) {
+	c.TransferSaying("Here it comes", send)
+}
+
+// TransferSaying is Transfer with the text of the 150 reply.
+func (c *Conn) TransferSaying(text string, send func(w io.Writer) error) {
 	if c.data == nil {
 		c.Reply(425, "Use PASV or EPSV first")
 		return
 	}
-	c.Reply(150, "Here it comes")
+	c.Reply(150, text)
 	dc, err := c.data.Accept()
 	c.data.Close()
 	c.data = nil
