@@ -100,8 +100,9 @@ func (f *fileSystem) osError(op, name string, err error) error {
 	return f.fail(err)
 }
 
-// Stat is what name is: from this request's listings when one listed it,
-// else one MLST (or SIZE, MDTM, CWD) on the control connection.
+// Stat is what name is: from what this request already learnt (a listing,
+// an earlier Stat) when it can, else one MLST (or SIZE, MDTM, CWD) on the
+// control connection.
 func (f *fileSystem) Stat(ctx context.Context, name string) (os.FileInfo, error) {
 	e, err := f.stat(ctx, name)
 	if err != nil {
@@ -134,6 +135,11 @@ func (f *fileSystem) stat(ctx context.Context, name string) (ftppool.Entry, erro
 			e.Type = ftppool.TypeDir
 		}
 	}
+	// x/net/webdav asks again and again (a PROPFIND stats the folder,
+	// opens it, stats the open file): once is enough until a change.
+	f.mu.Lock()
+	f.known[p] = e
+	f.mu.Unlock()
 	return e, nil
 }
 

@@ -158,6 +158,11 @@ func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodOptions {
 		davHeaders(w.Header())
 	}
+	if r.Method == "MOVE" && r.Header.Get("Overwrite") == "" {
+		// RFC 4918 10.6: no Overwrite header means "T"; x/net/webdav
+		// reads it as "F" for MOVE (it does not for COPY).
+		r.Header.Set("Overwrite", "T")
+	}
 	dav.ServeHTTP(rw, r)
 }
 
