@@ -215,7 +215,8 @@ func (f *fileSystem) OpenFile(ctx context.Context, name string, flag int, _ os.F
 	if p == f.root {
 		return nil, f.fail(ftppool.ErrIsDir)
 	}
-	parent, err := f.stat(ctx, path.Dir(name))
+	// A COPY onto a folder names it with a slash at the end.
+	parent, err := f.stat(ctx, path.Dir(path.Clean("/"+name)))
 	if err != nil || parent.Type != ftppool.TypeDir {
 		if err == nil || os.IsNotExist(err) {
 			// RFC 4918 9.7.1: a PUT into a missing folder is 409.
