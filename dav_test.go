@@ -353,3 +353,45 @@ func TestDavListingOneDataConnection(t *testing.T) {
 		t.Errorf("the PROPFIND cost %d data connections and %d SIZE/MDTM/MLST, want 1 and at most 1 (the folder itself): %q", data, perEntry, cmds)
 	}
 }
+
+// TestDavTransfersCounted: WebDAV downloads, uploads and copies are
+// transfers of internal/transfer, so the metrics count them with the
+// pages' own.
+func TestDavTransfersCounted(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{}, "-metrics-listen", "127.0.0.1:0")
+	c := &http.Client{Transport: basicAuth{testftp.User, testftp.Password}}
+	up := randomBytes(t, 1<<20+3)
+	steps := []struct {
+		method, path string
+		body         []byte
+		header       []string
+		status       int
+	}{
+		{"PUT", "/up.bin", up, nil, 201},
+		{"GET", "/up.bin", nil, nil, 200},
+		{"HEAD", "/up.bin", nil, nil, 200}, // no body: no transfer
+		{"COPY", "/up.bin", nil, []string{"Destination", davURL(b, testftp.User, srv.Addr(), "/copy.bin")}, 201},
+	}
+	for _, s := range steps {
+		if resp, body := davDo(t, c, s.method, davURL(b, testftp.User, srv.Addr(), s.path), s.body, s.header...); resp.StatusCode != s.status {
+			t.Fatalf("%s %s: %d %s", s.method, s.path, resp.StatusCode, body)
+		}
+	}
+	_, body := get(t, nil, b.Metrics)
+	for series, want := range map[string]float64{
+		`ftpbridge_transfers_total{op="upload",state="done"}`:   1,
+		`ftpbridge_transfers_total{op="download",state="done"}`: 1,
+		`ftpbridge_transfers_total{op="copy",state="done"}`:     1,
+		`ftpbridge_transfer_bytes_total{direction="up"}`:        float64(len(up)),
+	} {
+		got := -1.0
+		for line := range strings.Lines(string(body)) {
+			if name, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok && name == series {
+				got, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+}
