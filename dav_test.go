@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/xml"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -392,6 +395,60 @@ func TestDavTransfersCounted(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+}
+
+// TestDavTransfersInTheSessionPanel: a WebDAV upload and download by alice
+// show in /transfers of a browser session logged in as alice on that
+// server, and not in one logged in as bob or anonymously.
+func TestDavTransfersInTheSessionPanel(t *testing.T) {
+	srv := testftp.Start(t, embedftp.Options{Users: map[string]string{testftp.User: testftp.Password, "bob": "bobs pass"}, Anonymous: true})
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	session := func(user, password string) *http.Client {
+		c := newJarClient(t)
+		form := url.Values{"scheme": {"ftp"}, "host": {host}, "port": {port}, "user": {user}, "password": {password}}
+		if user == "" {
+			form.Set("anonymous", "1")
+		}
+		resp := postForm(t, c, b.URL+"/connect", form)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("log in as %q: %d", user, resp.StatusCode)
+		}
+		return c
+	}
+	alice, bob, anon := session(testftp.User, testftp.Password), session("bob", "bobs pass"), session("", "")
+
+	dav := &http.Client{Transport: basicAuth{testftp.User, testftp.Password}}
+	u := davURL(b, testftp.User, srv.Addr(), "/panel.bin")
+	if resp, body := davDo(t, dav, "PUT", u, randomBytes(t, 100_000)); resp.StatusCode != 201 {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := davDo(t, dav, "GET", u, nil); resp.StatusCode != 200 {
+		t.Fatalf("GET: %d", resp.StatusCode)
+	}
+	transfers := func(c *http.Client) []string {
+		var list struct {
+			Transfers []struct{ Op, Path, State string }
+		}
+		resp, body := get(t, c, b.URL+"/transfers", "Accept", "application/json")
+		if resp.StatusCode != 200 || json.Unmarshal(body, &list) != nil {
+			t.Fatalf("GET /transfers: %d %s", resp.StatusCode, body)
+		}
+		var out []string
+		for _, x := range list.Transfers {
+			out = append(out, x.Op+" "+x.Path+" "+x.State)
+		}
+		return out
+	}
+	if got, want := transfers(alice), []string{"download /panel.bin done", "upload /panel.bin done"}; !slices.Equal(got, want) {
+		t.Errorf("alice's session lists %q, want %q", got, want)
+	}
+	for name, c := range map[string]*http.Client{"bob": bob, "anonymous": anon} {
+		if got := transfers(c); len(got) != 0 {
+			t.Errorf("%s's session lists alice's WebDAV transfers: %q", name, got)
 		}
 	}
 }
