@@ -144,6 +144,10 @@ func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.get(w, r, t, fsys, name)
 		return
 	}
+	if r.Method == "PROPFIND" {
+		d.propfind(w, r, t, fsys, prefix, name)
+		return
+	}
 	rw := &statusRewriter{ResponseWriter: w, fs: fsys, r: r, d: d, t: t}
 	dav := &xdav.Handler{
 		Prefix:     prefix,
