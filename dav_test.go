@@ -118,7 +118,7 @@ func TestDavOperations(t *testing.T) {
 			if _, err := rand.Read(payload); err != nil {
 				t.Fatal(err)
 			}
-			var lockToken string
+			var lockToken, fileTag string
 			steps := []struct {
 				name, method, path string
 				body               []byte
@@ -150,6 +150,12 @@ func TestDavOperations(t *testing.T) {
 					}
 				}},
 				{"put without parent", "PUT", "/nowhere/f.txt", []byte("x"), nil, 409, nil},
+				{"put with If-None-Match * onto a file", "PUT", "/work/big file.bin", []byte("x"), []string{"If-None-Match", "*"}, 412, nil},
+				{"put with a stale If-Match", "PUT", "/work/big file.bin", []byte("x"), []string{"If-Match", `"1-1"`}, 412, func(t *testing.T, _ *http.Response, _ []byte) {
+					if got, _ := os.ReadFile(disk("/work/big file.bin")); !bytes.Equal(got, payload) {
+						t.Error("a PUT whose If-Match failed changed the file")
+					}
+				}},
 				{"propfind depth 0", "PROPFIND", "/work/", nil, []string{"Depth", "0"}, 207, func(t *testing.T, _ *http.Response, body []byte) {
 					if ms := parseMultistatus(t, body); len(ms.Responses) != 1 || ms.Responses[0].Props[0].Collection == nil {
 						t.Errorf("depth 0 of a folder: %s", body)
@@ -180,7 +186,9 @@ func TestDavOperations(t *testing.T) {
 					if resp.Header.Get("ETag") == "" || resp.Header.Get("Accept-Ranges") != "bytes" {
 						t.Errorf("headers %v", resp.Header)
 					}
+					fileTag = resp.Header.Get("ETag")
 				}},
+				{"put with the current If-Match", "PUT", "/work/big file.bin", payload, []string{"If-Match", "<etag>"}, 201, nil},
 				{"get a range", "GET", "/work/big file.bin", nil, []string{"Range", "bytes=1000000-1000099"}, 206, func(t *testing.T, _ *http.Response, body []byte) {
 					if !bytes.Equal(body, payload[1000000:1000100]) {
 						t.Errorf("the range is not the file's bytes 1000000-1000099")
@@ -257,6 +265,10 @@ func TestDavOperations(t *testing.T) {
 						client = &http.Client{Transport: basicAuth{srv.user, srv.pass + "x"}}
 					case "Lock-Token":
 						header = []string{"Lock-Token", lockToken}
+					case "If-Match":
+						if header[i+1] == "<etag>" {
+							header = []string{"If-Match", fileTag}
+						}
 					}
 				}
 				resp, body := davDo(t, client, s.method, u(s.path), s.body, header...)

@@ -48,6 +48,9 @@ type fileSystem struct {
 	cut   func() // wakes a blocked read of the request body
 	// putSize is the PUT body's length, -1 when unknown or not a PUT.
 	putSize int64
+	// check, if set, vets what is at a PUT's path before the upload and
+	// again just before the rename into place (If-Match, If-None-Match).
+	check func(e ftppool.Entry, exists bool) error
 
 	mu      sync.Mutex
 	known   map[string]ftppool.Entry // absolute path -> entry, from this request's listings
@@ -242,7 +245,11 @@ func (f *fileSystem) put(ctx context.Context, abs string, src io.Reader) (int64,
 	}
 	x := f.begin(ctx, op, abs)
 	x.Start(total, cut)
-	_, err := f.h.Put(x.Context(), abs, src, true, x.Add)
+	check := f.check
+	if op != "upload" {
+		check = nil // a COPY's target: If-Match is about the PUT's
+	}
+	_, err := f.h.PutIf(x.Context(), abs, src, true, x.Add, check)
 	n := x.Event().Bytes
 	x.End(err, func(err error) string { return "The upload failed: " + err.Error() })
 	if err != nil {

@@ -131,6 +131,7 @@ func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cut:   cutReads(w), putSize: -1}
 	if r.Method == http.MethodPut {
 		fsys.putSize = r.ContentLength
+		fsys.check = conditions(r)
 		if d.cfg.MaxUploadBytes > 0 {
 			r.Body = http.MaxBytesReader(w, r.Body, d.cfg.MaxUploadBytes)
 		}
@@ -270,6 +271,9 @@ func (d *Handler) describe(t *access.Target, err error) (int, string) {
 	if errors.Is(err, errHome) {
 		return http.StatusForbidden, errHome.Error()
 	}
+	if pe, ok := errors.AsType[*preconditionError](err); ok {
+		return http.StatusPreconditionFailed, pe.msg
+	}
 	if _, ok := errors.AsType[*conflictError](err); ok {
 		return http.StatusConflict, err.Error()
 	}
@@ -361,4 +365,45 @@ func (s *statusRewriter) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 func cutReads(w http.ResponseWriter) func() {
 	rc := http.NewResponseController(w)
 	return func() { _ = rc.SetReadDeadline(aLongTimeAgo) }
+}
+
+// preconditionError is a PUT whose If-Match or If-None-Match does not
+// hold (412).
+type preconditionError struct{ msg string }
+
+func (e *preconditionError) Error() string { return e.msg }
+
+// conditions is the check of a PUT's If-Match and If-None-Match, nil
+// without them (x/net/webdav reads neither). It runs before the first byte
+// goes up and again just before the rename into place, as the pages' PUT
+// does: FTP has no conditional rename, so only that last round trip is
+// unguarded. ETags compare strongly, against the same size-and-time tag
+// GET and PROPFIND give.
+func conditions(r *http.Request) func(ftppool.Entry, bool) error {
+	match := strings.TrimSpace(r.Header.Get("If-Match"))
+	noneMatch := strings.TrimSpace(r.Header.Get("If-None-Match"))
+	if match == "" && noneMatch == "" {
+		return nil
+	}
+	listed := func(header, current string) bool {
+		for tag := range strings.SplitSeq(header, ",") {
+			if tag = strings.TrimSpace(tag); tag == "*" || (current != "" && tag == current) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(e ftppool.Entry, exists bool) error {
+		current := ""
+		if exists && e.Type != ftppool.TypeDir {
+			current = etag(e.Size, e.Modified)
+		}
+		if match != "" && (!exists || !listed(match, current)) {
+			return &preconditionError{msg: "The file changed on the server (or is gone) since you read it: If-Match does not hold. Nothing was written."}
+		}
+		if noneMatch != "" && exists && listed(noneMatch, current) {
+			return &preconditionError{msg: "The file is already there: If-None-Match does not hold. Nothing was written."}
+		}
+		return nil
+	}
 }
