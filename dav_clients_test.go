@@ -197,3 +197,55 @@ func randomBytes(t *testing.T, n int) []byte {
 	}
 	return b
 }
+
+// TestDavCadaver scripts cadaver, a command-line WebDAV client, against
+// vsftpd through the bridge, logging in from ~/.netrc: every command must
+// succeed and leave the FTP server's disk as said.
+func TestDavCadaver(t *testing.T) {
+	cadaver := lookTool(t, "cadaver", "cadaver")
+	srv := realftp.StartVsftpd(t, realftp.Options{Root: t.TempDir(), Writable: true})
+	b := startBridge(t, "-allow-hosts", "127.0.0.1")
+
+	home, work := t.TempDir(), t.TempDir()
+	netrc := "machine 127.0.0.1 login " + srv.User + " password " + srv.Password + "\n"
+	if err := os.WriteFile(filepath.Join(home, ".netrc"), []byte(netrc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	content := randomBytes(t, 200_000)
+	if err := os.WriteFile(filepath.Join(work, "up.bin"), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	commands := []string{
+		"mkcol cad", "put up.bin cad/up.bin", "ls cad", "get cad/up.bin back.bin",
+		"move cad/up.bin cad/moved.bin", "copy cad/moved.bin cad/copy.bin",
+		"lock cad/copy.bin", "unlock cad/copy.bin", "delete cad/moved.bin", "ls cad", "quit",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cadaver, davURL(b, srv.User, srv.Addr, "/"))
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	cmd.Stdin = strings.NewReader(strings.Join(commands, "\n") + "\n")
+	out, err := cmd.CombinedOutput()
+	t.Logf("cadaver:\n%s", out)
+	if err != nil {
+		t.Fatalf("cadaver: %v", err)
+	}
+	if n := strings.Count(string(out), "succeeded."); n != len(commands)-1 {
+		t.Errorf("%d of %d cadaver commands succeeded", n, len(commands)-1)
+	}
+	if strings.Contains(string(out), "failed") {
+		t.Error("a cadaver command failed")
+	}
+	if got, err := os.ReadFile(filepath.Join(work, "back.bin")); err != nil || !bytes.Equal(got, content) {
+		t.Errorf("cadaver got back %d bytes (%v), want the %d it put", len(got), err, len(content))
+	}
+	for p, want := range map[string]bool{"cad/up.bin": false, "cad/moved.bin": false, "cad/copy.bin": true} {
+		if _, err := os.Stat(filepath.Join(srv.Root, p)); (err == nil) != want {
+			t.Errorf("%s on the FTP server: there %v, want %v", p, err == nil, want)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(srv.Root, "cad/copy.bin")); !bytes.Equal(got, content) {
+		t.Errorf("the copy holds %d bytes, want %d", len(got), len(content))
+	}
+}
