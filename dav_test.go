@@ -502,3 +502,25 @@ func TestDavTransfersInTheSessionPanel(t *testing.T) {
 		}
 	}
 }
+
+// TestDavLoginLimits: WebDAV logins count against the same limits as the
+// pages' (five failed tries per client and user): the sixth wrong password
+// is 429 with Retry-After and never reaches the server.
+func TestDavLoginLimits(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	bad := &http.Client{Transport: basicAuth{testftp.User, "wrong"}}
+	u := davURL(b, testftp.User, srv.Addr(), "/")
+	for i := range 5 {
+		if resp, body := davDo(t, bad, "PROPFIND", u, nil, "Depth", "0"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password, try %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	heard := passes(srv)
+	resp, body := davDo(t, bad, "PROPFIND", u, nil, "Depth", "0")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("sixth wrong password: %d (Retry-After %q) %s, want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if passes(srv) != heard {
+		t.Error("the sixth try reached the FTP server")
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -245,6 +246,9 @@ func (d *Handler) fail(w http.ResponseWriter, r *http.Request, t *access.Target,
 			realm = "ftpbridge " + nl.Site.Scheme + "://" + nl.Site.String()
 		}
 		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm=%q, charset="UTF-8"`, realm))
+	}
+	if le, ok := errors.AsType[*ftppool.LoginLimitError](err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(le.Wait.Seconds())+1))
 	}
 	if status >= 500 {
 		d.cfg.Logger.Warn("webdav request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
