@@ -464,6 +464,7 @@ type writeFile struct {
 	done    chan struct{}
 	err     error // the Put's, once done is closed
 	stored  bool  // the file is on the server
+	broken  error // a write that FTP cannot do was asked for: nothing is stored
 }
 
 // ReadFrom stores everything src holds.
@@ -479,6 +480,9 @@ func (w *writeFile) ReadFrom(src io.Reader) (int64, error) {
 }
 
 func (w *writeFile) Write(b []byte) (int, error) {
+	if w.broken != nil {
+		return 0, w.broken
+	}
 	if !w.started {
 		w.started = true
 		pr, pw := io.Pipe()
@@ -515,6 +519,12 @@ func (w *writeFile) Seek(offset int64, whence int) (int64, error) {
 		pos = w.n + offset
 	}
 	if pos != w.n {
+		// What went up so far must not become the file: the upload is
+		// abandoned (its temporary name removed) now, and Close says why.
+		w.broken = errRandomWrite
+		if w.pw != nil {
+			w.pw.CloseWithError(errRandomWrite)
+		}
 		return w.n, w.fs.fail(errRandomWrite)
 	}
 	return pos, nil
@@ -525,6 +535,13 @@ func (w *writeFile) Seek(offset int64, whence int) (int64, error) {
 // becomes an empty file.
 func (w *writeFile) Close() error {
 	switch {
+	case w.broken != nil:
+		if w.pw != nil {
+			<-w.done
+			w.pw = nil
+		}
+		w.started = true
+		return w.broken
 	case !w.started:
 		w.started = true
 		_, w.err = w.fs.put(w.ctx, w.abs, strings.NewReader(""))
