@@ -524,3 +524,20 @@ func TestDavLoginLimits(t *testing.T) {
 		t.Error("the sixth try reached the FTP server")
 	}
 }
+
+// TestDavForeignHost: the -hosts rule holds for WebDAV, against DNS
+// rebinding: another Host is 421 and the FTP server hears nothing.
+func TestDavForeignHost(t *testing.T) {
+	srv, b := startFTP(t, embedftp.Options{})
+	for _, method := range []string{"PROPFIND", "PUT", "OPTIONS"} {
+		req := withHost(mustRequest(method, davURL(b, testftp.User, srv.Addr(), "/x.txt")), "rebind.attacker.example:"+bridgePort(t, b))
+		req.SetBasicAuth(testftp.User, testftp.Password)
+		req.Header.Set("Depth", "0")
+		if resp, body := doReq(t, http.DefaultClient, req); resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("%s with a foreign Host: %d %s, want 421", method, resp.StatusCode, body)
+		}
+	}
+	for _, l := range srv.Commands() {
+		t.Errorf("the FTP server heard %q", l)
+	}
+}
