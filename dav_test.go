@@ -283,15 +283,36 @@ func TestDavOperations(t *testing.T) {
 	}
 }
 
-// TestDavRootOptions: the Windows mini-redirector asks OPTIONS of the
-// bridge's root before anything else, without credentials.
-func TestDavRootOptions(t *testing.T) {
+// TestDavAboveTheSites: the Windows mini-redirector asks OPTIONS of the
+// bridge's root before anything else, without credentials, and some
+// clients PROPFIND the folders above the one they mount: those are empty
+// collections.
+func TestDavAboveTheSites(t *testing.T) {
 	b := startBridge(t)
 	for _, p := range []string{"/", "/dav/"} {
 		resp, body := davDo(t, http.DefaultClient, "OPTIONS", b.URL+p, nil)
 		if resp.StatusCode != 200 || resp.Header.Get("DAV") != "1, 2" || resp.Header.Get("MS-Author-Via") != "DAV" {
 			t.Errorf("OPTIONS %s: %d %v %s", p, resp.StatusCode, resp.Header, body)
 		}
+	}
+	for _, tc := range []struct{ path, depth, href string }{
+		{"/", "0", "/"},
+		{"/dav", "1", "/dav/"},
+		{"/dav/", "0", "/dav/"},
+		{"/dav/ftpes/", "1", "/dav/ftpes/"},
+	} {
+		resp, body := davDo(t, http.DefaultClient, "PROPFIND", b.URL+tc.path, nil, "Depth", tc.depth)
+		if resp.StatusCode != 207 {
+			t.Errorf("PROPFIND %s: %d %s", tc.path, resp.StatusCode, body)
+			continue
+		}
+		ms := parseMultistatus(t, body)
+		if len(ms.Responses) != 1 || ms.Responses[0].Href != tc.href || ms.Responses[0].Props[0].Collection == nil {
+			t.Errorf("PROPFIND %s: %s, want one empty collection at %s", tc.path, body, tc.href)
+		}
+	}
+	if resp, _ := davDo(t, http.DefaultClient, "PROPFIND", b.URL+"/dav/", nil, "Depth", "infinity"); resp.StatusCode != 403 {
+		t.Errorf("PROPFIND /dav/ with Depth infinity: %d, want 403", resp.StatusCode)
 	}
 }
 

@@ -56,11 +56,12 @@ func addRoutes(e *echo.Echo, h *connections, l *live, f *files, sg *sharing) {
 }
 
 // addDAVRoutes mounts the WebDAV front (package webdav): every WebDAV
-// method on /dav/{scheme}/{site}/{path}, and OPTIONS on "/", which the
-// Windows mini-redirector asks before it mounts anything.
+// method on /dav/{scheme}/{site}/{path}, and OPTIONS and PROPFIND on "/",
+// which the Windows mini-redirector asks before it mounts anything.
 func addDAVRoutes(e *echo.Echo, dav http.Handler) {
 	h := echo.WrapHandler(dav)
 	e.Match(webdav.Methods, "/dav", h)
 	e.Match(webdav.Methods, "/dav/*", h)
 	e.OPTIONS("/", h)
+	e.Add("PROPFIND", "/", h) // an empty collection, for clients that look above what they mount
 }

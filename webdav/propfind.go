@@ -12,11 +12,13 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	xdav "golang.org/x/net/webdav"
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
 // PROPFIND is answered here rather than by x/net/webdav, which for each
@@ -271,4 +273,48 @@ func escapeXML(s string) string {
 	var sb strings.Builder
 	_ = xml.EscapeText(&sb, []byte(s))
 	return sb.String()
+}
+
+// above reports a path above any site: "/", "/dav", "/dav/{scheme}".
+// Some clients (the Windows mini-redirector among them) PROPFIND the
+// folders above the one they mount before they mount it.
+func above(escaped string) bool {
+	p := strings.Trim(escaped, "/")
+	if p == "" || p == strings.Trim(Prefix, "/") {
+		return true
+	}
+	scheme, ok := strings.CutPrefix(p, strings.Trim(Prefix, "/")+"/")
+	return ok && urlpath.ValidScheme(scheme)
+}
+
+// started is when this process started: the time the folders above the
+// sites say they were modified.
+var started = time.Now()
+
+// propfindAbove answers a PROPFIND of a folder above the sites: an empty
+// collection, since the sites a bridge reaches are not listed anywhere.
+func propfindAbove(w http.ResponseWriter, r *http.Request, escaped string) {
+	depth := strings.TrimSpace(r.Header.Get("Depth"))
+	if depth != "0" && depth != "1" {
+		refuseInfinity(w)
+		return
+	}
+	req, err := readPropfind(r.Body)
+	if err != nil {
+		plain(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	name, err := url.PathUnescape(escaped)
+	if err != nil {
+		plain(w, http.StatusBadRequest, "The address is not valid.")
+		return
+	}
+	name = "/" + strings.Trim(name, "/")
+	var sb strings.Builder
+	sb.WriteString(`<?xml version="1.0" encoding="UTF-8"?><D:multistatus xmlns:D="DAV:">`)
+	writeResponse(&sb, "", name, fileInfo{ftppool.Entry{Name: path.Base(name), Type: ftppool.TypeDir, Size: -1, Modified: started}}, req)
+	sb.WriteString(`</D:multistatus>`)
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(xdav.StatusMulti)
+	_, _ = io.WriteString(w, sb.String())
 }

@@ -89,6 +89,10 @@ func (d *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	if r.Method == "PROPFIND" && above(escaped) {
+		propfindAbove(w, r, escaped)
+		return
+	}
 	// "", "dav", scheme, site, rest
 	parts := strings.SplitN(escaped, "/", 5)
 	if len(parts) < 4 || parts[1] != strings.TrimPrefix(Prefix, "/") || !urlpath.ValidScheme(parts[2]) || parts[3] == "" {
