@@ -33,6 +33,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
+	"github.com/ftpbridge/ftpbridge/webdav"
 )
 
 func main() {
@@ -261,11 +262,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	transfers := transfer.New(mx.TransferHooks())
 	defer transfers.Close()
 	stopping := make(chan struct{})
+	resolver := access.NewResolver(pool, sessions, sealer, access.Proxies(proxies))
 	h, err := handlers.New(handlers.Config{
 		Pool:           pool,
 		Sessions:       sessions,
 		Transfers:      transfers,
-		Access:         access.NewResolver(pool, sessions, sealer, access.Proxies(proxies)),
+		Access:         resolver,
 		Logger:         logger,
 		DemoSite:       demoSite,
 		MaxUploadBytes: cfg.maxUploadBytes,
@@ -279,6 +281,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 		MaxSocketsPerSession: cfg.maxSockets,
 		Hosts:                hosts,
+		DAV:                  webdav.New(webdav.Config{Access: resolver, Transfers: transfers, Logger: logger, MaxUploadBytes: cfg.maxUploadBytes}),
 	})
 	if err != nil {
 		return err

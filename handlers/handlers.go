@@ -52,6 +52,9 @@ type Config struct {
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}
+	// DAV, if set, answers /dav/… and OPTIONS on "/" (package webdav),
+	// behind the same host check, request log and cross-site refusal.
+	DAV http.Handler
 }
 
 // views makes the pages: every resource that shows one embeds it.
@@ -105,6 +108,9 @@ func New(cfg Config) (http.Handler, error) {
 	e.HTTPErrorHandler = v.handleError
 	e.Use(withClientIP(cfg.Access.Proxies), logRequests(cfg.Logger), securityHeaders, checkHost(cfg.Hosts), refuseCrossSite(http.NewCrossOriginProtection()))
 	addRoutes(e, h, l, f, sg)
+	if cfg.DAV != nil {
+		addDAVRoutes(e, cfg.DAV)
+	}
 	return e, nil
 }
 

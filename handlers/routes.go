@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ftpbridge/ftpbridge/static"
+	"github.com/ftpbridge/ftpbridge/webdav"
 )
 
 // addRoutes lists every URL the bridge answers. The README's URL table is the
@@ -52,4 +53,15 @@ func addRoutes(e *echo.Echo, h *connections, l *live, f *files, sg *sharing) {
 		e.POST("/"+scheme+"/:site/*", post(f, sg))     // ?op=mkdir|rename|delete|move|copy|share, else a multipart upload
 		e.DELETE("/"+scheme+"/:site/*", deleteItem(f)) // as ?op=delete
 	}
+}
+
+// addDAVRoutes mounts the WebDAV front (package webdav): every WebDAV
+// method on /dav/{scheme}/{site}/{path}, and OPTIONS and PROPFIND on "/",
+// which the Windows mini-redirector asks before it mounts anything.
+func addDAVRoutes(e *echo.Echo, dav http.Handler) {
+	h := echo.WrapHandler(dav)
+	e.Match(webdav.Methods, "/dav", h)
+	e.Match(webdav.Methods, "/dav/*", h)
+	e.OPTIONS("/", h)
+	e.Add("PROPFIND", "/", h) // an empty collection, for clients that look above what they mount
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/session"
+	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
 
@@ -148,7 +149,7 @@ func listTransfers(l *live) echo.HandlerFunc {
 			return &httpError{Status: http.StatusUnauthorized, Msg: "There is no session: transfers belong to the browser session that started them."}
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, map[string]any{"transfers": l.transfers.List(s.Owner)})
+		return c.JSON(http.StatusOK, map[string]any{"transfers": l.transfers.List(watched(s)...)})
 	}
 }
 
@@ -156,7 +157,7 @@ func listTransfers(l *live) echo.HandlerFunc {
 func cancelTransfer(l *live) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		s := l.sessions.Get(c.Request())
-		if s == nil || !l.transfers.Cancel(s.Owner, c.Param("id")) {
+		if s == nil || !cancelAny(l.transfers, watched(s), c.Param("id")) {
 			return &httpError{Status: http.StatusNotFound, Msg: "This session has no running transfer with that id."}
 		}
 		if wantsHTML(c.Request()) {
@@ -218,18 +219,21 @@ func transferSocket(l *live) echo.HandlerFunc {
 			return nil // the upgrader has answered already (403 for a foreign origin)
 		}
 		defer ws.Close()
-		sub := l.transfers.Subscribe(s.Owner)
+		// The logins as this request found them: a login made later is
+		// seen from the page's next socket.
+		owners := watched(s)
+		sub := l.transfers.Subscribe(owners...)
 		defer sub.Close()
 
 		closed := make(chan struct{})
-		go l.readCancels(ws, s, closed)
+		go l.readCancels(ws, s, owners, closed)
 
 		write := func(ev transfer.Event) error {
 			_ = ws.SetWriteDeadline(time.Now().Add(wsWriteLimit))
 			return ws.WriteJSON(ev)
 		}
 		// A page that (re)connects first gets where everything stands.
-		now := l.transfers.List(s.Owner)
+		now := l.transfers.List(owners...)
 		for i := len(now) - 1; i >= 0; i-- {
 			if write(now[i]) != nil {
 				return nil
@@ -263,10 +267,37 @@ func transferSocket(l *live) echo.HandlerFunc {
 	}
 }
 
+// watched are the transfer owners a session sees: its own, and the FTP
+// logins it holds (share.LoginID), whose WebDAV transfers have no session
+// (package webdav). A session holds a login only once the server accepted
+// its password, so it sees only what that user could see by logging in.
+func watched(s *session.Session) []string {
+	owners := []string{s.Owner}
+	for _, key := range s.Sites() {
+		site, err := access.ParseSiteKey(key)
+		if err != nil || site.Anonymous() {
+			continue
+		}
+		if _, ok := s.Password(key); ok {
+			owners = append(owners, share.LoginID(site.Host, site.Port, site.User))
+		}
+	}
+	return owners
+}
+
+// cancelAny cancels transfer id of any of the owners.
+func cancelAny(tr *transfer.Tracker, owners []string, id string) bool {
+	for _, owner := range owners {
+		if tr.Cancel(owner, id) {
+			return true
+		}
+	}
+	return false
+}
+
 // readCancels reads the browser's messages until the socket ends.
-func (l *live) readCancels(ws *websocket.Conn, s *session.Session, closed chan<- struct{}) {
+func (l *live) readCancels(ws *websocket.Conn, s *session.Session, owners []string, closed chan<- struct{}) {
 	defer close(closed)
-	owner := s.Owner
 	ws.SetReadLimit(wsReadLimit) // over it, gorilla closes with 1009
 	_ = ws.SetReadDeadline(time.Now().Add(wsPongWait))
 	ws.SetPongHandler(func(string) error {
@@ -282,7 +313,7 @@ func (l *live) readCancels(ws *websocket.Conn, s *session.Session, closed chan<-
 		}
 		var m struct{ Type, ID string }
 		if json.Unmarshal(msg, &m) == nil && m.Type == "cancel" {
-			l.transfers.Cancel(owner, m.ID)
+			cancelAny(l.transfers, owners, m.ID)
 		}
 	}
 }

@@ -265,11 +265,26 @@ func (tr *Tracker) Cancel(owner, id string) bool {
 	return running
 }
 
-// List returns owner's running and recent transfers, newest first.
-func (tr *Tracker) List(owner string) []Event {
+// List returns the running and recent transfers of the owners given,
+// newest first. A browser session sees its own and those of the FTP
+// logins it holds (a WebDAV client's, which has no session), hence
+// several owners.
+func (tr *Tracker) List(owners ...string) []Event {
 	tr.mu.Lock()
-	ts := append([]*Transfer(nil), tr.byOwner[owner]...)
+	var ts []*Transfer
+	for _, owner := range owners {
+		ts = append(ts, tr.byOwner[owner]...)
+	}
 	tr.mu.Unlock()
+	if len(owners) > 1 {
+		started := make(map[*Transfer]time.Time, len(ts))
+		for _, t := range ts {
+			t.mu.Lock()
+			started[t] = t.started
+			t.mu.Unlock()
+		}
+		sort.SliceStable(ts, func(i, j int) bool { return started[ts[i]].Before(started[ts[j]]) })
+	}
 	out := make([]Event, len(ts))
 	for i, t := range ts {
 		out[len(ts)-1-i] = t.Event()
@@ -281,21 +296,24 @@ func (tr *Tracker) List(owner string) []Event {
 // event per transfer: the latest.
 type Sub struct {
 	tr      *Tracker
-	owner   string
+	owners  []string
 	wake    chan struct{}
 	mu      sync.Mutex
 	pending map[string]Event
 	order   []string // transfer ids in the order they became pending
 }
 
-// Subscribe returns a subscriber to owner's transfer events.
-func (tr *Tracker) Subscribe(owner string) *Sub {
-	s := &Sub{tr: tr, owner: owner, wake: make(chan struct{}, 1), pending: make(map[string]Event)}
+// Subscribe returns a subscriber to the transfer events of the owners
+// given (see List).
+func (tr *Tracker) Subscribe(owners ...string) *Sub {
+	s := &Sub{tr: tr, owners: owners, wake: make(chan struct{}, 1), pending: make(map[string]Event)}
 	tr.mu.Lock()
-	if tr.subs[owner] == nil {
-		tr.subs[owner] = make(map[*Sub]struct{})
+	for _, owner := range owners {
+		if tr.subs[owner] == nil {
+			tr.subs[owner] = make(map[*Sub]struct{})
+		}
+		tr.subs[owner][s] = struct{}{}
 	}
-	tr.subs[owner][s] = struct{}{}
 	tr.mu.Unlock()
 	return s
 }
@@ -319,9 +337,11 @@ func (s *Sub) Take() []Event {
 // Close ends the subscription.
 func (s *Sub) Close() {
 	s.tr.mu.Lock()
-	delete(s.tr.subs[s.owner], s)
-	if len(s.tr.subs[s.owner]) == 0 {
-		delete(s.tr.subs, s.owner)
+	for _, owner := range s.owners {
+		delete(s.tr.subs[owner], s)
+		if len(s.tr.subs[owner]) == 0 {
+			delete(s.tr.subs, owner)
+		}
 	}
 	s.tr.mu.Unlock()
 }

@@ -3,6 +3,7 @@ package transfer
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -117,5 +118,36 @@ func TestPruneKeepsRunningAndRecent(t *testing.T) {
 	list := tr.List("o")
 	if len(list) != 1 || list[0].ID != running.ID() {
 		t.Errorf("after pruning by age: %+v, want only the running one", list)
+	}
+}
+
+// TestSeveralOwners: a subscriber and a list of several owners (a session
+// and the FTP logins it holds) see the transfers of each, newest first,
+// and nothing of an owner not named; closing unsubscribes from all.
+func TestSeveralOwners(t *testing.T) {
+	tr := newTracker(Hooks{})
+	sub := tr.Subscribe("session", "login:alice")
+	a := started(tr, "session", "download", 10, nil)
+	b := started(tr, "login:alice", "upload", 10, nil)
+	started(tr, "login:bob", "upload", 10, nil)
+	c := started(tr, "session", "zip", 10, nil)
+
+	var ids []string
+	for _, ev := range tr.List("session", "login:alice") {
+		ids = append(ids, ev.ID)
+	}
+	if want := []string{c.ID(), b.ID(), a.ID()}; !slices.Equal(ids, want) {
+		t.Errorf("List: %v, want %v (newest first, bob's left out)", ids, want)
+	}
+	ids = nil
+	for _, ev := range sub.Take() {
+		ids = append(ids, ev.ID)
+	}
+	if want := []string{a.ID(), b.ID(), c.ID()}; !slices.Equal(ids, want) {
+		t.Errorf("subscriber got %v, want %v", ids, want)
+	}
+	sub.Close()
+	if len(tr.subs) != 0 {
+		t.Errorf("after Close, subscribers remain for %d owners", len(tr.subs))
 	}
 }

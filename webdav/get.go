@@ -1,0 +1,127 @@
+package webdav
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/ftpbridge/ftpbridge/access"
+	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/transfer"
+)
+
+// get answers GET and HEAD of a file, as the pages' downloads do: the
+// file is an ftppool.File, whose seeks are REST, so http.ServeContent does
+// Range, If-Range and the conditional requests; the bytes move socket to
+// socket (splice) where the connection allows, and a body is a transfer of
+// the login. A HEAD or a 304 never opens a data connection. It is not left
+// to x/net/webdav, which would sniff a type from the first bytes when the
+// name says none (a RETR more) and knows nothing of transfers.
+func (d *Handler) get(w http.ResponseWriter, r *http.Request, t *access.Target, fsys *fileSystem, name string) {
+	abs := fsys.abs(name)
+	x := d.begin(r.Context(), t, "download", abs)
+	file, err := t.Handle.Open(x.Context(), abs)
+	if err != nil {
+		x.End(nil, nil) // no transfer: only its context to release
+		if ftppool.ErrorKind(err) == ftppool.KindIsDir {
+			// As x/net/webdav answers a GET of a collection.
+			w.Header().Set("Allow", "OPTIONS, LOCK, DELETE, PROPPATCH, COPY, MOVE, UNLOCK, PROPFIND")
+			plain(w, http.StatusMethodNotAllowed, "This is a folder: list it with PROPFIND, or open it in the bridge's pages.")
+			return
+		}
+		d.fail(w, r, t, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType(name))
+	// Never run as a page of the bridge's origin, whatever it holds.
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "private, no-cache")
+	if tag := etag(file.Size, file.ModTime); tag != "" {
+		h.Set("ETag", tag)
+	}
+	m := &meteredResponse{ResponseWriter: w, x: x, head: r.Method == http.MethodHead,
+		body: x.Writer(bodyWriter(w), sendFailed), cut: cutWrites(w)}
+	var copyErr error
+	switch {
+	case file.Size >= 0:
+		http.ServeContent(m, r, "", file.ModTime, file)
+	case r.Method == http.MethodHead:
+		w.WriteHeader(http.StatusOK)
+	default:
+		// The server will not say the size: stream without ranges.
+		m.WriteHeader(http.StatusOK)
+		_, copyErr = io.Copy(m, file)
+	}
+	// The file gives its connection back before the transfer's context
+	// ends: ending it cuts the data connection (how a cancel works),
+	// which would cost the control connection too.
+	file.Close()
+	m.body.End(copyErr, func(err error) string {
+		switch {
+		case errors.As(err, new(*transfer.SendError)):
+			return "The WebDAV client stopped the download."
+		case errors.Is(err, transfer.ErrShort):
+			return "The FTP server stopped sending the file before its end."
+		}
+		return "The download failed: " + err.Error()
+	})
+}
+
+// meteredResponse starts the transfer when a body starts (200 or 206, not
+// HEAD) and counts what the client takes.
+type meteredResponse struct {
+	http.ResponseWriter
+	x    *transfer.Transfer
+	body *transfer.Writer
+	head bool
+	cut  func()
+}
+
+func (m *meteredResponse) WriteHeader(status int) {
+	if (status == http.StatusOK || status == http.StatusPartialContent) && !m.head {
+		total, err := strconv.ParseInt(m.Header().Get("Content-Length"), 10, 64)
+		if err != nil {
+			total = -1
+		}
+		m.x.Start(total, m.cut)
+	}
+	m.ResponseWriter.WriteHeader(status)
+}
+
+func (m *meteredResponse) Write(b []byte) (int, error) { return m.body.Write(b) }
+
+// ReadFrom keeps io.ReaderFrom visible to io.Copy, so that the file moves
+// itself to the client (transfer.Writer.ReadFrom).
+func (m *meteredResponse) ReadFrom(src io.Reader) (int64, error) { return m.body.ReadFrom(src) }
+
+func (m *meteredResponse) Unwrap() http.ResponseWriter { return m.ResponseWriter }
+
+// bodyWriter is where a download's bytes go: the innermost response
+// writer that takes readers itself (net/http's, which splices from a TCP
+// socket), past the router's wrapper, which hides io.ReaderFrom. The
+// status and headers still go through the wrapper, which logs them.
+func bodyWriter(w http.ResponseWriter) io.Writer {
+	for inner := w; ; {
+		if _, ok := inner.(io.ReaderFrom); ok {
+			return inner
+		}
+		u, ok := inner.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		inner = u.Unwrap()
+	}
+}
+
+// sendFailed tells a failure of the client from one of the FTP server.
+func sendFailed(err error) bool { return errors.As(err, new(*ftppool.WriteError)) }
+
+// cutWrites is a download's cut: a cancel wakes a blocked write to the
+// client at once.
+func cutWrites(w http.ResponseWriter) func() {
+	rc := http.NewResponseController(w)
+	return func() { _ = rc.SetWriteDeadline(aLongTimeAgo) }
+}
