@@ -21,7 +21,14 @@ import (
 func (d *Handler) get(w http.ResponseWriter, r *http.Request, t *access.Target, fsys *fileSystem, name string) {
 	abs := fsys.abs(name)
 	x := d.begin(r.Context(), t, "download", abs)
-	file, err := t.Handle.Open(x.Context(), abs)
+	// A whole-file GET starts the transfer at once, its size and time
+	// asked meanwhile (ftppool's Retrieve), as the pages' downloads do.
+	open := t.Handle.Open
+	if r.Method == http.MethodGet && r.Header.Get("Range") == "" &&
+		r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == "" {
+		open = t.Handle.Retrieve
+	}
+	file, err := open(x.Context(), abs)
 	if err != nil {
 		x.End(nil, nil) // no transfer: only its context to release
 		if ftppool.ErrorKind(err) == ftppool.KindIsDir {
