@@ -28,6 +28,11 @@ func TestBrowserConnectForm(t *testing.T) {
 	}
 	state := func(t *testing.T) formState {
 		t.Helper()
+		// Chromium applies autofocus when it next renders the page, a
+		// moment after the load: wait until some field has the focus.
+		if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.activeElement !== document.body`)); err != nil {
+			t.Fatalf("no field took the focus: %v", err)
+		}
 		s, err := chromedp.Run(ctx, chromedp.Evaluate[formState](`({
 			Focused: document.activeElement.id,
 			User: document.getElementById("user").value,
