@@ -1,18 +1,17 @@
 package handlers
 
 import (
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/httpfile"
 )
 
 // previewable are the types ?inline=1 shows in the browser: none of them
@@ -55,7 +54,7 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 
 	name := path.Base(t.Path)
 	h := c.Response().Header()
-	ctype := contentType(name)
+	ctype := httpfile.ContentType(name)
 	disposition := "attachment"
 	if r.URL.Query().Get("inline") == "1" {
 		if inlineSafe(ctype) {
@@ -75,7 +74,7 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 		h.Set("X-Frame-Options", "SAMEORIGIN")
 	}
 	h.Set("Cache-Control", "private, no-cache")
-	etag := fileETag(file.Size, file.ModTime)
+	etag := httpfile.ETag(file.Size, file.ModTime)
 	if etag != "" {
 		h.Set("ETag", etag)
 	}
@@ -104,25 +103,6 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 	file.Close()
 	w.finish(copyErr)
 	return copyErr
-}
-
-// fileETag is a file's ETag, "" when the server does not say its size
-// and time: both together change whenever the content does, for all
-// practical purposes (two writes of the same size within one second of
-// the server's clock are the exception); either alone does not. A PUT's
-// If-Match is checked against the same (upload.go).
-func fileETag(size int64, mod time.Time) string {
-	if size < 0 || mod.IsZero() {
-		return ""
-	}
-	return fmt.Sprintf(`"%x-%x"`, mod.Unix(), size)
-}
-
-func contentType(name string) string {
-	if t := mime.TypeByExtension(strings.ToLower(path.Ext(name))); t != "" {
-		return t
-	}
-	return "application/octet-stream"
 }
 
 func inlineSafe(ctype string) bool {

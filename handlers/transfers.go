@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/httpfile"
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
@@ -68,45 +68,18 @@ func sendFailed(err error) bool {
 	return ok
 }
 
-// meteredResponse is a download's response: the transfer starts only once
-// a body does (a HEAD, a 304 or an error is no transfer), and the body goes
-// through the transfer's Writer, which counts it as the client takes it.
-type meteredResponse struct {
-	http.ResponseWriter // echo's, for the header
-	x                   *transfer.Transfer
-	body                *transfer.Writer
-	head                bool // a HEAD request sends no body, so it is no transfer
-	cut                 func()
-}
+// meteredResponse is a download's response (httpfile.Response), which
+// ends the transfer with the pages' words.
+type meteredResponse struct{ *httpfile.Response }
 
 func newMeteredResponse(c echo.Context, x *transfer.Transfer) *meteredResponse {
-	return &meteredResponse{ResponseWriter: c.Response(), x: x, head: c.Request().Method == http.MethodHead,
-		body: x.Writer(echoBody{c.Response()}, sendFailed), cut: cutWrites(c)}
+	return &meteredResponse{httpfile.NewResponse(c.Response(), c.Request(), x, echoBody{c.Response()}, sendFailed)}
 }
-
-func (m *meteredResponse) WriteHeader(status int) {
-	if (status == http.StatusOK || status == http.StatusPartialContent) && !m.head {
-		total, err := strconv.ParseInt(m.Header().Get("Content-Length"), 10, 64)
-		if err != nil {
-			total = -1
-		}
-		m.x.Start(total, m.cut)
-	}
-	m.ResponseWriter.WriteHeader(status)
-}
-
-func (m *meteredResponse) Write(b []byte) (int, error) { return m.body.Write(b) }
-
-// ReadFrom keeps io.ReaderFrom visible to io.Copy, so that a file can move
-// itself to the client (see transfer.Writer.ReadFrom).
-func (m *meteredResponse) ReadFrom(src io.Reader) (int64, error) { return m.body.ReadFrom(src) }
-
-func (m *meteredResponse) Unwrap() http.ResponseWriter { return m.ResponseWriter }
 
 // finish ends the download's transfer, if a body was started; copyErr is
 // the file's failure, if the copy saw one.
 func (m *meteredResponse) finish(copyErr error) {
-	m.body.End(copyErr, func(err error) string {
+	m.Body.End(copyErr, func(err error) string {
 		switch {
 		case errors.As(err, new(*transfer.SendError)):
 			return "The browser stopped the download."

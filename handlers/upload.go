@@ -18,6 +18,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/formparts"
+	"github.com/ftpbridge/ftpbridge/internal/httpfile"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
@@ -91,7 +92,7 @@ func put(f *files) echo.HandlerFunc {
 
 // ifMatch is the check of a PUT's If-Match, nil without one: the file
 // must be there and, unless the header is "*", have one of the ETags
-// given (as a GET of it said: fileETag), else 412 and nothing is written.
+// given (as a GET of it said: httpfile.ETag), else 412 and nothing is written.
 // It is made before the upload and again just before the rename; what
 // another client writes between that and the rename cannot be caught, FTP
 // having no conditional rename. A matching If-Match replaces the file
@@ -110,7 +111,7 @@ func ifMatch(t *access.Target, r *http.Request) func(ftppool.Entry, bool) error 
 		case header == "*":
 			return nil
 		}
-		current := fileETag(e.Size, e.Modified)
+		current := httpfile.ETag(e.Size, e.Modified)
 		for tag := range strings.SplitSeq(header, ",") {
 			// Strong comparison (RFC 9110 13.1.1): a weak tag never matches.
 			if tag = strings.TrimSpace(tag); current != "" && tag == current {

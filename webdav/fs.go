@@ -3,10 +3,8 @@ package webdav
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"mime"
 	"os"
 	"path"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	xdav "golang.org/x/net/webdav"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/httpfile"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
 
@@ -286,33 +285,17 @@ func (i fileInfo) Sys() any           { return nil }
 
 // ContentType is the type the file's extension says.
 func (i fileInfo) ContentType(context.Context) (string, error) {
-	return contentType(i.e.Name), nil
+	return httpfile.ContentType(i.e.Name), nil
 }
 
-// ETag is the one the pages' downloads send (handlers' fileETag), so a
+// ETag is the one the pages' downloads send (httpfile.ETag), so a
 // file has one ETag on either front; ErrNotImplemented when the server
 // does not tell size and time, and x/net/webdav makes one of what it has.
 func (i fileInfo) ETag(context.Context) (string, error) {
-	if tag := etag(i.e.Size, i.e.Modified); tag != "" {
+	if tag := httpfile.ETag(i.e.Size, i.e.Modified); tag != "" {
 		return tag, nil
 	}
 	return "", xdav.ErrNotImplemented
-}
-
-// etag is the same as handlers' fileETag: both fronts must agree.
-func etag(size int64, mod time.Time) string {
-	if size < 0 || mod.IsZero() {
-		return ""
-	}
-	return fmt.Sprintf(`"%x-%x"`, mod.Unix(), size)
-}
-
-// contentType is a type from the name alone.
-func contentType(name string) string {
-	if t := mime.TypeByExtension(strings.ToLower(path.Ext(name))); t != "" {
-		return t
-	}
-	return "application/octet-stream"
 }
 
 // dirFile is an open folder: Readdir is one listing.

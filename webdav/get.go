@@ -4,10 +4,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/httpfile"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
 
@@ -41,16 +41,15 @@ func (d *Handler) get(w http.ResponseWriter, r *http.Request, t *access.Target, 
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", contentType(name))
+	h.Set("Content-Type", httpfile.ContentType(name))
 	// Never run as a page of the bridge's origin, whatever it holds.
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "private, no-cache")
-	if tag := etag(file.Size, file.ModTime); tag != "" {
+	if tag := httpfile.ETag(file.Size, file.ModTime); tag != "" {
 		h.Set("ETag", tag)
 	}
-	m := &meteredResponse{ResponseWriter: w, x: x, head: r.Method == http.MethodHead,
-		body: x.Writer(bodyWriter(w), sendFailed), cut: cutWrites(w)}
+	m := httpfile.NewResponse(w, r, x, bodyWriter(w), sendFailed)
 	var copyErr error
 	switch {
 	case file.Size >= 0:
@@ -66,7 +65,7 @@ func (d *Handler) get(w http.ResponseWriter, r *http.Request, t *access.Target, 
 	// ends: ending it cuts the data connection (how a cancel works),
 	// which would cost the control connection too.
 	file.Close()
-	m.body.End(copyErr, func(err error) string {
+	m.Body.End(copyErr, func(err error) string {
 		switch {
 		case errors.As(err, new(*transfer.SendError)):
 			return "The WebDAV client stopped the download."
@@ -76,35 +75,6 @@ func (d *Handler) get(w http.ResponseWriter, r *http.Request, t *access.Target, 
 		return "The download failed: " + err.Error()
 	})
 }
-
-// meteredResponse starts the transfer when a body starts (200 or 206, not
-// HEAD) and counts what the client takes.
-type meteredResponse struct {
-	http.ResponseWriter
-	x    *transfer.Transfer
-	body *transfer.Writer
-	head bool
-	cut  func()
-}
-
-func (m *meteredResponse) WriteHeader(status int) {
-	if (status == http.StatusOK || status == http.StatusPartialContent) && !m.head {
-		total, err := strconv.ParseInt(m.Header().Get("Content-Length"), 10, 64)
-		if err != nil {
-			total = -1
-		}
-		m.x.Start(total, m.cut)
-	}
-	m.ResponseWriter.WriteHeader(status)
-}
-
-func (m *meteredResponse) Write(b []byte) (int, error) { return m.body.Write(b) }
-
-// ReadFrom keeps io.ReaderFrom visible to io.Copy, so that the file moves
-// itself to the client (transfer.Writer.ReadFrom).
-func (m *meteredResponse) ReadFrom(src io.Reader) (int64, error) { return m.body.ReadFrom(src) }
-
-func (m *meteredResponse) Unwrap() http.ResponseWriter { return m.ResponseWriter }
 
 // bodyWriter is where a download's bytes go: the innermost response
 // writer that takes readers itself (net/http's, which splices from a TCP
@@ -125,10 +95,3 @@ func bodyWriter(w http.ResponseWriter) io.Writer {
 
 // sendFailed tells a failure of the client from one of the FTP server.
 func sendFailed(err error) bool { return errors.As(err, new(*ftppool.WriteError)) }
-
-// cutWrites is a download's cut: a cancel wakes a blocked write to the
-// client at once.
-func cutWrites(w http.ResponseWriter) func() {
-	rc := http.NewResponseController(w)
-	return func() { _ = rc.SetWriteDeadline(aLongTimeAgo) }
-}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/httpfile"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 )
 
@@ -62,9 +63,9 @@ var liveProps = map[xml.Name]liveProp{
 	davName("getlastmodified"): {dir: true, value: func(_ string, fi fileInfo) string {
 		return fi.ModTime().UTC().Format(http.TimeFormat)
 	}},
-	davName("getcontenttype"): {value: func(_ string, fi fileInfo) string { return escapeXML(contentType(fi.Name())) }},
+	davName("getcontenttype"): {value: func(_ string, fi fileInfo) string { return escapeXML(httpfile.ContentType(fi.Name())) }},
 	davName("getetag"): {value: func(_ string, fi fileInfo) string {
-		if tag := etag(fi.e.Size, fi.e.Modified); tag != "" {
+		if tag := httpfile.ETag(fi.e.Size, fi.e.Modified); tag != "" {
 			return escapeXML(tag)
 		}
 		// x/net/webdav's own, for a server that says no size or time.

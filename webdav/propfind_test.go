@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/httpfile"
 )
 
 func TestReadPropfind(t *testing.T) {
@@ -63,7 +64,7 @@ func TestWriteResponse(t *testing.T) {
 			`<D:href>/dav/ftp/h/x/a%20%3Cb%3E.txt</D:href>`, `<D:resourcetype></D:resourcetype>`,
 			`<D:displayname>a &lt;b&gt;.txt</D:displayname>`, `<D:getcontentlength>5</D:getcontentlength>`,
 			`<D:getlastmodified>Tue, 01 Dec 2026 10:00:00 GMT</D:getlastmodified>`, `<D:getcontenttype>text/plain; charset=utf-8</D:getcontenttype>`,
-			`<D:getetag>&#34;` + etag(5, mod)[1:len(etag(5, mod))-1] + `&#34;</D:getetag>`, `HTTP/1.1 200 OK`}, []string{"404"}},
+			`<D:getetag>&#34;` + httpfile.ETag(5, mod)[1:len(httpfile.ETag(5, mod))-1] + `&#34;</D:getetag>`, `HTTP/1.1 200 OK`}, []string{"404"}},
 		{"folder, allprop", "/d", dir, propfindRequest{allprop: true}, []string{
 			`<D:href>/dav/ftp/h/d/</D:href>`, `<D:resourcetype><D:collection/></D:resourcetype>`},
 			[]string{"getcontentlength", "getetag", "getcontenttype", "404"}},

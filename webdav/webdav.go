@@ -27,6 +27,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/httpfile"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
@@ -404,7 +405,7 @@ func conditions(r *http.Request) func(ftppool.Entry, bool) error {
 	return func(e ftppool.Entry, exists bool) error {
 		current := ""
 		if exists && e.Type != ftppool.TypeDir {
-			current = etag(e.Size, e.Modified)
+			current = httpfile.ETag(e.Size, e.Modified)
 		}
 		if match != "" && (!exists || !listed(match, current)) {
 			return &preconditionError{msg: "The file changed on the server (or is gone) since you read it: If-Match does not hold. Nothing was written."}
