@@ -98,21 +98,18 @@ func (f *File) statAndStart() error {
 	if e, ok := meta.fresh(f.h.key, f.path); ok && f.c.ctl != nil {
 		// Known a moment ago: RETR alone, its reply saying the size.
 		err := f.start()
-		switch {
-		case err == nil && f.announced == e.size:
+		if err == nil && f.announced == e.size {
 			f.Size, f.ModTime = e.size, e.mod
 			return nil
-		case err == nil && f.announced >= 0:
-			// Changed since: the size is the reply's, the time unknown
-			// (no Last-Modified, no ETag) rather than asked in the way.
-			f.Size = f.announced
-			return nil
-		case err != nil && !inStep(err):
+		}
+		if err != nil && !inStep(err) {
 			return err
 		}
-		// Gone, or a folder now, or no size said: ask as if unknown.
+		// Changed, gone or a folder now: ask as if unknown, on another
+		// connection if stopping this transfer put this one out of step.
+		meta.forgetFile(f.h.key, f.path)
 		if f.abort(); f.broken {
-			return errors.Join(err, errOutOfStep)
+			return errRetryFresh
 		}
 	}
 	gen := meta.generation(f.h.key)

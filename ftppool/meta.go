@@ -99,6 +99,13 @@ func (m *metaCache) remember(k poolKey, path string, gen uint64, size int64, mod
 	s.files[metaKey{k.user, path}] = metaEntry{size: size, mod: mod, at: now}
 }
 
+// forgetFile drops what is known of one file: it changed.
+func (m *metaCache) forgetFile(k poolKey, path string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.server(k.ep.Addr()).files, metaKey{k.user, path})
+}
+
 // forget drops what is known of the server's files: the bridge wrote to it.
 func (m *metaCache) forget(k poolKey) {
 	m.mu.Lock()

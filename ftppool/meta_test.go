@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,24 +42,46 @@ func TestAnnouncedSize(t *testing.T) {
 }
 
 // metaServer is a fake server whose RETR reply names the size (or not),
-// with MDTM, serving /f.
+// with SIZE and MDTM, serving /f, which the test changes between requests.
 type metaServer struct {
 	*fakeftp.Server
-	mod time.Time
+	mu      sync.Mutex
+	content []byte
+	mod     time.Time
+}
+
+func (s *metaServer) set(content []byte, mod time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.content, s.mod = content, mod
+}
+
+// file is /f's content and time, if arg names it.
+func (s *metaServer) file(arg string) ([]byte, time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.content, s.mod, arg == "/f"
 }
 
 func startMetaServer(t *testing.T, announce bool) *metaServer {
-	s := &metaServer{Server: fakeftp.Start(t), mod: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	s := &metaServer{Server: fakeftp.Start(t)}
 	s.Script["FEAT"] = func(c *fakeftp.Conn, _ string) { c.Raw("211-Features:\r\n MDTM\r\n SIZE\r\n211 End\r\n") }
-	s.Script["MDTM"] = func(c *fakeftp.Conn, arg string) {
-		if _, ok := s.Files[arg]; !ok {
-			c.Reply(550, "No such file")
+	s.Script["SIZE"] = func(c *fakeftp.Conn, arg string) {
+		if b, _, ok := s.file(arg); ok {
+			c.Reply(213, fmt.Sprint(len(b)))
 			return
 		}
-		c.Reply(213, s.mod.Format("20060102150405"))
+		c.Reply(550, "No such file")
+	}
+	s.Script["MDTM"] = func(c *fakeftp.Conn, arg string) {
+		if _, mod, ok := s.file(arg); ok {
+			c.Reply(213, mod.Format("20060102150405"))
+			return
+		}
+		c.Reply(550, "No such file")
 	}
 	s.Script["RETR"] = func(c *fakeftp.Conn, arg string) {
-		b, ok := s.Files[arg]
+		b, _, ok := s.file(arg)
 		if !ok {
 			c.Reply(550, "No such file")
 			return
@@ -75,8 +98,8 @@ func startMetaServer(t *testing.T, announce bool) *metaServer {
 // TestRetrieveRemembersTimes: a server whose RETR reply names the size is
 // asked SIZE and MDTM for a file once; the next download within MetaFresh
 // asks RETR alone, and its size is still the reply's. A file that changed
-// meanwhile is sent at its new size, without a time; a write by the bridge
-// forgets everything; a server that names no size is always asked.
+// meanwhile is asked about again; a write by the bridge forgets
+// everything; a server that names no size is always asked.
 func TestRetrieveRemembersTimes(t *testing.T) {
 	get := func(t *testing.T, h *Handle, want []byte) *File {
 		t.Helper()
@@ -97,9 +120,10 @@ func TestRetrieveRemembersTimes(t *testing.T) {
 	asked := func(s *fakeftp.Server) string {
 		return fmt.Sprintf("SIZE %d, MDTM %d", s.Count("SIZE"), s.Count("MDTM"))
 	}
+	first := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	setup := func(t *testing.T, announce bool) (*metaServer, *Handle) {
 		s := startMetaServer(t, announce)
-		s.Files["/f"] = []byte("first")
+		s.set([]byte("first"), first)
 		s.Script["RNFR"] = func(c *fakeftp.Conn, _ string) { c.Reply(350, "Ready") }
 		s.Script["RNTO"] = func(c *fakeftp.Conn, _ string) { c.Reply(250, "Renamed") }
 		s.Script["CWD"] = func(c *fakeftp.Conn, _ string) { c.Reply(550, "No folders here") }
@@ -109,20 +133,24 @@ func TestRetrieveRemembersTimes(t *testing.T) {
 
 	t.Run("announcing server", func(t *testing.T) {
 		s, h := setup(t, true)
-		if f := get(t, h, []byte("first")); !f.ModTime.Equal(s.mod) {
-			t.Errorf("time %v, want %v", f.ModTime, s.mod)
+		if f := get(t, h, []byte("first")); !f.ModTime.Equal(first) {
+			t.Errorf("time %v, want %v", f.ModTime, first)
 		}
 		get(t, h, []byte("first"))
-		if f := get(t, h, []byte("first")); !f.ModTime.Equal(s.mod) {
-			t.Errorf("remembered time %v, want %v", f.ModTime, s.mod)
+		if f := get(t, h, []byte("first")); !f.ModTime.Equal(first) {
+			t.Errorf("remembered time %v, want %v", f.ModTime, first)
 		}
 		if got := asked(s.Server); got != "SIZE 1, MDTM 1" {
 			t.Errorf("three downloads asked %s, want SIZE 1, MDTM 1", got)
 		}
 
-		s.Files["/f"] = []byte("changed by someone else")
-		if f := get(t, h, []byte("changed by someone else")); !f.ModTime.IsZero() {
-			t.Errorf("a changed file was sent with the old time %v", f.ModTime)
+		later := first.Add(time.Minute)
+		s.set([]byte("changed by someone else"), later)
+		if f := get(t, h, []byte("changed by someone else")); !f.ModTime.Equal(later) {
+			t.Errorf("a changed file was sent with time %v, want its new time %v", f.ModTime, later)
+		}
+		if got := asked(s.Server); got != "SIZE 2, MDTM 2" {
+			t.Errorf("after the change, the download asked %s in all, want SIZE 2, MDTM 2", got)
 		}
 
 		if err := h.Rename(context.Background(), "/g", "/h"); err != nil {
