@@ -313,11 +313,25 @@ func (e *env) startRclone(s *site) (httpURL, davURL string) {
 		// second, which measures nothing.
 		cmd := exec.Command("rclone", "serve", kind, remote, "--addr", addr, "--config", "/dev/null",
 			"--vfs-read-chunk-size", "0", "--ftp-concurrency", "16", "--log-level", "ERROR")
-		cmd.Stderr = os.Stderr
+		// rclone logs an error for each upload (vsftpd cannot set a
+		// file's time): its log is shown only if the benchmark fails.
+		logPath := filepath.Join(t.TempDir(), "rclone.log")
+		log, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			log.Close()
+			if b, err := os.ReadFile(logPath); t.Failed() && err == nil && len(b) > 0 {
+				t.Logf("rclone serve %s on %s said:\n%s", kind, s.addr, b)
+			}
+		})
 		waitListening(t, addr)
 		return "http://" + addr
 	}
