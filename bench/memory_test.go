@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"testing"
 
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
 	"github.com/ftpbridge/ftpbridge/internal/procstat"
@@ -17,12 +19,39 @@ import (
 const (
 	idleSessions  = 1000
 	slowTransfers = 200
-	// startAtOnce is how many sessions log in, or downloads start, at a
-	// time: the bridge allows a client address ten login tries at once,
-	// and vsftpd picks each passive port at random among 31, so that many
-	// listening together would meet.
-	startAtOnce = 8
+	// loginsAtOnce: the bridge allows a client five login tries at once
+	// for one user of a server (a try is given back when the login
+	// succeeds).
+	loginsAtOnce = 4
+	// downloadsAtOnce: vsftpd picks each passive port at random among
+	// 31, so that many listening together would meet.
+	downloadsAtOnce = 8
+	// downloadsPerServer: a vsftpd of realftp has 31 passive ports, and
+	// each download in flight holds one (vsftpd cannot listen on a port
+	// a data connection still uses); it tries 10 random ports for each
+	// PASV, so with 10 of 31 busy it practically never fails.
+	downloadsPerServer = 10
 )
+
+// failures reports the first few of many errors from concurrent work, so
+// that one cause does not print a thousand lines.
+type failures struct {
+	t *testing.T
+	n atomic.Int32
+}
+
+func (f *failures) add(format string, args ...any) {
+	if f.n.Add(1) <= 3 {
+		f.t.Errorf(format, args...)
+	}
+}
+
+// check ends the test if anything failed.
+func (f *failures) check(of int) {
+	if n := f.n.Load(); n > 0 {
+		f.t.Fatalf("%d of %d failed", n, of)
+	}
+}
 
 // peakRSS: the bridge's peak RSS during a 4 GiB download and a 4 GiB
 // upload at the same time.
@@ -44,9 +73,9 @@ func (e *env) peakRSS(s *site) figure {
 	return figure{mode: s.mode, what: "peak RSS, 4 GiB down + 4 GiB up at once", who: "ftpbridge", value: float64(peak) / mib, unit: "MiB"}
 }
 
-// inTurns runs do(0..n-1), startAtOnce at a time.
-func inTurns(n int, do func(i int)) {
-	turn := make(chan struct{}, startAtOnce)
+// inTurns runs do(0..n-1), atOnce at a time.
+func inTurns(n, atOnce int, do func(i int)) {
+	turn := make(chan struct{}, atOnce)
 	var wg sync.WaitGroup
 	for i := range n {
 		turn <- struct{}{}
@@ -73,25 +102,24 @@ func (e *env) idleSessions(srv *realftp.Server) []figure {
 	}
 	form := url.Values{"scheme": {"ftp"}, "host": {host}, "port": {port}, "user": {srv.User}, "password": {srv.Password}}
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	failed := &failures{t: t}
 	login := func(int) {
 		resp, err := noRedirect.PostForm(b.url+"/connect", form)
 		if err != nil {
-			t.Errorf("connect: %v", err)
+			failed.add("connect: %v", err)
 			return
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
-			t.Errorf("connect: %s, cookies %v; want 303 and a session cookie", resp.Status, resp.Cookies())
+			failed.add("connect: %s, %d cookies; want 303 and a session cookie", resp.Status, len(resp.Cookies()))
 		}
 	}
 	login(0) // the bridge's first login pages in its code: not a session's cost
 	before, socketsBefore := rssBytes(t, b.pid), sockets(t, b.pid)
-	inTurns(idleSessions, login)
+	inTurns(idleSessions, loginsAtOnce, login)
 	after, held := rssBytes(t, b.pid), sockets(t, b.pid)-socketsBefore
-	if t.Failed() {
-		t.FailNow()
-	}
+	failed.check(idleSessions)
 	if held < idleSessions {
 		t.Fatalf("%d sessions hold %d FTP connections: each should hold one", idleSessions, held)
 	}
@@ -104,32 +132,40 @@ func (e *env) idleSessions(srv *realftp.Server) []figure {
 // slowDownloads: the RSS of a bridge of its own with 200 downloads in
 // flight at once, each read by a client that took its first 64 KiB and
 // then stopped reading, so that all stay open until they are measured.
+// They come from 20 vsftpds serving the same tree (see
+// downloadsPerServer).
 func (e *env) slowDownloads(srv *realftp.Server) []figure {
 	t := e.t
-	b := e.startBridge("-max-conns-per-host", strconv.Itoa(2*slowTransfers), "-max-conns-per-session", strconv.Itoa(2*slowTransfers))
+	b := e.startBridge("-max-conns-per-session", strconv.Itoa(2*downloadsPerServer))
 	defer b.stop()
-	s := &site{srv: srv, addr: srv.Addr}
+	sites := make([]*site, slowTransfers/downloadsPerServer)
+	for i := range sites {
+		more := realftp.StartVsftpd(t, realftp.Options{Root: srv.Root})
+		sites[i] = &site{srv: more, addr: more.Addr}
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: slowTransfers}}
+	failed := &failures{t: t}
 	get := func(i int) io.ReadCloser {
+		s := sites[i%len(sites)]
 		req, err := http.NewRequest(http.MethodGet, s.bridgeURL(b.url, fmt.Sprintf("/many100/f%02d.bin", i%50)), nil)
 		if err != nil {
-			t.Errorf("download %d: %v", i, err)
+			failed.add("download %d: %v", i, err)
 			return nil
 		}
-		req.SetBasicAuth(srv.User, srv.Password)
+		req.SetBasicAuth(s.srv.User, s.srv.Password)
 		resp, err := client.Do(req)
 		if err != nil {
-			t.Errorf("download %d: %v", i, err)
+			failed.add("download %d: %v", i, err)
 			return nil
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
-			t.Errorf("download %d: %s", i, resp.Status)
+			failed.add("download %d: %s", i, resp.Status)
 			return nil
 		}
 		if _, err := io.ReadFull(resp.Body, make([]byte, 64<<10)); err != nil {
 			resp.Body.Close()
-			t.Errorf("download %d: %v", i, err)
+			failed.add("download %d: %v", i, err)
 			return nil
 		}
 		return resp.Body
@@ -139,16 +175,14 @@ func (e *env) slowDownloads(srv *realftp.Server) []figure {
 	}
 	before := rssBytes(t, b.pid)
 	bodies := make([]io.ReadCloser, slowTransfers)
-	inTurns(slowTransfers, func(i int) { bodies[i] = get(i) })
+	inTurns(slowTransfers, downloadsAtOnce, func(i int) { bodies[i] = get(i) })
 	during := rssBytes(t, b.pid)
 	for _, body := range bodies {
 		if body != nil {
 			body.Close()
 		}
 	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	failed.check(slowTransfers)
 	return []figure{
 		{mode: "0 ms", what: "RSS per download in flight (a slow reader)", who: "ftpbridge", value: float64(during-before) / slowTransfers / 1024, unit: "KiB"},
 		{mode: "0 ms", what: fmt.Sprintf("RSS with %d downloads in flight", slowTransfers), who: "ftpbridge", value: float64(during) / mib, unit: "MiB"},
