@@ -471,15 +471,32 @@ func rssBytes(t *testing.T, pid int) int64 {
 	return n
 }
 
-// sockets counts a process's open sockets.
-func sockets(t *testing.T, pid int) int {
+// connectionsTo counts a process's established TCP connections to a port
+// (of IPv4 loopback, where every server here listens): its socket inodes,
+// looked up in the kernel's table of TCP sockets.
+func connectionsTo(t *testing.T, pid, port int) int {
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	inodes := map[string]bool{}
 	for _, fd := range fds {
-		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && strings.HasPrefix(target, "socket:") {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(target, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	table, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sl local_address rem_address st ... inode: addresses are hex
+	// IP:port, state 01 is ESTABLISHED.
+	remote := fmt.Sprintf(":%04X", port)
+	n := 0
+	for line := range strings.Lines(string(table)) {
+		f := strings.Fields(line)
+		if len(f) > 9 && strings.HasSuffix(f[2], remote) && f[3] == "01" && inodes[f[9]] {
 			n++
 		}
 	}

@@ -116,16 +116,20 @@ func (e *env) idleSessions(srv *realftp.Server) []figure {
 		}
 	}
 	login(0) // the bridge's first login pages in its code: not a session's cost
-	before, socketsBefore := rssBytes(t, b.pid), sockets(t, b.pid)
+	ftpPort, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, heldBefore := rssBytes(t, b.pid), connectionsTo(t, b.pid, ftpPort)
 	inTurns(idleSessions, loginsAtOnce, login)
-	after, held := rssBytes(t, b.pid), sockets(t, b.pid)-socketsBefore
+	after, held := rssBytes(t, b.pid), connectionsTo(t, b.pid, ftpPort)-heldBefore
 	failed.check(idleSessions)
-	if held < idleSessions {
-		t.Fatalf("%d sessions hold %d FTP connections: each should hold one", idleSessions, held)
+	if held != idleSessions {
+		t.Fatalf("%d sessions hold %d more FTP connections: each should hold one", idleSessions, held)
 	}
 	return []figure{
 		{mode: "0 ms", what: "RSS per idle browser session with a pooled FTP connection", who: "ftpbridge", value: float64(after-before) / idleSessions / 1024, unit: "KiB"},
-		{mode: "0 ms", what: fmt.Sprintf("RSS with %d idle sessions (%d FTP connections)", idleSessions, held), who: "ftpbridge", value: float64(after) / mib, unit: "MiB"},
+		{mode: "0 ms", what: fmt.Sprintf("RSS with %d idle sessions, each holding an FTP connection", idleSessions), who: "ftpbridge", value: float64(after) / mib, unit: "MiB"},
 	}
 }
 
