@@ -17,8 +17,8 @@ import (
 
 // The chart's geometry, in pixels.
 const (
-	chartWidth = 960
-	labelWidth = 330 // the measure and contender names
+	chartWidth = 1100
+	labelWidth = 490 // the measure and contender names, 70 characters
 	barLeft    = labelWidth + 10
 	barSpan    = chartWidth - barLeft - 70 // leaves room for the figure
 	rowHeight  = 20
@@ -94,7 +94,8 @@ func chart(figures []figure) *image.RGBA {
 
 // shorten fits a measure's name into the chart's label column.
 func shorten(what string) string {
-	return strings.NewReplacer("time to first byte", "first byte", "first visit of a folder", "new folder").Replace(what)
+	return strings.NewReplacer("1 KiB file, time to first byte", "1 KiB first byte", "first visit of a folder", "new folder",
+		"10,000-entry listing", "10k listing").Replace(what)
 }
 
 func text(img draw.Image, x, y int, c color.Color, s string) {
