@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -396,32 +395,47 @@ func (s *site) bridgeURL(bridge, p string) string {
 // auth is the site's login for curl's -u.
 func (s *site) auth() string { return s.srv.User + ":" + s.srv.Password }
 
-// curl runs curl quietly, fails the test on any error, and returns how
-// long it took from its start to the first byte of the body (curl's
-// time_starttransfer: for ftp://, that includes its connect and login).
-func curl(t *testing.T, args ...string) time.Duration {
+// curlTimes are curl's own timings of one run, from its start.
+type curlTimes struct {
+	// connect is when the connection was made; for ftp:// curl counts
+	// its login in it (USER, PASS).
+	connect time.Duration
+	// firstByte is when the first byte of the answer came (for HTTP, of
+	// the response's headers).
+	firstByte time.Duration
+	total     time.Duration
+}
+
+// afterConnect is the time of the run without the connection and, for
+// ftp://, the login: what the bridge and rclone, whose pools keep
+// connections logged in, never pay for a request, and what the first-byte
+// rows show.
+func (c curlTimes) afterConnect() time.Duration { return c.total - c.connect }
+
+// curl runs curl quietly, fails the test on any error, and returns its
+// timings.
+func curl(t *testing.T, args ...string) curlTimes {
 	t.Helper()
-	cmd := exec.Command("curl", append([]string{"-sS", "--fail", "-o", "/dev/null", "-w", "%{time_starttransfer}"}, args...)...)
+	cmd := exec.Command("curl", append([]string{"-sS", "--fail", "-o", "/dev/null",
+		"-w", "%{time_connect} %{time_starttransfer} %{time_total}"}, args...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("curl %q: %v\n%s", args, err, stderr.String())
 	}
-	secs, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-	if err != nil {
-		t.Fatalf("curl %q: time to first byte %q: %v", args, out, err)
+	var secs [3]float64
+	if _, err := fmt.Sscan(string(out), &secs[0], &secs[1], &secs[2]); err != nil {
+		t.Fatalf("curl %q: timings %q: %v", args, out, err)
 	}
-	return time.Duration(secs * float64(time.Second))
+	d := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	return curlTimes{connect: d(secs[0]), firstByte: d(secs[1]), total: d(secs[2])}
 }
 
-// wall makes a contender's run of f, timed from its start to its end.
-func wall(f func(t *testing.T)) func(t *testing.T) time.Duration {
-	return func(t *testing.T) time.Duration {
-		start := time.Now()
-		f(t)
-		return time.Since(start)
-	}
+// moved is a contender's run of curl with these arguments, measured after
+// the connection is made (see afterConnect).
+func moved(args ...string) func(t *testing.T) time.Duration {
+	return func(t *testing.T) time.Duration { return curl(t, args...).afterConnect() }
 }
 
 // race runs each contender n times, taking turns so that a busy moment of
