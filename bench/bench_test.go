@@ -1,53 +1,64 @@
 // Package bench measures the bridge side by side with a direct FTP client
 // (curl) and rclone's FTP gateways, against Debian's vsftpd, on this
-// machine, and writes BENCHMARKS.md. It is a test only so that it can start
-// vsftpd through internal/ftptest/realftp; it runs when FTPBRIDGE_BENCH=1 (see
-// bench/run.sh), and takes a few minutes.
+// machine, at loopback speed and 20 ms from the FTP server (through
+// internal/ftptest/delayproxy), and writes BENCHMARKS.md. It is a test only
+// so that it can start vsftpd through internal/ftptest/realftp; it runs
+// when FTPBRIDGE_BENCH=1 (see bench/run.sh).
 package bench
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jlaffaye/ftp"
-
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/delayproxy"
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
 	"github.com/ftpbridge/ftpbridge/internal/procstat"
 )
 
 const (
-	gib     = 1 << 30
-	repeats = 5 // each figure is the median of this many runs
+	gib = 1 << 30
+	mib = 1 << 20
+	// farRTT is the round trip of the latency mode: a server in the same
+	// region, as most users' are.
+	farRTT = 20 * time.Millisecond
+	// visitFolders is how many never-listed folders each site has for the
+	// first-visit measure: more than its contenders × rounds.
+	visitFolders = 64
 )
 
-// contender is one way of moving the same bytes.
+// contender is one way of doing the same thing.
 type contender struct {
-	name  string
-	run   func(t *testing.T) // one timed run
-	after func()             // if set, runs after each run, untimed
+	name string
+	run  func(t *testing.T) time.Duration // one run; returns what it measured
+	// after, if set, runs after each run, untimed.
+	after func()
 }
 
-// figure is one row of the table.
+// figure is one row of a table.
 type figure struct {
+	mode      string // which table: "0 ms" or "20 ms" (the RTT to the FTP server)
 	what, who string
 	value     float64 // median
 	unit      string
-	ratio     float64 // to the direct figure of the same measure; 0 = none
+	ratio     float64 // to the base's figure of the same measure; 0 = none
+	base      string  // who the ratio is to
+}
+
+// measure is a part of the benchmark that FTPBRIDGE_BENCH_ONLY can name.
+type measure struct {
+	name string
+	run  func() []figure
 }
 
 func TestSideBySide(t *testing.T) {
@@ -59,35 +70,75 @@ func TestSideBySide(t *testing.T) {
 			t.Fatalf("%s is needed: bash bench/run.sh installs it (%v)", tool, err)
 		}
 	}
+	e := &env{t: t}
+	e.buildBridge()
+	flags := []string{
+		// As many FTP connections per login as rclone is given (its
+		// --ftp-concurrency): the default of 4 is for browser sessions.
+		"-max-conns-per-session", "16",
+		// Three sites (loopback, 20 ms, disk) of 16 each, and the peak
+		// RSS measure's two transfers.
+		"-max-conns-per-host", "64",
+	}
+	if addr := os.Getenv("FTPBRIDGE_BENCH_PPROF"); addr != "" {
+		flags = append(flags, "-pprof", addr) // to profile the bridge while a measure runs
+	}
+	e.bridge = e.startBridge(flags...)
+
 	root := servedRoot(t)
 	srv := realftp.StartVsftpd(t, realftp.Options{Root: root, Writable: true})
-	e := &env{t: t, srv: srv, root: root}
-	e.prepare()
-	e.startBridge()
-	e.startRclone()
+	prepare(t, root, true)
+	srv.FixPermissions(t)
+	near := e.site(srv, "0 ms", 0)
+	far := e.site(srv, "20 ms", farRTT)
+	disk := e.diskSite()
 
-	measures := []struct {
-		name string
-		run  func() []figure
-	}{
-		{"download", e.downloads},
-		{"upload", e.uploads},
-		{"listing", e.listings},
-		{"small", e.smallFiles},
-		{"concurrent", func() []figure { return []figure{e.concurrent()} }},
-		{"rss", func() []figure { return []figure{e.peakRSS()} }},
+	e.upload = filepath.Join(t.TempDir(), "upload.bin")
+	sparse(t, e.upload, gib)
+	e.upload100 = filepath.Join(t.TempDir(), "upload100.bin")
+	sparse(t, e.upload100, 100*mib)
+
+	var measures []measure
+	for _, s := range []*site{near, far} {
+		// At 20 ms, 1 GiB takes a few times longer; three runs keep the
+		// whole benchmark within its 20 minutes.
+		bigRuns := 5
+		if s.rtt > 0 {
+			bigRuns = 3
+		}
+		measures = append(measures,
+			measure{"ttfb", func() []figure { return e.ttfb(s) }},
+			measure{"small", func() []figure { return e.smallFiles(s) }},
+			measure{"download", func() []figure { return e.downloads(s, 100*mib, 5) }},
+			measure{"download", func() []figure { return e.downloads(s, gib, bigRuns) }},
+			measure{"upload", func() []figure { return e.uploads(s, 100*mib, 5) }},
+			measure{"upload", func() []figure { return e.uploads(s, gib, bigRuns) }},
+			measure{"listing", func() []figure { return e.listings(s) }},
+		)
 	}
+	measures = append(measures,
+		measure{"disk", func() []figure { return append(e.downloads(disk, gib, 3), e.uploads(disk, gib, 3)...) }},
+		measure{"concurrent", func() []figure { return []figure{e.concurrent(near)} }},
+		measure{"rss", func() []figure { return []figure{e.peakRSS(near)} }},
+		measure{"sessions", func() []figure { return e.idleSessions(srv) }},
+		measure{"transfers", func() []figure { return e.slowDownloads(srv) }},
+	)
 	// FTPBRIDGE_BENCH_ONLY=download,listing runs those measures alone and
 	// prints them, leaving BENCHMARKS.md as it is: for working on one.
 	only := os.Getenv("FTPBRIDGE_BENCH_ONLY")
 	var figures []figure
 	for _, m := range measures {
 		if only == "" || slices.Contains(strings.Split(only, ","), m.name) {
+			start := time.Now()
 			figures = append(figures, m.run()...)
+			t.Logf("%s: %v", m.name, time.Since(start).Round(time.Second))
 		}
 	}
 	if only != "" {
-		t.Log("\n" + table(figures))
+		for _, mode := range modes(figures) {
+			t.Logf("\n%s RTT\n%s", mode, table(figures, mode))
+		}
+		t.Log("\n" + targets(figures))
 		return
 	}
 	if err := writeReport(figures); err != nil {
@@ -101,7 +152,7 @@ func TestSideBySide(t *testing.T) {
 // servedRoot is where vsftpd's files live: in memory (tmpfs) where the
 // machine has /dev/shm, so that the disk does not set the pace of the
 // uploads (on this machine it did, by 10 to 20% from run to run), and the
-// figures measure the FTP paths alone.
+// figures measure the FTP paths alone. The disk has a site of its own.
 func servedRoot(t *testing.T) string {
 	dir, err := os.MkdirTemp("/dev/shm", "ftpbridge-bench-")
 	if err != nil {
@@ -112,26 +163,20 @@ func servedRoot(t *testing.T) string {
 	return dir
 }
 
-// env is what the measures share.
-type env struct {
-	t                     *testing.T
-	srv                   *realftp.Server
-	root                  string
-	bridge                string // http://127.0.0.1:port
-	bridgePID             int
-	rcloneHTTP, rcloneDAV string
-	upload                string // a local 1 GiB file to upload
-}
-
-// prepare makes the served tree: a 1 GiB file, 50 files of 100 MiB, a
-// folder of 10,000 entries and small files; sparse, so that making them
+// prepare makes the served tree: a 1 GiB file, a 100 MiB one, 50 files of
+// 100 MiB, a folder of 10,000 entries, small files, and folders nobody
+// has listed yet, each with a small file; sparse, so that making them
 // costs no disk writes and every contender reads the same page cache.
-func (e *env) prepare() {
-	t := e.t
-	mk := func(rel string, size int64) { sparse(t, filepath.Join(e.root, rel), size) }
+// Without all, only the big files.
+func prepare(t *testing.T, root string, all bool) {
+	mk := func(rel string, size int64) { sparse(t, filepath.Join(root, rel), size) }
 	mk("big.bin", gib)
+	mk("100m.bin", 100*mib)
+	if !all {
+		return
+	}
 	for i := range 50 {
-		mk(fmt.Sprintf("many100/f%02d.bin", i), 100<<20)
+		mk(fmt.Sprintf("many100/f%02d.bin", i), 100*mib)
 	}
 	for i := range 10000 {
 		mk(fmt.Sprintf("tenk/entry-%05d.txt", i), 0)
@@ -139,26 +184,96 @@ func (e *env) prepare() {
 	for i := range 64 {
 		mk(fmt.Sprintf("small/s%02d.txt", i), 1024)
 	}
-	e.srv.FixPermissions(t)
-	e.upload = filepath.Join(t.TempDir(), "upload.bin")
-	sparse(t, e.upload, gib)
+	for _, mode := range []string{"0 ms", "20 ms"} {
+		for i := range visitFolders {
+			mk(fmt.Sprintf("%s/d%02d/f.txt", visitDir(mode), i), 1024)
+		}
+	}
 }
 
-// startBridge builds and runs the bridge as a process of its own, so that
-// its RSS and CPU time are its own.
-func (e *env) startBridge() {
+// visitDir is the folder of a mode's first-visit folders: each site visits
+// its own.
+func visitDir(mode string) string { return "visit-" + strings.ReplaceAll(mode, " ", "") }
+
+// env is what the measures share.
+type env struct {
+	t         *testing.T
+	bin       string // the bridge, built
+	bridge    bridge // the one the speed measures use
+	upload    string // a local 1 GiB file to upload
+	upload100 string // and one of 100 MiB
+}
+
+// site is one way to reach an FTP server: directly, or through a delay
+// proxy, with rclone's gateways on the same path.
+type site struct {
+	mode                  string // the table its figures go in
+	where                 string // added to a measure's name: "" or ", disk"
+	rtt                   time.Duration
+	srv                   *realftp.Server
+	addr                  string // vsftpd's address, or the proxy's in front of it
+	root                  string
+	rcloneHTTP, rcloneDAV string
+	visited               int // first-visit folders used so far
+}
+
+// site reaches srv at rtt: through a delay proxy when rtt > 0.
+func (e *env) site(srv *realftp.Server, mode string, rtt time.Duration) *site {
+	s := &site{mode: mode, rtt: rtt, srv: srv, addr: srv.Addr, root: srv.Root}
+	if rtt > 0 {
+		p, err := delayproxy.New(srv.Addr, rtt/2, true)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Cleanup(func() { p.Close() })
+		s.addr = p.Addr()
+	}
+	s.rcloneHTTP, s.rcloneDAV = e.startRclone(s)
+	return s
+}
+
+// diskSite is a second vsftpd, at loopback, serving a folder on the disk
+// (/var/tmp, which is not tmpfs where /tmp may be).
+func (e *env) diskSite() *site {
 	t := e.t
-	bin := filepath.Join(t.TempDir(), "ftpbridge")
-	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	root, err := os.MkdirTemp("/var/tmp", "ftpbridge-bench-")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// As many FTP connections per login as rclone is given (its
-	// --ftp-concurrency below): the default of 4 is for browser sessions.
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-allow-hosts", "127.0.0.1", "-log-level", "warn",
-		"-data-dir", t.TempDir(), "-conn-wait", "120s", "-max-conns-per-session", "16")
-	if addr := os.Getenv("FTPBRIDGE_BENCH_PPROF"); addr != "" {
-		cmd.Args = append(cmd.Args, "-pprof", addr) // to profile the bridge while a measure runs
+	t.Cleanup(func() { os.RemoveAll(root) })
+	prepare(t, root, false)
+	// A real file, not a sparse one, so that downloads read what was
+	// written (from the page cache once it is read).
+	if err := os.WriteFile(filepath.Join(root, "big.bin"), make([]byte, gib), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	srv := realftp.StartVsftpd(t, realftp.Options{Root: root, Writable: true})
+	s := e.site(srv, "0 ms", 0)
+	s.where = ", disk"
+	return s
+}
+
+// buildBridge builds the bridge, to run it as a process of its own, so
+// that its RSS and CPU time are its own.
+func (e *env) buildBridge() {
+	e.bin = filepath.Join(e.t.TempDir(), "ftpbridge")
+	if out, err := exec.Command("go", "build", "-o", e.bin, "..").CombinedOutput(); err != nil {
+		e.t.Fatalf("go build: %v\n%s", err, out)
+	}
+}
+
+// bridge is a running bridge process.
+type bridge struct {
+	url  string // http://127.0.0.1:port
+	pid  int
+	stop func() // ends it (also done when the test ends)
+}
+
+// startBridge runs the bridge with these flags besides the common ones.
+func (e *env) startBridge(flags ...string) bridge {
+	t := e.t
+	cmd := exec.Command(e.bin, append([]string{"-listen", "127.0.0.1:0", "-allow-hosts", "127.0.0.1", "-log-level", "warn",
+		"-data-dir", t.TempDir(), "-conn-wait", "120s"}, flags...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -167,43 +282,59 @@ func (e *env) startBridge() {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	stop := sync.OnceFunc(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(stop)
 	line, _ := bufio.NewReader(stdout).ReadString('\n')
 	_, addr, ok := strings.Cut(strings.TrimSpace(line), "listening on ")
 	if !ok {
 		t.Fatalf("bridge said %q", line)
 	}
 	go io.Copy(io.Discard, stdout)
-	e.bridge, e.bridgePID = strings.TrimSuffix(addr, "/"), cmd.Process.Pid
+	return bridge{url: strings.TrimSuffix(addr, "/"), pid: cmd.Process.Pid, stop: stop}
 }
 
-// startRclone runs rclone serve http and webdav over the same vsftpd.
-func (e *env) startRclone() {
+// startRclone runs rclone serve http and webdav over the site's path to
+// the FTP server.
+func (e *env) startRclone(s *site) (httpURL, davURL string) {
 	t := e.t
-	obscured, err := exec.Command("rclone", "obscure", e.srv.Password).Output()
+	obscured, err := exec.Command("rclone", "obscure", s.srv.Password).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := net.SplitHostPort(e.srv.Addr)
-	remote := fmt.Sprintf(":ftp,host=%s,port=%s,user=%s,pass=%s:", host, port, e.srv.User, strings.TrimSpace(string(obscured)))
+	host, port, _ := net.SplitHostPort(s.addr)
+	remote := fmt.Sprintf(":ftp,host=%s,port=%s,user=%s,pass=%s:", host, port, s.srv.User, strings.TrimSpace(string(obscured)))
 	serve := func(kind string) string {
 		addr := freeAddr(t)
 		// One RETR per download, as the others do: rclone's default
 		// chunked reading restarts the transfer at every chunk. At most
-		// 16 FTP connections, as the bridge's per-host cap: with no cap,
-		// rclone meets vsftpd's 50 per address at concurrency 64 and
-		// collapses to a few requests a second, which measures nothing.
+		// 16 FTP connections, as the bridge's per-login cap here: with no
+		// cap, rclone at high concurrency collapses to a few requests a
+		// second, which measures nothing.
 		cmd := exec.Command("rclone", "serve", kind, remote, "--addr", addr, "--config", "/dev/null",
 			"--vfs-read-chunk-size", "0", "--ftp-concurrency", "16", "--log-level", "ERROR")
-		cmd.Stderr = os.Stderr
+		// rclone logs an error for each upload (vsftpd cannot set a
+		// file's time): its log is shown only if the benchmark fails.
+		logPath := filepath.Join(t.TempDir(), "rclone.log")
+		log, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			log.Close()
+			if b, err := os.ReadFile(logPath); t.Failed() && err == nil && len(b) > 0 {
+				t.Logf("rclone serve %s on %s said:\n%s", kind, s.addr, b)
+			}
+		})
 		waitListening(t, addr)
 		return "http://" + addr
 	}
-	e.rcloneHTTP, e.rcloneDAV = serve("http"), serve("webdav")
+	return serve("http"), serve("webdav")
 }
 
 // sparse makes (or resizes) a file of size bytes that takes no disk space:
@@ -252,44 +383,80 @@ func waitListening(t *testing.T, addr string) {
 }
 
 // ftpURL is a direct ftp:// URL with the login.
-func (e *env) ftpURL(p string) string {
-	return "ftp://" + url.UserPassword(e.srv.User, e.srv.Password).String() + "@" + e.srv.Addr + p
+func (s *site) ftpURL(p string) string {
+	return "ftp://" + url.UserPassword(s.srv.User, s.srv.Password).String() + "@" + s.addr + p
 }
 
-// bridgeURL is the bridge address of an FTP path.
-func (e *env) bridgeURL(p string) string {
-	return e.bridge + "/ftp/" + e.srv.User + "@" + e.srv.Addr + p
+// bridgeURL is the address, on a bridge, of an FTP path of the site.
+func (s *site) bridgeURL(bridge, p string) string {
+	return bridge + "/ftp/" + s.srv.User + "@" + s.addr + p
 }
 
-// curl runs curl quietly and fails on any error.
-func curl(t *testing.T, args ...string) {
+// auth is the site's login for curl's -u.
+func (s *site) auth() string { return s.srv.User + ":" + s.srv.Password }
+
+// curlTimes are curl's own timings of one run, from its start.
+type curlTimes struct {
+	// connect is when the connection was made; for ftp:// curl counts
+	// its login in it (USER, PASS).
+	connect time.Duration
+	// firstByte is when the first byte of the answer came (for HTTP, of
+	// the response's headers).
+	firstByte time.Duration
+	total     time.Duration
+}
+
+// afterConnect is the time of the run without the connection and, for
+// ftp://, the login: what the bridge and rclone, whose pools keep
+// connections logged in, never pay for a request, and what the first-byte
+// rows show.
+func (c curlTimes) afterConnect() time.Duration { return c.total - c.connect }
+
+// curl runs curl quietly, fails the test on any error, and returns its
+// timings.
+func curl(t *testing.T, args ...string) curlTimes {
 	t.Helper()
-	cmd := exec.Command("curl", append([]string{"-sS", "--fail", "-o", "/dev/null"}, args...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("curl %q: %v\n%s", args, err, out)
+	cmd := exec.Command("curl", append([]string{"-sS", "--fail", "-o", "/dev/null",
+		"-w", "%{time_connect} %{time_starttransfer} %{time_total}"}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("curl %q: %v\n%s", args, err, stderr.String())
 	}
+	var secs [3]float64
+	if _, err := fmt.Sscan(string(out), &secs[0], &secs[1], &secs[2]); err != nil {
+		t.Fatalf("curl %q: timings %q: %v", args, out, err)
+	}
+	d := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	return curlTimes{connect: d(secs[0]), firstByte: d(secs[1]), total: d(secs[2])}
 }
 
-// race times each contender repeats times, taking turns so that a busy
-// moment of the machine touches them all alike, and returns the medians.
-// One untimed round goes first: logins, caches and the machine warm up.
-func race(t *testing.T, contenders []contender) []time.Duration {
-	timed := func(c contender) time.Duration {
-		start := time.Now()
-		c.run(t)
-		took := time.Since(start)
+// moved is a contender's run of curl with these arguments, measured after
+// the connection is made (see afterConnect).
+func moved(args ...string) func(t *testing.T) time.Duration {
+	return func(t *testing.T) time.Duration { return curl(t, args...).afterConnect() }
+}
+
+// race runs each contender n times, taking turns so that a busy moment of
+// the machine touches them all alike, and returns the medians of what the
+// runs measured. One unmeasured round goes first: logins, caches and the
+// machine warm up.
+func race(t *testing.T, contenders []contender, n int) []time.Duration {
+	run := func(c contender) time.Duration {
+		took := c.run(t)
 		if c.after != nil {
 			c.after()
 		}
 		return took
 	}
 	for _, c := range contenders {
-		timed(c)
+		run(c)
 	}
 	times := make([][]time.Duration, len(contenders))
-	for range repeats {
+	for range n {
 		for i, c := range contenders {
-			times[i] = append(times[i], timed(c))
+			times[i] = append(times[i], run(c))
 		}
 	}
 	medians := make([]time.Duration, len(contenders))
@@ -300,301 +467,52 @@ func race(t *testing.T, contenders []contender) []time.Duration {
 	return medians
 }
 
-// throughput turns medians of moving n bytes into MB/s figures, each with
-// its ratio to the first (direct) contender.
-func throughput(what string, contenders []contender, medians []time.Duration, n int64) []figure {
-	var out []figure
-	for i, c := range contenders {
-		mbs := float64(n) / medians[i].Seconds() / 1e6
-		out = append(out, figure{what: what, who: c.name, value: mbs, unit: "MB/s", ratio: mbs / (float64(n) / medians[0].Seconds() / 1e6)})
-	}
-	return out
-}
-
-// downloads: (a) a 1 GiB file, and (g) the bridge's CPU time per GiB.
-func (e *env) downloads() []figure {
-	t := e.t
-	cpuBefore := e.cpuSeconds()
-	cs := []contender{
-		{"direct curl ftp://", func(t *testing.T) { curl(t, e.ftpURL("/big.bin")) }, nil},
-		{"ftpbridge", func(t *testing.T) { curl(t, "-u", e.srv.User+":"+e.srv.Password, e.bridgeURL("/big.bin")) }, nil},
-		{"rclone serve http", func(t *testing.T) { curl(t, e.rcloneHTTP+"/big.bin") }, nil},
-	}
-	m := race(t, cs)
-	cpu := (e.cpuSeconds() - cpuBefore) / repeats // per GiB: one GiB per run
-	return append(throughput("1 GiB download", cs, m, gib),
-		figure{what: "bridge CPU per GiB downloaded", who: "ftpbridge", value: cpu, unit: "CPU s"})
-}
-
-// uploads: (b) a 1 GiB file up, by each way. Each makes a new file, which
-// is removed after it, untimed: replacing one would make some contenders
-// free a gigabyte of tmpfs inside their time and others not (the bridge
-// writes beside the old file and renames over it; curl truncates it).
-func (e *env) uploads() []figure {
-	auth := e.srv.User + ":" + e.srv.Password
-	removed := func(name string) func() {
-		return func() {
-			if err := os.Remove(filepath.Join(e.root, name)); err != nil {
-				e.t.Error(err)
-			}
-		}
-	}
-	cs := []contender{
-		{"direct curl -T ftp://", func(t *testing.T) { curl(t, "-T", e.upload, e.ftpURL("/up-direct.bin")) }, removed("up-direct.bin")},
-		{"ftpbridge PUT", func(t *testing.T) { curl(t, "-u", auth, "-T", e.upload, e.bridgeURL("/up-put.bin")) }, removed("up-put.bin")},
-		{"ftpbridge multipart", func(t *testing.T) {
-			curl(t, "-u", auth, "-F", "file=@"+e.upload+";filename=up-multipart.bin", e.bridgeURL("/"))
-		}, removed("up-multipart.bin")},
-		{"rclone serve webdav PUT", func(t *testing.T) { curl(t, "-T", e.upload, e.rcloneDAV+"/up-rclone.bin") }, removed("up-rclone.bin")},
-	}
-	return throughput("1 GiB upload", cs, race(e.t, cs), gib)
-}
-
-// listings: (d) a folder of 10,000 entries.
-func (e *env) listings() []figure {
-	auth := e.srv.User + ":" + e.srv.Password
-	cs := []contender{
-		{"direct curl LIST", func(t *testing.T) { curl(t, e.ftpURL("/tenk/")) }, nil},
-		{"ftpbridge HTML", func(t *testing.T) { curl(t, "-u", auth, "-H", "Accept: text/html", e.bridgeURL("/tenk/")) }, nil},
-		{"ftpbridge JSON", func(t *testing.T) { curl(t, "-u", auth, e.bridgeURL("/tenk/")+"?format=json") }, nil},
-		{"rclone serve http", func(t *testing.T) { curl(t, e.rcloneHTTP+"/tenk/") }, nil},
-	}
-	m := race(e.t, cs)
-	var out []figure
-	for i, c := range cs {
-		out = append(out, figure{what: "10,000-entry listing", who: c.name, value: m[i].Seconds() * 1000, unit: "ms", ratio: m[i].Seconds() / m[0].Seconds()})
-	}
-	return out
-}
-
-// smallFiles: (c) GET requests per second of 1 KiB files, keep-alive and a
-// warm pool, at concurrency 8 and 64, bridge against rclone; and, as the
-// ceiling both work under, the least any FTP client must do per file: a
-// RETR (with its EPSV) on a logged-in connection per worker.
-func (e *env) smallFiles() []figure {
-	small := func(i int) string { return fmt.Sprintf("/small/s%02d.txt", i%64) }
-	var out []figure
-	for _, conc := range []int{8, 64} {
-		what := fmt.Sprintf("1 KiB GETs, concurrency %d", conc)
-		rclone := e.load(conc, 5*time.Second, func(i int) string { return e.rcloneHTTP + small(i) }, false)
-		bridge := e.load(conc, 5*time.Second, func(i int) string { return e.bridgeURL(small(i)) }, true)
-		out = append(out,
-			figure{what: what, who: "rclone serve http", value: rclone, unit: "req/s"},
-			// The ratios are to rclone: the target compares with it.
-			figure{what: what, who: "ftpbridge", value: bridge, unit: "req/s", ratio: bridge / rclone})
-		if conc == 8 {
-			direct := e.loadFTP(conc, 5*time.Second, small)
-			out = append(out, figure{what: what, who: "direct FTP, RETR only (the ceiling)", value: direct, unit: "req/s", ratio: direct / rclone})
-		}
-	}
-	return out
-}
-
-// loadFTP runs conc workers, each on its own FTP connection, retrieving
-// path(i) for d after a warm-up, and returns files per second.
-func (e *env) loadFTP(conc int, d time.Duration, path func(i int) string) float64 {
-	t := e.t
-	conns := make([]*ftp.ServerConn, conc)
-	for w := range conns {
-		c, err := ftp.Dial(e.srv.Addr)
-		if err == nil {
-			err = c.Login(e.srv.User, e.srv.Password)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Quit()
-		conns[w] = c
-	}
-	get := func(c *ftp.ServerConn, i int) {
-		r, err := c.Retr(path(i))
-		if err == nil {
-			_, err = io.Copy(io.Discard, r)
-			if cerr := r.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			t.Errorf("RETR %s: %v", path(i), err)
-		}
-	}
-	return rate(conc, d, func(w, i int) { get(conns[w], i) })
-}
-
-// rate calls do(worker, i) from conc workers for d, after a warm-up of 4
-// calls each, and returns calls per second.
-func rate(conc int, d time.Duration, do func(w, i int)) float64 {
-	for w := range conc {
-		for i := range 4 {
-			do(w, w+i*conc) // warm: connections made, logins done
-		}
-	}
-	var n atomic.Int64
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range conc {
-		wg.Go(func() {
-			for i := w; ctx.Err() == nil; i += conc {
-				do(w, i)
-				n.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
-}
-
-// load runs conc workers getting url(i) for d, after a warm-up, and returns
-// requests per second.
-func (e *env) load(conc int, d time.Duration, url func(i int) string, auth bool) float64 {
-	t := e.t
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
-	get := func(i int) {
-		req, _ := http.NewRequest(http.MethodGet, url(i), nil)
-		if auth {
-			req.SetBasicAuth(e.srv.User, e.srv.Password)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("GET %s: %d", url(i), resp.StatusCode)
-		}
-	}
-	return rate(conc, d, func(_, i int) { get(i) })
-}
-
-// concurrent: (e) 50 downloads of 100 MiB at once through the bridge, under
-// its per-host cap of 16 connections.
-func (e *env) concurrent() figure {
-	t := e.t
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range 50 {
-		wg.Go(func() {
-			curl(t, "-u", e.srv.User+":"+e.srv.Password, e.bridgeURL(fmt.Sprintf("/many100/f%02d.bin", i)))
-		})
-	}
-	wg.Wait()
-	mbs := float64(50*100<<20) / time.Since(start).Seconds() / 1e6
-	return figure{what: "50 × 100 MiB at once (cap 16)", who: "ftpbridge", value: mbs, unit: "MB/s aggregate"}
-}
-
-// peakRSS: (f) the bridge's peak RSS during a 4 GiB download and a 4 GiB
-// upload at the same time.
-func (e *env) peakRSS() figure {
-	t := e.t
-	sparse(t, filepath.Join(e.root, "big.bin"), 4*gib)
-	up := filepath.Join(t.TempDir(), "up4.bin")
-	sparse(t, up, 4*gib)
-	// Count the peak from now (Linux 4.0+): writing 5 resets VmHWM.
-	_ = procstat.ResetPeak(e.bridgePID)
-	auth := e.srv.User + ":" + e.srv.Password
-	var wg sync.WaitGroup
-	wg.Go(func() { curl(t, "-u", auth, e.bridgeURL("/big.bin")) })
-	wg.Go(func() { curl(t, "-u", auth, "-T", up, e.bridgeURL("/up4.bin")+"?overwrite=1") })
-	wg.Wait()
-	peak, err := procstat.StatusBytes(e.bridgePID, "VmHWM")
+// cpuSeconds is a process's CPU time so far.
+func cpuSeconds(t *testing.T, pid int) float64 {
+	s, err := procstat.CPUSeconds(pid)
 	if err != nil {
 		t.Fatal(err)
-	}
-	return figure{what: "peak RSS, 4 GiB down + 4 GiB up at once", who: "ftpbridge", value: float64(peak) / (1 << 20), unit: "MiB"}
-}
-
-// cpuSeconds is the bridge's CPU time so far.
-func (e *env) cpuSeconds() float64 {
-	s, err := procstat.CPUSeconds(e.bridgePID)
-	if err != nil {
-		e.t.Fatal(err)
 	}
 	return s
 }
 
-// writeReport writes BENCHMARKS.md beside go.mod.
-func writeReport(figures []figure) error {
-	var b strings.Builder
-	cpu := "unknown CPU"
-	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(info)) {
-			if v, ok := strings.CutPrefix(line, "model name"); ok {
-				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-	}
-	fmt.Fprintf(&b, "# Benchmarks\n\nMade by `bash bench/run.sh` on %s: %d cores (%s), %s, vsftpd on loopback.\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.Version())
-	fmt.Fprintf(&b, "Each figure is the median of %d runs after one untimed round, the contenders taking turns. Ratios are to the first row of each measure (direct FTP; rclone for the small-file rows): for rates, higher is better; for times (ms), lower is.\n\n", repeats)
-	b.WriteString(table(figures))
-	b.WriteString("\n![Speed against direct FTP](BENCHMARKS.png)\n\n")
-	b.WriteString(targets(figures))
-	// What the figures came from, kept by hand beside this file.
-	changes, err := os.ReadFile("changes.md")
+// rssBytes is a process's resident set now.
+func rssBytes(t *testing.T, pid int) int64 {
+	n, err := procstat.StatusBytes(pid, "VmRSS")
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	b.Write(changes)
-	return os.WriteFile("../BENCHMARKS.md", []byte(b.String()), 0o644)
+	return n
 }
 
-// targets checks the figures against issue 6's targets, as a Markdown
-// table: each target, the figure it is judged by, and whether it holds.
-func targets(figures []figure) string {
-	find := func(what, who string) (figure, bool) {
-		for _, f := range figures {
-			if f.what == what && f.who == who {
-				return f, true
-			}
+// connectionsTo counts a process's established TCP connections to a port
+// (of IPv4 loopback, where every server here listens): its socket inodes,
+// looked up in the kernel's table of TCP sockets.
+func connectionsTo(t *testing.T, pid, port int) int {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(target, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
 		}
-		return figure{}, false
 	}
-	var b strings.Builder
-	b.WriteString("## Targets, from this run\n\n| target | figure | holds |\n|---|---|---|\n")
-	row := func(target, what, who string, holds func(f figure) bool, show func(f figure) string) {
-		f, ok := find(what, who)
-		if !ok {
-			return
+	table, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sl local_address rem_address st ... inode: addresses are hex
+	// IP:port, state 01 is ESTABLISHED.
+	remote := fmt.Sprintf(":%04X", port)
+	n := 0
+	for line := range strings.Lines(string(table)) {
+		f := strings.Fields(line)
+		if len(f) > 9 && strings.HasSuffix(f[2], remote) && f[3] == "01" && inodes[f[9]] {
+			n++
 		}
-		verdict := "no"
-		if holds(f) {
-			verdict = "yes"
-		}
-		fmt.Fprintf(&b, "| %s | %s, %s: %s | %s |\n", target, what, who, show(f), verdict)
 	}
-	ratio := func(f figure) string { return fmt.Sprintf("%.2f×", f.ratio) }
-	atLeast := func(r float64) func(figure) bool { return func(f figure) bool { return f.ratio >= r } }
-	row("download ≥ 0.9× direct curl", "1 GiB download", "ftpbridge", atLeast(0.9), ratio)
-	for _, who := range []string{"ftpbridge PUT", "ftpbridge multipart"} {
-		row("upload ≥ 0.9× direct curl -T", "1 GiB upload", who, atLeast(0.9), ratio)
-	}
-	for _, what := range []string{"1 KiB GETs, concurrency 8", "1 KiB GETs, concurrency 64"} {
-		row("small-file GETs ≥ 1.5× rclone", what, "ftpbridge", atLeast(1.5), ratio)
-	}
-	row("(the ceiling of any FTP client, for comparison)", "1 KiB GETs, concurrency 8", "direct FTP, RETR only (the ceiling)", atLeast(1.5), ratio)
-	row("10,000-entry HTML listing within 2× direct LIST", "10,000-entry listing", "ftpbridge HTML",
-		func(f figure) bool { return f.ratio <= 2 }, ratio)
-	row("peak RSS < 64 MiB", "peak RSS, 4 GiB down + 4 GiB up at once", "ftpbridge",
-		func(f figure) bool { return f.value < 64 }, func(f figure) string { return fmt.Sprintf("%.1f MiB", f.value) })
-	b.WriteString("\n")
-	return b.String()
-}
-
-// table is the figures as a Markdown table.
-func table(figures []figure) string {
-	var b strings.Builder
-	b.WriteString("| measure | who | median | ratio |\n|---|---|---|---|\n")
-	for _, f := range figures {
-		ratio := ""
-		if f.ratio > 0 {
-			ratio = fmt.Sprintf("%.2f×", f.ratio)
-		}
-		fmt.Fprintf(&b, "| %s | %s | %.1f %s | %s |\n", f.what, f.who, f.value, f.unit, ratio)
-	}
-	return b.String()
+	return n
 }

@@ -1,0 +1,292 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jlaffaye/ftp"
+)
+
+// sizeName is how a measure names a size.
+func sizeName(n int64) string {
+	if n >= gib {
+		return fmt.Sprintf("%d GiB", n/gib)
+	}
+	return fmt.Sprintf("%d MiB", n/mib)
+}
+
+// figures turns the medians of a race into a measure's rows, each with
+// its ratio to the first contender's.
+func figures(s *site, what, unit string, cs []contender, medians []time.Duration, value func(time.Duration) float64) []figure {
+	var out []figure
+	for i, c := range cs {
+		v := value(medians[i])
+		out = append(out, figure{mode: s.mode, what: what, who: c.name, value: v, unit: unit, ratio: v / value(medians[0]), base: cs[0].name})
+	}
+	return out
+}
+
+func millis(d time.Duration) float64 { return d.Seconds() * 1000 }
+
+// cpuMeter adds up the bridge's CPU time over the runs it wraps.
+type cpuMeter struct {
+	pid  int
+	secs float64
+	runs int
+}
+
+func (m *cpuMeter) wrap(run func(t *testing.T) time.Duration) func(t *testing.T) time.Duration {
+	return func(t *testing.T) time.Duration {
+		before := cpuSeconds(t, m.pid)
+		took := run(t)
+		m.secs += cpuSeconds(t, m.pid) - before
+		m.runs++
+		return took
+	}
+}
+
+// perGiB is the CPU time per GiB moved, n bytes a run.
+func (m *cpuMeter) perGiB(n int64) float64 { return m.secs / float64(m.runs) * gib / float64(n) }
+
+// downloads: a file of n bytes, by each way, and the bridge's CPU time per
+// GiB downloaded.
+func (e *env) downloads(s *site, n int64, runs int) []figure {
+	file := map[int64]string{gib: "/big.bin", 100 * mib: "/100m.bin"}[n]
+	cpu := &cpuMeter{pid: e.bridge.pid}
+	cs := []contender{
+		{"direct curl ftp://", moved(s.ftpURL(file)), nil},
+		{"ftpbridge", cpu.wrap(moved("-u", s.auth(), s.bridgeURL(e.bridge.url, file))), nil},
+		{"rclone serve http", moved(s.rcloneHTTP + file), nil},
+	}
+	what := sizeName(n) + " download" + s.where
+	out := figures(s, what, "MB/s", cs, race(e.t, cs, runs), func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 })
+	if n < gib {
+		return out
+	}
+	return append(out, figure{mode: s.mode, what: "bridge CPU per GiB downloaded" + s.where, who: "ftpbridge", value: cpu.perGiB(n), unit: "CPU s"})
+}
+
+// uploads: a file of n bytes up, by each way, and the bridge's CPU time
+// per GiB uploaded. Each makes a new file, which is removed after it,
+// untimed: replacing one would make some contenders free a gigabyte of
+// tmpfs inside their time and others not (the bridge writes beside the
+// old file and renames over it; curl truncates it).
+func (e *env) uploads(s *site, n int64, runs int) []figure {
+	local := map[int64]string{gib: e.upload, 100 * mib: e.upload100}[n]
+	removed := func(name string) func() {
+		return func() {
+			if err := os.Remove(filepath.Join(s.root, name)); err != nil {
+				e.t.Error(err)
+			}
+		}
+	}
+	put, multipart := &cpuMeter{pid: e.bridge.pid}, &cpuMeter{pid: e.bridge.pid}
+	cs := []contender{
+		{"direct curl -T ftp://", moved("-T", local, s.ftpURL("/up-direct.bin")), removed("up-direct.bin")},
+		{"ftpbridge PUT", put.wrap(moved("-u", s.auth(), "-T", local, s.bridgeURL(e.bridge.url, "/up-put.bin"))), removed("up-put.bin")},
+		{"ftpbridge multipart", multipart.wrap(moved("-u", s.auth(), "-F", "file=@"+local+";filename=up-multipart.bin", s.bridgeURL(e.bridge.url, "/"))),
+			removed("up-multipart.bin")},
+		{"rclone serve webdav PUT", moved("-T", local, s.rcloneDAV+"/up-rclone.bin"), removed("up-rclone.bin")},
+	}
+	what := sizeName(n) + " upload" + s.where
+	out := figures(s, what, "MB/s", cs, race(e.t, cs, runs), func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 })
+	if n < gib {
+		return out
+	}
+	return append(out,
+		figure{mode: s.mode, what: "bridge CPU per GiB uploaded" + s.where, who: "ftpbridge PUT", value: put.perGiB(n), unit: "CPU s"},
+		figure{mode: s.mode, what: "bridge CPU per GiB uploaded" + s.where, who: "ftpbridge multipart", value: multipart.perGiB(n), unit: "CPU s"})
+}
+
+// listings: a folder of 10,000 entries, each measured after its
+// connection (and direct curl's login) is made. rclone answers from its directory cache after its first listing, which
+// is timed alone, before the others: that is what its first visitor waits.
+func (e *env) listings(s *site) []figure {
+	dir := "/tenk/"
+	rcloneFirst := moved(s.rcloneHTTP + dir)(e.t)
+	cs := []contender{
+		{"direct curl LIST", moved(s.ftpURL(dir)), nil},
+		{"ftpbridge HTML", moved("-u", s.auth(), "-H", "Accept: text/html", s.bridgeURL(e.bridge.url, dir)), nil},
+		{"ftpbridge JSON", moved("-u", s.auth(), s.bridgeURL(e.bridge.url, dir)+"?format=json"), nil},
+		{"rclone serve http (from its cache)", moved(s.rcloneHTTP + dir), nil},
+	}
+	out := figures(s, "10,000-entry listing", "ms", cs, race(e.t, cs, 5), millis)
+	return append(out, figure{mode: s.mode, what: "10,000-entry listing", who: "rclone serve http, first time (nothing cached)",
+		value: millis(rcloneFirst), unit: "ms", ratio: millis(rcloneFirst) / out[0].value, base: out[0].who})
+}
+
+// ttfbRuns is how many first bytes each contender's median is of.
+const ttfbRuns = 9
+
+// ttfb: the time to the first byte of a 1 KiB file, as curl sees it: (a)
+// with a warm pool, files of a folder already visited, one after another;
+// (b) the first visit of a folder, one nobody has listed. Direct curl has
+// no pool: it connects and logs in for each file ("cold login"), so its
+// two figures are alike.
+func (e *env) ttfb(s *site) []figure {
+	var i int
+	warm := func(url func(p string) string, args ...string) func(t *testing.T) time.Duration {
+		return func(t *testing.T) time.Duration {
+			i++
+			return curl(t, append(args, url(fmt.Sprintf("/small/s%02d.txt", i%64)))...).firstByte
+		}
+	}
+	first := func(url func(p string) string, args ...string) func(t *testing.T) time.Duration {
+		return func(t *testing.T) time.Duration {
+			if s.visited == visitFolders {
+				t.Fatalf("more than %d first visits: make more folders", visitFolders)
+			}
+			p := fmt.Sprintf("/%s/d%02d/f.txt", visitDir(s.mode), s.visited)
+			s.visited++
+			return curl(t, append(args, url(p))...).firstByte
+		}
+	}
+	bridgeURL := func(p string) string { return s.bridgeURL(e.bridge.url, p) }
+	rcloneURL := func(p string) string { return s.rcloneHTTP + p }
+	var out []figure
+	for _, m := range []struct {
+		what string
+		run  func(url func(string) string, args ...string) func(t *testing.T) time.Duration
+	}{
+		{"1 KiB file, time to first byte, warm pool", warm},
+		{"1 KiB file, time to first byte, first visit of a folder", first},
+	} {
+		// rclone first: the target compares with it.
+		cs := []contender{
+			{"rclone serve http", m.run(rcloneURL), nil},
+			{"ftpbridge", m.run(bridgeURL, "-u", s.auth()), nil},
+			{"direct curl ftp:// (cold login)", m.run(s.ftpURL), nil},
+		}
+		out = append(out, figures(s, m.what, "ms", cs, race(e.t, cs, ttfbRuns), millis)...)
+	}
+	return out
+}
+
+// smallFiles: GET requests per second of 1 KiB files at concurrency 8,
+// keep-alive and a warm pool, bridge against rclone; and, as the ceiling
+// both work under, the least any FTP client must do per file: a RETR (with
+// its EPSV) on a logged-in connection per worker.
+func (e *env) smallFiles(s *site) []figure {
+	const conc = 8
+	small := func(i int) string { return fmt.Sprintf("/small/s%02d.txt", i%64) }
+	what := "1 KiB GETs, concurrency 8"
+	rclone := e.load(conc, func(i int) string { return s.rcloneHTTP + small(i) }, nil)
+	bridge := e.load(conc, func(i int) string { return s.bridgeURL(e.bridge.url, small(i)) }, s)
+	direct := e.loadFTP(s, conc, small)
+	// The ratios are to rclone: the target compares with it.
+	return []figure{
+		{mode: s.mode, what: what, who: "rclone serve http", value: rclone, unit: "req/s", ratio: 1, base: "rclone serve http"},
+		{mode: s.mode, what: what, who: "ftpbridge", value: bridge, unit: "req/s", ratio: bridge / rclone, base: "rclone serve http"},
+		{mode: s.mode, what: what, who: "direct FTP, RETR only (the ceiling)", value: direct, unit: "req/s", ratio: direct / rclone, base: "rclone serve http"},
+	}
+}
+
+// loadDuration is how long each small-file load runs.
+const loadDuration = 5 * time.Second
+
+// loadFTP runs conc workers, each on its own FTP connection, retrieving
+// path(i), and returns files per second.
+func (e *env) loadFTP(s *site, conc int, path func(i int) string) float64 {
+	t := e.t
+	conns := make([]*ftp.ServerConn, conc)
+	for w := range conns {
+		c, err := ftp.Dial(s.addr)
+		if err == nil {
+			err = c.Login(s.srv.User, s.srv.Password)
+		}
+		if err != nil {
+			t.Fatalf("direct FTP login: %v", err)
+		}
+		defer c.Quit()
+		conns[w] = c
+	}
+	get := func(c *ftp.ServerConn, i int) {
+		r, err := c.Retr(path(i))
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+			if cerr := r.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			t.Errorf("RETR %s: %v", path(i), err)
+		}
+	}
+	return rate(conc, func(w, i int) { get(conns[w], i) })
+}
+
+// rate calls do(worker, i) from conc workers for loadDuration, after a
+// warm-up of 4 calls each, and returns calls per second.
+func rate(conc int, do func(w, i int)) float64 {
+	for w := range conc {
+		for i := range 4 {
+			do(w, w+i*conc) // warm: connections made, logins done
+		}
+	}
+	var n atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), loadDuration)
+	defer cancel()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range conc {
+		wg.Go(func() {
+			for i := w; ctx.Err() == nil; i += conc {
+				do(w, i)
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// load runs conc workers getting url(i), with the site's login when
+// login is not nil, and returns requests per second.
+func (e *env) load(conc int, url func(i int) string, login *site) float64 {
+	t := e.t
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
+	get := func(i int) {
+		req, err := http.NewRequest(http.MethodGet, url(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if login != nil {
+			req.SetBasicAuth(login.srv.User, login.srv.Password)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", url(i), resp.StatusCode)
+		}
+	}
+	return rate(conc, func(_, i int) { get(i) })
+}
+
+// concurrent: 50 downloads of 100 MiB at once through the bridge, under
+// its per-login cap of 16 connections.
+func (e *env) concurrent(s *site) figure {
+	t := e.t
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range 50 {
+		wg.Go(func() {
+			curl(t, "-u", s.auth(), s.bridgeURL(e.bridge.url, fmt.Sprintf("/many100/f%02d.bin", i)))
+		})
+	}
+	wg.Wait()
+	mbs := float64(50*100*mib) / time.Since(start).Seconds() / 1e6
+	return figure{mode: s.mode, what: "50 × 100 MiB at once (cap 16)", who: "ftpbridge", value: mbs, unit: "MB/s aggregate"}
+}
