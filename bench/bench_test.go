@@ -254,8 +254,14 @@ func (e *env) diskSite() *site {
 }
 
 // buildBridge builds the bridge, to run it as a process of its own, so
-// that its RSS and CPU time are its own.
+// that its RSS and CPU time are its own. FTPBRIDGE_BENCH_BRIDGE names a
+// binary built already instead: an earlier commit's, to measure a change
+// before and after it (bench/changes.md).
 func (e *env) buildBridge() {
+	if bin := os.Getenv("FTPBRIDGE_BENCH_BRIDGE"); bin != "" {
+		e.bin = bin
+		return
+	}
 	e.bin = filepath.Join(e.t.TempDir(), "ftpbridge")
 	if out, err := exec.Command("go", "build", "-o", e.bin, "..").CombinedOutput(); err != nil {
 		e.t.Fatalf("go build: %v\n%s", err, out)
