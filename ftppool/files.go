@@ -126,6 +126,7 @@ func (f *File) statAndStart() error {
 func (f *File) lookupAndStart() error {
 	spare := f.h.p.spare(f.h.key)
 	if spare == nil {
+		f.h.p.addSpare(f.h.key, f.h.login)
 		return f.statThenStart()
 	}
 	var (

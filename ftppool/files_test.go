@@ -350,9 +350,15 @@ func TestRetrieveVerdicts(t *testing.T) {
 				}
 				c.Reply(550, "Not a folder")
 			}
-			p, ep := poolOn(t, srv.Addr(), Config{NoopAfter: time.Minute})
+			// Without a spare, the session may hold one connection only,
+			// or the pool would open a spare in the background.
+			cfg := Config{NoopAfter: time.Minute, MaxConnsPerSession: 1, MaxConnsPerHost: 4}
+			if tc.spare {
+				cfg.MaxConnsPerSession = 2
+			}
+			p, ep := poolOn(t, srv.Addr(), cfg)
 			h := p.Handle("o", ep, Login{User: "u", Password: "p"})
-			warm(t, h, map[bool]int{true: 2, false: 1}[tc.spare])
+			warm(t, h, cfg.MaxConnsPerSession)
 			f, err := h.Retrieve(context.Background(), tc.path)
 			if tc.opened {
 				if err != nil {
@@ -369,5 +375,55 @@ func TestRetrieveVerdicts(t *testing.T) {
 				t.Errorf("pool after: %+v, want %d open and idle", s, tc.wantIdle)
 			}
 		})
+	}
+}
+
+// TestRetrieveOpensASpare: a download that found no second idle
+// connection opens one in the background, so the next download of a
+// session that fetches one file after another overlaps its lookup with
+// its RETR (the server here answers SIZE only once a RETR has arrived).
+func TestRetrieveOpensASpare(t *testing.T) {
+	content := []byte("the content of f")
+	srv := fakeftp.Start(t)
+	srv.Files["/f"] = content
+	var overlap atomic.Bool
+	retrieving := make(chan struct{}, 1)
+	srv.Script["RETR"] = func(c *fakeftp.Conn, _ string) {
+		select {
+		case retrieving <- struct{}{}:
+		default:
+		}
+		c.Transfer(func(w io.Writer) error { _, err := w.Write(content); return err })
+	}
+	srv.Script["SIZE"] = func(c *fakeftp.Conn, _ string) {
+		if overlap.Load() {
+			select {
+			case <-retrieving:
+			case <-time.After(5 * time.Second):
+				c.Reply(550, "no RETR came while SIZE waited")
+				return
+			}
+		}
+		c.Reply(213, fmt.Sprint(len(content)))
+	}
+	p, ep := poolOn(t, srv.Addr(), Config{NoopAfter: time.Minute})
+	h := p.Handle("o", ep, Login{User: "u", Password: "p"})
+
+	f, err := h.Retrieve(context.Background(), "/f")
+	if err != nil {
+		t.Fatalf("first Retrieve: %v", err)
+	}
+	f.Close()
+	waitPool(t, p, "two idle connections", func() bool { s := p.Stats(); return s.Idle == 2 && s.Open == 2 })
+
+	<-retrieving // the first download's
+	overlap.Store(true)
+	f, err = h.Retrieve(context.Background(), "/f")
+	if err != nil {
+		t.Fatalf("second Retrieve, with the spare: %v", err)
+	}
+	f.Close()
+	if s := p.Stats(); s.Open != 2 {
+		t.Errorf("pool after: %+v, want the two connections and no more", s)
 	}
 }

@@ -159,6 +159,7 @@ type sitePool struct {
 	// as guessing.
 	proven  *string
 	dialing bool
+	warming bool // a spare is being dialled (addSpare)
 	home    string // the login folder, once a connection has logged in
 }
 
@@ -379,6 +380,47 @@ func (p *Pool) spare(key poolKey) *conn {
 	c.fresh = false
 	c.control.limit(time.Time{}, controlBudget)
 	return c
+}
+
+// addSpare dials one more connection of key in the background, to wait
+// idle for the next download's lookup (File.lookupAndStart), when the
+// session may open one without waiting or guessing: its password proven,
+// under its own cap and the server's learned limit, with none idle or on
+// the way. A session that downloads one file after another holds one
+// connection otherwise, and each download would ask SIZE and MDTM before
+// its RETR, two round trips more.
+func (p *Pool) addSpare(key poolKey, login Login) {
+	host := key.ep.Addr()
+	p.mu.Lock()
+	sp := p.sites[key]
+	if p.closed || sp == nil || sp.warming || len(sp.idle) > 0 || !sp.provenFor(login.Password) ||
+		sp.open >= sp.max || p.perHost[host] >= p.hostMaxLocked(host) {
+		p.mu.Unlock()
+		return
+	}
+	sp.open++
+	p.perHost[host]++
+	sp.warming = true
+	p.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
+		defer cancel()
+		c, err := p.dial(ctx, key.ep, login, true)
+		p.mu.Lock()
+		sp.warming = false
+		if err != nil {
+			p.dropLocked(sp)
+			if errors.As(err, new(*refusedError)) {
+				p.lowerLimitLocked(host, p.perHost[host], err)
+			}
+			p.mu.Unlock()
+			p.cfg.Logger.Debug("a spare ftp connection could not be opened", "server", key.ep, "err", err)
+			return
+		}
+		c.pool = sp
+		p.mu.Unlock()
+		p.release(c, true)
+	}()
 }
 
 // hostMaxLocked is how many connections to host may be open at once.

@@ -97,6 +97,9 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 		w.WriteHeader(http.StatusOK)
 		_, copyErr = io.Copy(w, file)
 	}
+	// The client has every byte once the response is flushed; Close then
+	// waits a round trip for the server's 226, which the client need not.
+	_ = http.NewResponseController(w).Flush()
 	// The file gives its connection back before the transfer's context
 	// ends: ending it cuts the data connection (that is how a cancel
 	// works), which would cost the control connection too.

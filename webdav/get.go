@@ -61,6 +61,9 @@ func (d *Handler) get(w http.ResponseWriter, r *http.Request, t *access.Target, 
 		m.WriteHeader(http.StatusOK)
 		_, copyErr = io.Copy(m, file)
 	}
+	// The client has every byte once the response is flushed; Close then
+	// waits a round trip for the server's 226, which the client need not.
+	_ = http.NewResponseController(m).Flush()
 	// The file gives its connection back before the transfer's context
 	// ends: ending it cuts the data connection (how a cancel works),
 	// which would cost the control connection too.
