@@ -159,7 +159,7 @@ type sitePool struct {
 	// as guessing.
 	proven  *string
 	dialing bool
-	warming bool // a spare is being dialled (addSpare)
+	warming bool   // a spare is being dialled (addSpare)
 	home    string // the login folder, once a connection has logged in
 }
 
