@@ -200,10 +200,12 @@ func openSockets(t testing.TB) int {
 }
 
 // TestDownloadsReuseTheConnection: a finished download gives its FTP
-// connection back whole, so the next one logs in no more.
+// connection back whole, so the next one logs in no more. The pool may
+// open one spare beside it (for the next download's lookup): six
+// downloads one after the other log in at most twice.
 func TestDownloadsReuseTheConnection(t *testing.T) {
 	srv, b := startFTP(t, embedftp.Options{})
-	for _, p := range []string{"/big.bin", "/with space.txt", "/big.bin"} {
+	for _, p := range []string{"/big.bin", "/with space.txt", "/big.bin", "/with space.txt", "/big.bin", "/big.bin"} {
 		if resp, body := get(t, nil, siteURL(b, "ftp", "", srv, p, false)); resp.StatusCode != 200 || !bytes.Equal(body, srv.Files[p]) {
 			t.Fatalf("%s: %d", p, resp.StatusCode)
 		}
@@ -214,8 +216,8 @@ func TestDownloadsReuseTheConnection(t *testing.T) {
 			logins++
 		}
 	}
-	if logins != 1 {
-		t.Errorf("three downloads one after the other logged in %d times, want once: %q", logins, srv.Commands())
+	if logins > 2 {
+		t.Errorf("six downloads one after the other logged in %d times, want at most twice: %q", logins, srv.Commands())
 	}
 }
 
