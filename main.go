@@ -299,7 +299,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		ConnContext:       handlers.ConnContext,
 	}
 	// Before the line that says the bridge is up: whoever reads it may use
 	// the profiler at once.

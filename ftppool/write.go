@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"path"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 )
 
@@ -57,7 +55,7 @@ func (h *Handle) PutIf(ctx context.Context, p string, src io.Reader, overwrite b
 	tmp := tempName(p, "part")
 	stop := c.cutOnCancel(ctx)
 	c.uploading.Store(true)
-	err = c.sc.Stor(tmp, &meter{ctx: ctx, src: src, progress: progress, c: c, timeout: h.p.cfg.IOTimeout})
+	err = c.sc.Stor(tmp, &meter{ctx: ctx, src: src, progress: progress})
 	c.uploading.Store(false)
 	stop()
 	if err == nil && check != nil {
@@ -177,33 +175,12 @@ func tempName(p, suffix string) string {
 // so a fast link needs fewer system calls, pooled so memory stays flat.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
-// SocketSource is an upload source whose bytes can be taken straight from
-// the socket they arrive on, so that the kernel moves them to the FTP data
-// connection (splice(2)) and they never pass through the process: a
-// request body over plain HTTP/1, once the server's own buffer of it is
-// empty.
-type SocketSource interface {
-	io.Reader
-	// Socket returns the socket and how many of its next bytes are the
-	// source's, with its read deadline set for the next part; nil while
-	// they must still be read through Read. An error ends the upload.
-	Socket() (*net.TCPConn, int64, error)
-	// Took says n bytes were taken from the socket directly.
-	Took(n int64)
-}
-
-// spliceChunk is the most one splice run moves before progress is
-// counted and the deadlines move on.
-const spliceChunk = 1 << 20
-
 // meter feeds an upload to the data connection, counting what the server
 // was handed and stopping when ctx ends. Source failures are SourceErrors.
 type meter struct {
 	ctx      context.Context
 	src      io.Reader
 	progress func(int64)
-	c        *conn         // whose data connection the bytes go to
-	timeout  time.Duration // the longest the data connection may take a part
 }
 
 func (m *meter) Read(b []byte) (int, error) {
@@ -215,31 +192,18 @@ func (m *meter) Read(b []byte) (int, error) {
 func (m *meter) WriteTo(w io.Writer) (int64, error) {
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
-	sock, _ := m.src.(SocketSource)
 	var total int64
 	for {
 		if m.ctx.Err() != nil {
 			return total, &SourceError{Err: context.Cause(m.ctx)}
 		}
-		if sock != nil {
-			if moved, ok, err := m.spliceRest(sock); ok {
-				return total + moved, err
-			}
-		}
-		var n int
-		var rerr error
-		if sock != nil {
-			// One read at a time: one that asks for less than net/http's
-			// buffer would leave bytes in it, and the socket could not be
-			// taken over.
-			n, rerr = m.src.Read(*bp)
-		} else {
-			n, rerr = fill(m.src, *bp)
-		}
+		n, rerr := fill(m.src, *bp)
 		if n > 0 {
 			wn, werr := w.Write((*bp)[:n])
 			total += int64(wn)
-			m.count(int64(wn))
+			if wn > 0 && m.progress != nil {
+				m.progress(int64(wn))
+			}
 			if werr != nil {
 				return total, werr
 			}
@@ -251,57 +215,6 @@ func (m *meter) WriteTo(w io.Writer) (int64, error) {
 			return total, &SourceError{Err: rerr}
 		}
 	}
-}
-
-func (m *meter) count(n int64) {
-	if n > 0 && m.progress != nil {
-		m.progress(n)
-	}
-}
-
-// spliceRest moves the rest of src from its socket to the data connection
-// in the kernel, when both are plain TCP; ok is false when it cannot (TLS,
-// or src not ready), and then nothing was moved.
-func (m *meter) spliceRest(src SocketSource) (moved int64, ok bool, err error) {
-	data, plain := (*m.c.data.Load()).(*net.TCPConn)
-	if !canSplice || !plain || m.c.dataTLS {
-		return 0, false, nil
-	}
-	sock, left, err := src.Socket()
-	if sock == nil && err == nil {
-		return 0, false, nil
-	}
-	p, perr := newPipe()
-	if perr != nil {
-		return 0, false, nil
-	}
-	defer p.close()
-	for err == nil && left > 0 {
-		if err = data.SetWriteDeadline(time.Now().Add(m.timeout)); err != nil {
-			break
-		}
-		n, readErr, writeErr := p.move(data, sock, min(left, spliceChunk))
-		src.Took(n)
-		moved += n
-		m.count(n)
-		switch {
-		case m.ctx.Err() != nil:
-			err = context.Cause(m.ctx)
-		case readErr != nil:
-			err = &SourceError{Err: readErr}
-		case writeErr != nil:
-			return moved, true, writeErr
-		default:
-			sock, left, err = src.Socket()
-		}
-	}
-	if err != nil {
-		if !errors.As(err, new(*SourceError)) {
-			err = &SourceError{Err: err}
-		}
-		return moved, true, err
-	}
-	return moved, true, nil
 }
 
 // fill reads until buf is full or r fails: readers such as a multipart

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"path"
 	"strconv"
@@ -304,26 +303,7 @@ type clientBody struct {
 	rc      *http.ResponseController
 	timeout time.Duration
 	ctx     context.Context // of the file being stored now
-
-	// A PUT's body can be taken from the client's socket directly
-	// (ftppool.SocketSource): raw is that socket, left the body's bytes
-	// not yet read, and clear says net/http's 4 KiB read buffer holds
-	// none of them, which it does not after a read that asked for more
-	// than the buffer (bufio.Reader then copies all it holds, or reads
-	// into the caller's slice directly).
-	raw   *net.TCPConn
-	left  int64
-	clear bool
 }
-
-// spliceFrom is the least body a PUT must have for its bytes to be taken
-// from the socket: net/http, seeing at least maxPostHandlerReadBytes
-// (256 KiB) of it unread, then closes the connection after the answer
-// instead of reading on, which would wait for bytes that were taken.
-const spliceFrom = 1 << 20
-
-// clearRead is a read large enough to empty net/http's read buffer.
-const clearRead = 64 << 10
 
 // cancelWake is how long after a cancel a read waiting for a silent
 // client is woken.
@@ -356,27 +336,8 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	if b.ctx.Err() != nil {
 		return 0, context.Cause(b.ctx)
 	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	b.clear = len(p) >= clearRead
-	return n, err
+	return b.ReadCloser.Read(p)
 }
-
-// Socket is ftppool.SocketSource's: the client's socket once the body's
-// next bytes can only be in it.
-func (b *clientBody) Socket() (*net.TCPConn, int64, error) {
-	if b.raw == nil || !b.clear {
-		return nil, 0, nil
-	}
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
-	if b.ctx.Err() != nil {
-		return nil, 0, context.Cause(b.ctx)
-	}
-	return b.raw, b.left, nil
-}
-
-// Took is ftppool.SocketSource's.
-func (b *clientBody) Took(n int64) { b.left -= n }
 
 // uploadBody refuses at once a body that says it is too large, and limits
 // one that does not say.
@@ -393,21 +354,7 @@ func (f *files) uploadBody(c echo.Context) (*clientBody, error) {
 	}
 	// r.Body stays as it is: net/http looks at it, after the handler, to
 	// decide whether to linger before closing (see refuseUpload).
-	body := &clientBody{ReadCloser: rb, rc: http.NewResponseController(c.Response()), timeout: f.ioTimeout, ctx: r.Context()}
-	if raw, ok := r.Context().Value(connKey{}).(*net.TCPConn); ok && r.Method == http.MethodPut &&
-		r.ProtoMajor == 1 && r.ContentLength >= spliceFrom {
-		body.raw, body.left = raw, r.ContentLength
-	}
-	return body, nil
-}
-
-type connKey struct{}
-
-// ConnContext is for http.Server's ConnContext: it keeps each connection
-// in its requests' context, so that a large PUT's body can go from the
-// client's socket to the FTP server's in the kernel (clientBody.Socket).
-func ConnContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
+	return &clientBody{ReadCloser: rb, rc: http.NewResponseController(c.Response()), timeout: f.ioTimeout, ctx: r.Context()}, nil
 }
 
 // multipartReader reads a multipart/form-data body part by part, through
