@@ -16,28 +16,35 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
 )
 
-// echoServer answers every connection with what it sends, and closes its
-// side when the client has closed its own.
-func echoServer(t *testing.T) string {
-	t.Helper()
+// serve listens on loopback until the test ends and handles each
+// connection it accepts with handle, in a goroutine of its own.
+func serve(tb testing.TB, handle func(c net.Conn)) net.Listener {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
+			go handle(c)
 		}
 	}()
-	return ln.Addr().String()
+	return ln
+}
+
+// echoServer answers every connection with what it sends, and closes its
+// side when the client has closed its own.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	return serve(t, func(c net.Conn) {
+		defer c.Close()
+		io.Copy(c, c)
+	}).Addr().String()
 }
 
 func start(t *testing.T, target string, oneWay time.Duration, ftp bool) *Proxy {
@@ -159,21 +166,10 @@ func TestDelayIsNotPerChunk(t *testing.T) {
 // port of the proxy's, not the one the server announced, and a connection
 // to it reaches the server's data listener through the proxy.
 func TestPassiveRepliesRewritten(t *testing.T) {
-	data, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer data.Close()
-	go func() {
-		for {
-			c, err := data.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("hello from the data port\n"))
-			c.Close()
-		}
-	}()
+	data := serve(t, func(c net.Conn) {
+		c.Write([]byte("hello from the data port\n"))
+		c.Close()
+	})
 	dataPort := data.Addr().(*net.TCPAddr).Port
 	srv := fakeftp.Start(t)
 	srv.Script["PASV"] = func(c *fakeftp.Conn, _ string) { c.Reply(227, fakeftp.PASVReply("127.0.0.1", dataPort)) }
@@ -250,25 +246,12 @@ func TestFTPDownloadThroughProxy(t *testing.T) {
 // server that discards them; the proxy should not be what limits a
 // benchmark's transfer.
 func BenchmarkThroughput(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				// Large reads, as curl's: io.Discard's 8 KiB would be
-				// what the benchmark measures.
-				io.CopyBuffer(struct{ io.Writer }{io.Discard}, c, make([]byte, 1<<20))
-				c.Close()
-			}()
-		}
-	}()
+	ln := serve(b, func(c net.Conn) {
+		// Large reads, as curl's: io.Discard's 8 KiB would be what the
+		// benchmark measures.
+		io.CopyBuffer(struct{ io.Writer }{io.Discard}, c, make([]byte, 1<<20))
+		c.Close()
+	})
 	p, err := New(ln.Addr().String(), 10*time.Millisecond, false)
 	if err != nil {
 		b.Fatal(err)
