@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"io"
 	"mime"
 	"net/http"
 	"path"
@@ -33,10 +32,8 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 	// A plain GET starts the transfer before any header goes out, so a
 	// refusal (no read permission) is still a proper error page, and the
 	// transfer overlaps the size and time questions (Retrieve).
-	whole := r.Method == http.MethodGet && r.Header.Get("Range") == "" &&
-		r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == ""
 	open := t.Handle.Open
-	if whole {
+	if httpfile.Whole(r) {
 		open = t.Handle.Retrieve
 	}
 	file, err := open(x.Context(), t.Path)
@@ -86,24 +83,7 @@ func (f *files) download(c echo.Context, t *access.Target) error {
 	}
 
 	w := newMeteredResponse(c, x)
-	var copyErr error
-	switch {
-	case file.Size >= 0:
-		http.ServeContent(w, r, "", file.ModTime, file)
-	case r.Method == http.MethodHead:
-		w.WriteHeader(http.StatusOK)
-	default:
-		// The server will not say the size: stream without ranges.
-		w.WriteHeader(http.StatusOK)
-		_, copyErr = io.Copy(w, file)
-	}
-	// The client has every byte once the response is flushed; Close then
-	// waits a round trip for the server's 226, which the client need not.
-	_ = http.NewResponseController(w).Flush()
-	// The file gives its connection back before the transfer's context
-	// ends: ending it cuts the data connection (that is how a cancel
-	// works), which would cost the control connection too.
-	file.Close()
+	copyErr := w.Serve(r, file, file.Size, file.ModTime)
 	w.finish(copyErr)
 	return copyErr
 }

@@ -24,8 +24,7 @@ func (d *Handler) get(w http.ResponseWriter, r *http.Request, t *access.Target, 
 	// A whole-file GET starts the transfer at once, its size and time
 	// asked meanwhile (ftppool's Retrieve), as the pages' downloads do.
 	open := t.Handle.Open
-	if r.Method == http.MethodGet && r.Header.Get("Range") == "" &&
-		r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == "" {
+	if httpfile.Whole(r) {
 		open = t.Handle.Retrieve
 	}
 	file, err := open(x.Context(), abs)
@@ -50,24 +49,7 @@ func (d *Handler) get(w http.ResponseWriter, r *http.Request, t *access.Target, 
 		h.Set("ETag", tag)
 	}
 	m := httpfile.NewResponse(w, r, x, bodyWriter(w), sendFailed)
-	var copyErr error
-	switch {
-	case file.Size >= 0:
-		http.ServeContent(m, r, "", file.ModTime, file)
-	case r.Method == http.MethodHead:
-		w.WriteHeader(http.StatusOK)
-	default:
-		// The server will not say the size: stream without ranges.
-		m.WriteHeader(http.StatusOK)
-		_, copyErr = io.Copy(m, file)
-	}
-	// The client has every byte once the response is flushed; Close then
-	// waits a round trip for the server's 226, which the client need not.
-	_ = http.NewResponseController(m).Flush()
-	// The file gives its connection back before the transfer's context
-	// ends: ending it cuts the data connection (how a cancel works),
-	// which would cost the control connection too.
-	file.Close()
+	copyErr := m.Serve(r, file, file.Size, file.ModTime)
 	m.Body.End(copyErr, func(err error) string {
 		switch {
 		case errors.As(err, new(*transfer.SendError)):

@@ -74,3 +74,36 @@ func (m *Response) Write(b []byte) (int, error) { return m.Body.Write(b) }
 func (m *Response) ReadFrom(src io.Reader) (int64, error) { return m.Body.ReadFrom(src) }
 
 func (m *Response) Unwrap() http.ResponseWriter { return m.ResponseWriter }
+
+// Whole reports a GET of the whole file with no condition: its transfer
+// may start before any header goes out (ftppool's Retrieve), since the
+// answer will be the file itself or an error page.
+func Whole(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Range") == "" &&
+		r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == ""
+}
+
+// Serve answers r with file, of size bytes (-1 when the server will not
+// say) and time mod: http.ServeContent does Range and the conditional
+// requests; without a size the bytes stream without ranges. It closes the
+// file once the client has every byte, since closing waits a round trip
+// for the server's 226, which the client need not. The error is the
+// file's failure while streaming without a size.
+func (m *Response) Serve(r *http.Request, file io.ReadSeekCloser, size int64, mod time.Time) error {
+	var copyErr error
+	switch {
+	case size >= 0:
+		http.ServeContent(m, r, "", mod, file)
+	case r.Method == http.MethodHead:
+		m.WriteHeader(http.StatusOK)
+	default:
+		m.WriteHeader(http.StatusOK)
+		_, copyErr = io.Copy(m, file)
+	}
+	_ = http.NewResponseController(m).Flush()
+	// The file gives its connection back before the transfer's context
+	// ends: ending it cuts the data connection (how a cancel works),
+	// which would cost the control connection too.
+	file.Close()
+	return copyErr
+}
