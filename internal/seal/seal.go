@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // Sealer encrypts the FTP passwords shares and sessions keep, with
@@ -40,17 +41,7 @@ const keySize = 32 // AES-256
 func LoadKey(path string) (*Sealer, error) {
 	key, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		key = make([]byte, keySize)
-		_, _ = rand.Read(key) // crypto/rand never fails on Linux
-		// O_EXCL: two bridges starting at once must not each write a key.
-		f, ferr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if ferr != nil {
-			return nil, fmt.Errorf("create share key %s: %w", path, ferr)
-		}
-		_, err = f.Write(key)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+		key, err = createKey(path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("share key %s: %w", path, err)
@@ -69,6 +60,37 @@ func LoadKey(path string) (*Sealer, error) {
 	s := &Sealer{aead: aead, key: key}
 	s.proofKey = s.Derive("ftpbridge share password proof")
 	return s, nil
+}
+
+// createKey writes a new random key to path, unless another process got
+// there first, whose key it then reads. Bridges of a cluster that start at
+// once on one new key file must all end up with the same key: the key is
+// written whole under a temporary name and linked into place, which fails
+// if the path exists, so no bridge ever reads a half-written file.
+func createKey(path string) ([]byte, error) {
+	key := make([]byte, keySize)
+	_, _ = rand.Read(key) // crypto/rand never fails on Linux
+	f, err := os.CreateTemp(filepath.Dir(path), ".key-*")
+	if err != nil {
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(key)
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	if err := os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {
+		return os.ReadFile(path)
+	} else if err != nil {
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	return key, nil
 }
 
 // Seal encrypts secret bound to context (a share's or a session's, each
