@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
 	"github.com/ftpbridge/ftpbridge/internal/seal"
@@ -65,8 +64,9 @@ type live struct {
 	ended   chan struct{} // closed when the session ends
 }
 
-// NewStore makes a store whose records' passwords sealer seals, with
-// fresh cookie keys.
+// NewStore makes a store whose records' passwords sealer seals. The
+// cookie's keys are derived from the sealer's key, so that every bridge
+// reading the same key file reads every other's cookies.
 func NewStore(sealer *seal.Sealer, o Options) *Store {
 	if o.BareTTL == 0 {
 		o.BareTTL = min(o.TTL, DefaultBareTTL)
@@ -90,7 +90,7 @@ func NewStore(sealer *seal.Sealer, o Options) *Store {
 		secure:   o.Secure,
 		onExpire: o.OnExpire,
 		logger:   o.Logger,
-		cookies:  sessions.NewCookieStore(securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32)),
+		cookies:  sessions.NewCookieStore(sealer.Derive("ftpbridge session cookie mac"), sealer.Derive("ftpbridge session cookie aes")),
 		now:      time.Now,
 		live:     make(map[string]*live),
 	}
@@ -247,13 +247,23 @@ func (st *Store) add(ctx context.Context, rec *Record) error {
 // connections too.
 func (st *Store) ended(owners []string) {
 	for _, owner := range owners {
-		st.mu.Lock()
-		if l := st.live[owner]; l != nil {
-			close(l.ended)
-			delete(st.live, owner)
-		}
-		st.mu.Unlock()
+		st.closeSockets(owner)
 		st.onExpire(owner)
+	}
+}
+
+// EndedElsewhere closes this process's sockets of a session that another
+// bridge ended (its record is gone from the shared store already). It does
+// not run OnExpire, which told the others.
+func (st *Store) EndedElsewhere(owner string) { st.closeSockets(owner) }
+
+// closeSockets tells this process's sockets of a session that it ended.
+func (st *Store) closeSockets(owner string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if l := st.live[owner]; l != nil {
+		close(l.ended)
+		delete(st.live, owner)
 	}
 }
 

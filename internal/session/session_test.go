@@ -316,3 +316,67 @@ func TestForget(t *testing.T) {
 		t.Errorf("Forget all = %v, %v; sites left %v", gone, err, ts.Get(r).Sites())
 	}
 }
+
+// TestTwoBridgesOneStore: two Stores over one Records store and one key
+// file are two bridges of a cluster. A session begun on A is found on B
+// from A's cookie, with the password A sealed; a bridge with another key
+// reads neither. Destroyed on B, it is gone on A; A's sockets close when A
+// hears of it (EndedElsewhere), without A telling the others again.
+func TestTwoBridgesOneStore(t *testing.T) {
+	dir := t.TempDir()
+	records := NewMemory()
+	bridge := func(keyFile string, ended *[]string) *Store {
+		sealer, err := seal.LoadKey(filepath.Join(dir, keyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewStore(sealer, Options{Limits: Limits{TTL: time.Hour}, Records: records,
+			OnExpire: func(owner string) { *ended = append(*ended, owner) }})
+	}
+	var endedA, endedB, endedC []string
+	a, b, other := bridge("share.key", &endedA), bridge("share.key", &endedB), bridge("other.key", &endedC)
+
+	h := http.Header{}
+	s, _, err := a.Begin(httptest.NewRequest(http.MethodGet, "/ws", nil), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetLogin(context.Background(), site, Login{Password: "pw"}); err != nil {
+		t.Fatal(err)
+	}
+	r := withCookies(h)
+	onB := b.Get(r)
+	if onB == nil || onB.Owner != s.Owner {
+		t.Fatalf("B does not find A's session from its cookie: %+v", onB)
+	}
+	if pw, ok := onB.Password(site); !ok || pw != "pw" {
+		t.Errorf("B opens A's sealed password as %q, %v", pw, ok)
+	}
+	// A fresh request: gorilla/sessions caches a request's decoded cookie.
+	if got := other.Get(withCookies(h)); got != nil {
+		t.Errorf("a bridge with another key read A's cookie: %+v", got)
+	}
+
+	release, ok := a.Get(r).OpenSocket(1)
+	if !ok {
+		t.Fatal("socket refused")
+	}
+	defer release()
+	endedOnA := s.Ended()
+	if err := b.Destroy(httptest.NewRecorder(), r); err != nil {
+		t.Fatal(err)
+	}
+	if a.Get(r) != nil {
+		t.Error("A still serves a session B destroyed")
+	}
+	if isClosed(endedOnA) {
+		t.Error("A's socket closed before A heard of the end")
+	}
+	a.EndedElsewhere(s.Owner)
+	if !isClosed(endedOnA) {
+		t.Error("EndedElsewhere did not close A's socket")
+	}
+	if !slices.Equal(endedB, []string{s.Owner}) || len(endedA) != 0 {
+		t.Errorf("OnExpire ran on B for %v and on A for %v; want B only", endedB, endedA)
+	}
+}
