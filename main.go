@@ -69,6 +69,8 @@ type config struct {
 	walkTimeout     time.Duration
 	walksPerClient  int
 	dataDir         string
+	keyFile         string
+	drainDelay      time.Duration
 	baseURL         string
 	hosts           string
 	shareMaxExpiry  time.Duration
@@ -115,6 +117,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.DurationVar(&c.walkTimeout, "walk-timeout", 5*time.Minute, "longest one recursive walk (count, delete, zip before its first byte) may take")
 	fs.IntVar(&c.walksPerClient, "walks-per-client", 2, "recursive walks one client address may run at once")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "folder for share links and their key")
+	fs.StringVar(&c.keyFile, "key-file", "", "the key that seals FTP passwords and signs session cookies; every bridge of a cluster reads the same file (default: share.key in -data-dir, made on first run)")
+	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, how long the bridge still takes new requests while /readyz says 503, so that a load balancer stops sending them first")
 	fs.StringVar(&c.baseURL, "base-url", "", "the bridge's public address for share links, such as https://files.example.com (default: from each request)")
 	fs.StringVar(&c.hosts, "hosts", "", "comma list of the host names the bridge answers to; any other Host is refused (421) (default: the -base-url host, plus localhost, 127.0.0.1 and [::1] when -listen is loopback)")
 	fs.DurationVar(&c.shareMaxExpiry, "share-max-expiry", 30*24*time.Hour, "the longest a share link may live")
@@ -244,7 +248,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return out
 	})
 
-	shares, sealer, err := openShares(cfg.dataDir)
+	shares, sealer, err := openShares(cfg.dataDir, cfg.keyFile)
 	if err != nil {
 		return err
 	}
@@ -339,8 +343,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: refusing new requests, letting transfers finish", "timeout", cfg.shutdownTimeout)
 	close(stopping)
+	// Draining: /readyz says 503 and responses say Connection: close, but
+	// requests are still taken until the load balancer has seen it and
+	// sends them elsewhere; only then does the listener close.
+	server.SetKeepAlivesEnabled(false)
+	if cfg.drainDelay > 0 {
+		logger.Info("draining: /readyz fails, requests still taken", "for", cfg.drainDelay)
+		t := time.NewTimer(cfg.drainDelay)
+		select {
+		case <-t.C:
+		case err := <-served:
+			t.Stop()
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	logger.Info("shutting down: refusing new requests, letting transfers finish", "timeout", cfg.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	if err := server.Shutdown(sctx); err != nil {
@@ -569,13 +587,16 @@ func defaultDataDir() string {
 	return filepath.Join(dir, "ftpbridge")
 }
 
-// openShares opens the share store and its key in dir, making both (and
-// dir, mode 0700) on first run.
-func openShares(dir string) (*share.BoltStore, *seal.Sealer, error) {
+// openShares opens the share store in dir and the key (keyFile, or
+// share.key in dir), making both (and dir, mode 0700) on first run.
+func openShares(dir, keyFile string) (*share.BoltStore, *seal.Sealer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("-data-dir: %w", err)
 	}
-	sealer, err := seal.LoadKey(filepath.Join(dir, "share.key"))
+	if keyFile == "" {
+		keyFile = filepath.Join(dir, "share.key")
+	}
+	sealer, err := seal.LoadKey(keyFile)
 	if err != nil {
 		return nil, nil, err
 	}

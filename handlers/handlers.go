@@ -10,6 +10,7 @@
 package handlers
 
 import (
+	"context"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -52,6 +53,9 @@ type Config struct {
 	// Stopping is closed when shutdown begins: /readyz fails and
 	// WebSockets close, since the server's Shutdown does not wait for them.
 	Stopping <-chan struct{}
+	// Ready, if set, says whether the stores the bridge shares with
+	// others answer; /readyz is 503 while it fails.
+	Ready func(context.Context) error
 	// DAV, if set, answers /dav/… and OPTIONS on "/" (package webdav),
 	// behind the same host check, request log and cross-site refusal.
 	DAV http.Handler
@@ -96,7 +100,7 @@ func New(cfg Config) (http.Handler, error) {
 		sg.makers = access.NewTries(cfg.Shares.PerMinute, time.Minute)
 	}
 	h := &connections{views: v, pool: cfg.Pool}
-	l := &live{sessions: cfg.Sessions, transfers: cfg.Transfers, maxSockets: cfg.MaxSocketsPerSession, stopping: cfg.Stopping}
+	l := &live{sessions: cfg.Sessions, transfers: cfg.Transfers, maxSockets: cfg.MaxSocketsPerSession, stopping: cfg.Stopping, ready: cfg.Ready}
 
 	// govulncheck reports two echo advisories against the whole module,
 	// with no fixed version yet; neither reaches the bridge:

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -78,14 +79,28 @@ func healthz() echo.HandlerFunc {
 }
 
 // readyz fails once shutdown has begun, so a load balancer stops sending
-// new requests while running transfers finish.
-func readyz(stopping <-chan struct{}) echo.HandlerFunc {
+// new requests while running transfers finish, and while ready (the
+// shared stores' check; nil: none) fails: a bridge that cannot reach the
+// database can serve no session, so the others should take its requests.
+func readyz(stopping <-chan struct{}, ready func(context.Context) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		select {
 		case <-stopping:
 			return c.String(http.StatusServiceUnavailable, "shutting down\n")
 		default:
-			return c.String(http.StatusOK, "ready\n")
 		}
+		if ready != nil {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+			defer cancel()
+			if err := ready(ctx); err != nil {
+				return c.String(http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
+			}
+		}
+		return c.String(http.StatusOK, "ready\n")
 	}
 }
+
+// readyTimeout bounds /readyz's check of the stores, under the probe
+// timeouts load balancers use (HAProxy's default check timeout is the
+// connect timeout, often 5 s).
+const readyTimeout = 2 * time.Second

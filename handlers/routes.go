@@ -36,7 +36,7 @@ func addRoutes(e *echo.Echo, h *connections, l *live, f *files, sg *sharing) {
 	e.POST("/shares/:id/revoke", revokeShare(sg)) // the same, for forms
 
 	e.GET("/healthz", healthz())
-	e.GET("/readyz", readyz(l.stopping))
+	e.GET("/readyz", readyz(l.stopping, l.ready))
 
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles(static.FS))))
 	e.GET("/static/v/:version/*", versionedFiles(static.FS, static.Version)) // the pages' script and styles

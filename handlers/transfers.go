@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,8 +110,9 @@ func (b echoBody) ReadFrom(src io.Reader) (int64, error) {
 type live struct {
 	sessions   *session.Store
 	transfers  *transfer.Tracker
-	maxSockets int             // a session's transfer sockets; 0 is no limit
-	stopping   <-chan struct{} // closed when shutdown begins: sockets close
+	maxSockets int                         // a session's transfer sockets; 0 is no limit
+	stopping   <-chan struct{}             // closed when shutdown begins: sockets close
+	ready      func(context.Context) error // the shared stores answer (for /readyz); nil: no check
 }
 
 // listTransfers answers GET /transfers: this session's running and recent
