@@ -109,17 +109,24 @@ func New(hooks Hooks) *Tracker { return NewShared(hooks, nil) }
 // NewShared starts a tracker that shares its transfers with other
 // bridges' through bus (see Bus); a nil bus is New.
 func NewShared(hooks Hooks, bus Bus) *Tracker {
-	tr := newTracker(hooks)
-	if bus != nil {
-		tr.bus = bus
-		bus.Receive(tr.remoteEvent, tr.remoteCancel)
-	}
+	tr := newShared(hooks, bus)
 	tr.wg.Add(1)
 	go tr.loop()
 	return tr
 }
 
-// newTracker is a tracker without its loop: tests call report themselves.
+// newShared is a tracker on bus without its loop: tests call report
+// themselves.
+func newShared(hooks Hooks, bus Bus) *Tracker {
+	tr := newTracker(hooks)
+	if bus != nil {
+		tr.bus = bus
+		bus.Receive(tr.remoteEvent, tr.remoteCancel)
+	}
+	return tr
+}
+
+// newTracker is a tracker alone without its loop.
 func newTracker(hooks Hooks) *Tracker {
 	return &Tracker{
 		hooks:   hooks,
