@@ -305,9 +305,8 @@ func (t *Transfer) cancelRunning() bool {
 // List returns the running and recent transfers of the owners given,
 // newest first. A browser session sees its own and those of the FTP
 // logins it holds (a WebDAV client's, which has no session), hence
-// several owners.
-// Other bridges' transfers are listed among them, by when this one first
-// heard of them.
+// several owners. Other bridges' transfers are among them, placed by
+// when this bridge first heard of them.
 func (tr *Tracker) List(owners ...string) []Event {
 	type listed struct {
 		started time.Time
