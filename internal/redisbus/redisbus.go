@@ -85,18 +85,22 @@ type outgoing struct {
 // New subscribes to the channels through client and starts sending;
 // Close stops both. instance names this bridge in its messages, so it
 // ignores its own: it must differ between the bridges, and "" picks a
-// random one. Redis down at the start is an outage like any other.
+// random one. Redis down at the start is an outage like any other: New
+// waits for it at most sendTimeout, and the subscription is made when it
+// answers.
 func New(client redis.UniversalClient, instance string, logger *slog.Logger) *Bus {
 	if instance == "" {
 		b := make([]byte, 8)
 		_, _ = rand.Read(b) // crypto/rand never fails on Linux
 		instance = hex.EncodeToString(b)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+	defer cancel()
 	b := &Bus{
 		client:   client,
 		instance: instance,
 		log:      logger,
-		ps:       client.Subscribe(context.Background(), eventsChannel, cancelsChannel, sessionEndsChannel),
+		ps:       client.Subscribe(ctx, eventsChannel, cancelsChannel, sessionEndsChannel),
 		pending:  make(map[string]outgoing),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
