@@ -48,10 +48,11 @@ type message struct {
 // it is taken for down, and what the round held is dropped.
 const sendTimeout = 2 * time.Second
 
-// maxPending is the most messages waiting to be sent. Events are sent
-// latest first per transfer, so the queue holds one per transfer; beyond
-// this (Redis too slow for the bridge's traffic) new ones are dropped,
-// and the next heartbeat sends them again.
+// maxPending is the most messages waiting to be sent. A transfer's new
+// event replaces its unsent one, so the queue holds one per transfer;
+// beyond this (Redis too slow for the bridge's traffic) new messages are
+// dropped: a transfer's state comes again with the next heartbeat, a
+// cancel or a session end is lost as on an outage.
 const maxPending = 10000
 
 // Bus is one bridge's end of the Redis channels.
