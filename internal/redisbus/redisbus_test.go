@@ -216,8 +216,9 @@ func TestCancelOnOtherBridge(t *testing.T) {
 	await(t, sub, is(x.ID(), transfer.Canceled, 1), nil)
 }
 
-// TestSilentBridge: when B goes silent (its bus closed, as when it dies),
-// A does not leave B's transfer running: it fails it.
+// TestSilentBridge: B's transfer that moves nothing stays running on A
+// past the silence A allows (B's heartbeats); when B goes silent (its bus
+// closed, as when it dies), A does not leave it running: it fails it.
 func TestSilentBridge(t *testing.T) {
 	_, url := servicetest.Redis(t, servicetest.NewPorts(t))
 	a := open(t, url, "A")
@@ -230,8 +231,21 @@ func TestSilentBridge(t *testing.T) {
 	x := b.tr.Begin(context.Background(), "o", "upload", "ftp://h", "/f")
 	x.Start(-1, nil)
 	x.Add(1)
-	await(t, sub, is(x.ID(), transfer.Running, 1), nil)
+	// B's loop reports the byte with its rate; after that, x is quiet.
+	await(t, sub, func(ev transfer.Event) bool { return ev.ID == x.ID() && ev.Rate > 0 }, nil)
 
+	// Watched for longer than the silence A allows: 3.5 s.
+	watch := time.After(5 * time.Second)
+	for quiet := true; quiet; {
+		select {
+		case <-sub.Wake():
+			if evs := sub.Take(); len(evs) > 0 {
+				t.Fatalf("B's quiet transfer changed on A: %+v", evs)
+			}
+		case <-watch:
+			quiet = false
+		}
+	}
 	b.bus.Close()
 	ev := await(t, sub, func(ev transfer.Event) bool { return ev.ID == x.ID() && ev.State != transfer.Running }, nil)
 	if ev.State != transfer.Failed || ev.Error == "" {
