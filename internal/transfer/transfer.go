@@ -91,27 +91,47 @@ type Hooks struct {
 // Tracker holds every session's transfers and their subscribers.
 type Tracker struct {
 	hooks Hooks
+	bus   Bus // nil for a bridge alone
 
 	mu      sync.Mutex
 	byOwner map[string][]*Transfer
+	remote  map[string][]*remote // other bridges' transfers, by owner, in the order first heard
+	beat    time.Time            // the last heartbeat sent on the bus
 	subs    map[string]map[*Sub]struct{}
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
 
-// New starts a tracker and its reporting loop; Close stops it.
-func New(hooks Hooks) *Tracker {
-	tr := newTracker(hooks)
+// New starts a tracker of this bridge alone and its reporting loop; Close
+// stops it.
+func New(hooks Hooks) *Tracker { return NewShared(hooks, nil) }
+
+// NewShared starts a tracker that shares its transfers with other
+// bridges' through bus (see Bus); a nil bus is New.
+func NewShared(hooks Hooks, bus Bus) *Tracker {
+	tr := newShared(hooks, bus)
 	tr.wg.Add(1)
 	go tr.loop()
 	return tr
 }
 
-// newTracker is a tracker without its loop: tests call report themselves.
+// newShared is a tracker on bus without its loop: tests call report
+// themselves.
+func newShared(hooks Hooks, bus Bus) *Tracker {
+	tr := newTracker(hooks)
+	if bus != nil {
+		tr.bus = bus
+		bus.Receive(tr.remoteEvent, tr.remoteCancel)
+	}
+	return tr
+}
+
+// newTracker is a tracker alone without its loop.
 func newTracker(hooks Hooks) *Tracker {
 	return &Tracker{
 		hooks:   hooks,
 		byOwner: make(map[string][]*Transfer),
+		remote:  make(map[string][]*remote),
 		subs:    make(map[string]map[*Sub]struct{}),
 		stop:    make(chan struct{}),
 	}
@@ -240,19 +260,36 @@ func (t *Transfer) end(s State, msg string) {
 }
 
 // Cancel cancels owner's transfer id; it reports whether there was one
-// still running. Another owner's id is as good as none.
+// still running. Another owner's id is as good as none. Another bridge's
+// transfer is cancelled there: the cancel goes on the bus, and its end
+// comes back as its events do.
 func (tr *Tracker) Cancel(owner, id string) bool {
 	tr.mu.Lock()
-	var t *Transfer
-	for _, x := range tr.byOwner[owner] {
-		if x.ev.ID == id {
-			t = x
+	t := tr.local(owner, id)
+	r := tr.findRemote(owner, id)
+	remoteRunning := t == nil && r != nil && !r.ev.State.final()
+	tr.mu.Unlock()
+	if t != nil {
+		return t.cancelRunning()
+	}
+	if remoteRunning {
+		tr.bus.Cancel(owner, id)
+	}
+	return remoteRunning
+}
+
+// local is owner's transfer id on this bridge, or nil; tr.mu is held.
+func (tr *Tracker) local(owner, id string) *Transfer {
+	for _, t := range tr.byOwner[owner] {
+		if t.ev.ID == id {
+			return t
 		}
 	}
-	tr.mu.Unlock()
-	if t == nil {
-		return false
-	}
+	return nil
+}
+
+// cancelRunning cancels t if it is still running, and says whether it was.
+func (t *Transfer) cancelRunning() bool {
 	t.mu.Lock()
 	running, cut := t.ended.IsZero(), t.cut
 	t.mu.Unlock()
@@ -268,26 +305,34 @@ func (tr *Tracker) Cancel(owner, id string) bool {
 // List returns the running and recent transfers of the owners given,
 // newest first. A browser session sees its own and those of the FTP
 // logins it holds (a WebDAV client's, which has no session), hence
-// several owners.
+// several owners. Other bridges' transfers are among them, placed by
+// when this bridge first heard of them.
 func (tr *Tracker) List(owners ...string) []Event {
+	type listed struct {
+		started time.Time
+		ev      Event
+	}
 	tr.mu.Lock()
 	var ts []*Transfer
+	var remotes []listed
 	for _, owner := range owners {
 		ts = append(ts, tr.byOwner[owner]...)
+		for _, r := range tr.remote[owner] {
+			remotes = append(remotes, listed{r.heard, r.ev})
+		}
 	}
 	tr.mu.Unlock()
-	if len(owners) > 1 {
-		started := make(map[*Transfer]time.Time, len(ts))
-		for _, t := range ts {
-			t.mu.Lock()
-			started[t] = t.started
-			t.mu.Unlock()
-		}
-		sort.SliceStable(ts, func(i, j int) bool { return started[ts[i]].Before(started[ts[j]]) })
+	all := make([]listed, 0, len(ts)+len(remotes))
+	for _, t := range ts {
+		t.mu.Lock()
+		all = append(all, listed{t.started, t.ev})
+		t.mu.Unlock()
 	}
-	out := make([]Event, len(ts))
-	for i, t := range ts {
-		out[len(ts)-1-i] = t.Event()
+	all = append(all, remotes...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].started.Before(all[j].started) })
+	out := make([]Event, len(all))
+	for i, l := range all {
+		out[len(all)-1-i] = l.ev
 	}
 	return out
 }
@@ -359,7 +404,17 @@ func (s *Sub) put(ev Event) {
 	}
 }
 
+// publish tells ev to owner's subscribers here and, through the bus, to
+// the other bridges.
 func (tr *Tracker) publish(owner string, ev Event) {
+	tr.notify(owner, ev)
+	if tr.bus != nil {
+		tr.bus.Publish(owner, ev)
+	}
+}
+
+// notify tells ev to owner's subscribers on this bridge.
+func (tr *Tracker) notify(owner string, ev Event) {
 	tr.mu.Lock()
 	subs := make([]*Sub, 0, len(tr.subs[owner]))
 	for s := range tr.subs[owner] {
@@ -386,11 +441,13 @@ func (tr *Tracker) loop() {
 	}
 }
 
+// report publishes what moved, sends the heartbeat when one is due, and
+// forgets old transfers, this bridge's and others'.
 func (tr *Tracker) report(now time.Time) {
 	tr.mu.Lock()
 	var all []*Transfer
 	for owner, ts := range tr.byOwner {
-		ts = prune(ts, now)
+		ts = prune(ts, now, (*Transfer).endedAt)
 		if len(ts) == 0 {
 			delete(tr.byOwner, owner)
 			continue
@@ -398,12 +455,31 @@ func (tr *Tracker) report(now time.Time) {
 		tr.byOwner[owner] = ts
 		all = append(all, ts...)
 	}
+	gone := tr.expireRemote(now)
+	beat := tr.bus != nil && now.Sub(tr.beat) >= heartbeat
+	if beat {
+		tr.beat = now
+	}
 	tr.mu.Unlock()
+	for _, g := range gone {
+		tr.notify(g.owner, g.ev)
+	}
 	for _, t := range all {
 		if ev, moved := t.tick(now); moved {
 			tr.publish(t.owner, ev)
+		} else if beat {
+			if ev, again := t.resend(now); again {
+				tr.bus.Publish(t.owner, ev)
+			}
 		}
 	}
+}
+
+// endedAt is when t ended, zero while it runs.
+func (t *Transfer) endedAt() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ended
 }
 
 // tick updates the rate and reports whether bytes moved since last time.
@@ -427,28 +503,32 @@ func (t *Transfer) tick(now time.Time) (Event, bool) {
 }
 
 // prune drops transfers that ended long ago, and all but the newest
-// finished ones. ts is in start order and is modified in place.
-func prune(ts []*Transfer, now time.Time) []*Transfer {
-	var done []*Transfer
-	for _, t := range ts {
-		t.mu.Lock()
-		if !t.ended.IsZero() {
-			done = append(done, t)
-		}
-		t.mu.Unlock()
+// finished ones; endedAt says when one ended, zero while it runs. ts is
+// in start order and is modified in place.
+func prune[T any](ts []T, now time.Time, endedAt func(T) time.Time) []T {
+	type finished struct {
+		i  int
+		at time.Time
 	}
-	sort.SliceStable(done, func(i, j int) bool { return done[i].ended.After(done[j].ended) })
-	drop := make(map[*Transfer]bool)
-	for i, t := range done {
-		if i >= keepDoneMax || now.Sub(t.ended) > keepDone {
-			drop[t] = true
+	var done []finished
+	for i, t := range ts {
+		if at := endedAt(t); !at.IsZero() {
+			done = append(done, finished{i, at})
+		}
+	}
+	sort.SliceStable(done, func(i, j int) bool { return done[i].at.After(done[j].at) })
+	drop := make(map[int]bool)
+	for n, d := range done {
+		if n >= keepDoneMax || now.Sub(d.at) > keepDone {
+			drop[d.i] = true
 		}
 	}
 	keep := ts[:0]
-	for _, t := range ts {
-		if !drop[t] {
+	for i, t := range ts {
+		if !drop[i] {
 			keep = append(keep, t)
 		}
 	}
+	clear(ts[len(keep):]) // what was dropped is garbage now
 	return keep
 }
