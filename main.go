@@ -29,7 +29,6 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/metrics"
 	"github.com/ftpbridge/ftpbridge/internal/netpolicy"
-	"github.com/ftpbridge/ftpbridge/internal/seal"
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
@@ -70,6 +69,8 @@ type config struct {
 	walksPerClient  int
 	dataDir         string
 	keyFile         string
+	database        string
+	redis           string
 	drainDelay      time.Duration
 	baseURL         string
 	hosts           string
@@ -118,6 +119,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.IntVar(&c.walksPerClient, "walks-per-client", 2, "recursive walks one client address may run at once")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "folder for share links and their key")
 	fs.StringVar(&c.keyFile, "key-file", "", "the key that seals FTP passwords and signs session cookies; every bridge of a cluster reads the same file (default: share.key in -data-dir, made on first run)")
+	fs.StringVar(&c.database, "database", "", "postgres:// URL: keep shares and sessions in PostgreSQL, shared by every bridge that names it, instead of the -data-dir file and this process's memory")
+	fs.StringVar(&c.redis, "redis", "", "redis:// URL: share transfer events, login and share limits and the per-server connection budget with every bridge that names it (Redis down: each bridge goes on alone)")
 	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, how long the bridge still takes new requests while /readyz says 503, so that a load balancer stops sending them first")
 	fs.StringVar(&c.baseURL, "base-url", "", "the bridge's public address for share links, such as https://files.example.com (default: from each request)")
 	fs.StringVar(&c.hosts, "hosts", "", "comma list of the host names the bridge answers to; any other Host is refused (421) (default: the -base-url host, plus localhost, 127.0.0.1 and [::1] when -listen is loopback)")
@@ -248,22 +251,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return out
 	})
 
-	shares, sealer, err := openShares(cfg.dataDir, cfg.keyFile)
+	st, err := openShared(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer shares.Close()
+	defer st.Close()
+	shares, sealer := st.shares, st.sealer
 
 	sessions := session.NewStore(sealer, session.Options{
-		Limits:   session.Limits{TTL: cfg.sessionTTL, Max: cfg.maxSessions},
-		Secure:   access.Proxies(proxies).IsHTTPS,
-		OnExpire: pool.ForgetOwner,
-		Logger:   logger,
+		Limits: session.Limits{TTL: cfg.sessionTTL, Max: cfg.maxSessions},
+		Secure: access.Proxies(proxies).IsHTTPS,
+		OnExpire: func(owner string) {
+			pool.ForgetOwner(owner)
+			if st.bus != nil {
+				st.bus.EndSession(owner)
+			}
+		},
+		Logger: logger,
 	})
+	if st.bus != nil {
+		// Another bridge ended it: its record is gone already. The bus's
+		// receiver must not wait on FTP servers saying goodbye.
+		st.bus.OnSessionEnd(func(owner string) {
+			sessions.EndedElsewhere(owner)
+			go pool.ForgetOwner(owner)
+		})
+	}
 	if hook, ok := ctx.Value(sessionsHook{}).(func(*session.Store)); ok {
 		hook(sessions)
 	}
-	transfers := transfer.New(mx.TransferHooks())
+	transfers := transfer.NewShared(mx.TransferHooks(), st.transferBus())
 	defer transfers.Close()
 	stopping := make(chan struct{})
 	resolver := access.NewResolver(pool, sessions, sealer, access.Proxies(proxies))
@@ -585,26 +602,6 @@ func defaultDataDir() string {
 		return "ftpbridge-data"
 	}
 	return filepath.Join(dir, "ftpbridge")
-}
-
-// openShares opens the share store in dir and the key (keyFile, or
-// share.key in dir), making both (and dir, mode 0700) on first run.
-func openShares(dir, keyFile string) (*share.BoltStore, *seal.Sealer, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("-data-dir: %w", err)
-	}
-	if keyFile == "" {
-		keyFile = filepath.Join(dir, "share.key")
-	}
-	sealer, err := seal.LoadKey(keyFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	store, err := share.OpenBolt(filepath.Join(dir, "shares.db"))
-	if err != nil {
-		return nil, nil, err
-	}
-	return store, sealer, nil
 }
 
 // parsePortRange reads LO-HI (or one port); "" is no range.

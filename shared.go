@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ftpbridge/ftpbridge/internal/redisbus"
+	"github.com/ftpbridge/ftpbridge/internal/seal"
+	"github.com/ftpbridge/ftpbridge/internal/share"
+	"github.com/ftpbridge/ftpbridge/internal/transfer"
+)
+
+// shared is what the bridges of a cluster share: shares and sessions in
+// PostgreSQL (-database), events and limits in Redis (-redis), the key
+// (-key-file). Without those flags each part is this process's own: the
+// bbolt file, memory, and no bus.
+type shared struct {
+	sealer  *seal.Sealer
+	shares  share.Store
+	bus     *redisbus.Bus // nil without -redis
+	closers []func()      // in the order opened; Close runs them backwards
+}
+
+// openShared opens the stores the flags name.
+func openShared(ctx context.Context, cfg *config, logger *slog.Logger) (s *shared, err error) {
+	s = &shared{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("-data-dir: %w", err)
+	}
+	keyFile := cfg.keyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.dataDir, "share.key")
+	}
+	if s.sealer, err = seal.LoadKey(keyFile); err != nil {
+		return nil, err
+	}
+	store, err := share.OpenBolt(filepath.Join(cfg.dataDir, "shares.db"))
+	if err != nil {
+		return nil, err
+	}
+	s.shares = store
+	s.closers = append(s.closers, func() { store.Close() })
+	if cfg.redis != "" {
+		opt, err := redis.ParseURL(cfg.redis)
+		if err != nil {
+			// The error may quote the URL, and with it a password.
+			return nil, fmt.Errorf("-redis: not a redis:// or rediss:// URL")
+		}
+		redis.SetLogger(redisLog{logger})
+		client := redis.NewClient(opt)
+		s.closers = append(s.closers, func() { client.Close() })
+		s.bus = redisbus.New(client, "", logger)
+		s.closers = append(s.closers, s.bus.Close)
+	}
+	return s, nil
+}
+
+// transferBus is the bus for the tracker: none without -redis.
+func (s *shared) transferBus() transfer.Bus {
+	if s.bus == nil {
+		return nil
+	}
+	return s.bus
+}
+
+// Close closes what openShared opened.
+func (s *shared) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// redisLog sends go-redis's own lines (a reconnect failing, say) to the
+// debug log: each part that uses Redis says once, as a warning, that it
+// is down and what the bridge does meanwhile, and go-redis would repeat
+// it many times per outage on stderr.
+type redisLog struct{ logger *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
