@@ -50,8 +50,8 @@ const (
 	lockSessionAdd   = 0x46545042_01 // FTPB: one Add counts and pushes out at a time
 	lockSessionPurge = 0x46545042_02 // one bridge expires sessions, the others skip
 	lockSharePurge   = 0x46545042_03 // one bridge purges shares, the others skip
-	lockShareOwner   = 0x46545042   // with hashtext(owner): PutLimited per owner
-	lockShareClient  = 0x46545043   // with hashtext(client): PutLimited per client
+	lockShareOwner   = 0x46545042    // with hashtext(owner): PutLimited per owner
+	lockShareClient  = 0x46545043    // with hashtext(client): PutLimited per client
 )
 
 // DB is a connection pool to the bridge's database.
