@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ftpbridge/ftpbridge/internal/servicetest"
 )
 
@@ -32,11 +34,24 @@ func open(t *testing.T, url string, logger *slog.Logger) *DB {
 }
 
 // empty deletes every share and session, so that each behaviour starts
-// from an empty store without a server of its own.
+// from an empty store without a server of its own. It also opens every
+// connection the pool may hold, so that calls made at once run at once
+// rather than one after the other while the pool dials.
 func empty(t *testing.T, db *DB) {
 	t.Helper()
 	if _, err := db.pool.Exec(context.Background(), `TRUNCATE shares, sessions, session_sites`); err != nil {
 		t.Fatal(err)
+	}
+	var conns []*pgxpool.Conn
+	for range db.pool.Config().MaxConns {
+		c, err := db.pool.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Release()
 	}
 }
 

@@ -22,7 +22,7 @@ var recordStores = []struct {
 	}},
 	{"postgres", func(t *testing.T) func(t *testing.T) session.Records {
 		_, url := startPostgres(t)
-		db := open(t, url, nil)
+		db := open(t, url+"&pool_max_conns=8", nil) // at once as several bridges would be
 		return func(t *testing.T) session.Records {
 			empty(t, db)
 			return db.Sessions()
