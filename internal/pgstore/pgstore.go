@@ -116,7 +116,7 @@ func (db *DB) migrate() error {
 
 // Ping says whether the database answers, for /readyz.
 func (db *DB) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ctx, cancel := bound(ctx)
 	defer cancel()
 	if err := db.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("ping the database: %w", err)
@@ -133,10 +133,15 @@ func (db *DB) Shares() share.Store { return shares{db} }
 // Sessions is the session store in this database.
 func (db *DB) Sessions() session.Records { return sessions{db} }
 
+// bound is ctx cut to opTimeout.
+func bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, opTimeout)
+}
+
 // tx runs fn in a transaction bounded by opTimeout, committed if fn
 // returns nil.
 func (db *DB) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ctx, cancel := bound(ctx)
 	defer cancel()
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return fn(ctx, tx) })
 }

@@ -16,11 +16,6 @@ import (
 // sessions is session.Records over the sessions and session_sites tables.
 type sessions struct{ db *DB }
 
-// bound is ctx cut to opTimeout.
-func bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, opTimeout)
-}
-
 // Get implements session.Records.
 func (st sessions) Get(ctx context.Context, id string) (*session.Record, error) {
 	ctx, cancel := bound(ctx)
