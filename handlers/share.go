@@ -378,16 +378,7 @@ func countShareFile(store share.Store, r *http.Request, sh *share.Share, path, e
 		path == sh.LastPath && etag == sh.LastETag && time.Since(sh.LastDownload) < resumeWindow {
 		return nil
 	}
-	now := time.Now()
-	updated, err := store.Update(sh.ID, func(s *share.Share) error {
-		if err := s.Usable(now); err != nil {
-			return err
-		}
-		s.Downloads++
-		s.LastDownload = now
-		s.LastPath, s.LastETag = path, etag
-		return nil
-	})
+	updated, err := store.CountDownload(sh.ID, time.Now(), path, etag)
 	for _, ended := range []error{share.ErrExpired, share.ErrRevoked, share.ErrUsedUp} {
 		if errors.Is(err, ended) {
 			return gone(ended)

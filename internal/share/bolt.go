@@ -157,6 +157,11 @@ func (b *BoltStore) Update(id string, fn func(*Share) error) (Share, error) {
 	return s, err
 }
 
+// CountDownload counts a download in one transaction.
+func (b *BoltStore) CountDownload(id string, now time.Time, path, etag string) (Share, error) {
+	return b.Update(id, func(s *Share) error { return s.countDownload(now, path, etag) })
+}
+
 // Purge deletes the shares that expired before the given time.
 func (b *BoltStore) Purge(expiredBefore time.Time) (int, error) {
 	n := 0

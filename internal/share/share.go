@@ -89,6 +89,17 @@ func (s *Share) Usable(now time.Time) error {
 	return nil
 }
 
+// countDownload is CountDownload's change to s.
+func (s *Share) countDownload(now time.Time, path, etag string) error {
+	if err := s.Usable(now); err != nil {
+		return err
+	}
+	s.Downloads++
+	s.LastDownload = now
+	s.LastPath, s.LastETag = path, etag
+	return nil
+}
+
 // tokenBytes is the token's randomness: 128 bits.
 const tokenBytes = 16
 
@@ -138,8 +149,8 @@ func (e *TooManyError) Error() string {
 	return fmt.Sprintf("this %s has %d share links already, the most allowed", who, e.Max)
 }
 
-// Store keeps shares. The embedded bbolt store is the one there is; a
-// networked store for several bridges would implement the same.
+// Store keeps shares: the embedded bbolt store, or for several bridges
+// package pgstore's PostgreSQL one.
 type Store interface {
 	// Put adds a new share.
 	Put(s Share) error
@@ -155,6 +166,13 @@ type Store interface {
 	// Update changes a share atomically: fn sees the stored share and
 	// may change it; an error from fn changes nothing and is returned.
 	Update(id string, fn func(*Share) error) (Share, error)
+	// CountDownload counts a download of the file at path, in version
+	// etag, at now, if the share is Usable then: Downloads goes up by
+	// one and LastDownload, LastPath and LastETag say this download. It
+	// returns the share counted, or why it could not be (ErrNotFound or
+	// Usable's error), checked and counted at once so that downloads at
+	// once never count past MaxDownloads.
+	CountDownload(id string, now time.Time, path, etag string) (Share, error)
 	// Purge deletes the shares that expired before the given time and
 	// says how many went.
 	Purge(expiredBefore time.Time) (int, error)
