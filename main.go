@@ -259,8 +259,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	shares, sealer := st.shares, st.sealer
 
 	sessions := session.NewStore(sealer, session.Options{
-		Limits: session.Limits{TTL: cfg.sessionTTL, Max: cfg.maxSessions},
-		Secure: access.Proxies(proxies).IsHTTPS,
+		Limits:  session.Limits{TTL: cfg.sessionTTL, Max: cfg.maxSessions},
+		Records: st.records,
+		Secure:  access.Proxies(proxies).IsHTTPS,
 		OnExpire: func(owner string) {
 			pool.ForgetOwner(owner)
 			if st.bus != nil {
@@ -299,6 +300,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry,
 			PerOwner: cfg.sharesPerOwner, PerClient: cfg.sharesPerClient, PerMinute: cfg.sharesPerMinute},
 		Stopping: stopping,
+		Ready:    st.ready,
 
 		MaxSocketsPerSession: cfg.maxSockets,
 		Hosts:                hosts,

@@ -9,8 +9,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ftpbridge/ftpbridge/internal/pgstore"
 	"github.com/ftpbridge/ftpbridge/internal/redisbus"
 	"github.com/ftpbridge/ftpbridge/internal/seal"
+	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
@@ -22,6 +24,10 @@ import (
 type shared struct {
 	sealer  *seal.Sealer
 	shares  share.Store
+	records session.Records // nil: this process's memory
+	// ready says whether the database answers, for /readyz; nil without
+	// -database.
+	ready   func(context.Context) error
 	bus     *redisbus.Bus // nil without -redis
 	closers []func()      // in the order opened; Close runs them backwards
 }
@@ -44,12 +50,21 @@ func openShared(ctx context.Context, cfg *config, logger *slog.Logger) (s *share
 	if s.sealer, err = seal.LoadKey(keyFile); err != nil {
 		return nil, err
 	}
-	store, err := share.OpenBolt(filepath.Join(cfg.dataDir, "shares.db"))
-	if err != nil {
-		return nil, err
+	if cfg.database != "" {
+		db, err := pgstore.Open(ctx, cfg.database, logger)
+		if err != nil {
+			return nil, fmt.Errorf("-database: %w", err)
+		}
+		s.closers = append(s.closers, db.Close)
+		s.shares, s.records, s.ready = db.Shares(), db.Sessions(), db.Ping
+	} else {
+		store, err := share.OpenBolt(filepath.Join(cfg.dataDir, "shares.db"))
+		if err != nil {
+			return nil, err
+		}
+		s.shares = store
+		s.closers = append(s.closers, func() { store.Close() })
 	}
-	s.shares = store
-	s.closers = append(s.closers, func() { store.Close() })
 	if cfg.redis != "" {
 		opt, err := redis.ParseURL(cfg.redis)
 		if err != nil {
