@@ -46,13 +46,13 @@ func (p *Ports) Take(t testing.TB) int {
 
 // Process is an engine started by this package.
 type Process struct {
-	Name string
-	Addr string // 127.0.0.1:port
+	Name   string
+	Addr   string // 127.0.0.1:port
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
 	log    *bytes.Buffer
-	argv []string
-	cred *syscall.Credential
+	argv   []string
+	cred   *syscall.Credential
 }
 
 // start runs argv as cred (nil: as we are) and waits until addr takes

@@ -130,7 +130,7 @@ func (st *Store) record(r *http.Request) (*Record, error) {
 // whatever needs a session (a login) then fails with the store's error.
 func (st *Store) Get(r *http.Request) *Session {
 	rec, err := st.record(r)
-	if err == nil && rec != nil {
+	if err == nil && rec != nil && st.now().Sub(rec.LastSeen) >= st.touchEvery() {
 		err = st.records.Touch(r.Context(), rec.Owner, st.now())
 	}
 	if err != nil {
@@ -141,6 +141,15 @@ func (st *Store) Get(r *http.Request) *Session {
 		return nil
 	}
 	return st.session(rec)
+}
+
+// touchEvery is how stale a record's LastSeen may grow before a request
+// renews it. Marking it on every request would be a database write per
+// request (-database) for a precision no TTL needs: a session may end this
+// much before its TTL after its last use, a thirtieth of the bare TTL's
+// 30 minutes.
+func (st *Store) touchEvery() time.Duration {
+	return min(time.Minute, st.limits.BareTTL/10)
 }
 
 func (st *Store) session(rec *Record) *Session {

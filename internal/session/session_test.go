@@ -380,3 +380,42 @@ func TestTwoBridgesOneStore(t *testing.T) {
 		t.Errorf("OnExpire ran on B for %v and on A for %v; want B only", endedB, endedA)
 	}
 }
+
+// touchCounter counts the Touch calls that reach the records.
+type touchCounter struct {
+	Records
+	touches int
+}
+
+func (c *touchCounter) Touch(ctx context.Context, owner string, now time.Time) error {
+	c.touches++
+	return c.Records.Touch(ctx, owner, now)
+}
+
+// TestRequestsTouchSparingly: requests mark their session used at most
+// once a minute (a write each, with a database), yet a session used every
+// 29 minutes, for longer than its bare TTL, lives on.
+func TestRequestsTouchSparingly(t *testing.T) {
+	ts := newTestStore(t, Limits{TTL: 12 * time.Hour})
+	counter := &touchCounter{Records: ts.mem}
+	ts.records = counter
+	_, r := ts.begin(t)
+	for range 10 {
+		ts.clock = ts.clock.Add(time.Second)
+		if ts.Get(r) == nil {
+			t.Fatal("the session ended")
+		}
+	}
+	if counter.touches != 0 {
+		t.Errorf("10 requests within a minute of the session's start touched it %d times, want 0", counter.touches)
+	}
+	for i := range 3 {
+		ts.clock = ts.clock.Add(DefaultBareTTL - time.Minute)
+		if ts.Get(r) == nil {
+			t.Fatalf("a session used every %v ended at use %d", DefaultBareTTL-time.Minute, i+1)
+		}
+	}
+	if counter.touches != 3 {
+		t.Errorf("3 requests far apart touched it %d times, want 3", counter.touches)
+	}
+}
