@@ -15,7 +15,9 @@ import (
 type Budget interface {
 	// Reserve takes a slot for one more connection to host, unless the
 	// bridges together hold capacity or the limit learned for host;
-	// limit is that limit (capacity when none is learned).
+	// limit is that limit (capacity when none is learned). A refusal
+	// asks the other bridges to close an idle connection to host (see
+	// Wanted).
 	Reserve(ctx context.Context, host string, capacity int, raiseAfter time.Duration) (ok bool, limit int, err error)
 	// Release hands back a slot Reserve took.
 	Release(ctx context.Context, host string) error
@@ -24,6 +26,12 @@ type Budget interface {
 	// one), and rises by one after each raiseAfter without a refusal, as
 	// hostLimit does; at capacity it is forgotten.
 	Refused(ctx context.Context, host string, capacity int, raiseAfter time.Duration) (others, limit int, err error)
+	// Wanted names the hosts for which another bridge's Reserve was
+	// refused: the pool closes an idle connection to each, so that idle
+	// connections on one bridge do not starve another until they idle
+	// out. It may miss some: a refused request asks again each
+	// budgetPoll. One pool reads it.
+	Wanted() <-chan string
 }
 
 // budgetPoll is how often a request that the budget refused asks again:
@@ -84,6 +92,27 @@ func (p *Pool) noteSharedLimitLocked(host string, limit int) {
 		delete(p.sharedLimits, host)
 	} else {
 		p.sharedLimits[host] = limit
+	}
+}
+
+// giveWay closes an idle connection to each host another bridge wants a
+// slot of, until Close.
+func (p *Pool) giveWay() {
+	defer p.wg.Done()
+	for {
+		var host string
+		select {
+		case <-p.stop:
+			return
+		case host = <-p.cfg.Budget.Wanted():
+		}
+		p.mu.Lock()
+		victim := p.evictIdleLocked(host)
+		p.mu.Unlock()
+		if victim != nil {
+			p.cfg.Logger.Debug("closed an idle ftp connection that another bridge needs", "server", host)
+			p.quit(victim)
+		}
 	}
 }
 

@@ -238,6 +238,10 @@ func New(cfg Config) *Pool {
 	}
 	p.wg.Add(1)
 	go p.reap()
+	if cfg.Budget != nil {
+		p.wg.Add(1)
+		go p.giveWay()
+	}
 	return p
 }
 

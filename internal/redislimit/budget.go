@@ -3,6 +3,7 @@ package redislimit
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -50,8 +51,12 @@ end
 
 // reserve takes a slot for ARGV[1] (lease ARGV[4] ms) if the live
 // bridges hold fewer than the limit; it returns 1 or 0, and the limit.
+// A refusal is published on wantedChannel as "instance host".
 var reserve = redis.NewScript(countLua + `
-if held >= limit then return {0, limit} end
+if held >= limit then
+  redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' ' .. ARGV[6])
+  return {0, limit}
+end
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -92,7 +97,7 @@ func (s *Store) Reserve(ctx context.Context, host string, capacity int, raiseAft
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err = s.call(ctx, "reserve a connection", func(ctx context.Context) error {
-		r, err := reserve.Run(ctx, s.client, budgetKeys(host), s.instance, capacity, raiseAfter.Milliseconds(), s.lease.Milliseconds()).Int64Slice()
+		r, err := reserve.Run(ctx, s.client, budgetKeys(host), s.instance, capacity, raiseAfter.Milliseconds(), s.lease.Milliseconds(), wantedChannel, host).Int64Slice()
 		if err != nil {
 			return err
 		}
@@ -106,6 +111,48 @@ func (s *Store) Reserve(ctx context.Context, host string, capacity int, raiseAft
 		s.held[host]++
 	}
 	return ok, limit, err
+}
+
+// wantedChannel carries the refusals of Reserve, so that bridges with idle
+// connections to that host close one.
+const wantedChannel = "ftpbridge:budget:wanted"
+
+// Wanted implements ftppool.Budget.
+func (s *Store) Wanted() <-chan string { return s.wanted }
+
+// listenWanted passes the hosts other bridges want a slot of to Wanted,
+// dropping what the pool has not read yet rather than waiting: a request
+// that still waits asks again. While Redis is down it tries again each
+// Retry; a reconnection subscribes again.
+func (s *Store) listenWanted(ctx context.Context) {
+	defer close(s.listened)
+	err := s.sub.Subscribe(ctx, wantedChannel)
+	for ctx.Err() == nil {
+		var msg any
+		if err == nil {
+			msg, err = s.sub.Receive(ctx)
+		}
+		if err != nil {
+			err = nil
+			select {
+			case <-ctx.Done():
+			case <-time.After(s.retry):
+			}
+			continue
+		}
+		m, ok := msg.(*redis.Message)
+		if !ok {
+			continue
+		}
+		instance, host, ok := strings.Cut(m.Payload, " ")
+		if !ok || instance == s.instance {
+			continue
+		}
+		select {
+		case s.wanted <- host:
+		default:
+		}
+	}
 }
 
 // Release implements ftppool.Budget. The slot is this bridge's no more

@@ -66,10 +66,15 @@ type Store struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	sub      *redis.PubSub // of wantedChannel
+	cancel   context.CancelFunc
+	wanted   chan string
+	listened chan struct{} // closed when listenWanted returns
 }
 
-// New makes a Store on client and starts renewing its budget leases;
-// Close stops that.
+// New makes a Store on client, starts renewing its budget leases and
+// listening for what other bridges want (Wanted); Close stops that.
 func New(client redis.UniversalClient, opts Options) *Store {
 	s := &Store{
 		client:   client,
@@ -81,6 +86,8 @@ func New(client redis.UniversalClient, opts Options) *Store {
 		held:     make(map[string]int),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
+		wanted:   make(chan string, 16),
+		listened: make(chan struct{}),
 	}
 	if s.instance == "" {
 		s.instance = defaultInstance()
@@ -97,7 +104,12 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if s.retry <= 0 {
 		s.retry = time.Second
 	}
+	// Without channels, Subscribe does no I/O: listenWanted subscribes.
+	s.sub = client.Subscribe(context.Background())
+	var ctx context.Context
+	ctx, s.cancel = context.WithCancel(context.Background())
 	go s.renewLeases()
+	go s.listenWanted(ctx)
 	return s
 }
 
@@ -113,6 +125,9 @@ func defaultInstance() string {
 func (s *Store) Close() {
 	close(s.stop)
 	<-s.done
+	s.cancel()
+	_ = s.sub.Close()
+	<-s.listened
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for host := range s.held {
