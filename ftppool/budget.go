@@ -15,9 +15,7 @@ import (
 type Budget interface {
 	// Reserve takes a slot for one more connection to host, unless the
 	// bridges together hold capacity or the limit learned for host;
-	// limit is that limit (capacity when none is learned). A refusal
-	// asks the other bridges to close an idle connection to host (see
-	// Wanted).
+	// limit is that limit (capacity when none is learned).
 	Reserve(ctx context.Context, host string, capacity int, raiseAfter time.Duration) (ok bool, limit int, err error)
 	// Release hands back a slot Reserve took.
 	Release(ctx context.Context, host string) error
@@ -26,11 +24,12 @@ type Budget interface {
 	// one), and rises by one after each raiseAfter without a refusal, as
 	// hostLimit does; at capacity it is forgotten.
 	Refused(ctx context.Context, host string, capacity int, raiseAfter time.Duration) (others, limit int, err error)
-	// Wanted names the hosts for which another bridge's Reserve was
-	// refused: the pool closes an idle connection to each, so that idle
-	// connections on one bridge do not starve another until they idle
-	// out. It may miss some: a refused request asks again each
-	// budgetPoll. One pool reads it.
+	// Want asks the other bridges to close an idle connection to host,
+	// for a request that Reserve refused, so that idle connections on
+	// one bridge do not starve another until they idle out. Wanted
+	// names the hosts other bridges want; it may miss some, since a
+	// waiting request asks again each budgetPoll. One pool reads it.
+	Want(ctx context.Context, host string) error
 	Wanted() <-chan string
 }
 

@@ -321,13 +321,17 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 			case !errors.Is(err, errBudgetFull):
 				return nil, err
 			}
+			// Idle connections of other owners hold slots of the budget
+			// too: ours, or else other bridges'.
 			p.mu.Lock()
-			// Idle connections of other owners hold slots of the budget too.
-			if victim := p.evictIdleLocked(host); victim != nil {
-				p.mu.Unlock()
+			victim := p.evictIdleLocked(host)
+			p.mu.Unlock()
+			if victim != nil {
 				p.quit(victim)
 				continue
 			}
+			_ = p.cfg.Budget.Want(ctx, host)
+			p.mu.Lock()
 			budgetFull = true
 		}
 		// Waiting for the first login of new credentials does not count
@@ -383,7 +387,9 @@ func (p *Pool) open(ctx context.Context, sp *sitePool, login Login, proven bool)
 	s := p.reserve(ctx, host)
 	if s == slotRefused {
 		p.mu.Lock()
-		sp.dialing = false
+		if !proven {
+			sp.dialing = false
+		}
 		p.dropLocked(sp)
 		p.mu.Unlock()
 		return nil, errBudgetFull

@@ -51,12 +51,8 @@ end
 
 // reserve takes a slot for ARGV[1] (lease ARGV[4] ms) if the live
 // bridges hold fewer than the limit; it returns 1 or 0, and the limit.
-// A refusal is published on wantedChannel as "instance host".
 var reserve = redis.NewScript(countLua + `
-if held >= limit then
-  redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' ' .. ARGV[6])
-  return {0, limit}
-end
+if held >= limit then return {0, limit} end
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -97,7 +93,7 @@ func (s *Store) Reserve(ctx context.Context, host string, capacity int, raiseAft
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err = s.call(ctx, "reserve a connection", func(ctx context.Context) error {
-		r, err := reserve.Run(ctx, s.client, budgetKeys(host), s.instance, capacity, raiseAfter.Milliseconds(), s.lease.Milliseconds(), wantedChannel, host).Int64Slice()
+		r, err := reserve.Run(ctx, s.client, budgetKeys(host), s.instance, capacity, raiseAfter.Milliseconds(), s.lease.Milliseconds()).Int64Slice()
 		if err != nil {
 			return err
 		}
@@ -113,9 +109,16 @@ func (s *Store) Reserve(ctx context.Context, host string, capacity int, raiseAft
 	return ok, limit, err
 }
 
-// wantedChannel carries the refusals of Reserve, so that bridges with idle
-// connections to that host close one.
+// wantedChannel carries Want's requests as "instance host", so that
+// bridges with idle connections to that host close one.
 const wantedChannel = "ftpbridge:budget:wanted"
+
+// Want implements ftppool.Budget.
+func (s *Store) Want(ctx context.Context, host string) error {
+	return s.call(ctx, "ask for a connection", func(ctx context.Context) error {
+		return s.client.Publish(ctx, wantedChannel, s.instance+" "+host).Err()
+	})
+}
 
 // Wanted implements ftppool.Budget.
 func (s *Store) Wanted() <-chan string { return s.wanted }

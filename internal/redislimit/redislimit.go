@@ -26,6 +26,8 @@ import (
 // between probes.
 var ErrUnavailable = errors.New("redis is unreachable")
 
+var errClosed = errors.New("redislimit: the store is closed")
+
 // Options tune a Store; the zero value is fine.
 type Options struct {
 	// Instance names this bridge in the budget's keys and the logs; it
@@ -56,6 +58,7 @@ type Store struct {
 	lease    time.Duration
 	retry    time.Duration
 
+	closed    atomic.Bool
 	down      atomic.Bool
 	nextProbe atomic.Int64 // unix nanoseconds: while down, calls fail at once until then
 
@@ -134,6 +137,7 @@ func (s *Store) Close() {
 		s.held[host] = 0
 		_ = s.call(context.Background(), "hand back connections", func(ctx context.Context) error { return s.renewLocked(ctx, host) })
 	}
+	s.closed.Store(true)
 }
 
 // call runs fn on Redis within the timeout. While Redis is down, calls
@@ -141,6 +145,9 @@ func (s *Store) Close() {
 // of an outage is logged as a warning and the first success after it as
 // information, so an outage is two log lines however busy the bridge.
 func (s *Store) call(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	if s.closed.Load() {
+		return errClosed // the pool's last releases: Close handed everything back
+	}
 	if s.down.Load() {
 		probe := s.nextProbe.Load()
 		now := time.Now().UnixNano()

@@ -46,7 +46,7 @@ func TestKeysExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]time.Duration{
-		"ftpbridge:tries:login-client:192.0.2.1":      time.Minute,
+		"ftpbridge:tries:login-client:192.0.2.1":       time.Minute,
 		"ftpbridge:slow:login-user:192.0.2.9:21 alice": 15 * time.Minute,
 		"ftpbridge:budget:{192.0.2.9:21}:held":         30 * time.Second,
 		"ftpbridge:budget:{192.0.2.9:21}:leases":       30 * time.Second,
