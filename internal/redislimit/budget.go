@@ -128,7 +128,7 @@ func (s *Store) Wanted() <-chan string { return s.wanted }
 // that still waits asks again. While Redis is down it tries again each
 // Retry; a reconnection subscribes again.
 func (s *Store) listenWanted(ctx context.Context) {
-	defer close(s.listened)
+	defer s.wg.Done()
 	err := s.sub.Subscribe(ctx, wantedChannel)
 	for ctx.Err() == nil {
 		var msg any
@@ -197,15 +197,15 @@ func (s *Store) renewLocked(ctx context.Context, host string) error {
 }
 
 // renewLeases renews this bridge's leases every third of a lease, until
-// Close. Each renewal writes the count this bridge holds, so one that a
+// ctx ends. Each renewal writes the count this bridge holds, so one that a
 // failed call left wrong in Redis is right again.
-func (s *Store) renewLeases() {
-	defer close(s.done)
+func (s *Store) renewLeases(ctx context.Context) {
+	defer s.wg.Done()
 	t := time.NewTicker(s.lease / 3)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}

@@ -67,13 +67,10 @@ type Store struct {
 	mu   sync.Mutex
 	held map[string]int
 
-	stop chan struct{}
-	done chan struct{}
-
-	sub      *redis.PubSub // of wantedChannel
-	cancel   context.CancelFunc
-	wanted   chan string
-	listened chan struct{} // closed when listenWanted returns
+	sub    *redis.PubSub // of wantedChannel
+	wanted chan string
+	cancel context.CancelFunc // ends renewLeases and listenWanted
+	wg     sync.WaitGroup
 }
 
 // New makes a Store on client, starts renewing its budget leases and
@@ -87,10 +84,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 		lease:    opts.Lease,
 		retry:    opts.Retry,
 		held:     make(map[string]int),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
 		wanted:   make(chan string, 16),
-		listened: make(chan struct{}),
 	}
 	if s.instance == "" {
 		s.instance = defaultInstance()
@@ -111,7 +105,8 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	s.sub = client.Subscribe(context.Background())
 	var ctx context.Context
 	ctx, s.cancel = context.WithCancel(context.Background())
-	go s.renewLeases()
+	s.wg.Add(2)
+	go s.renewLeases(ctx)
 	go s.listenWanted(ctx)
 	return s
 }
@@ -126,11 +121,9 @@ func defaultInstance() string {
 // Close stops renewing the leases and hands back the slots this bridge
 // still holds; call it after the pool is closed.
 func (s *Store) Close() {
-	close(s.stop)
-	<-s.done
 	s.cancel()
-	_ = s.sub.Close()
-	<-s.listened
+	_ = s.sub.Close() // ends a Receive, which no context does
+	s.wg.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for host := range s.held {
