@@ -87,16 +87,66 @@ func newBridge(t *testing.T, srv *fakeftp.Server, url string, cfg Config, opts r
 	return b
 }
 
-// heldLists makes LIST hold its connection until the returned release.
-func heldLists(t *testing.T, srv *fakeftp.Server) (release func()) {
-	ch := make(chan struct{})
-	release = sync.OnceFunc(func() { close(ch) })
-	t.Cleanup(release) // before the pools and the server close
+// listHold makes LIST hold its connection while held.
+type listHold struct {
+	mu sync.Mutex
+	ch chan struct{} // closed on release
+}
+
+// holdLists holds srv's LISTs until release.
+func holdLists(t *testing.T, srv *fakeftp.Server) *listHold {
+	h := &listHold{ch: make(chan struct{})}
+	t.Cleanup(h.release) // before the pools and the server close
 	srv.Script["LIST"] = func(c *fakeftp.Conn, _ string) {
+		h.mu.Lock()
+		ch := h.ch
+		h.mu.Unlock()
 		<-ch
 		c.Transfer(func(io.Writer) error { return nil })
 	}
-	return release
+	return h
+}
+
+func (h *listHold) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	select {
+	case <-h.ch:
+	default:
+		close(h.ch)
+	}
+}
+
+// hold holds the LISTs from now on again.
+func (h *listHold) hold() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ch = make(chan struct{})
+}
+
+// listAll starts n LISTs on each bridge; their errors come on the
+// channel.
+func listAll(bridges []*bridge, n int) <-chan error {
+	errs := make(chan error, n*len(bridges))
+	for _, b := range bridges {
+		h := b.pool.Handle("o", b.ep, Login{User: "u", Password: "p"})
+		for range n {
+			go func() {
+				_, err := h.List(context.Background(), "/")
+				errs <- err
+			}()
+		}
+	}
+	return errs
+}
+
+// waiting is the requests waiting in all bridges.
+func waiting(bridges []*bridge) int {
+	n := 0
+	for _, b := range bridges {
+		n += hostStats(b.pool, b.ep).Waiting
+	}
+	return n
 }
 
 // TestBudgetCapAcrossBridges: three bridges with a cap of three
@@ -106,31 +156,18 @@ func TestBudgetCapAcrossBridges(t *testing.T) {
 	const capacity, perBridge = 3, 3
 	_, url := servicetest.Redis(t, servicetest.NewPorts(t))
 	srv := fakeftp.Start(t)
-	release := heldLists(t, srv)
+	lists := holdLists(t, srv)
 	total := &connCount{}
 	var bridges []*bridge
 	for range 3 {
 		bridges = append(bridges, newBridge(t, srv, url, Config{MaxConnsPerSession: perBridge, MaxConnsPerHost: capacity, WaitTimeout: 10 * time.Second}, redislimit.Options{}, total))
 	}
-	errs := make(chan error, 3*perBridge)
-	for _, b := range bridges {
-		h := b.pool.Handle("o", b.ep, Login{User: "u", Password: "p"})
-		for range perBridge {
-			go func() {
-				_, err := h.List(context.Background(), "/")
-				errs <- err
-			}()
-		}
-	}
+	errs := listAll(bridges, perBridge)
 	// Every request is either in a LIST or waiting.
 	waitFor(t, "three connections at work and six requests waiting", func() bool {
-		waiting := 0
-		for _, b := range bridges {
-			waiting += hostStats(b.pool, b.ep).Waiting
-		}
-		return total.open.Load() == capacity && waiting == 3*perBridge-capacity
+		return total.open.Load() == capacity && waiting(bridges) == 3*perBridge-capacity
 	})
-	release()
+	lists.release()
 	for range 3 * perBridge {
 		if err := <-errs; err != nil {
 			t.Errorf("an operation failed: %v", err)
@@ -248,39 +285,32 @@ func TestBudgetSlotsOfADeadBridge(t *testing.T) {
 
 // TestBudgetRedisOutage: with Redis stopped, each bridge keeps to its own
 // cap (requests are not refused for Redis' sake), and each logs the
-// outage once.
+// outage once; once Redis is back, the cap is the bridges' together
+// again.
 func TestBudgetRedisOutage(t *testing.T) {
 	const capacity = 2
 	proc, url := servicetest.Redis(t, servicetest.NewPorts(t))
 	srv := fakeftp.Start(t)
-	release := heldLists(t, srv)
+	lists := holdLists(t, srv)
+	total := &connCount{}
 	var bridges []*bridge
 	var logs []*logRecorder
 	for range 2 {
 		l := newLogRecorder()
 		logs = append(logs, l)
 		bridges = append(bridges, newBridge(t, srv, url, Config{MaxConnsPerSession: 4, MaxConnsPerHost: capacity, WaitTimeout: 10 * time.Second},
-			redislimit.Options{Logger: slog.New(l)}, nil))
+			redislimit.Options{Logger: slog.New(l), Retry: 50 * time.Millisecond}, total))
 	}
 	proc.Stop()
-	errs := make(chan error, 6)
-	for _, b := range bridges {
-		h := b.pool.Handle("o", b.ep, Login{User: "u", Password: "p"})
-		for range 3 {
-			go func() {
-				_, err := h.List(context.Background(), "/")
-				errs <- err
-			}()
-		}
-	}
+	errs := listAll(bridges, capacity+1)
 	for _, b := range bridges {
 		waitPool(t, b.pool, "the bridge's own cap in use and one request waiting", func() bool {
 			hs := hostStats(b.pool, b.ep)
 			return hs.Open == capacity && hs.Waiting == 1
 		})
 	}
-	release()
-	for range 6 {
+	lists.release()
+	for range 2 * (capacity + 1) {
 		if err := <-errs; err != nil {
 			t.Errorf("an operation failed during the outage: %v", err)
 		}
@@ -292,6 +322,35 @@ func TestBudgetRedisOutage(t *testing.T) {
 		if n := logs[i].count(slog.LevelWarn); n != 1 {
 			t.Errorf("bridge %d logged %d warnings, want 1", i, n)
 		}
+	}
+
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range bridges {
+		b.pool.ForgetOwner("o") // the connections dialled outside the budget
+		waitFor(t, "the bridge to find Redis back", func() bool {
+			_, err := b.store.CountTries(context.Background(), "probe")
+			return err == nil
+		})
+		if n := logs[i].count(slog.LevelInfo); n != 1 {
+			t.Errorf("bridge %d logged Redis back %d times, want once", i, n)
+		}
+	}
+	total.peak.Store(total.open.Load())
+	lists.hold()
+	errs = listAll(bridges, capacity)
+	waitFor(t, "the shared cap in use and the other requests waiting", func() bool {
+		return total.open.Load() == capacity && waiting(bridges) == capacity
+	})
+	lists.release()
+	for range 2 * capacity {
+		if err := <-errs; err != nil {
+			t.Errorf("an operation failed after the outage: %v", err)
+		}
+	}
+	if peak := total.peak.Load(); peak != capacity {
+		t.Errorf("after the outage the bridges had %d connections at once, want the cap %d", peak, capacity)
 	}
 }
 
