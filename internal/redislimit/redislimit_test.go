@@ -135,8 +135,8 @@ func TestSilentRedisIsATimeout(t *testing.T) {
 	}()
 	var logs strings.Builder
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	s, _ := newStore(t, "redis://"+ln.Addr().String(), Options{Timeout: 100 * time.Millisecond, Retry: time.Minute, Logger: logger})
-	for i, limit := range []time.Duration{time.Second, 20 * time.Millisecond} {
+	s, _ := newStore(t, "redis://"+ln.Addr().String(), Options{Timeout: 300 * time.Millisecond, Retry: time.Minute, Logger: logger})
+	for i, limit := range []time.Duration{2 * time.Second, 100 * time.Millisecond} {
 		start := time.Now()
 		if _, err := s.TakeTry(context.Background(), "k", 1, time.Minute); err == nil {
 			t.Fatalf("call %d: no error from a silent Redis", i+1)
