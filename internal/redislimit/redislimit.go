@@ -3,8 +3,19 @@
 // (access.SharedLimits) and the per-server connection budget
 // (ftppool.Budget). It only stores counts; the rules and everything FTP
 // stay in access and ftppool, which fall back to counting in their own
-// process whenever a call here fails. docs/ARCHITECTURE.md describes the
-// keys.
+// process whenever a call here fails.
+//
+// Every key starts with "ftpbridge:" and expires on its own (<…> is a
+// name; the braces are Redis Cluster hash tags):
+//
+//	ftpbridge:tries:<limit>:<key>           a window's tries (string), until the window ends
+//	ftpbridge:slow:login-user:<ip:port user>  failures and next slot (hash), ttl after the last failure
+//	ftpbridge:budget:{<ip:port>}:held       slots per bridge instance (hash)
+//	ftpbridge:budget:{<ip:port>}:leases     when each instance's lease ends (sorted set)
+//	ftpbridge:budget:{<ip:port>}:limit      the learned limit and when it changed (hash)
+//
+// The channel ftpbridge:budget:wanted carries the budget's requests for
+// idle connections.
 package redislimit
 
 import (
@@ -22,9 +33,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrUnavailable is returned without asking Redis while it is down,
+// errUnavailable is returned without asking Redis while it is down,
 // between probes.
-var ErrUnavailable = errors.New("redis is unreachable")
+var errUnavailable = errors.New("redis is unreachable")
 
 var errClosed = errors.New("redislimit: the store is closed")
 
@@ -145,7 +156,7 @@ func (s *Store) call(ctx context.Context, what string, fn func(ctx context.Conte
 		probe := s.nextProbe.Load()
 		now := time.Now().UnixNano()
 		if now < probe || !s.nextProbe.CompareAndSwap(probe, now+s.retry.Nanoseconds()) {
-			return ErrUnavailable
+			return errUnavailable
 		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
