@@ -124,7 +124,9 @@ func (tr *Tries) giveBack(ctx context.Context, key string) {
 // never refused, so no one can lock a user out.
 //
 // The server is the IP address and port the pool dialled (see ftppool's
-// dial), so every spelling of one address shares one count.
+// dial), so every spelling of one address shares one count. On a
+// SharedLimits (NewSharedLoginGate) the counts and the slots are every
+// bridge's together.
 type LoginGate struct {
 	perClient, perTarget *Tries
 	perUser              counts
