@@ -9,70 +9,103 @@ import (
 	"github.com/ftpbridge/ftpbridge/ftppool"
 )
 
+// SharedLimits keeps the counts behind Tries and LoginGate where every
+// bridge of a cluster sees them (internal/redislimit), so that tries spread
+// over several bridges meet one limit. An error means the store cannot
+// answer now: the try is then counted in this process alone (see
+// counts.run), so an outage loosens the limits to one bridge's, and never
+// refuses service. Keys are named by the caller; an implementation only
+// stores them.
+type SharedLimits interface {
+	// TakeTry counts one try of key in a fixed window, or says how long
+	// key must still wait when max tries of this window are used up.
+	TakeTry(ctx context.Context, key string, max int, window time.Duration) (wait time.Duration, err error)
+	// GiveBackTry returns a try of key's current window.
+	GiveBackTry(ctx context.Context, key string) error
+	// CountTries is the tries key has taken and not given back in its
+	// window.
+	CountTries(ctx context.Context, key string) (int, error)
+	// SlowSlot and SlowFailed space the tries of a key that failed often:
+	// see LoginGate and memory.SlowSlot, whose rules they follow.
+	SlowSlot(ctx context.Context, key string, own bool, free int, first, max time.Duration) (wait time.Duration, ok bool, err error)
+	SlowFailed(ctx context.Context, key string, ttl time.Duration) error
+}
+
+// counts is where a limit counts: shared, if set and answering, else
+// local.
+type counts struct {
+	shared SharedLimits
+	local  *memory
+}
+
+func newCounts(shared SharedLimits) counts {
+	return counts{shared: shared, local: newMemory()}
+}
+
+// run runs fn on the shared store, and on this process's counts when
+// there is none or it fails. A try counted in one and given back to the
+// other during an outage is lost: the limit is loose by one for a window.
+func (c counts) run(fn func(SharedLimits) error) {
+	if c.shared != nil && fn(c.shared) == nil {
+		return
+	}
+	_ = fn(c.local) // memory never fails
+}
+
 // Tries counts tries per key (a share and a client address, say) in a
 // fixed window: after max tries that were not given back, the key is
-// refused until the window ends. Entries of ended windows are dropped as
-// new ones come, so memory stays bounded by the tries of one window.
+// refused until the window ends.
 type Tries struct {
+	name   string // the keys' prefix in a shared store
 	max    int
 	window time.Duration
-	mu     sync.Mutex
-	byKey  map[string]*tryCount
+	counts counts
 }
 
-type tryCount struct {
-	n     int
-	since time.Time
-}
-
-// NewTries allows max tries of a key in each window.
+// NewTries allows max tries of a key in each window, counted in this
+// process.
 func NewTries(max int, window time.Duration) *Tries {
-	return &Tries{max: max, window: window, byKey: make(map[string]*tryCount)}
+	return NewSharedTries(nil, "", max, window)
+}
+
+// NewSharedTries allows max tries of a key in each window, counted in
+// shared (nil: in this process) under keys that start with name, which
+// must differ between the limits that share a store.
+func NewSharedTries(shared SharedLimits, name string, max int, window time.Duration) *Tries {
+	return &Tries{name: name, max: max, window: window, counts: newCounts(shared)}
 }
 
 // Take counts one try of key, or says how long key must still wait when
 // its tries are used up. A try is taken before the guess is checked, so
 // that guesses sent all at once are limited too; GiveBack returns it.
 func (tr *Tries) Take(key string) time.Duration {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	now := time.Now()
-	if len(tr.byKey) > 10000 {
-		for k, fc := range tr.byKey {
-			if now.Sub(fc.since) >= tr.window {
-				delete(tr.byKey, k)
-			}
-		}
-	}
-	fc := tr.byKey[key]
-	if fc == nil || now.Sub(fc.since) >= tr.window {
-		fc = &tryCount{since: now}
-		tr.byKey[key] = fc
-	}
-	if fc.n >= tr.max {
-		return fc.since.Add(tr.window).Sub(now)
-	}
-	fc.n++
-	return 0
+	return tr.take(context.Background(), key)
+}
+
+func (tr *Tries) take(ctx context.Context, key string) (wait time.Duration) {
+	tr.counts.run(func(l SharedLimits) (err error) {
+		wait, err = l.TakeTry(ctx, tr.name+":"+key, tr.max, tr.window)
+		return err
+	})
+	return wait
 }
 
 // count is the tries key has taken and not given back in its window.
-func (tr *Tries) count(key string) int {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if fc := tr.byKey[key]; fc != nil && time.Since(fc.since) < tr.window {
-		return fc.n
-	}
-	return 0
+func (tr *Tries) count(ctx context.Context, key string) (n int) {
+	tr.counts.run(func(l SharedLimits) (err error) {
+		n, err = l.CountTries(ctx, tr.name+":"+key)
+		return err
+	})
+	return n
 }
 
 // GiveBack returns a try that turned out right.
 func (tr *Tries) GiveBack(key string) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if fc := tr.byKey[key]; fc != nil && fc.n > 0 {
-		fc.n--
-	}
+	tr.giveBack(context.Background(), key)
+}
+
+func (tr *Tries) giveBack(ctx context.Context, key string) {
+	tr.counts.run(func(l SharedLimits) error { return l.GiveBackTry(ctx, tr.name+":"+key) })
 }
 
 // LoginGate limits FTP logins through the bridge (ftppool.LoginGate), so
@@ -91,10 +124,12 @@ func (tr *Tries) GiveBack(key string) {
 // never refused, so no one can lock a user out.
 //
 // The server is the IP address and port the pool dialled (see ftppool's
-// dial), so every spelling of one address shares one count.
+// dial), so every spelling of one address shares one count. On a
+// SharedLimits (NewSharedLoginGate) the counts and the slots are every
+// bridge's together.
 type LoginGate struct {
 	perClient, perTarget *Tries
-	perUser              *slowdown
+	perUser              counts
 	// OnRefused, if set, hears of every login the server refused.
 	OnRefused func()
 }
@@ -107,12 +142,18 @@ const (
 	loginFailureTTL   = 15 * time.Minute // a user's failures are forgotten this long after the last
 )
 
-// NewLoginGate makes the bridge's login limits.
+// NewLoginGate makes the bridge's login limits, counted in this process.
 func NewLoginGate() *LoginGate {
+	return NewSharedLoginGate(nil)
+}
+
+// NewSharedLoginGate makes the bridge's login limits, counted in shared
+// (nil: in this process), so that every bridge on it meets the same ones.
+func NewSharedLoginGate(shared SharedLimits) *LoginGate {
 	return &LoginGate{
-		perClient: NewTries(10, time.Minute),
-		perTarget: NewTries(5, time.Minute),
-		perUser:   newSlowdown(loginFreeFailures, loginFirstDelay, loginMaxDelay, loginFailureTTL),
+		perClient: NewSharedTries(shared, "login-client", 10, time.Minute),
+		perTarget: NewSharedTries(shared, "login-target", 5, time.Minute),
+		perUser:   newCounts(shared),
 	}
 }
 
@@ -129,20 +170,25 @@ func (g *LoginGate) Take(ctx context.Context, ep ftppool.Endpoint, user string) 
 		return nil
 	}
 	client, login, target := g.keys(ctx, ep, user)
-	if wait := g.perClient.Take(client); wait > 0 {
+	if wait := g.perClient.take(ctx, client); wait > 0 {
 		return &ftppool.LoginLimitError{Wait: wait}
 	}
 	giveBack := func() {
-		g.perClient.GiveBack(client)
-		g.perTarget.GiveBack(target)
+		g.perClient.giveBack(ctx, client)
+		g.perTarget.giveBack(ctx, target)
 	}
-	if wait := g.perTarget.Take(target); wait > 0 {
-		g.perClient.GiveBack(client)
+	if wait := g.perTarget.take(ctx, target); wait > 0 {
+		g.perClient.giveBack(ctx, client)
 		return &ftppool.LoginLimitError{Wait: wait}
 	}
 	// The try just taken is not a failure: more than it is.
-	own := g.perTarget.count(target) > 1
-	wait, ok := g.perUser.slot(login, own)
+	own := g.perTarget.count(ctx, target) > 1
+	var wait time.Duration
+	ok := true
+	g.perUser.run(func(l SharedLimits) (err error) {
+		wait, ok, err = l.SlowSlot(ctx, "login-user:"+login, own, loginFreeFailures, loginFirstDelay, loginMaxDelay)
+		return err
+	})
 	if !ok {
 		giveBack()
 		return &ftppool.LoginLimitError{Wait: wait}
@@ -170,88 +216,142 @@ func (g *LoginGate) Done(ctx context.Context, ep ftppool.Endpoint, user string, 
 	}
 	client, login, target := g.keys(ctx, ep, user)
 	if !giveBack {
-		g.perUser.failed(login)
+		g.perUser.run(func(l SharedLimits) error { return l.SlowFailed(ctx, "login-user:"+login, loginFailureTTL) })
 		return
 	}
-	g.perClient.GiveBack(client)
-	g.perTarget.GiveBack(target)
+	g.perClient.giveBack(ctx, client)
+	g.perTarget.giveBack(ctx, target)
 }
 
-// slowdown spaces the tries of a key once it has failed often: see
-// LoginGate. Keys whose last failure is older than ttl are forgotten as
-// new ones come, so memory stays bounded by the failures of one ttl.
-type slowdown struct {
-	free         int
-	first, max   time.Duration
-	ttl          time.Duration
-	mu           sync.Mutex
-	byKey        map[string]*slowState
-	pruneAtCount int
+// memory is SharedLimits in this process: every limit's own counts, and
+// what every limit falls back to. Entries whose window or ttl ended are
+// dropped as new ones come, so memory stays bounded by the tries of one
+// window and the failures of one ttl.
+type memory struct {
+	mu    sync.Mutex
+	tries map[string]*tryCount
+	slow  map[string]*slowState
+}
+
+type tryCount struct {
+	n      int
+	since  time.Time
+	window time.Duration
 }
 
 type slowState struct {
 	fails    int
 	lastFail time.Time
+	ttl      time.Duration
 	next     time.Time // the earliest start of the next try
 }
 
-func newSlowdown(free int, first, max, ttl time.Duration) *slowdown {
-	return &slowdown{free: free, first: first, max: max, ttl: ttl, byKey: make(map[string]*slowState), pruneAtCount: 10000}
+// memoryPruneAt is how many keys memory holds before it drops old ones.
+const memoryPruneAt = 10000
+
+func newMemory() *memory {
+	return &memory{tries: make(map[string]*tryCount), slow: make(map[string]*slowState)}
 }
 
-// slot says how long a try of key must wait. ok is false when the wait
-// would be over max and the client has failures of its own (own): it is
-// refused, and wait says when the queue is short again.
-func (s *slowdown) slot(key string, own bool) (wait time.Duration, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// TakeTry implements SharedLimits.
+func (m *memory) TakeTry(_ context.Context, key string, max int, window time.Duration) (time.Duration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	now := time.Now()
-	st := s.byKey[key]
-	if st == nil || now.Sub(st.lastFail) >= s.ttl {
-		return 0, true
+	if len(m.tries) > memoryPruneAt {
+		for k, tc := range m.tries {
+			if now.Sub(tc.since) >= tc.window {
+				delete(m.tries, k)
+			}
+		}
 	}
-	if st.fails < s.free {
-		return 0, true
+	tc := m.tries[key]
+	if tc == nil || now.Sub(tc.since) >= tc.window {
+		tc = &tryCount{since: now, window: window}
+		m.tries[key] = tc
 	}
-	delay := s.max
-	if shift := st.fails - s.free; shift < 16 {
-		delay = min(s.first<<shift, s.max)
+	if tc.n >= max {
+		return tc.since.Add(tc.window).Sub(now), nil
+	}
+	tc.n++
+	return 0, nil
+}
+
+// CountTries implements SharedLimits.
+func (m *memory) CountTries(_ context.Context, key string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if tc := m.tries[key]; tc != nil && time.Since(tc.since) < tc.window {
+		return tc.n, nil
+	}
+	return 0, nil
+}
+
+// GiveBackTry implements SharedLimits.
+func (m *memory) GiveBackTry(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if tc := m.tries[key]; tc != nil && tc.n > 0 {
+		tc.n--
+	}
+	return nil
+}
+
+// SlowSlot says how long a try of key must wait: nothing until key has
+// free failures within ttl of each other, then each try gets a slot
+// after the one before, spaced by first, doubled with each failure past
+// free, up to max. ok is false when the wait would be over max and the
+// client has failures of its own (own): it is refused, and wait says
+// when the queue is short again.
+func (m *memory) SlowSlot(_ context.Context, key string, own bool, free int, first, max time.Duration) (wait time.Duration, ok bool, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	st := m.slow[key]
+	if st == nil || now.Sub(st.lastFail) >= st.ttl || st.fails < free {
+		return 0, true, nil
+	}
+	delay := max
+	if shift := st.fails - free; shift < 16 {
+		delay = min(first<<shift, max)
 	}
 	start := now
 	if st.next.After(now) {
 		start = st.next
 	}
-	if start.Sub(now) > s.max {
+	if start.Sub(now) > max {
 		if own {
-			return start.Sub(now) - s.max, false
+			return start.Sub(now) - max, false, nil
 		}
-		start = now.Add(s.max)
+		start = now.Add(max)
 	}
 	if next := start.Add(delay); next.After(st.next) {
 		st.next = next
 	}
-	return start.Sub(now), true
+	return start.Sub(now), true, nil
 }
 
-// failed counts a failure of key.
-func (s *slowdown) failed(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// SlowFailed counts a failure of key; failures are forgotten ttl after
+// the last.
+func (m *memory) SlowFailed(_ context.Context, key string, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	now := time.Now()
-	if len(s.byKey) >= s.pruneAtCount {
-		for k, st := range s.byKey {
-			if now.Sub(st.lastFail) >= s.ttl {
-				delete(s.byKey, k)
+	if len(m.slow) >= memoryPruneAt {
+		for k, st := range m.slow {
+			if now.Sub(st.lastFail) >= st.ttl {
+				delete(m.slow, k)
 			}
 		}
 	}
-	st := s.byKey[key]
-	if st == nil || now.Sub(st.lastFail) >= s.ttl {
-		st = &slowState{}
-		s.byKey[key] = st
+	st := m.slow[key]
+	if st == nil || now.Sub(st.lastFail) >= st.ttl {
+		st = &slowState{ttl: ttl}
+		m.slow[key] = st
 	}
 	st.fails++
 	st.lastFail = now
+	return nil
 }
 
 func isAnonymous(user string) bool {

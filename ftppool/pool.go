@@ -78,6 +78,9 @@ type Config struct {
 	// hostLimit) holds without a refusal before it rises by one; 0 means
 	// a minute.
 	LimitRaiseAfter time.Duration
+	// Budget, if set, shares MaxConnsPerHost and the limits servers teach
+	// among several bridges (see Budget); nil counts this process alone.
+	Budget Budget
 	// WalkMaxEntries is the budget of every recursive walk (Walk, Count,
 	// Remove) in entries, and WalkTimeout in time; 0 is no limit.
 	WalkMaxEntries int
@@ -189,7 +192,11 @@ type Pool struct {
 	perHost map[string]int // open connections per host:port
 	waiting map[string]int // requests waiting for a slot, per host:port
 	limits  map[string]*hostLimit
-	noMLSD  map[Endpoint]bool
+	// slots are the budget slots held per host:port (budget.go), and
+	// sharedLimits the budget's last word on each learned limit.
+	slots        map[string]int
+	sharedLimits map[string]int
+	noMLSD       map[Endpoint]bool
 	// needsActive: servers (serverOf) where passive failed and active
 	// worked, in automatic mode.
 	needsActive map[Endpoint]time.Time // when active worked there
@@ -216,19 +223,25 @@ func New(cfg Config) *Pool {
 		cfg.MetaFresh = metaFresh
 	}
 	p := &Pool{
-		cfg:         cfg,
-		sites:       make(map[poolKey]*sitePool),
-		perHost:     make(map[string]int),
-		waiting:     make(map[string]int),
-		limits:      make(map[string]*hostLimit),
-		noMLSD:      make(map[Endpoint]bool),
-		needsActive: make(map[Endpoint]time.Time),
-		changed:     make(chan struct{}),
-		stop:        make(chan struct{}),
-		meta:        metaCache{ttl: cfg.MetaFresh},
+		cfg:          cfg,
+		sites:        make(map[poolKey]*sitePool),
+		perHost:      make(map[string]int),
+		waiting:      make(map[string]int),
+		limits:       make(map[string]*hostLimit),
+		slots:        make(map[string]int),
+		sharedLimits: make(map[string]int),
+		noMLSD:       make(map[Endpoint]bool),
+		needsActive:  make(map[Endpoint]time.Time),
+		changed:      make(chan struct{}),
+		stop:         make(chan struct{}),
+		meta:         metaCache{ttl: cfg.MetaFresh},
 	}
 	p.wg.Add(1)
 	go p.reap()
+	if cfg.Budget != nil {
+		p.wg.Add(1)
+		go p.giveWay()
+	}
 	return p
 }
 
@@ -291,6 +304,7 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 			}
 		}
 		proven := sp.provenFor(login.Password)
+		budgetFull := false
 		if sp.open < sp.max && p.perHost[host] < hostMax && (proven || !sp.dialing) {
 			sp.open++
 			p.perHost[host]++
@@ -298,38 +312,27 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 				sp.dialing = true // the others wait for this login
 			}
 			p.mu.Unlock()
-			c, err := p.dial(ctx, key.ep, login, proven)
-			p.mu.Lock()
+			c, err := p.open(ctx, sp, login, proven)
 			switch {
-			case !proven:
-				sp.dialing = false
-				if err == nil {
-					sp.proven = &login.Password
-				}
-			case errors.As(err, new(*loginError)):
-				sp.proven = nil // the password changed on the server
+			case err == nil:
+				return c, nil
+			case errors.Is(err, errTryAgain):
+				continue
+			case !errors.Is(err, errBudgetFull):
+				return nil, err
 			}
-			if err != nil {
-				p.dropLocked(sp)
-				if !errors.As(err, new(*refusedError)) {
-					p.mu.Unlock()
-					return nil, err
-				}
-				open := p.perHost[host]
-				p.lowerLimitLocked(host, open, err)
-				p.mu.Unlock()
-				if open == 0 {
-					return nil, fmt.Errorf("%w: %w", ErrBusy, err)
-				}
-				// The server serves us, only not on one more connection:
-				// wait for one of those it holds for us.
+			// Idle connections of other owners hold slots of the budget
+			// too: ours, or else other bridges'.
+			p.mu.Lock()
+			victim := p.evictIdleLocked(host)
+			p.mu.Unlock()
+			if victim != nil {
+				p.quit(victim)
 				continue
 			}
-			sp.home = c.home
-			p.notifyLocked()
-			p.mu.Unlock()
-			c.pool = sp
-			return c, nil
+			_ = p.cfg.Budget.Want(ctx, host)
+			p.mu.Lock()
+			budgetFull = true
 		}
 		// Waiting for the first login of new credentials does not count
 		// against WaitTimeout: that login has DialTimeout of its own.
@@ -338,12 +341,16 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 		p.waiting[host]++
 		p.mu.Unlock()
 		var err error
-		var busy <-chan time.Time
+		var busy, poll <-chan time.Time
 		if !firstLogin {
 			busy = deadline.C
 		}
+		if budgetFull {
+			poll = time.After(budgetPoll)
+		}
 		select {
 		case <-wait:
+		case <-poll:
 		case <-busy:
 			err = ErrBusy
 		case <-ctx.Done():
@@ -361,6 +368,70 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 			deadline.Reset(p.cfg.WaitTimeout)
 		}
 	}
+}
+
+// errTryAgain and errBudgetFull ask acquire to try again: at once, or
+// when this pool frees a slot or after budgetPoll, since slots that other
+// bridges free are not announced.
+var (
+	errTryAgain   = errors.New("try again")
+	errBudgetFull = errors.New("the connection budget is used up")
+)
+
+// open dials a connection of sp, whose slot acquire counted (sp.open,
+// perHost), first taking a slot of the budget if there is one. It is
+// called and returns without p.mu. On every error the slot is given
+// back.
+func (p *Pool) open(ctx context.Context, sp *sitePool, login Login, proven bool) (*conn, error) {
+	host := sp.key.ep.Addr()
+	s := p.reserve(ctx, host)
+	if s == slotRefused {
+		p.mu.Lock()
+		if !proven {
+			sp.dialing = false
+		}
+		p.dropLocked(sp)
+		p.mu.Unlock()
+		return nil, errBudgetFull
+	}
+	c, err := p.dial(ctx, sp.key.ep, login, proven)
+	refused := err != nil && errors.As(err, new(*refusedError))
+	var others int
+	var learned bool
+	if refused {
+		others, learned = p.learnShared(ctx, host, s)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case !proven:
+		sp.dialing = false
+		if err == nil {
+			sp.proven = &login.Password
+		}
+	case errors.As(err, new(*loginError)):
+		sp.proven = nil // the password changed on the server
+	}
+	if err != nil {
+		p.dropLocked(sp)
+		if !refused {
+			return nil, err
+		}
+		if !learned {
+			others = p.perHost[host]
+			p.lowerLimitLocked(host, others, err)
+		}
+		if others == 0 {
+			return nil, fmt.Errorf("%w: %w", ErrBusy, err)
+		}
+		// The server serves us, only not on one more connection: wait
+		// for one of those it holds for us.
+		return nil, errTryAgain
+	}
+	sp.home = c.home
+	p.notifyLocked()
+	c.pool = sp
+	return c, nil
 }
 
 // spare returns an idle connection of key, or nil: never one dialled or
@@ -405,20 +476,14 @@ func (p *Pool) addSpare(key poolKey, login Login) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.DialTimeout)
 		defer cancel()
-		c, err := p.dial(ctx, key.ep, login, true)
+		c, err := p.open(ctx, sp, login, true)
 		p.mu.Lock()
 		sp.warming = false
+		p.mu.Unlock()
 		if err != nil {
-			p.dropLocked(sp)
-			if errors.As(err, new(*refusedError)) {
-				p.lowerLimitLocked(host, p.perHost[host], err)
-			}
-			p.mu.Unlock()
 			p.cfg.Logger.Debug("a spare ftp connection could not be opened", "server", key.ep, "err", err)
 			return
 		}
-		c.pool = sp
-		p.mu.Unlock()
 		p.release(c, true)
 	}()
 }
@@ -528,6 +593,7 @@ func (p *Pool) dropLocked(sp *sitePool) {
 	if p.perHost[host]--; p.perHost[host] <= 0 {
 		delete(p.perHost, host)
 	}
+	p.releaseSlotLocked(host)
 	if sp.open == 0 && len(sp.idle) == 0 && p.sites[sp.key] == sp {
 		delete(p.sites, sp.key)
 	}
@@ -655,7 +721,8 @@ type HostStats struct {
 	Idle    int    // open and free
 	Waiting int    // requests waiting for a free slot
 	// Limit is the most connections the pool opens to this server:
-	// MaxConnsPerHost, or fewer that the server's refusals taught it.
+	// MaxConnsPerHost, or fewer that the server's refusals taught it or,
+	// with a Budget, the bridges together (as the budget last said).
 	Limit int
 }
 
@@ -682,9 +749,15 @@ func (p *Pool) PerHost() []HostStats {
 	for host := range p.limits {
 		get(host)
 	}
+	for host := range p.sharedLimits {
+		get(host)
+	}
 	out := make([]HostStats, 0, len(by))
 	for host, hs := range by {
 		hs.Limit = p.hostMaxLocked(host)
+		if l, ok := p.sharedLimits[host]; ok && l < hs.Limit {
+			hs.Limit = l
+		}
 		out = append(out, *hs)
 	}
 	return out

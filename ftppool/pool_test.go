@@ -34,7 +34,9 @@ func testPool(t *testing.T, cfg Config) (*Pool, *testftp.Server, Endpoint) {
 func poolOn(t *testing.T, addr string, cfg Config) (*Pool, Endpoint) {
 	t.Helper()
 	var d net.Dialer
-	cfg.Dial = d.DialContext
+	if cfg.Dial == nil {
+		cfg.Dial = d.DialContext
+	}
 	cfg.DialData = func(ctx context.Context, network, addr, _ string) (net.Conn, error) {
 		return d.DialContext(ctx, network, addr)
 	}

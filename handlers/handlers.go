@@ -45,6 +45,10 @@ type Config struct {
 	// one client address runs at once; 0 is no limit.
 	WalksPerClient int
 	Shares         ShareConfig
+	// Limits, if set, counts the share-password guesses and the shares
+	// made per minute where every bridge sees them (internal/redislimit);
+	// nil counts them in this process.
+	Limits access.SharedLimits
 	// MaxSocketsPerSession bounds the transfer sockets (/ws) one session
 	// may hold open; 0 is no limit.
 	MaxSocketsPerSession int
@@ -93,11 +97,11 @@ func New(cfg Config) (http.Handler, error) {
 		cfg:     cfg.Shares,
 		access:  cfg.Access,
 		hosts:   cfg.Hosts,
-		guesses: access.NewTries(5, time.Minute),
+		guesses: access.NewSharedTries(cfg.Limits, "share-password", 5, time.Minute),
 		hashing: make(chan struct{}, 2),
 	}
 	if cfg.Shares.PerMinute > 0 {
-		sg.makers = access.NewTries(cfg.Shares.PerMinute, time.Minute)
+		sg.makers = access.NewSharedTries(cfg.Limits, "share-makers", cfg.Shares.PerMinute, time.Minute)
 	}
 	h := &connections{views: v, pool: cfg.Pool}
 	l := &live{sessions: cfg.Sessions, transfers: cfg.Transfers, maxSockets: cfg.MaxSocketsPerSession, stopping: cfg.Stopping, ready: cfg.Ready}
