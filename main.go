@@ -214,9 +214,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		demoSite = site
 	}
 
+	// Opened before the pool and closed after it: the pool hands its
+	// connection slots back to the shared budget as it closes.
+	st, err := openShared(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	shares, sealer := st.shares, st.sealer
+
 	dialer := &netpolicy.Dialer{Policy: policy}
 	mx := metrics.New()
-	logins := access.NewLoginGate()
+	logins := access.NewSharedLoginGate(st.sharedLimits())
 	logins.OnRefused = mx.LoginRefused
 	pool := ftppool.New(ftppool.Config{
 		MaxConnsPerSession: cfg.maxConnsSession,
@@ -238,6 +247,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ObserveOp:          mx.ObserveOp,
 		ActivePorts:        activePorts,
 		ActiveAddress:      activeAddr,
+		Budget:             st.budget(),
 	})
 	defer pool.Close()
 	mx.WatchPool(func() []metrics.HostStats {
@@ -250,13 +260,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return out
 	})
-
-	st, err := openShared(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	shares, sealer := st.shares, st.sealer
 
 	sessions := session.NewStore(sealer, session.Options{
 		Limits:  session.Limits{TTL: cfg.sessionTTL, Max: cfg.maxSessions},
@@ -301,6 +304,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			PerOwner: cfg.sharesPerOwner, PerClient: cfg.sharesPerClient, PerMinute: cfg.sharesPerMinute},
 		Stopping: stopping,
 		Ready:    st.ready,
+		Limits:   st.sharedLimits(),
 
 		MaxSocketsPerSession: cfg.maxSockets,
 		Hosts:                hosts,

@@ -9,8 +9,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ftpbridge/ftpbridge/access"
+	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/pgstore"
 	"github.com/ftpbridge/ftpbridge/internal/redisbus"
+	"github.com/ftpbridge/ftpbridge/internal/redislimit"
 	"github.com/ftpbridge/ftpbridge/internal/seal"
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/share"
@@ -28,8 +31,9 @@ type shared struct {
 	// ready says whether the database answers, for /readyz; nil without
 	// -database.
 	ready   func(context.Context) error
-	bus     *redisbus.Bus // nil without -redis
-	closers []func()      // in the order opened; Close runs them backwards
+	bus     *redisbus.Bus     // nil without -redis
+	limits  *redislimit.Store // nil without -redis
+	closers []func()          // in the order opened; Close runs them backwards
 }
 
 // openShared opens the stores the flags name.
@@ -71,11 +75,16 @@ func openShared(ctx context.Context, cfg *config, logger *slog.Logger) (s *share
 			// The error may quote the URL, and with it a password.
 			return nil, fmt.Errorf("-redis: not a redis:// or rediss:// URL")
 		}
+		// Without it go-redis ignores the contexts' deadlines, and a
+		// Redis that stops answering holds a request for seconds.
+		opt.ContextTimeoutEnabled = true
 		redis.SetLogger(redisLog{logger})
 		client := redis.NewClient(opt)
 		s.closers = append(s.closers, func() { client.Close() })
 		s.bus = redisbus.New(client, "", logger)
 		s.closers = append(s.closers, s.bus.Close)
+		s.limits = redislimit.New(client, redislimit.Options{Logger: logger})
+		s.closers = append(s.closers, s.limits.Close)
 	}
 	return s, nil
 }
@@ -86,6 +95,24 @@ func (s *shared) transferBus() transfer.Bus {
 		return nil
 	}
 	return s.bus
+}
+
+// sharedLimits counts the login and share limits: in this process
+// without -redis.
+func (s *shared) sharedLimits() access.SharedLimits {
+	if s.limits == nil {
+		return nil
+	}
+	return s.limits
+}
+
+// budget is the connections the bridges may open to each FTP server
+// together: none shared without -redis.
+func (s *shared) budget() ftppool.Budget {
+	if s.limits == nil {
+		return nil
+	}
+	return s.limits
 }
 
 // Close closes what openShared opened.
