@@ -207,11 +207,15 @@ type env struct {
 // site is one way to reach an FTP server: directly, or through a delay
 // proxy, with rclone's gateways on the same path.
 type site struct {
-	mode                  string // the table its figures go in
-	where                 string // added to a measure's name: "" or ", disk"
-	rtt                   time.Duration
-	srv                   *realftp.Server
-	addr                  string // vsftpd's address, or the proxy's in front of it
+	mode  string // the table its figures go in
+	where string // added to a measure's name: "" or ", disk"
+	rtt   time.Duration
+	srv   *realftp.Server
+	addr  string // vsftpd's address, or the proxy's in front of it
+	// relay is a splice relay's address in front of vsftpd, at 0 ms: a
+	// direct client through it pays what any process in the path costs
+	// this machine, the floor under any gateway's figure.
+	relay                 string
 	root                  string
 	rcloneHTTP, rcloneDAV string
 	visited               int // first-visit folders used so far
@@ -220,13 +224,15 @@ type site struct {
 // site reaches srv at rtt: through a delay proxy when rtt > 0.
 func (e *env) site(srv *realftp.Server, mode string, rtt time.Duration) *site {
 	s := &site{mode: mode, rtt: rtt, srv: srv, addr: srv.Addr, root: srv.Root}
+	p, err := delayproxy.New(srv.Addr, rtt/2, true)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { p.Close() })
 	if rtt > 0 {
-		p, err := delayproxy.New(srv.Addr, rtt/2, true)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		e.t.Cleanup(func() { p.Close() })
 		s.addr = p.Addr()
+	} else {
+		s.relay = p.Addr()
 	}
 	s.rcloneHTTP, s.rcloneDAV = e.startRclone(s)
 	return s
@@ -389,8 +395,11 @@ func waitListening(t *testing.T, addr string) {
 }
 
 // ftpURL is a direct ftp:// URL with the login.
-func (s *site) ftpURL(p string) string {
-	return "ftp://" + url.UserPassword(s.srv.User, s.srv.Password).String() + "@" + s.addr + p
+func (s *site) ftpURL(p string) string { return s.ftpURLVia(s.addr, p) }
+
+// ftpURLVia is the ftp:// URL of a path of the site through addr.
+func (s *site) ftpURLVia(addr, p string) string {
+	return "ftp://" + url.UserPassword(s.srv.User, s.srv.Password).String() + "@" + addr + p
 }
 
 // bridgeURL is the address, on a bridge, of an FTP path of the site.

@@ -66,6 +66,9 @@ func (e *env) downloads(s *site, n int64, runs int) []figure {
 		{"ftpbridge", cpu.wrap(moved("-u", s.auth(), s.bridgeURL(e.bridge.url, file))), nil},
 		{"rclone serve http", moved(s.rcloneHTTP + file), nil},
 	}
+	if s.relay != "" {
+		cs = append(cs, contender{"direct curl through a splice relay", moved(s.ftpURLVia(s.relay, file)), nil})
+	}
 	what := sizeName(n) + " download" + s.where
 	out := figures(s, what, "MB/s", cs, race(e.t, cs, runs), func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 })
 	if n < gib {
@@ -95,6 +98,9 @@ func (e *env) uploads(s *site, n int64, runs int) []figure {
 		{"ftpbridge multipart", multipart.wrap(moved("-u", s.auth(), "-F", "file=@"+local+";filename=up-multipart.bin", s.bridgeURL(e.bridge.url, "/"))),
 			removed("up-multipart.bin")},
 		{"rclone serve webdav PUT", moved("-T", local, s.rcloneDAV+"/up-rclone.bin"), removed("up-rclone.bin")},
+	}
+	if s.relay != "" {
+		cs = append(cs, contender{"direct curl -T through a splice relay", moved("-T", local, s.ftpURLVia(s.relay, "/up-relay.bin")), removed("up-relay.bin")})
 	}
 	what := sizeName(n) + " upload" + s.where
 	out := figures(s, what, "MB/s", cs, race(e.t, cs, runs), func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 })

@@ -18,6 +18,12 @@
 //
 // What it does not emulate: TCP's own handshake is local at both ends, so
 // connecting costs no round trip; nothing is lost and nothing slow-starts.
+//
+// With no delay it is the least a relay can be: bytes go socket to socket
+// in the kernel (io.Copy between TCP connections splices), and only the
+// control connection's replies pass through its own code. The benchmark
+// puts it in a direct client's path to measure what one more process in
+// the path costs on this machine, whatever that process does.
 package delayproxy
 
 import (
@@ -136,7 +142,7 @@ func (p *Proxy) forward(client net.Conn, target string, ftp bool) {
 		return
 	}
 	defer p.untrack(server)
-	var toClient func(io.Reader, func([]byte)) error = readChunks
+	var toClient func(io.Reader, func([]byte)) error // nil: bytes as they come
 	if ftp {
 		host, _, err := net.SplitHostPort(target)
 		if err != nil {
@@ -145,7 +151,7 @@ func (p *Proxy) forward(client net.Conn, target string, ftp bool) {
 		toClient = func(r io.Reader, emit func([]byte)) error { return p.readReplies(r, host, emit) }
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { p.relay(server, client, readChunks) })
+	wg.Go(func() { p.relay(server, client, nil) })
 	wg.Go(func() { p.relay(client, server, toClient) })
 	wg.Wait()
 }
@@ -156,11 +162,19 @@ type chunk struct {
 	due time.Time
 }
 
-// relay copies src to dst, each chunk that read gives delivered p.delay
-// after it was read, in order. When src ends, dst's write side is closed
+// relay copies src to dst, each chunk that read gives (nil: whatever src
+// gives, spliced when there is no delay) delivered p.delay after it was
+// read, in order. When src ends, dst's write side is closed
 // once the queue is empty; when dst fails, src is closed so that the
 // reader stops too.
 func (p *Proxy) relay(dst, src net.Conn, read func(io.Reader, func([]byte)) error) {
+	if read == nil {
+		if p.delay == 0 {
+			p.splice(dst, src)
+			return
+		}
+		read = readChunks
+	}
 	queue := make(chan chunk, queueChunks)
 	go func() {
 		defer close(queue)
@@ -179,6 +193,18 @@ func (p *Proxy) relay(dst, src net.Conn, read func(io.Reader, func([]byte)) erro
 			}
 			return
 		}
+	}
+	if tc, ok := dst.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+}
+
+// splice copies src to dst in the kernel, then ends dst's write side;
+// when dst fails, src is closed so that the client's end sees it.
+func (p *Proxy) splice(dst, src net.Conn) {
+	if _, err := io.Copy(dst, src); err != nil {
+		src.Close()
+		return
 	}
 	if tc, ok := dst.(*net.TCPConn); ok {
 		tc.CloseWrite()

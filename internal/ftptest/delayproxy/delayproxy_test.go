@@ -94,7 +94,15 @@ func TestRoundTripTakesTwoDelays(t *testing.T) {
 // back the same, and the end of the stream is passed on (the echo server
 // closes only once it sees the client's).
 func TestBytesIntactAndInOrder(t *testing.T) {
-	c := dial(t, start(t, echoServer(t), 5*time.Millisecond, false).Addr())
+	for _, delay := range []time.Duration{0, 5 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) { bytesIntact(t, delay) })
+	}
+}
+
+// bytesIntact echoes 8 MiB in writes of every size through a proxy that
+// delays each way by delay (0: the splice path).
+func bytesIntact(t *testing.T, delay time.Duration) {
+	c := dial(t, start(t, echoServer(t), delay, false).Addr())
 	sent := make([]byte, 8<<20)
 	rand.Read(sent)
 	go func() {
@@ -214,10 +222,19 @@ func TestPassiveRepliesRewritten(t *testing.T) {
 // TestFTPDownloadThroughProxy: a client downloads a file through the
 // proxy, by EPSV and by PASV, and gets it whole.
 func TestFTPDownloadThroughProxy(t *testing.T) {
+	for _, delay := range []time.Duration{0, 5 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) { ftpDownload(t, delay) })
+	}
+}
+
+// ftpDownload downloads a file with EPSV and with PASV through a proxy
+// that delays each way by delay (0: data spliced, replies still
+// rewritten).
+func ftpDownload(t *testing.T, delay time.Duration) {
 	want := bytes.Repeat([]byte("0123456789abcdef"), 64<<10)
 	srv := fakeftp.Start(t)
 	srv.Files["/f.bin"] = want
-	p := start(t, srv.Addr(), 5*time.Millisecond, true)
+	p := start(t, srv.Addr(), delay, true)
 	for _, epsv := range []bool{true, false} {
 		c, err := ftp.Dial(p.Addr(), ftp.DialWithDisabledEPSV(!epsv))
 		if err != nil {
