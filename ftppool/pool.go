@@ -283,6 +283,22 @@ func (p *Pool) acquire(ctx context.Context, key poolKey, login Login) (*conn, er
 			sp = &sitePool{key: key, max: max}
 			p.sites[key] = sp
 		}
+		if len(sp.idle) > 0 && !sp.provenFor(login.Password) {
+			// Logged in with another password, they must not vouch for
+			// this one: a disconnect on another bridge of a cluster left
+			// them here, and a wrong password would pass the connect
+			// form's check on them.
+			stale := sp.idle
+			sp.idle, sp.proven = nil, nil
+			for range stale {
+				p.dropLocked(sp)
+			}
+			p.mu.Unlock()
+			for _, c := range stale {
+				p.quit(c)
+			}
+			continue
+		}
 		if n := len(sp.idle); n > 0 {
 			c := sp.idle[n-1]
 			sp.idle = sp.idle[:n-1]

@@ -124,6 +124,27 @@ func TestForgetOwnerClosesConnections(t *testing.T) {
 	waitClients(t, srv, 0)
 }
 
+// TestIdleConnectionVouchesOnlyForItsPassword: an idle connection that
+// logged in with the right password does not make a wrong one pass Check
+// for the same owner and user (another bridge's disconnect leaves such
+// connections behind); it is closed, and the right password works after.
+func TestIdleConnectionVouchesOnlyForItsPassword(t *testing.T) {
+	p, srv, ep := testPool(t, Config{MaxConnsPerSession: 2, MaxConnsPerHost: 4})
+	right := p.Handle("owner", ep, Login{User: testftp.User, Password: testftp.Password})
+	if err := right.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitClients(t, srv, 1)
+	err := p.Handle("owner", ep, Login{User: testftp.User, Password: "wrong"}).Check(context.Background())
+	if ErrorKind(err) != KindLogin {
+		t.Fatalf("a wrong password with a right one's connection idle: %v, want a refused login", err)
+	}
+	waitClients(t, srv, 0)
+	if err := right.Check(context.Background()); err != nil {
+		t.Errorf("the right password after: %v", err)
+	}
+}
+
 func TestWrongPasswordIsLoginKind(t *testing.T) {
 	p, _, ep := testPool(t, Config{MaxConnsPerSession: 2, MaxConnsPerHost: 4})
 	err := p.Handle("o", ep, Login{User: testftp.User, Password: "wrong"}).Check(context.Background())
