@@ -153,7 +153,13 @@ func startCluster(t *testing.T) *cluster {
 	var pgURL, redisURL string
 	c.PG, pgURL = servicetest.Postgres(t, ports)
 	c.Redis, redisURL = servicetest.Redis(t, ports)
+	// Made once, as an operator would: a named key file must exist.
 	keyFile := filepath.Join(t.TempDir(), "cluster.key")
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var servers strings.Builder
 	for _, name := range []string{"A", "B", "C"} {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Take(t)))
@@ -563,8 +569,9 @@ func TestClusterRollingRestart(t *testing.T) {
 }
 
 // TestClusterStoresDown: while PostgreSQL is down every bridge says it
-// is not ready (it can serve no session), and ready again once it is
-// back. While Redis is down the bridges stay ready and serve, on
+// is not ready, answers a session's requests with 503 (it cannot read the
+// session) and a script's Basic-auth ones as ever, and is ready again once
+// the database is back. While Redis is down the bridges stay ready and serve, on
 // per-process limits, and each says so once in its log.
 func TestClusterStoresDown(t *testing.T) {
 	c := startCluster(t)
@@ -584,9 +591,23 @@ func TestClusterStoresDown(t *testing.T) {
 			}
 		}
 	}
+	client := newJarClient(t)
+	if resp := c.login(t, client, c.node("A").URL, testftp.Password); resp.StatusCode != http.StatusOK {
+		t.Fatalf("connect: %d", resp.StatusCode)
+	}
 	c.PG.Stop()
 	for _, n := range c.Nodes {
 		waitReady(n, http.StatusServiceUnavailable)
+		// The session cannot be read: 503, not a login form.
+		resp, _ := get(t, client, c.site(n.URL, "/", true), "Accept", "application/json")
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("a session's request to %s with the database down: %d, Retry-After %q; want 503 with one",
+				n.Name, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		// A script's Basic auth needs no session.
+		if l := listJSON(t, aliceClient(), c.site(n.URL, "/", true)); len(l.Entries) == 0 {
+			t.Errorf("bridge %s listed nothing for Basic auth with the database down", n.Name)
+		}
 	}
 	if err := c.PG.Start(); err != nil {
 		t.Fatal(err)
@@ -600,16 +621,26 @@ func TestClusterStoresDown(t *testing.T) {
 		if got := readyz(n); got != http.StatusOK {
 			t.Errorf("/readyz of %s with Redis down: %d, want 200", n.Name, got)
 		}
-		l := listJSON(t, aliceClient(), c.site(n.URL, "/", true))
-		if len(l.Entries) == 0 {
-			t.Errorf("bridge %s listed nothing with Redis down", n.Name)
+		// Logins are still limited, in this process: a wrong password is
+		// refused by the server, not by the bridge for Redis' sake, and
+		// the right one gets in.
+		for _, tc := range []struct {
+			password string
+			want     int
+		}{{"wrong", http.StatusUnauthorized}, {testftp.Password, http.StatusOK}, {"wrong again", http.StatusUnauthorized}} {
+			req, _ := http.NewRequest(http.MethodGet, c.site(n.URL, "/", true), nil)
+			req.SetBasicAuth(testftp.User, tc.password)
+			req.Header.Set("Accept", "application/json")
+			if resp, _ := doReq(t, &http.Client{}, req); resp.StatusCode != tc.want {
+				t.Errorf("bridge %s with Redis down, password %q: %d, want %d", n.Name, tc.password, resp.StatusCode, tc.want)
+			}
 		}
 	}
 	if err := c.Redis.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Once per outage, not per request: each bridge made a login and a
-	// listing meanwhile, each asking Redis.
+	// Once per outage, not per request: each bridge asked Redis for
+	// three logins meanwhile.
 	outage := regexp.MustCompile(`(?m)^.*level=WARN.*redis.*$`)
 	for _, n := range c.Nodes {
 		if warned := outage.FindAllString(n.log.String(), -1); len(warned) != 1 {

@@ -21,8 +21,9 @@ import (
 
 // TestDeployHAProxyConfig runs deploy/haproxy.cfg itself, with only its
 // addresses and certificate folder changed, in front of a bridge: plain
-// HTTP is sent to HTTPS, HTTPS reaches the bridge with HSTS, and the bridge
-// believes HAProxy that the request came over HTTPS (its cookie is Secure).
+// HTTP is sent to HTTPS, HTTPS reaches the bridge with HSTS, the bridge
+// believes HAProxy that the request came over HTTPS (its cookie is Secure),
+// and /readyz is for the health checks only.
 func TestDeployHAProxyConfig(t *testing.T) {
 	cfg, err := os.ReadFile("deploy/haproxy.cfg")
 	if err != nil {
@@ -89,6 +90,9 @@ func TestDeployHAProxyConfig(t *testing.T) {
 	}
 	if !strings.Contains(resp.Header.Get("Strict-Transport-Security"), "max-age=") {
 		t.Errorf("no HSTS header through HAProxy: %q", resp.Header.Get("Strict-Transport-Security"))
+	}
+	if resp, _ := get(t, client, base+"/readyz"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/readyz from outside through HAProxy: %d, want 404", resp.StatusCode)
 	}
 	var secure bool
 	for _, c := range resp.Request.Response.Cookies() {

@@ -286,7 +286,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	transfers := transfer.NewShared(mx.TransferHooks(), st.transferBus())
 	defer transfers.Close()
-	stopping := make(chan struct{})
+	stopping, closing := make(chan struct{}), make(chan struct{})
 	resolver := access.NewResolver(pool, sessions, sealer, access.Proxies(proxies))
 	h, err := handlers.New(handlers.Config{
 		Pool:           pool,
@@ -303,6 +303,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			DefaultExpiry: min(7*24*time.Hour, cfg.shareMaxExpiry), MaxExpiry: cfg.shareMaxExpiry,
 			PerOwner: cfg.sharesPerOwner, PerClient: cfg.sharesPerClient, PerMinute: cfg.sharesPerMinute},
 		Stopping: stopping,
+		Closing:  closing,
 		Ready:    st.ready,
 		Limits:   st.sharedLimits(),
 
@@ -382,6 +383,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	logger.Info("shutting down: refusing new requests, letting transfers finish", "timeout", cfg.shutdownTimeout)
+	close(closing)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	if err := server.Shutdown(sctx); err != nil {

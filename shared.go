@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -37,8 +39,8 @@ type shared struct {
 }
 
 // openShared opens the stores the flags name.
-func openShared(ctx context.Context, cfg *config, logger *slog.Logger) (s *shared, err error) {
-	s = &shared{}
+func openShared(ctx context.Context, cfg *config, logger *slog.Logger) (_ *shared, err error) {
+	s := &shared{}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -47,11 +49,20 @@ func openShared(ctx context.Context, cfg *config, logger *slog.Logger) (s *share
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("-data-dir: %w", err)
 	}
-	keyFile := cfg.keyFile
+	// The default key is made on first run. One that is named, or that a
+	// cluster shares, must exist: bridges that each made their own would
+	// read none of each other's cookies and passwords, and say nothing.
+	keyFile, load := cfg.keyFile, seal.ReadKey
 	if keyFile == "" {
 		keyFile = filepath.Join(cfg.dataDir, "share.key")
+		if cfg.database == "" {
+			load = seal.LoadKey
+		}
 	}
-	if s.sealer, err = seal.LoadKey(keyFile); err != nil {
+	if s.sealer, err = load(keyFile); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("-key-file %s does not exist: make it once (head -c 32 /dev/urandom > %s; chmod 600 %s) and give every bridge the same file", keyFile, keyFile, keyFile)
+		}
 		return nil, err
 	}
 	if cfg.database != "" {

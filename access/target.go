@@ -159,7 +159,9 @@ func (a *Resolver) siteLogin(r *http.Request) (*Target, string, error) {
 		return nil, "", err
 	}
 	t := &Target{Site: site, Dir: dir}
-	sess := a.sessions.Get(r)
+	// A session store that fails matters only to a request that needs
+	// the session's password: Basic auth and anonymous go on without.
+	sess, sessErr := a.sessions.Lookup(r)
 	// The name encoding: this request's ?encoding= (for scripts), else the
 	// one chosen on the connect form.
 	encoding := r.URL.Query().Get("encoding")
@@ -195,6 +197,9 @@ func (a *Resolver) siteLogin(r *http.Request) (*Target, string, error) {
 		t.Login = AnonymousLogin(site)
 		t.Handle = a.pool.Handle("", ep, t.Login)
 		return t, p, nil
+	}
+	if sessErr != nil {
+		return nil, "", sessErr
 	}
 	if sess != nil {
 		if password, ok := sess.Password(SiteKey(site)); ok {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
 
@@ -211,6 +212,10 @@ func (v *views) handleError(err error, c echo.Context) {
 func httpErrorOf(err error) *httpError {
 	if he, ok := errors.AsType[*httpError](err); ok {
 		return he
+	}
+	if errors.Is(err, session.ErrUnavailable) {
+		return &httpError{Status: http.StatusServiceUnavailable, retryAfter: 5 * time.Second, Err: err,
+			Msg: "The bridge cannot read its sessions just now (its database does not answer). Try again in a moment."}
 	}
 	if bad, ok := errors.AsType[*access.BadRequestError](err); ok {
 		return &httpError{Status: http.StatusBadRequest, Msg: bad.Msg}

@@ -10,6 +10,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"html/template"
 	"io/fs"
@@ -54,9 +55,13 @@ type Config struct {
 	MaxSocketsPerSession int
 	// Hosts are the names the bridge answers to; any other Host is 421.
 	Hosts *HostNames
-	// Stopping is closed when shutdown begins: /readyz fails and
-	// WebSockets close, since the server's Shutdown does not wait for them.
+	// Stopping is closed when shutdown begins: /readyz fails.
 	Stopping <-chan struct{}
+	// Closing is closed when the bridge stops taking requests, after the
+	// drain: WebSockets close then (the server's Shutdown does not wait
+	// for them), not before, or a page would reconnect to this bridge
+	// while the load balancer still sends it requests. nil: Stopping.
+	Closing <-chan struct{}
 	// Ready, if set, says whether the stores the bridge shares with
 	// others answer; /readyz is 503 while it fails.
 	Ready func(context.Context) error
@@ -104,7 +109,7 @@ func New(cfg Config) (http.Handler, error) {
 		sg.makers = access.NewSharedTries(cfg.Limits, "share-makers", cfg.Shares.PerMinute, time.Minute)
 	}
 	h := &connections{views: v, pool: cfg.Pool}
-	l := &live{sessions: cfg.Sessions, transfers: cfg.Transfers, maxSockets: cfg.MaxSocketsPerSession, stopping: cfg.Stopping, ready: cfg.Ready}
+	l := &live{sessions: cfg.Sessions, transfers: cfg.Transfers, maxSockets: cfg.MaxSocketsPerSession, stopping: cfg.Stopping, closing: cmp.Or(cfg.Closing, cfg.Stopping), ready: cfg.Ready}
 
 	// govulncheck reports two echo advisories against the whole module,
 	// with no fixed version yet; neither reaches the bridge:

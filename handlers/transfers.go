@@ -111,7 +111,8 @@ type live struct {
 	sessions   *session.Store
 	transfers  *transfer.Tracker
 	maxSockets int                         // a session's transfer sockets; 0 is no limit
-	stopping   <-chan struct{}             // closed when shutdown begins: sockets close
+	stopping   <-chan struct{}             // closed when shutdown begins: /readyz fails
+	closing    <-chan struct{}             // closed when the drain ends: sockets close
 	ready      func(context.Context) error // the shared stores answer (for /readyz); nil: no check
 }
 
@@ -221,7 +222,7 @@ func transferSocket(l *live) echo.HandlerFunc {
 			case <-closed:
 				drain(ws)
 				return nil
-			case <-l.stopping:
+			case <-l.closing:
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "the bridge is restarting"), time.Now().Add(time.Second))
 				return nil
 			case <-s.Ended():

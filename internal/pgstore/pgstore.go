@@ -65,7 +65,8 @@ type DB struct {
 func Open(ctx context.Context, url string, logger *slog.Logger) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("database URL: %w", err)
+		// pgx's error may quote the URL, and with it the password.
+		return nil, errors.New("not a postgres:// URL or connection string that pgx reads")
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

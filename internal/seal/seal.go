@@ -38,16 +38,23 @@ const keySize = 32 // AES-256
 
 // LoadKey reads the key file at path, creating it with a new random key
 // (mode 0600) on first run.
-func LoadKey(path string) (*Sealer, error) {
+func LoadKey(path string) (*Sealer, error) { return loadKey(path, true) }
+
+// ReadKey reads the key file at path, which must exist: a key that several
+// bridges share must be the one file they were all given, not one that
+// each would make for itself if its copy were missing.
+func ReadKey(path string) (*Sealer, error) { return loadKey(path, false) }
+
+func loadKey(path string, create bool) (*Sealer, error) {
 	key, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if create && errors.Is(err, fs.ErrNotExist) {
 		key, err = createKey(path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("share key %s: %w", path, err)
+		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
 	if len(key) != keySize {
-		return nil, fmt.Errorf("share key %s: %d bytes, want %d", path, len(key), keySize)
+		return nil, fmt.Errorf("key %s: %d bytes, want %d", path, len(key), keySize)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {

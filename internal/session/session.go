@@ -8,11 +8,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -52,6 +54,8 @@ type Store struct {
 	logger   *slog.Logger
 	cookies  *sessions.CookieStore
 	now      func() time.Time // time.Now, but for tests
+
+	down atomic.Bool // the records store failed last time: logged once per outage
 
 	mu   sync.Mutex
 	live map[string]*live // by owner, while a socket is open or awaits the end
@@ -117,7 +121,7 @@ func (st *Store) record(r *http.Request) (*Record, error) {
 	}
 	rec, err := st.records.Get(r.Context(), id)
 	if err != nil {
-		return nil, fmt.Errorf("read the session: %w", err)
+		return nil, fmt.Errorf("read the session: %w: %w", ErrUnavailable, err)
 	}
 	if rec == nil || st.limits.Stale(rec, st.now()) {
 		return nil, nil
@@ -125,22 +129,39 @@ func (st *Store) record(r *http.Request) (*Record, error) {
 	return rec, nil
 }
 
-// Get returns the request's session, or nil. A store that fails is
-// logged and read as no session: the request goes on as a stranger's, and
-// whatever needs a session (a login) then fails with the store's error.
-func (st *Store) Get(r *http.Request) *Session {
+// ErrUnavailable is a session store that does not answer (-database
+// down): the request's session, if it has one, cannot be known.
+var ErrUnavailable = errors.New("the session store does not answer")
+
+// Lookup returns the request's session, nil if it has none, or an error
+// wrapping ErrUnavailable when the store fails.
+func (st *Store) Lookup(r *http.Request) (*Session, error) {
 	rec, err := st.record(r)
 	if err == nil && rec != nil && st.now().Sub(rec.LastSeen) >= st.touchEvery() {
-		err = st.records.Touch(r.Context(), rec.Owner, st.now())
+		if err = st.records.Touch(r.Context(), rec.Owner, st.now()); err != nil {
+			err = fmt.Errorf("mark the session used: %w: %w", ErrUnavailable, err)
+		}
 	}
 	if err != nil {
-		st.logger.Error("session store", "err", err)
-		return nil
+		if !st.down.Swap(true) {
+			st.logger.Error("session store does not answer: requests that need a session get 503 until it does", "err", err)
+		}
+		return nil, err
+	}
+	if st.down.Swap(false) {
+		st.logger.Info("session store answers again")
 	}
 	if rec == nil {
-		return nil
+		return nil, nil
 	}
-	return st.session(rec)
+	return st.session(rec), nil
+}
+
+// Get is Lookup for what can go on without a session: a store that fails
+// reads as no session (logged once per outage).
+func (st *Store) Get(r *http.Request) *Session {
+	s, _ := st.Lookup(r)
+	return s
 }
 
 // touchEvery is how stale a record's LastSeen may grow before a request
@@ -185,7 +206,7 @@ func (st *Store) Renew(w http.ResponseWriter, r *http.Request) (*Session, error)
 	id := newID()
 	if rec != nil {
 		if err := st.records.Renew(r.Context(), rec.Owner, id, st.now()); err != nil {
-			return nil, fmt.Errorf("renew the session: %w", err)
+			return nil, fmt.Errorf("renew the session: %w: %w", ErrUnavailable, err)
 		}
 	} else {
 		rec = st.newRecord(id)
@@ -247,7 +268,7 @@ func (st *Store) add(ctx context.Context, rec *Record) error {
 	dropped, err := st.records.Add(ctx, rec, st.limits)
 	st.ended(dropped)
 	if err != nil {
-		return fmt.Errorf("keep a new session: %w", err)
+		return fmt.Errorf("keep a new session: %w: %w", ErrUnavailable, err)
 	}
 	return nil
 }
@@ -282,7 +303,7 @@ func (st *Store) Destroy(w http.ResponseWriter, r *http.Request) error {
 	if id := st.cookieID(r); id != "" {
 		rec, err := st.records.Get(r.Context(), id)
 		if err != nil {
-			return fmt.Errorf("read the session: %w", err)
+			return fmt.Errorf("read the session: %w: %w", ErrUnavailable, err)
 		}
 		if rec != nil {
 			gone, err := st.records.Delete(r.Context(), rec.Owner)
