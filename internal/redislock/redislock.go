@@ -9,8 +9,9 @@
 // lock below it, and a lock with an infinite-depth one above it; Confirm
 // holds the locks it confirms, on every bridge, until its release.
 //
-// Keys (<ns> is the namespace's SHA-256, as the namespace holds host
-// names and paths; the braces are Redis Cluster hash tags):
+// Keys (<ns> is the hex of the first 16 bytes of the namespace's SHA-256,
+// as the namespace holds host names and paths; the braces are Redis
+// Cluster hash tags):
 //
 //	ftpbridge:davlocks:{<ns>}        the namespace's locks (hash: token → JSON), until the last one ends
 //	ftpbridge:davlocks:{<ns>}:mutex  who changes them now (string), for at most a few seconds
@@ -18,14 +19,17 @@
 // Every change happens under the namespace's mutex (SET NX PX with a
 // random value): it reads the namespace's few locks, applies the rules in
 // Go, and writes the result with a script that checks the mutex is still
-// its own and deletes it.
+// its own and deletes it. Timeouts count by the bridges' clocks (the now
+// x/net/webdav passes), which must roughly agree, as NTP keeps them.
 //
 // Redis keeps what a process would have forgotten on restart, so nothing
 // here lives for ever: a lock with an infinite timeout lives MaxInfinite
 // from its creation or last refresh, the lock that x/net/webdav takes
 // around each write without an If header (infinite, depth zero, no owner)
 // and a Confirm's hold live Lease, so a bridge that dies in a request
-// leaves nothing locked for long.
+// leaves nothing locked for long. A client's own lock of that shape (no
+// owner, no timeout, depth zero) lives Lease too: a lock lost early, as
+// RFC 4918 allows, where MemLS would lose it on the next restart.
 //
 // When Redis cannot be reached within Timeout, a namespace's locks fall
 // back to an in-memory LockSystem of this process, with one warning per
@@ -36,7 +40,8 @@
 // only: a write through another bridge does not see it, and a token
 // Redis issued is unknown to the fallback (412). Tokens tell where they
 // live (Redis's are urn:uuid: URIs), so a lock taken in the fallback is
-// still confirmed, refreshed and unlocked there once Redis is back.
+// still confirmed, refreshed and unlocked there once Redis is back (and
+// stays unknown to the other bridges).
 package redislock
 
 import (
@@ -274,8 +279,10 @@ func (l *lockSystem) lock() (string, error) {
 	owner := hex.EncodeToString(b[:])
 	deadline := time.Now().Add(mutexTTL)
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		ok, err := l.call(func(ctx context.Context) (bool, error) {
-			return l.s.client.SetNX(ctx, l.mutex, owner, mutexTTL).Result()
+		var ok bool
+		err := l.call(func(ctx context.Context) (err error) {
+			ok, err = l.s.client.SetNX(ctx, l.mutex, owner, mutexTTL).Result()
+			return err
 		})
 		if err != nil {
 			return "", err
@@ -291,24 +298,22 @@ func (l *lockSystem) lock() (string, error) {
 }
 
 // call runs one command within the Timeout; a failure is an outage.
-func (l *lockSystem) call(fn func(ctx context.Context) (bool, error)) (bool, error) {
+func (l *lockSystem) call(fn func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), l.s.timeout)
 	defer cancel()
-	v, err := fn(ctx)
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return false, &errOutage{err: err}
+	if err := fn(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return &errOutage{err: err}
 	}
-	return v, nil
+	return nil
 }
 
 // read loads the namespace's locks, leaving out the dead ones (and
 // marking them for deletion).
 func (l *lockSystem) read(now time.Time) (*locks, error) {
 	var raw map[string]string
-	_, err := l.call(func(ctx context.Context) (bool, error) {
-		var err error
+	err := l.call(func(ctx context.Context) (err error) {
 		raw, err = l.s.client.HGetAll(ctx, l.key).Result()
-		return false, err
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -330,24 +335,26 @@ func (l *lockSystem) read(now time.Time) (*locks, error) {
 
 // writeScript writes a change if the mutex is still the caller's, and
 // lets the mutex go. KEYS: mutex, hash. ARGV: mutex owner, the hash's
-// time to live in ms, the number of tokens to delete, those tokens, then
-// token and JSON pairs to set.
+// time to live in ms (0: as it is), the number of tokens to delete, those
+// tokens, then token and JSON pairs to set.
 var writeScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local ndel = tonumber(ARGV[3])
 for i = 4, 3 + ndel do redis.call('HDEL', KEYS[2], ARGV[i]) end
 for i = 4 + ndel, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+if ARGV[2] ~= '0' and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 redis.call('DEL', KEYS[1])
 return 1
 `)
 
-// write writes ls's changes (none if ls is nil: the read failed) and lets
-// the mutex go.
+// write writes ls's changes and lets the mutex go. A nil ls (the read
+// failed) changes nothing, not even the hash's time to live, which only
+// a full read can tell.
 func (l *lockSystem) write(now time.Time, owner string, ls *locks) error {
 	var dels, sets []any
-	ttl := grace
+	var ttl time.Duration
 	if ls != nil {
+		ttl = grace
 		for token := range ls.changed {
 			r, ok := ls.all[token]
 			if !ok {
@@ -367,14 +374,15 @@ func (l *lockSystem) write(now time.Time, owner string, ls *locks) error {
 	}
 	args := append([]any{owner, ttl.Milliseconds(), len(dels)}, dels...)
 	args = append(args, sets...)
-	ok, err := l.call(func(ctx context.Context) (bool, error) {
-		n, err := writeScript.Run(ctx, l.s.client, []string{l.mutex, l.key}, args...).Int()
-		return n == 1, err
+	var n int
+	err := l.call(func(ctx context.Context) (err error) {
+		n, err = writeScript.Run(ctx, l.s.client, []string{l.mutex, l.key}, args...).Int()
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if n != 1 {
 		return errLostMutex
 	}
 	return nil
@@ -537,8 +545,8 @@ func (l *lockSystem) confirm(now time.Time, name0, name1 string, conditions []we
 // release ends a hold. Failing, it logs: the hold then ends with its
 // lease.
 func (l *lockSystem) release(hold string, tokens []string) {
-	if len(tokens) == 0 {
-		return
+	if len(tokens) == 0 || !l.s.useRedis() {
+		return // with Redis down, the hold ends with its lease
 	}
 	now := time.Now()
 	err := l.change(now, func(ls *locks) error {
