@@ -393,3 +393,33 @@ func TestBusy(t *testing.T) {
 		t.Errorf("create: %v, want %v", err, errBusy)
 	}
 }
+
+// TestOneWinner: bridges racing to lock one file get one lock between
+// them: the mutex orders their changes.
+func TestOneWinner(t *testing.T) {
+	_, url := servicetest.Redis(t, servicetest.NewPorts(t))
+	a, _ := newStore(t, url, Options{})
+	b, _ := newStore(t, url, Options{})
+	sys := []webdav.LockSystem{a.LockSystem(ns), b.LockSystem(ns)}
+	now := time.Now()
+	errs := make(chan error, 16)
+	for i := range cap(errs) {
+		go func() {
+			_, err := sys[i%2].Create(now, webdav.LockDetails{Root: "/race", Duration: h})
+			errs <- err
+		}()
+	}
+	won := 0
+	for range cap(errs) {
+		switch err := <-errs; err {
+		case nil:
+			won++
+		case webdav.ErrLocked:
+		default:
+			t.Errorf("create: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d locks of /race, want 1", won)
+	}
+}
