@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,16 +53,22 @@ var litmusLine = regexp.MustCompile(`^\s*(\d+)\.\s+(\S+?)\.*\s+(pass|FAIL|SKIPPE
 // TestDavLitmus runs Debian's litmus WebDAV suites against vsftpd through
 // the bridge, and holds every result to litmusExpected.
 func TestDavLitmus(t *testing.T) {
-	litmus := lookTool(t, "litmus", "litmus")
+	lookTool(t, "litmus", "litmus")
 	srv := realftp.StartVsftpd(t, realftp.Options{Root: t.TempDir(), Writable: true})
 	b := startBridge(t, "-allow-hosts", "127.0.0.1")
-	u := davURL(b, srv.User, srv.Addr, "/")
+	checkLitmus(t, davURL(b, srv.User, srv.Addr, "/"), srv.User, srv.Password, litmusSuites)
+}
 
+// checkLitmus runs litmus's suites on the WebDAV folder u, and holds every
+// result to litmusExpected.
+func checkLitmus(t *testing.T, u, user, password string, suites []string) {
+	t.Helper()
+	litmus := lookTool(t, "litmus", "litmus")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, litmus, "--keep-going", u, srv.User, srv.Password)
+	cmd := exec.CommandContext(ctx, litmus, "--keep-going", u, user, password)
 	cmd.Dir = t.TempDir() // litmus writes debug.log and child.log here
-	cmd.Env = append(os.Environ(), "TESTS="+strings.Join(litmusSuites, " "))
+	cmd.Env = append(os.Environ(), "TESTS="+strings.Join(suites, " "))
 	out, err := cmd.CombinedOutput()
 	t.Logf("litmus output:\n%s", out)
 	if ctx.Err() != nil {
@@ -90,7 +97,7 @@ func TestDavLitmus(t *testing.T) {
 		s, _, _ := strings.Cut(k, "/")
 		ran[s] = true
 	}
-	for _, s := range litmusSuites {
+	for _, s := range suites {
 		passed, failed, skipped := 0, 0, 0
 		for k, res := range results {
 			switch {
@@ -121,7 +128,8 @@ func TestDavLitmus(t *testing.T) {
 		}
 	}
 	for name := range litmusExpected {
-		if _, ok := results[name]; !ok {
+		suite, _, _ := strings.Cut(name, "/")
+		if _, ok := results[name]; !ok && slices.Contains(suites, suite) {
 			t.Errorf("litmus %s is listed as an expected failure but did not run", name)
 		}
 	}

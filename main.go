@@ -309,7 +309,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 		MaxSocketsPerSession: cfg.maxSockets,
 		Hosts:                hosts,
-		DAV:                  webdav.New(webdav.Config{Access: resolver, Transfers: transfers, Logger: logger, MaxUploadBytes: cfg.maxUploadBytes}),
+		DAV:                  webdav.New(webdav.Config{Access: resolver, Transfers: transfers, Logger: logger, MaxUploadBytes: cfg.maxUploadBytes, Locks: st.davLocks()}),
 	})
 	if err != nil {
 		return err

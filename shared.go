@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 
 	"github.com/redis/go-redis/v9"
+	xdav "golang.org/x/net/webdav"
 
 	"github.com/ftpbridge/ftpbridge/access"
 	"github.com/ftpbridge/ftpbridge/ftppool"
 	"github.com/ftpbridge/ftpbridge/internal/pgstore"
 	"github.com/ftpbridge/ftpbridge/internal/redisbus"
 	"github.com/ftpbridge/ftpbridge/internal/redislimit"
+	"github.com/ftpbridge/ftpbridge/internal/redislock"
 	"github.com/ftpbridge/ftpbridge/internal/seal"
 	"github.com/ftpbridge/ftpbridge/internal/session"
 	"github.com/ftpbridge/ftpbridge/internal/share"
@@ -35,6 +37,7 @@ type shared struct {
 	ready   func(context.Context) error
 	bus     *redisbus.Bus     // nil without -redis
 	limits  *redislimit.Store // nil without -redis
+	locks   *redislock.Store  // nil without -redis
 	closers []func()          // in the order opened; Close runs them backwards
 }
 
@@ -96,6 +99,7 @@ func openShared(ctx context.Context, cfg *config, logger *slog.Logger) (_ *share
 		s.closers = append(s.closers, s.bus.Close)
 		s.limits = redislimit.New(client, redislimit.Options{Logger: logger})
 		s.closers = append(s.closers, s.limits.Close)
+		s.locks = redislock.New(client, redislock.Options{Logger: logger})
 	}
 	return s, nil
 }
@@ -124,6 +128,15 @@ func (s *shared) budget() ftppool.Budget {
 		return nil
 	}
 	return s.limits
+}
+
+// davLocks makes the WebDAV lock systems: in this process's memory
+// without -redis.
+func (s *shared) davLocks() func(namespace string) xdav.LockSystem {
+	if s.locks == nil {
+		return nil
+	}
+	return s.locks.LockSystem
 }
 
 // Close closes what openShared opened.

@@ -44,16 +44,22 @@ type Config struct {
 	// MaxUploadBytes bounds a PUT's body, as it does the pages' uploads;
 	// 0 is no limit.
 	MaxUploadBytes int64
+	// Locks makes the lock system of a namespace (see Handler.locks),
+	// once per namespace; nil keeps each one in this process's memory.
+	// A cluster shares them (internal/redislock), or a client's LOCK on
+	// one bridge and its PUT on another would not agree.
+	Locks func(namespace string) xdav.LockSystem
 }
 
 // Handler answers /dav/… requests and OPTIONS on the bridge's root.
 type Handler struct {
 	cfg Config
 
-	// Locks are kept in memory, one lock system per FTP namespace: the
-	// server and the login folder that the request paths are relative
-	// to. Two logins with the same home on one server share locks, as
-	// they share files. They go with the process (see README).
+	// One lock system per FTP namespace: the server and the login folder
+	// that the request paths are relative to. Two logins with the same
+	// home on one server share locks, as they share files. Without
+	// Config.Locks they are in memory and go with the process (see
+	// README).
 	mu    sync.Mutex
 	locks map[string]xdav.LockSystem
 }
@@ -62,6 +68,9 @@ type Handler struct {
 func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Locks == nil {
+		cfg.Locks = func(string) xdav.LockSystem { return xdav.NewMemLS() }
 	}
 	return &Handler{cfg: cfg, locks: make(map[string]xdav.LockSystem)}
 }
@@ -199,7 +208,7 @@ func (d *Handler) lockSystem(t *access.Target) xdav.LockSystem {
 	defer d.mu.Unlock()
 	ls, ok := d.locks[key]
 	if !ok {
-		ls = xdav.NewMemLS()
+		ls = d.cfg.Locks(key)
 		d.locks[key] = ls
 	}
 	return ls
