@@ -120,7 +120,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "folder for share links and their key")
 	fs.StringVar(&c.keyFile, "key-file", "", "the key that seals FTP passwords and signs session cookies; every bridge of a cluster reads the same file (default: share.key in -data-dir, made on first run)")
 	fs.StringVar(&c.database, "database", "", "postgres:// URL: keep shares and sessions in PostgreSQL, shared by every bridge that names it, instead of the -data-dir file and this process's memory")
-	fs.StringVar(&c.redis, "redis", "", "redis:// URL: share transfer events, login and share limits and the per-server connection budget with every bridge that names it (Redis down: each bridge goes on alone)")
+	fs.StringVar(&c.redis, "redis", "", "redis:// URL: share transfer events, login and share limits, the per-server connection budget and WebDAV locks with every bridge that names it (Redis down: each bridge goes on alone)")
 	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, how long the bridge still takes new requests while /readyz says 503, so that a load balancer stops sending them first")
 	fs.StringVar(&c.baseURL, "base-url", "", "the bridge's public address for share links, such as https://files.example.com (default: from each request)")
 	fs.StringVar(&c.hosts, "hosts", "", "comma list of the host names the bridge answers to; any other Host is refused (421) (default: the -base-url host, plus localhost, 127.0.0.1 and [::1] when -listen is loopback)")
