@@ -3,7 +3,10 @@ package redislimit
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -90,8 +93,9 @@ return 0
 
 // Reserve implements ftppool.Budget.
 func (s *Store) Reserve(ctx context.Context, host string, capacity int, raiseAfter time.Duration) (ok bool, limit int, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	hl := s.hostLock(host)
+	hl.Lock()
+	defer hl.Unlock()
 	err = s.call(ctx, "reserve a connection", func(ctx context.Context) error {
 		r, err := reserve.Run(ctx, s.client, budgetKeys(host), s.instance, capacity, raiseAfter.Milliseconds(), s.lease.Milliseconds()).Int64Slice()
 		if err != nil {
@@ -104,7 +108,9 @@ func (s *Store) Reserve(ctx context.Context, host string, capacity int, raiseAft
 		return nil
 	})
 	if err == nil && ok {
+		s.mu.Lock()
 		s.held[host]++
+		s.mu.Unlock()
 	}
 	return ok, limit, err
 }
@@ -161,13 +167,17 @@ func (s *Store) listenWanted(ctx context.Context) {
 // Release implements ftppool.Budget. The slot is this bridge's no more
 // even if Redis does not hear of it now: the next lease renewal tells it.
 func (s *Store) Release(ctx context.Context, host string) error {
+	hl := s.hostLock(host)
+	hl.Lock()
+	defer hl.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.held[host] == 0 {
+		s.mu.Unlock()
 		return nil
 	}
 	s.held[host]--
-	return s.call(ctx, "release a connection", func(ctx context.Context) error { return s.renewLocked(ctx, host) })
+	s.mu.Unlock()
+	return s.call(ctx, "release a connection", func(ctx context.Context) error { return s.renew(ctx, host) })
 }
 
 // Refused implements ftppool.Budget.
@@ -186,13 +196,42 @@ func (s *Store) Refused(ctx context.Context, host string, capacity int, raiseAft
 	return others, limit, err
 }
 
-// renewLocked writes this bridge's slots to host and renews its lease;
-// s.mu is held.
-func (s *Store) renewLocked(ctx context.Context, host string) error {
+// hostLock is host's lock (see Store.mu).
+func (s *Store) hostLock(host string) *sync.Mutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hl := s.hostMu[host]
+	if hl == nil {
+		hl = new(sync.Mutex)
+		s.hostMu[host] = hl
+	}
+	return hl
+}
+
+// withHost runs fn under host's lock.
+func (s *Store) withHost(host string, fn func()) {
+	hl := s.hostLock(host)
+	hl.Lock()
+	defer hl.Unlock()
+	fn()
+}
+
+// hosts are the hosts this bridge holds slots of.
+func (s *Store) hosts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Keys(s.held))
+}
+
+// renew writes this bridge's slots to host and renews its lease; host's
+// lock is held.
+func (s *Store) renew(ctx context.Context, host string) error {
+	s.mu.Lock()
 	n := s.held[host]
 	if n == 0 {
 		delete(s.held, host)
 	}
+	s.mu.Unlock()
 	return renew.Run(ctx, s.client, budgetKeys(host)[:2], s.instance, n, s.lease.Milliseconds()).Err()
 }
 
@@ -209,12 +248,14 @@ func (s *Store) renewLeases(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		for host := range s.held {
-			if err := s.call(context.Background(), "renew a lease", func(ctx context.Context) error { return s.renewLocked(ctx, host) }); err != nil {
+		for _, host := range s.hosts() {
+			var err error
+			s.withHost(host, func() {
+				err = s.call(context.Background(), "renew a lease", func(ctx context.Context) error { return s.renew(ctx, host) })
+			})
+			if err != nil {
 				break
 			}
 		}
-		s.mu.Unlock()
 	}
 }

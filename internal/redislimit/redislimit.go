@@ -73,10 +73,14 @@ type Store struct {
 	down      atomic.Bool
 	nextProbe atomic.Int64 // unix nanoseconds: while down, calls fail at once until then
 
-	// mu orders the budget's changes with held, this bridge's slots per
-	// host, so that a lease renewal writes the count Redis should have.
-	mu   sync.Mutex
-	held map[string]int
+	// mu guards held, this bridge's slots per host, and hostMu. The
+	// budget's changes of one host take turns under that host's own lock
+	// (hostLock), so that a lease renewal writes the count Redis should
+	// have, while other hosts' go on: one slow round trip must not hold
+	// up every new FTP connection of the bridge.
+	mu     sync.Mutex
+	held   map[string]int
+	hostMu map[string]*sync.Mutex
 
 	sub    *redis.PubSub // of wantedChannel
 	wanted chan string
@@ -95,6 +99,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 		lease:    opts.Lease,
 		retry:    opts.Retry,
 		held:     make(map[string]int),
+		hostMu:   make(map[string]*sync.Mutex),
 		wanted:   make(chan string, 16),
 	}
 	if s.instance == "" {
@@ -135,11 +140,13 @@ func (s *Store) Close() {
 	s.cancel()
 	_ = s.sub.Close() // ends a Receive, which no context does
 	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for host := range s.held {
-		s.held[host] = 0
-		_ = s.call(context.Background(), "hand back connections", func(ctx context.Context) error { return s.renewLocked(ctx, host) })
+	for _, host := range s.hosts() {
+		s.withHost(host, func() {
+			s.mu.Lock()
+			s.held[host] = 0
+			s.mu.Unlock()
+			_ = s.call(context.Background(), "hand back connections", func(ctx context.Context) error { return s.renew(ctx, host) })
+		})
 	}
 	s.closed.Store(true)
 }

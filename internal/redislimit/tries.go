@@ -8,7 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// A window's tries are one counter, ftpbridge:tries:{key}, that expires
+// A window's tries are one counter, ftpbridge:tries:<limit>:<key>, that expires
 // when the window ends.
 
 // takeTry counts a try (KEYS[1]) unless ARGV[1] were taken: then it
@@ -62,7 +62,7 @@ func (s *Store) CountTries(ctx context.Context, key string) (n int, err error) {
 	return n, err
 }
 
-// A key's failures are the hash ftpbridge:slow:{key}: "fails", and
+// A key's failures are the hash ftpbridge:slow:<key>: "fails", and
 // "next", the earliest start of the next try in Redis's milliseconds. It
 // expires ttl after the last failure.
 
