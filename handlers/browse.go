@@ -74,6 +74,7 @@ type item struct {
 	hidden    bool      // dot-file
 	mod       time.Time // for sorting
 	sortName  string
+	seq       int // place in the server's listing, which sorting keeps among equals
 }
 
 // files serves a site's folders and files: listing, download, upload,
@@ -145,8 +146,7 @@ func (f *files) browse(c echo.Context, t *access.Target) error {
 	l.Plain = t.Site.Scheme == "ftp"
 	l.FolderPerm = folder.Perm
 	if wantsJSON(r) {
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, l)
+		return serveListingJSON(c, l)
 	}
 	l.filterHidden()
 	l.firstRows(q.Get("all") == "1", t.URL(t.Path, true))
@@ -166,6 +166,9 @@ type links interface {
 	Name() string                        // what the breadcrumbs call the top
 	Home() string                        // the login folder, "" if none is shown
 	Show(raw string) string              // a name as text (see access.Names)
+	// EntryURLs gives the addresses of the folder dir's entries by name:
+	// URL(path.Join(dir, name), isDir), made faster.
+	EntryURLs(dir string) func(name string, isDir bool) string
 }
 
 // siteLinks are a site's own addresses: relative to the login folder
@@ -180,6 +183,9 @@ func (s siteLinks) URL(ftpPath string, dir bool) string { return s.Site.URL(s.ho
 func (s siteLinks) Top() string                         { return "/" }
 func (s siteLinks) Name() string                        { return s.Scheme + "://" + s.String() }
 func (s siteLinks) Home() string                        { return s.home }
+func (s siteLinks) EntryURLs(dir string) func(string, bool) string {
+	return s.Site.EntryURLs(s.home, dir)
+}
 
 // buildListing sorts (folders first) and annotates the entries, as the
 // listing's query asks: ?sort=name|size|modified, ?order=asc|desc, and
@@ -217,8 +223,10 @@ func buildListing(site links, dir string, entries []ftppool.Entry, q url.Values)
 		l.Parent = site.URL(below(len(segs)-1), true)
 	}
 	l.Entries = make([]item, 0, len(entries))
-	for _, e := range entries {
-		it := l.item(site, dir, e)
+	href := site.EntryURLs(dir)
+	for i, e := range entries {
+		it := newItem(site, e, href(e.Name, e.Type == ftppool.TypeDir))
+		it.seq = i
 		l.Modes = l.Modes || it.Mode != ""
 		if it.Type == "dir" {
 			l.Dirs++
@@ -299,10 +307,16 @@ func (l *listing) query(site links, dir, col string) string {
 	return site.URL(dir, true) + "?" + q.Encode()
 }
 
-func (l *listing) item(site links, dir string, e ftppool.Entry) item {
+// entryItem is the row of one entry of the folder dir, alone.
+func entryItem(site links, dir string, e ftppool.Entry) item {
+	return newItem(site, e, site.URL(path.Join(dir, e.Name), e.Type == ftppool.TypeDir))
+}
+
+// newItem makes an entry's row; href is its address.
+func newItem(site links, e ftppool.Entry, href string) item {
 	it := item{
 		Name:     site.Show(e.Name),
-		Href:     site.URL(path.Join(dir, e.Name), e.Type == ftppool.TypeDir),
+		Href:     href,
 		Type:     e.Type.String(),
 		Size:     e.Size,
 		Target:   site.Show(e.Target),
@@ -316,10 +330,16 @@ func (l *listing) item(site links, dir string, e ftppool.Entry) item {
 		it.Size = 0
 	}
 	if !e.Modified.IsZero() {
-		it.Modified = e.Modified.UTC().Format(time.RFC3339)
+		// Both forms in one string, one allocation for the two.
+		var buf [64]byte
+		utc := e.Modified.UTC()
+		b := utc.AppendFormat(buf[:0], time.RFC3339)
+		n := len(b)
 		// Labelled, since it reads as UTC until the page's script shows
 		// it in the browser's zone (static/js/times.js).
-		it.Date = e.Modified.UTC().Format("2006-01-02 15:04") + " UTC"
+		b = append(utc.AppendFormat(b, "2006-01-02 15:04"), " UTC"...)
+		both := string(b)
+		it.Modified, it.Date = both[:n], both[n:]
 	}
 	switch {
 	case e.Type == ftppool.TypeDir:
@@ -333,8 +353,11 @@ func (l *listing) item(site links, dir string, e ftppool.Entry) item {
 	return it
 }
 
+// sortItems sorts stably: equal items keep their order (seq). Not with
+// slices.SortStableFunc, whose merging moved each 200-byte item many
+// times over: a tenth of a 10,000-entry listing's time.
 func sortItems(items []item, by string, desc bool) {
-	slices.SortStableFunc(items, func(a, b item) int {
+	slices.SortFunc(items, func(a, b item) int {
 		// Folders first whichever way the rest is sorted.
 		if ad, bd := a.Type == "dir", b.Type == "dir"; ad != bd {
 			if ad {
@@ -353,9 +376,9 @@ func sortItems(items []item, by string, desc bool) {
 			n = cmp.Or(strings.Compare(a.sortName, b.sortName), strings.Compare(a.Name, b.Name))
 		}
 		if desc {
-			return -n
+			n = -n
 		}
-		return n
+		return cmp.Or(n, cmp.Compare(a.seq, b.seq))
 	})
 }
 

@@ -1,17 +1,19 @@
 package handlers
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 	"github.com/ftpbridge/ftpbridge/templates"
 )
@@ -95,6 +97,27 @@ func TestListingBelowAndAboveHome(t *testing.T) {
 	}
 }
 
+// TestShareEntryURLs: a shared folder's entries link where shareLinks.URL
+// says, whatever the share's path, the folder and the name, including a
+// folder whose path only starts with the share's as text ("/pub/ab" and
+// "/pub/abc").
+func TestShareEntryURLs(t *testing.T) {
+	names := append(testftp.OddNames(), "abc", "..", ".", "", "a/b", "%2F", "\xff")
+	for _, shared := range []string{"/", "/pub", "/pub/", "/pub/ab", "//", ""} {
+		sl := shareLinks{sh: &share.Share{ID: "tok", Path: shared}}
+		for _, dir := range []string{"/", "/pub", "/pub/abc", "/pub/ab/c", "/srv", "", "pub", "/pub//x", "/pub/../x"} {
+			for _, name := range names {
+				for _, isDir := range []bool{false, true} {
+					want := sl.URL(path.Join(dir, name), isDir)
+					if got := sl.EntryURLs(dir)(name, isDir); got != want {
+						t.Errorf("share %q, folder %q, name %q, dir %v: %q, URL gives %q", shared, dir, name, isDir, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestHumanSize(t *testing.T) {
 	for n, want := range map[int64]string{-1: "?", 0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 3 << 20: "3.0 MiB", 150 << 30: "150 GiB"} {
 		if got := humanSize(n); got != want {
@@ -122,7 +145,7 @@ func BenchmarkListing10k(b *testing.B) {
 	b.Run("json", func(b *testing.B) {
 		for b.Loop() {
 			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, url.Values{"sort": {"name"}, "order": {"asc"}})
-			if err := json.NewEncoder(io.Discard).Encode(l); err != nil {
+			if err := writeListingJSON(io.Discard, l); err != nil {
 				b.Fatal(err)
 			}
 		}
