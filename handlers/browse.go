@@ -74,7 +74,6 @@ type item struct {
 	hidden    bool      // dot-file
 	mod       time.Time // for sorting
 	sortName  string
-	seq       int // place in the server's listing, which sorting keeps among equals
 }
 
 // files serves a site's folders and files: listing, download, upload,
@@ -224,9 +223,8 @@ func buildListing(site links, dir string, entries []ftppool.Entry, q url.Values)
 	}
 	l.Entries = make([]item, 0, len(entries))
 	href := site.EntryURLs(dir)
-	for i, e := range entries {
+	for _, e := range entries {
 		it := newItem(site, e, href(e.Name, e.Type == ftppool.TypeDir))
-		it.seq = i
 		l.Modes = l.Modes || it.Mode != ""
 		if it.Type == "dir" {
 			l.Dirs++
@@ -353,33 +351,63 @@ func newItem(site links, e ftppool.Entry, href string) item {
 	return it
 }
 
-// sortItems sorts stably: equal items keep their order (seq). Not with
-// slices.SortStableFunc, whose merging moved each 200-byte item many
-// times over: a tenth of a 10,000-entry listing's time.
+// sortItems sorts stably: equal items keep their order. It sorts the
+// items' places, then moves each item once (permute): sorting the
+// 200-byte items themselves moved each many times over, a sixth of a
+// 10,000-entry listing's time.
 func sortItems(items []item, by string, desc bool) {
-	slices.SortFunc(items, func(a, b item) int {
-		// Folders first whichever way the rest is sorted.
-		if ad, bd := a.Type == "dir", b.Type == "dir"; ad != bd {
-			if ad {
-				return -1
-			}
-			return 1
-		}
-		var n int
-		switch by {
-		case "size":
-			n = cmp.Compare(a.Size, b.Size)
-		case "modified":
-			n = a.mod.Compare(b.mod)
-		}
-		if n == 0 {
-			n = cmp.Or(strings.Compare(a.sortName, b.sortName), strings.Compare(a.Name, b.Name))
-		}
-		if desc {
-			n = -n
-		}
-		return cmp.Or(n, cmp.Compare(a.seq, b.seq))
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		return cmp.Or(compareItems(&items[i], &items[j], by, desc), cmp.Compare(i, j))
 	})
+	permute(items, order)
+}
+
+// compareItems orders a listing: folders first, then by the column,
+// then by name.
+func compareItems(a, b *item, by string, desc bool) int {
+	// Folders first whichever way the rest is sorted.
+	if ad, bd := a.Type == "dir", b.Type == "dir"; ad != bd {
+		if ad {
+			return -1
+		}
+		return 1
+	}
+	var n int
+	switch by {
+	case "size":
+		n = cmp.Compare(a.Size, b.Size)
+	case "modified":
+		n = a.mod.Compare(b.mod)
+	}
+	if n == 0 {
+		n = cmp.Or(strings.Compare(a.sortName, b.sortName), strings.Compare(a.Name, b.Name))
+	}
+	if desc {
+		n = -n
+	}
+	return n
+}
+
+// permute puts the item at order[k] in place k, moving each item once:
+// along each cycle of the permutation, every place takes the item of the
+// next, and the last the first's. Places done are marked -1 in order.
+func permute(items []item, order []int) {
+	for start := range order {
+		if order[start] < 0 {
+			continue
+		}
+		first, k := items[start], start
+		for order[k] != start {
+			next := order[k]
+			items[k], order[k] = items[next], -1
+			k = next
+		}
+		items[k], order[k] = first, -1
+	}
 }
 
 // folderName shows a folder's absolute path, ending in "/".

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +119,43 @@ func TestShareEntryURLs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSortItems: sortItems puts items where slices.SortStableFunc does,
+// for listings with many equal keys (names differing only in case, or not
+// at all, as a hostile server may list them), each way and column.
+func TestSortItems(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		items := make([]item, rnd.IntN(60))
+		for i := range items {
+			name := string(rune('a' + rnd.IntN(3)))
+			if rnd.IntN(2) == 0 {
+				name = strings.ToUpper(name)
+			}
+			items[i] = item{Name: name, sortName: strings.ToLower(name), Type: []string{"dir", "file", "link"}[rnd.IntN(3)],
+				Size: rnd.Int64N(3), mod: time.Unix(rnd.Int64N(3), 0), Href: strconv.Itoa(i)}
+		}
+		for _, by := range []string{"name", "size", "modified"} {
+			for _, desc := range []bool{false, true} {
+				want := slices.Clone(items)
+				slices.SortStableFunc(want, func(a, b item) int { return compareItems(&a, &b, by, desc) })
+				got := slices.Clone(items)
+				sortItems(got, by, desc)
+				if !slices.EqualFunc(got, want, func(a, b item) bool { return a.Href == b.Href }) {
+					t.Fatalf("by %s, desc %v: %v, want %v", by, desc, hrefs(got), hrefs(want))
+				}
+			}
+		}
+	}
+}
+
+func hrefs(items []item) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it.Href)
+	}
+	return out
 }
 
 func TestHumanSize(t *testing.T) {
