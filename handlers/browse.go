@@ -56,8 +56,7 @@ type crumb struct {
 
 type sortLinks struct{ Name, Size, Modified string }
 
-// item is one row. The HTML-only fields are computed here, once, so the
-// template does no work per row beyond printing.
+// item is one row.
 type item struct {
 	Name     string `json:"name"`
 	Href     string `json:"href"`
@@ -68,12 +67,10 @@ type item struct {
 	Perm     string `json:"perm,omitempty"` // MLSD's perm fact: see perm.go
 	Mode     string `json:"mode,omitempty"` // unix permissions, "rw-r--r--", where listed
 
-	Icon      string    `json:"-"`
-	HumanSize string    `json:"-"`
-	Date      string    `json:"-"`
-	hidden    bool      // dot-file
-	mod       time.Time // for sorting
-	sortName  string
+	Icon     string    `json:"-"`
+	hidden   bool      // dot-file
+	mod      time.Time // for sorting
+	sortName string
 }
 
 // files serves a site's folders and files: listing, download, upload,
@@ -328,27 +325,34 @@ func newItem(site links, e ftppool.Entry, href string) item {
 		it.Size = 0
 	}
 	if !e.Modified.IsZero() {
-		// Both forms in one string, one allocation for the two.
-		var buf [64]byte
-		utc := e.Modified.UTC()
-		b := utc.AppendFormat(buf[:0], time.RFC3339)
-		n := len(b)
-		// Labelled, since it reads as UTC until the page's script shows
-		// it in the browser's zone (static/js/times.js).
-		b = append(utc.AppendFormat(b, "2006-01-02 15:04"), " UTC"...)
-		both := string(b)
-		it.Modified, it.Date = both[:n], both[n:]
+		it.Modified = e.Modified.UTC().Format(time.RFC3339)
 	}
-	switch {
-	case e.Type == ftppool.TypeDir:
-		it.Icon, it.HumanSize = "folder", "—"
-	case e.Type == ftppool.TypeLink:
-		it.Icon, it.HumanSize = "link", "—"
+	switch e.Type {
+	case ftppool.TypeDir:
+		it.Icon = "folder"
+	case ftppool.TypeLink:
+		it.Icon = "link"
 	default:
 		it.Icon = iconFor(e.Name)
-		it.HumanSize = humanSize(e.Size)
 	}
 	return it
+}
+
+// appendSizeText appends what the size column shows: "—" for folders
+// and links. Made as a row is written, not for every entry of a listing
+// (its JSON has none, a big folder's page the first 500 rows).
+func (it *item) appendSizeText(b []byte) []byte {
+	if it.Type == "dir" || it.Type == "link" {
+		return append(b, "—"...)
+	}
+	return appendHumanSize(b, it.Size)
+}
+
+// appendDate appends the date column's text, in UTC and labelled so,
+// since it reads as UTC until the page's script shows it in the browser's
+// zone (static/js/times.js).
+func (it *item) appendDate(b []byte) []byte {
+	return append(it.mod.UTC().AppendFormat(b, "2006-01-02 15:04"), " UTC"...)
 }
 
 // sortItems sorts stably: equal items keep their order. It sorts the
@@ -417,24 +421,27 @@ func folderName(site links, dir string) string { return site.Show(strings.TrimSu
 // Only for showing; links always carry the exact bytes.
 func display(name string) string { return strings.ToValidUTF8(name, "\uFFFD") }
 
-func humanSize(n int64) string {
+func humanSize(n int64) string { return string(appendHumanSize(nil, n)) }
+
+func appendHumanSize(b []byte, n int64) []byte {
 	if n < 0 {
-		return "?"
+		return append(b, '?')
 	}
 	if n < 1024 {
-		return strconv.FormatInt(n, 10) + " B"
+		return append(strconv.AppendInt(b, n, 10), " B"...)
 	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	units := [...]string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 	f := float64(n) / 1024
 	i := 0
 	for f >= 1024 && i < len(units)-1 {
 		f /= 1024
 		i++
 	}
+	prec := 0
 	if f < 10 {
-		return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[i]
+		prec = 1
 	}
-	return strconv.FormatFloat(f, 'f', 0, 64) + " " + units[i]
+	return append(append(strconv.AppendFloat(b, f, 'f', prec, 64), ' '), units[i]...)
 }
 
 // iconFor picks an icon from the static sprite by file extension.

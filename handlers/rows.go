@@ -79,13 +79,13 @@ func writeRows(bw *bufio.Writer, l *listing) {
 			lit(` bytes"`)
 		}
 		lit(`>`)
-		esc(it.HumanSize)
+		w.made(it.appendSizeText)
 		lit("</td>\n    <td class=\"date\">")
 		if it.Modified != "" {
 			lit(`<time datetime="`)
 			esc(it.Modified)
 			lit(`">`)
-			esc(it.Date)
+			w.made(it.appendDate)
 			lit(`</time>`)
 		}
 		lit("</td>\n    <td class=\"mode\">")
@@ -103,6 +103,10 @@ type rowWriter struct{ w *bufio.Writer }
 
 func (r rowWriter) lit(markup string) { r.w.WriteString(markup) }
 func (r rowWriter) int(n int64)       { r.w.Write(strconv.AppendInt(r.w.AvailableBuffer(), n, 10)) }
+
+// made writes text the bridge makes from numbers and a date, with
+// nothing to escape, straight into the buffer.
+func (r rowWriter) made(text func([]byte) []byte) { r.w.Write(text(r.w.AvailableBuffer())) }
 
 // esc writes a value as html/template's HTMLEscapeString returns it,
 // straight into the buffer: through it, every name that needed escaping
