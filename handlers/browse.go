@@ -360,9 +360,18 @@ func (it *item) appendDate(b []byte) []byte {
 // 200-byte items themselves moved each many times over, a sixth of a
 // 10,000-entry listing's time.
 func sortItems(items []item, by string, desc bool) {
-	order := make([]int, len(items))
-	for i := range order {
-		order[i] = i
+	// Folders first, as compareItems puts them: a listing the server
+	// sorted by name is then in order already, which pdqsort sees at once.
+	order := make([]int, 0, len(items))
+	for i := range items {
+		if items[i].Type == "dir" {
+			order = append(order, i)
+		}
+	}
+	for i := range items {
+		if items[i].Type != "dir" {
+			order = append(order, i)
+		}
 	}
 	slices.SortFunc(order, func(i, j int) int {
 		return cmp.Or(compareItems(&items[i], &items[j], by, desc), cmp.Compare(i, j))
