@@ -208,16 +208,17 @@ func escapedLen(name string) int {
 
 func writeEscaped(b *strings.Builder, name string) {
 	const hex = "0123456789ABCDEF"
+	last := 0
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if keep[c] {
-			b.WriteByte(c)
-			continue
+		if c := name[i]; !keep[c] {
+			b.WriteString(name[last:i])
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			last = i + 1
 		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
 	}
+	b.WriteString(name[last:])
 }
 
 // FolderEntries returns the URL of each entry of the folder dir: its
