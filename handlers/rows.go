@@ -31,9 +31,10 @@ func (v *views) renderListing(w http.ResponseWriter, l *listing) {
 // folder took 470 ms to render, nearly all of it reflection (text/template
 // calls each of a row's twenty escapers with reflect); here it takes a
 // tenth of that. The safety html/template gives is kept by construction:
-// markup is only ever the literals below, every value is escaped as
-// html/template's HTMLEscapeString does (esc) inside a double-quoted
-// attribute or text, and every link is one the bridge made (site.URL: percent-encoded,
+// markup is only ever the literals below, every value but the numbers and
+// dates the bridge writes itself is escaped as html/template's
+// HTMLEscapeString does (esc) inside a double-quoted attribute or text,
+// and every link is one the bridge made (site.URL: percent-encoded,
 // starting with "/", so never a javascript: URL). FuzzListingRows parses
 // the page back and checks it.
 func writeRows(bw *bufio.Writer, l *listing) {
