@@ -279,6 +279,10 @@ func lineHolds(line string, e *ftp.Entry) bool {
 }
 
 func isTotalLine(line string) bool {
+	// Every line is asked: most are not split at all.
+	if !strings.Contains(line, "total") {
+		return false
+	}
 	f := strings.Fields(line)
 	return len(f) == 2 && f[0] == "total"
 }

@@ -44,7 +44,7 @@ func (f *files) actions(c echo.Context, t *access.Target) error {
 		if e.Name != name {
 			continue
 		}
-		it := (&listing{}).item(site, dir, e)
+		it := entryItem(site, dir, e)
 		f.render(c.Response(), http.StatusOK, "actions.html", actionsPage{
 			page:   f.page(r, it.Name+" in "+folderName(site, dir)),
 			Name:   it.Name,

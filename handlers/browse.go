@@ -56,8 +56,7 @@ type crumb struct {
 
 type sortLinks struct{ Name, Size, Modified string }
 
-// item is one row. The HTML-only fields are computed here, once, so the
-// template does no work per row beyond printing.
+// item is one row.
 type item struct {
 	Name     string `json:"name"`
 	Href     string `json:"href"`
@@ -68,12 +67,10 @@ type item struct {
 	Perm     string `json:"perm,omitempty"` // MLSD's perm fact: see perm.go
 	Mode     string `json:"mode,omitempty"` // unix permissions, "rw-r--r--", where listed
 
-	Icon      string    `json:"-"`
-	HumanSize string    `json:"-"`
-	Date      string    `json:"-"`
-	hidden    bool      // dot-file
-	mod       time.Time // for sorting
-	sortName  string
+	Icon     string    `json:"-"`
+	hidden   bool      // dot-file
+	mod      time.Time // for sorting
+	sortName string
 }
 
 // files serves a site's folders and files: listing, download, upload,
@@ -145,8 +142,7 @@ func (f *files) browse(c echo.Context, t *access.Target) error {
 	l.Plain = t.Site.Scheme == "ftp"
 	l.FolderPerm = folder.Perm
 	if wantsJSON(r) {
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, l)
+		return serveListingJSON(c, l)
 	}
 	l.filterHidden()
 	l.firstRows(q.Get("all") == "1", t.URL(t.Path, true))
@@ -166,6 +162,9 @@ type links interface {
 	Name() string                        // what the breadcrumbs call the top
 	Home() string                        // the login folder, "" if none is shown
 	Show(raw string) string              // a name as text (see access.Names)
+	// EntryURLs gives the addresses of the folder dir's entries by name:
+	// URL(path.Join(dir, name), isDir), with the folder's part made once.
+	EntryURLs(dir string) func(name string, isDir bool) string
 }
 
 // siteLinks are a site's own addresses: relative to the login folder
@@ -180,6 +179,9 @@ func (s siteLinks) URL(ftpPath string, dir bool) string { return s.Site.URL(s.ho
 func (s siteLinks) Top() string                         { return "/" }
 func (s siteLinks) Name() string                        { return s.Scheme + "://" + s.String() }
 func (s siteLinks) Home() string                        { return s.home }
+func (s siteLinks) EntryURLs(dir string) func(string, bool) string {
+	return s.Site.EntryURLs(s.home, dir)
+}
 
 // buildListing sorts (folders first) and annotates the entries, as the
 // listing's query asks: ?sort=name|size|modified, ?order=asc|desc, and
@@ -217,8 +219,9 @@ func buildListing(site links, dir string, entries []ftppool.Entry, q url.Values)
 		l.Parent = site.URL(below(len(segs)-1), true)
 	}
 	l.Entries = make([]item, 0, len(entries))
+	href := site.EntryURLs(dir)
 	for _, e := range entries {
-		it := l.item(site, dir, e)
+		it := newItem(site, e, href(e.Name, e.Type == ftppool.TypeDir))
 		l.Modes = l.Modes || it.Mode != ""
 		if it.Type == "dir" {
 			l.Dirs++
@@ -299,10 +302,16 @@ func (l *listing) query(site links, dir, col string) string {
 	return site.URL(dir, true) + "?" + q.Encode()
 }
 
-func (l *listing) item(site links, dir string, e ftppool.Entry) item {
+// entryItem is the row of one entry of the folder dir, alone.
+func entryItem(site links, dir string, e ftppool.Entry) item {
+	return newItem(site, e, site.URL(path.Join(dir, e.Name), e.Type == ftppool.TypeDir))
+}
+
+// newItem makes an entry's row; href is its address.
+func newItem(site links, e ftppool.Entry, href string) item {
 	it := item{
 		Name:     site.Show(e.Name),
-		Href:     site.URL(path.Join(dir, e.Name), e.Type == ftppool.TypeDir),
+		Href:     href,
 		Type:     e.Type.String(),
 		Size:     e.Size,
 		Target:   site.Show(e.Target),
@@ -317,46 +326,101 @@ func (l *listing) item(site links, dir string, e ftppool.Entry) item {
 	}
 	if !e.Modified.IsZero() {
 		it.Modified = e.Modified.UTC().Format(time.RFC3339)
-		// Labelled, since it reads as UTC until the page's script shows
-		// it in the browser's zone (static/js/times.js).
-		it.Date = e.Modified.UTC().Format("2006-01-02 15:04") + " UTC"
 	}
-	switch {
-	case e.Type == ftppool.TypeDir:
-		it.Icon, it.HumanSize = "folder", "—"
-	case e.Type == ftppool.TypeLink:
-		it.Icon, it.HumanSize = "link", "—"
+	switch e.Type {
+	case ftppool.TypeDir:
+		it.Icon = "folder"
+	case ftppool.TypeLink:
+		it.Icon = "link"
 	default:
 		it.Icon = iconFor(e.Name)
-		it.HumanSize = humanSize(e.Size)
 	}
 	return it
 }
 
+// appendSizeText appends what the size column shows: "—" for folders
+// and links. Made as a row is written, not for every entry of a listing
+// (its JSON has none, a big folder's page the first 500 rows).
+func (it *item) appendSizeText(b []byte) []byte {
+	if it.Type == "dir" || it.Type == "link" {
+		return append(b, "—"...)
+	}
+	return appendHumanSize(b, it.Size)
+}
+
+// appendDate appends the date column's text, in UTC and labelled so,
+// since it reads as UTC until the page's script shows it in the browser's
+// zone (static/js/times.js).
+func (it *item) appendDate(b []byte) []byte {
+	return append(it.mod.UTC().AppendFormat(b, "2006-01-02 15:04"), " UTC"...)
+}
+
+// sortItems sorts stably: equal items keep their order. It sorts the
+// items' places, then moves each item once (permute): sorting the
+// 180-byte items themselves moved each many times over, a seventh of a
+// 10,000-entry listing's time.
 func sortItems(items []item, by string, desc bool) {
-	slices.SortStableFunc(items, func(a, b item) int {
-		// Folders first whichever way the rest is sorted.
-		if ad, bd := a.Type == "dir", b.Type == "dir"; ad != bd {
-			if ad {
-				return -1
-			}
-			return 1
+	// Folders first, as compareItems puts them: a listing the server
+	// sorted by name is then in order already, which pdqsort sees at once.
+	order := make([]int, 0, len(items))
+	for i := range items {
+		if items[i].Type == "dir" {
+			order = append(order, i)
 		}
-		var n int
-		switch by {
-		case "size":
-			n = cmp.Compare(a.Size, b.Size)
-		case "modified":
-			n = a.mod.Compare(b.mod)
+	}
+	for i := range items {
+		if items[i].Type != "dir" {
+			order = append(order, i)
 		}
-		if n == 0 {
-			n = cmp.Or(strings.Compare(a.sortName, b.sortName), strings.Compare(a.Name, b.Name))
-		}
-		if desc {
-			return -n
-		}
-		return n
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		return cmp.Or(compareItems(&items[i], &items[j], by, desc), cmp.Compare(i, j))
 	})
+	permute(items, order)
+}
+
+// compareItems orders a listing: folders first, then by the column,
+// then by name.
+func compareItems(a, b *item, by string, desc bool) int {
+	// Folders first whichever way the rest is sorted.
+	if ad, bd := a.Type == "dir", b.Type == "dir"; ad != bd {
+		if ad {
+			return -1
+		}
+		return 1
+	}
+	var n int
+	switch by {
+	case "size":
+		n = cmp.Compare(a.Size, b.Size)
+	case "modified":
+		n = a.mod.Compare(b.mod)
+	}
+	if n == 0 {
+		n = cmp.Or(strings.Compare(a.sortName, b.sortName), strings.Compare(a.Name, b.Name))
+	}
+	if desc {
+		n = -n
+	}
+	return n
+}
+
+// permute puts the item at order[k] in place k, moving each item once:
+// along each cycle of the permutation, every place takes the item of the
+// next, and the last the first's. Places done are marked -1 in order.
+func permute(items []item, order []int) {
+	for start := range order {
+		if order[start] < 0 {
+			continue
+		}
+		first, k := items[start], start
+		for order[k] != start {
+			next := order[k]
+			items[k], order[k] = items[next], -1
+			k = next
+		}
+		items[k], order[k] = first, -1
+	}
 }
 
 // folderName shows a folder's absolute path, ending in "/".
@@ -366,24 +430,27 @@ func folderName(site links, dir string) string { return site.Show(strings.TrimSu
 // Only for showing; links always carry the exact bytes.
 func display(name string) string { return strings.ToValidUTF8(name, "\uFFFD") }
 
-func humanSize(n int64) string {
+func humanSize(n int64) string { return string(appendHumanSize(nil, n)) }
+
+func appendHumanSize(b []byte, n int64) []byte {
 	if n < 0 {
-		return "?"
+		return append(b, '?')
 	}
 	if n < 1024 {
-		return strconv.FormatInt(n, 10) + " B"
+		return append(strconv.AppendInt(b, n, 10), " B"...)
 	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	units := [...]string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 	f := float64(n) / 1024
 	i := 0
 	for f >= 1024 && i < len(units)-1 {
 		f /= 1024
 		i++
 	}
+	prec := 0
 	if f < 10 {
-		return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[i]
+		prec = 1
 	}
-	return strconv.FormatFloat(f, 'f', 0, 64) + " " + units[i]
+	return append(append(strconv.AppendFloat(b, f, 'f', prec, 64), ' '), units[i]...)
 }
 
 // iconFor picks an icon from the static sprite by file extension.

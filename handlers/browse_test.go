@@ -1,17 +1,22 @@
 package handlers
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/share"
 	"github.com/ftpbridge/ftpbridge/internal/urlpath"
 	"github.com/ftpbridge/ftpbridge/templates"
 )
@@ -95,6 +100,64 @@ func TestListingBelowAndAboveHome(t *testing.T) {
 	}
 }
 
+// TestShareEntryURLs: a shared folder's entries link where shareLinks.URL
+// says, whatever the share's path, the folder and the name, including a
+// folder whose path only starts with the share's as text ("/pub/ab" and
+// "/pub/abc").
+func TestShareEntryURLs(t *testing.T) {
+	names := append(testftp.OddNames(), "abc", "..", ".", "", "a/b", "%2F", "\xff")
+	for _, shared := range []string{"/", "/pub", "/pub/", "/pub/ab", "//", ""} {
+		sl := shareLinks{sh: &share.Share{ID: "tok", Path: shared}}
+		for _, dir := range []string{"/", "/pub", "/pub/abc", "/pub/ab/c", "/srv", "", "pub", "/pub//x", "/pub/../x"} {
+			for _, name := range names {
+				for _, isDir := range []bool{false, true} {
+					want := sl.URL(path.Join(dir, name), isDir)
+					if got := sl.EntryURLs(dir)(name, isDir); got != want {
+						t.Errorf("share %q, folder %q, name %q, dir %v: %q, URL gives %q", shared, dir, name, isDir, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSortItems: sortItems puts items where slices.SortStableFunc does,
+// for listings with many equal keys (names differing only in case, or not
+// at all, as a hostile server may list them), each way and column.
+func TestSortItems(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		items := make([]item, rnd.IntN(60))
+		for i := range items {
+			name := string(rune('a' + rnd.IntN(3)))
+			if rnd.IntN(2) == 0 {
+				name = strings.ToUpper(name)
+			}
+			items[i] = item{Name: name, sortName: strings.ToLower(name), Type: []string{"dir", "file", "link"}[rnd.IntN(3)],
+				Size: rnd.Int64N(3), mod: time.Unix(rnd.Int64N(3), 0), Href: strconv.Itoa(i)}
+		}
+		for _, by := range []string{"name", "size", "modified"} {
+			for _, desc := range []bool{false, true} {
+				want := slices.Clone(items)
+				slices.SortStableFunc(want, func(a, b item) int { return compareItems(&a, &b, by, desc) })
+				got := slices.Clone(items)
+				sortItems(got, by, desc)
+				if !slices.EqualFunc(got, want, func(a, b item) bool { return a.Href == b.Href }) {
+					t.Fatalf("by %s, desc %v: %v, want %v", by, desc, hrefs(got), hrefs(want))
+				}
+			}
+		}
+	}
+}
+
+func hrefs(items []item) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it.Href)
+	}
+	return out
+}
+
 func TestHumanSize(t *testing.T) {
 	for n, want := range map[int64]string{-1: "?", 0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 3 << 20: "3.0 MiB", 150 << 30: "150 GiB"} {
 		if got := humanSize(n); got != want {
@@ -122,7 +185,7 @@ func BenchmarkListing10k(b *testing.B) {
 	b.Run("json", func(b *testing.B) {
 		for b.Loop() {
 			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, url.Values{"sort": {"name"}, "order": {"asc"}})
-			if err := json.NewEncoder(io.Discard).Encode(l); err != nil {
+			if err := writeListingJSON(io.Discard, l); err != nil {
 				b.Fatal(err)
 			}
 		}

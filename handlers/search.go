@@ -128,10 +128,10 @@ func (f *files) search(c echo.Context, t *access.Target) error {
 		if strings.Contains(strings.ToLower(site.Show(e.Name)), want) {
 			matches++
 			dir := path.Dir(full)
-			it := (&listing{}).item(site, dir, e)
+			it := entryItem(site, dir, e)
 			if err := out.match(searchMatch{Kind: "match", Name: it.Name, Path: site.Show(full), Href: it.Href,
 				Folder: folderName(site, dir), FolderHref: site.URL(dir, true), Type: it.Type, Size: it.Size,
-				Modified: it.Modified, Icon: it.Icon, HumanSize: it.HumanSize}); err != nil {
+				Modified: it.Modified, Icon: it.Icon, HumanSize: string(it.appendSizeText(nil))}); err != nil {
 				return err
 			}
 		}

@@ -444,8 +444,7 @@ func (f *files) browseShare(c echo.Context, t *access.Target, sh *share.Share) e
 		l.Path = "/"
 	}
 	if wantsJSON(r) {
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, l)
+		return serveListingJSON(c, l)
 	}
 	l.filterHidden()
 	l.firstRows(q.Get("all") == "1", links.URL(t.Path, true))
@@ -466,6 +465,15 @@ type shareLinks struct {
 
 func (s shareLinks) URL(ftpPath string, dir bool) string {
 	return "/s/" + s.sh.ID + urlpath.EncodePath(strings.TrimPrefix(ftpPath, strings.TrimSuffix(s.sh.Path, "/")), dir)
+}
+
+func (s shareLinks) EntryURLs(dir string) func(string, bool) string {
+	full := func(name string, isDir bool) string { return s.URL(path.Join(dir, name), isDir) }
+	if !strings.HasPrefix(dir, strings.TrimSuffix(s.sh.Path, "/")) {
+		// URL's TrimPrefix would cut into the entry's name.
+		return full
+	}
+	return urlpath.FolderEntries(dir, s.URL(dir, true), "", full)
 }
 
 func (s shareLinks) Top() string  { return s.sh.Path }

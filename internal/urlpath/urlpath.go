@@ -88,6 +88,32 @@ func (s Site) URL(home, abs string, dir bool) string {
 	return s.PathURL(Relative(home, abs), dir)
 }
 
+// EntryURLs returns the URL of each entry of the folder dir by name:
+// s.URL(home, path.Join(dir, name), isDir), from the folder's URL made
+// once (FolderEntries).
+func (s Site) EntryURLs(home, dir string) func(name string, isDir bool) string {
+	full := func(name string, isDir bool) string { return s.URL(home, path.Join(dir, name), isDir) }
+	h := strings.TrimSuffix(home, "/")
+	if h != "" && (h == "/" || path.Clean(h) != h) {
+		// Relative compares home as it is: a login folder spelt oddly
+		// ("//", "/a/../b") is left to it.
+		return full
+	}
+	folder := s.URL(home, dir, true)
+	if Relative(home, dir) == "/" {
+		// The server's root away from the login folder is "%2F/", but
+		// its entries are "%2Fname".
+		folder = strings.TrimSuffix(folder, "/")
+	}
+	// The login folder's URL is the site's root, not its name below its
+	// parent's.
+	except := ""
+	if h != "" && path.Dir(h) == dir {
+		except = path.Base(h)
+	}
+	return FolderEntries(dir, folder, except, full)
+}
+
 // PathURL is the bridge URL of a site path as DecodeSitePath returns it.
 func (s Site) PathURL(p string, dir bool) string {
 	return "/" + s.Scheme + "/" + s.String() + EncodeSitePath(p, dir)
@@ -149,19 +175,75 @@ func EncodePath(ftpPath string, dir bool) string {
 // EscapeSegment percent-encodes every byte of a name that is not an
 // unreserved URL character, so the bytes (UTF-8 or not) survive exactly.
 func EscapeSegment(name string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~!$'()*+,=", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
+	n := escapedLen(name)
+	if n == len(name) {
+		return name
 	}
+	var b strings.Builder
+	b.Grow(n)
+	writeEscaped(&b, name)
 	return b.String()
+}
+
+// keep marks the bytes a segment keeps as they are: the unreserved URL
+// characters, and the sub-delimiters that mean nothing inside a segment.
+var keep = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~!$'()*+,=", byte(c)) >= 0
+	}
+	return t
+}()
+
+// escapedLen is the length of name once escaped, so that its escape is
+// written into one allocation of the right size.
+func escapedLen(name string) int {
+	n := len(name)
+	for i := 0; i < len(name); i++ {
+		if !keep[name[i]] {
+			n += 2
+		}
+	}
+	return n
+}
+
+func writeEscaped(b *strings.Builder, name string) {
+	const hex = "0123456789ABCDEF"
+	last := 0
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !keep[c] {
+			b.WriteString(name[last:i])
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			last = i + 1
+		}
+	}
+	b.WriteString(name[last:])
+}
+
+// FolderEntries returns the URL of each entry of the folder dir: its
+// name's escape appended to folderURL, the folder's own URL made once,
+// since a big listing asks for thousands. full makes the URL of a name
+// that appending does not give: when dir is not a clean absolute path or
+// the name not one plain segment (path.Join would clean either), and for
+// the name except, whose URL is one of its own.
+func FolderEntries(dir, folderURL, except string, full func(name string, dir bool) string) func(name string, dir bool) string {
+	if dir == "" || dir[0] != '/' || path.Clean(dir) != dir {
+		return full
+	}
+	return func(name string, isDir bool) string {
+		if name == "" || name == "." || name == ".." || name == except || strings.IndexByte(name, '/') >= 0 {
+			return full(name, isDir)
+		}
+		var b strings.Builder
+		b.Grow(len(folderURL) + escapedLen(name) + 1)
+		b.WriteString(folderURL)
+		writeEscaped(&b, name)
+		if isDir {
+			b.WriteByte('/')
+		}
+		return b.String()
+	}
 }
 
 // Split returns the segments of a slash-separated path, ignoring empty ones.
