@@ -569,8 +569,8 @@ func TestClusterRollingRestart(t *testing.T) {
 }
 
 // TestClusterStoresDown: while PostgreSQL is down every bridge says it
-// is not ready, answers a session's requests with 503 (it cannot read the
-// session) and a script's Basic-auth ones as ever, and is ready again once
+// is not ready, answers a session's requests and share links with 503 (it
+// cannot read them) and a script's Basic-auth requests as ever, and is ready again once
 // the database is back. While Redis is down the bridges stay ready and serve, on
 // per-process limits, and each says so once in its log.
 func TestClusterStoresDown(t *testing.T) {
@@ -595,6 +595,8 @@ func TestClusterStoresDown(t *testing.T) {
 	if resp := c.login(t, client, c.node("A").URL, testftp.Password); resp.StatusCode != http.StatusOK {
 		t.Fatalf("connect: %d", resp.StatusCode)
 	}
+	link := makeShare(t, aliceClient(), c.site(c.node("A").URL, "/big.bin", false), url.Values{"expires": {"1h"}})
+	token := link.URL[strings.LastIndex(link.URL, "/s/")+3:]
 	c.PG.Stop()
 	for _, n := range c.Nodes {
 		waitReady(n, http.StatusServiceUnavailable)
@@ -603,6 +605,9 @@ func TestClusterStoresDown(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("a session's request to %s with the database down: %d, Retry-After %q; want 503 with one",
 				n.Name, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		if resp, _ := get(t, nil, n.URL+"/s/"+token); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("a share link through %s with the database down: %d, want 503", n.Name, resp.StatusCode)
 		}
 		// A script's Basic auth needs no session.
 		if l := listJSON(t, aliceClient(), c.site(n.URL, "/", true)); len(l.Entries) == 0 {

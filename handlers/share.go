@@ -328,7 +328,11 @@ func (sg *sharing) findShare(r *http.Request) (sh *share.Share, sub string, resu
 		return nil, "", false, notFound
 	}
 	if err != nil {
-		return nil, "", false, fmt.Errorf("read share %s: %w", id, err)
+		// The store does not answer (-database down): a moment's wait
+		// may do, so 503, not 500.
+		return nil, "", false, &httpError{Status: http.StatusServiceUnavailable, retryAfter: 5 * time.Second,
+			Msg: "The bridge cannot read its share links just now. Try again in a moment.",
+			Err: fmt.Errorf("read share %s: %w", shortID(id), err)}
 	}
 	err = found.Usable(time.Now())
 	if start, ok := singleRangeStart(r); errors.Is(err, share.ErrUsedUp) && ok && start > 0 && found.LastPath != "" && time.Since(found.LastDownload) < resumeWindow {
