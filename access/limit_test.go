@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ftpbridge/ftpbridge/ftppool"
+	"github.com/ftpbridge/ftpbridge/internal/logtest"
 	"github.com/ftpbridge/ftpbridge/internal/redislimit"
 	"github.com/ftpbridge/ftpbridge/internal/servicetest"
 )
@@ -58,16 +56,10 @@ func withClient(ip string) context.Context {
 // its own as separate processes would be.
 func sharedStores(t *testing.T, url string, n int, opts redislimit.Options) []*redislimit.Store {
 	t.Helper()
-	ropts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ropts.ContextTimeoutEnabled = true
 	var stores []*redislimit.Store
 	for range n {
-		client := redis.NewClient(ropts)
-		s := redislimit.New(client, opts)
-		t.Cleanup(func() { s.Close(); client.Close() })
+		s := redislimit.New(servicetest.RedisClient(t, url), opts)
+		t.Cleanup(s.Close)
 		stores = append(stores, s)
 	}
 	return stores
@@ -173,45 +165,16 @@ func TestSharedLoginSlowdown(t *testing.T) {
 	}
 }
 
-// logCapture keeps the records of a logger.
-type logCapture struct {
-	mu      sync.Mutex
-	records []slog.Record
-}
-
-func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *logCapture) WithGroup(string) slog.Handler            { return l }
-func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.records = append(l.records, r.Clone())
-	return nil
-}
-
-// count is how many records at level were logged.
-func (l *logCapture) count(level slog.Level) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, r := range l.records {
-		if r.Level == level {
-			n++
-		}
-	}
-	return n
-}
-
 // TestSharedLoginLimitRedisOutage: with Redis stopped, each bridge still
 // limits the storm by itself (ten tries each, not refused for Redis'
 // sake), no call waits long, and each bridge logs the outage once; once
 // Redis is back, its recovery is logged and the limit is shared again.
 func TestSharedLoginLimitRedisOutage(t *testing.T) {
 	proc, url := servicetest.Redis(t, servicetest.NewPorts(t))
-	logs := make([]*logCapture, 3)
+	logs := make([]*logtest.Recorder, 3)
 	var gates []*LoginGate
 	for i := range logs {
-		logs[i] = &logCapture{}
+		logs[i] = logtest.New()
 		s := sharedStores(t, url, 1, redislimit.Options{Logger: slog.New(logs[i]), Retry: 50 * time.Millisecond})[0]
 		gates = append(gates, NewSharedLoginGate(s))
 	}
@@ -232,7 +195,7 @@ func TestSharedLoginLimitRedisOutage(t *testing.T) {
 		}
 	}
 	for i, l := range logs {
-		if n := l.count(slog.LevelWarn); n != 1 {
+		if n := l.Count(slog.LevelWarn, ""); n != 1 {
 			t.Errorf("bridge %d logged %d warnings for one outage, want 1", i, n)
 		}
 	}
@@ -244,7 +207,7 @@ func TestSharedLoginLimitRedisOutage(t *testing.T) {
 	// find it back.
 	deadline := time.Now().Add(5 * time.Second)
 	for i, g := range gates {
-		for logs[i].count(slog.LevelInfo) == 0 {
+		for logs[i].Count(slog.LevelInfo, "") == 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("bridge %d did not log Redis back", i)
 			}
@@ -256,7 +219,7 @@ func TestSharedLoginLimitRedisOutage(t *testing.T) {
 		t.Errorf("after the outage: refused after %d tries, want 10 across the bridges", before)
 	}
 	for i, l := range logs {
-		if n := l.count(slog.LevelWarn); n != 1 {
+		if n := l.Count(slog.LevelWarn, ""); n != 1 {
 			t.Errorf("bridge %d logged %d warnings in all, want 1", i, n)
 		}
 	}

@@ -65,14 +65,9 @@ func (c *countedConn) Close() error {
 // total, if set, counts every bridge's connections.
 func newBridge(t *testing.T, srv *fakeftp.Server, url string, cfg Config, opts redislimit.Options, total *connCount) *bridge {
 	t.Helper()
-	ropts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ropts.ContextTimeoutEnabled = true
-	b := &bridge{client: redis.NewClient(ropts), conns: &connCount{parent: total}}
+	b := &bridge{client: servicetest.RedisClient(t, url), conns: &connCount{parent: total}}
 	b.store = redislimit.New(b.client, opts)
-	t.Cleanup(func() { b.store.Close(); b.client.Close() })
+	t.Cleanup(b.store.Close)
 	var d net.Dialer
 	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)
@@ -319,7 +314,7 @@ func TestBudgetRedisOutage(t *testing.T) {
 		if peak := b.conns.peak.Load(); peak != capacity {
 			t.Errorf("bridge %d had %d connections at once, want its own cap %d", i, peak, capacity)
 		}
-		if n := logs[i].count(slog.LevelWarn); n != 1 {
+		if n := logs[i].Count(slog.LevelWarn, ""); n != 1 {
 			t.Errorf("bridge %d logged %d warnings, want 1", i, n)
 		}
 	}
@@ -333,7 +328,7 @@ func TestBudgetRedisOutage(t *testing.T) {
 			_, err := b.store.CountTries(context.Background(), "probe")
 			return err == nil
 		})
-		if n := logs[i].count(slog.LevelInfo); n != 1 {
+		if n := logs[i].Count(slog.LevelInfo, ""); n != 1 {
 			t.Errorf("bridge %d logged Redis back %d times, want once", i, n)
 		}
 	}
@@ -352,17 +347,4 @@ func TestBudgetRedisOutage(t *testing.T) {
 	if peak := total.peak.Load(); peak != capacity {
 		t.Errorf("after the outage the bridges had %d connections at once, want the cap %d", peak, capacity)
 	}
-}
-
-// count is how many records at level were logged.
-func (l *logRecorder) count(level slog.Level) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, r := range l.records {
-		if r.Level == level {
-			n++
-		}
-	}
-	return n
 }

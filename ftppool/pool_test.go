@@ -20,6 +20,7 @@ import (
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/embedftp"
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/fakeftp"
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/testftp"
+	"github.com/ftpbridge/ftpbridge/internal/logtest"
 )
 
 func testPool(t *testing.T, cfg Config) (*Pool, *testftp.Server, Endpoint) {
@@ -528,26 +529,9 @@ func TestRefusalWording(t *testing.T) {
 }
 
 // logRecorder keeps the pool's log records.
-type logRecorder struct {
-	mu      sync.Mutex
-	records []slog.Record
-	changed chan struct{}
-}
+type logRecorder struct{ *logtest.Recorder }
 
-func newLogRecorder() *logRecorder { return &logRecorder{changed: make(chan struct{})} }
-
-func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
-
-func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.records = append(l.records, r.Clone())
-	close(l.changed)
-	l.changed = make(chan struct{})
-	return nil
-}
+func newLogRecorder() *logRecorder { return &logRecorder{logtest.New()} }
 
 // limitChange is one logged change of a host's connection limit.
 type limitChange struct {
@@ -557,10 +541,8 @@ type limitChange struct {
 }
 
 func (l *logRecorder) limitChanges() []limitChange {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []limitChange
-	for _, r := range l.records {
+	for _, r := range l.Records() {
 		if !strings.Contains(r.Message, "connection limit") {
 			continue
 		}
@@ -581,9 +563,7 @@ func (l *logRecorder) wait(t *testing.T, what string, cond func([]limitChange) b
 	t.Helper()
 	timeout := time.After(5 * time.Second)
 	for {
-		l.mu.Lock()
-		changed := l.changed
-		l.mu.Unlock()
+		changed := l.Changed()
 		if ch := l.limitChanges(); cond(ch) {
 			return ch
 		}

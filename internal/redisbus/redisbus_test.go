@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/ftpbridge/ftpbridge/internal/logtest"
 	"github.com/ftpbridge/ftpbridge/internal/servicetest"
 	"github.com/ftpbridge/ftpbridge/internal/transfer"
 )
@@ -18,61 +15,19 @@ import (
 // wait is how long anything that should happen may take.
 const wait = 15 * time.Second
 
-// recorder is a slog handler that keeps what is logged.
-type recorder struct {
-	mu      sync.Mutex
-	records []slog.Record
-}
-
-func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
-func (r *recorder) WithGroup(string) slog.Handler            { return r }
-
-func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	r.records = append(r.records, rec)
-	r.mu.Unlock()
-	return nil
-}
-
-// count is how many records of level were logged with msg in them.
-func (r *recorder) count(level slog.Level, msg string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, rec := range r.records {
-		if rec.Level == level && strings.Contains(rec.Message, msg) {
-			n++
-		}
-	}
-	return n
-}
-
 // bridge is what one bridge process holds: its own client, bus and
 // tracker.
 type bridge struct {
 	bus *Bus
 	tr  *transfer.Tracker
-	log *recorder
-}
-
-// client is a Redis client of url's, closed when t ends.
-func client(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	return c
+	log *logtest.Recorder
 }
 
 // open starts a bridge on url; closing it is the caller's.
 func open(t *testing.T, url, name string) *bridge {
 	t.Helper()
-	b := &bridge{log: &recorder{}}
-	b.bus = New(client(t, url), name, slog.New(b.log))
+	b := &bridge{log: logtest.New()}
+	b.bus = New(servicetest.RedisClient(t, url), name, slog.New(b.log))
 	b.tr = transfer.NewShared(transfer.Hooks{}, b.bus)
 	return b
 }
@@ -98,7 +53,7 @@ func cluster(t *testing.T) (proc *servicetest.Process, url string, a, b *bridge)
 // published to fewer.
 func subscribed(t *testing.T, url string, n int64) {
 	t.Helper()
-	c := client(t, url)
+	c := servicetest.RedisClient(t, url)
 	deadline := time.Now().Add(wait)
 	for {
 		counts, err := c.PubSubNumSub(context.Background(), eventsChannel, cancelsChannel, sessionEndsChannel).Result()
@@ -277,15 +232,15 @@ func TestRedisOutage(t *testing.T) {
 	if list := b.tr.List("o"); len(list) != 1 || list[0].Bytes != 15 {
 		t.Errorf("B's list during the outage: %+v, want x with 15 bytes", list)
 	}
-	eventually(t, "B's warning", func() bool { return b.log.count(slog.LevelWarn, "redis is unreachable") > 0 })
+	eventually(t, "B's warning", func() bool { return b.log.Count(slog.LevelWarn, "redis is unreachable") > 0 })
 
 	if err := proc.Start(); err != nil {
 		t.Fatal(err)
 	}
 	x.Add(5)
 	await(t, subA, is(x.ID(), transfer.Running, 20), nil) // maybe from a heartbeat
-	eventually(t, "B's notice that Redis is back", func() bool { return b.log.count(slog.LevelInfo, "redis is reachable again") == 1 })
-	if n := b.log.count(slog.LevelWarn, ""); n != 1 {
+	eventually(t, "B's notice that Redis is back", func() bool { return b.log.Count(slog.LevelInfo, "redis is reachable again") == 1 })
+	if n := b.log.Count(slog.LevelWarn, ""); n != 1 {
 		t.Errorf("B logged %d warnings for one outage, want 1", n)
 	}
 	x.End(nil, nil)

@@ -16,14 +16,9 @@ import (
 // newStore is a Store on a client of its own for the Redis at url.
 func newStore(t *testing.T, url string, opts Options) (*Store, *redis.Client) {
 	t.Helper()
-	ropts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ropts.ContextTimeoutEnabled = true
-	client := redis.NewClient(ropts)
+	client := servicetest.RedisClient(t, url)
 	s := New(client, opts)
-	t.Cleanup(func() { s.Close(); client.Close() })
+	t.Cleanup(s.Close)
 	return s, client
 }
 

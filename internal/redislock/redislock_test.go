@@ -23,13 +23,7 @@ const ns = "192.0.2.7:21\x00/home/alice"
 // each bridge has.
 func newStore(t *testing.T, url string, opts Options) (*Store, *redis.Client) {
 	t.Helper()
-	ropts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ropts.ContextTimeoutEnabled = true
-	client := redis.NewClient(ropts)
-	t.Cleanup(func() { client.Close() })
+	client := servicetest.RedisClient(t, url)
 	return New(client, opts), client
 }
 

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
 )
 
@@ -199,4 +201,19 @@ func HAProxy(t testing.TB, addr, config string) *Process {
 		t.Fatal(err)
 	}
 	return start(t, "haproxy", addr, nil, bin, "-db", "-f", file)
+}
+
+// RedisClient is a client of its own for the Redis at url, as each bridge
+// has one, with context deadlines honoured as the bridge's are. It is
+// closed when the test ends, after what the test set up on it later.
+func RedisClient(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.ContextTimeoutEnabled = true
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
