@@ -71,3 +71,42 @@ func together(n int, fn func(i int)) {
 	close(start)
 	wg.Wait()
 }
+
+// kind is one implementation of a store interface S: setup prepares what
+// it needs once (a server) and returns how to get an empty store for one
+// behaviour.
+type kind[S any] struct {
+	name  string
+	setup func(t *testing.T) func(t *testing.T) S
+}
+
+// behaviour is one part of S's contract, checked on an empty store.
+type behaviour[S any] struct {
+	name string
+	test func(t *testing.T, st S)
+}
+
+// conform checks every kind on every behaviour.
+func conform[S any](t *testing.T, kinds []kind[S], behaviours []behaviour[S]) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			fresh := k.setup(t)
+			for _, b := range behaviours {
+				t.Run(b.name, func(t *testing.T) { b.test(t, fresh(t)) })
+			}
+		})
+	}
+}
+
+// postgres is the PostgreSQL kind of a store: one server for all the
+// behaviours, emptied before each.
+func postgres[S any](get func(*DB) S) kind[S] {
+	return kind[S]{"postgres", func(t *testing.T) func(t *testing.T) S {
+		_, url := startPostgres(t)
+		db := open(t, url+"&pool_max_conns=8", nil) // at once as several bridges would be
+		return func(t *testing.T) S {
+			empty(t, db)
+			return get(db)
+		}
+	}}
+}

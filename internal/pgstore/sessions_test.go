@@ -13,27 +13,14 @@ import (
 
 // recordStores are the session.Records implementations every behaviour
 // is checked on, as shareStores.
-var recordStores = []struct {
-	name  string
-	setup func(t *testing.T) func(t *testing.T) session.Records
-}{
+var recordStores = []kind[session.Records]{
 	{"memory", func(*testing.T) func(t *testing.T) session.Records {
 		return func(*testing.T) session.Records { return session.NewMemory() }
 	}},
-	{"postgres", func(t *testing.T) func(t *testing.T) session.Records {
-		_, url := startPostgres(t)
-		db := open(t, url+"&pool_max_conns=8", nil) // at once as several bridges would be
-		return func(t *testing.T) session.Records {
-			empty(t, db)
-			return db.Sessions()
-		}
-	}},
+	postgres((*DB).Sessions),
 }
 
-var recordBehaviours = []struct {
-	name string
-	test func(t *testing.T, rs session.Records)
-}{
+var recordBehaviours = []behaviour[session.Records]{
 	{"GetAdd", testGetAdd},
 	{"Copies", testCopies},
 	{"AddMax", testAddMax},
@@ -46,16 +33,7 @@ var recordBehaviours = []struct {
 
 // TestRecordStores checks every session.Records on every behaviour of its
 // contract.
-func TestRecordStores(t *testing.T) {
-	for _, kind := range recordStores {
-		t.Run(kind.name, func(t *testing.T) {
-			fresh := kind.setup(t)
-			for _, b := range recordBehaviours {
-				t.Run(b.name, func(t *testing.T) { b.test(t, fresh(t)) })
-			}
-		})
-	}
-}
+func TestRecordStores(t *testing.T) { conform(t, recordStores, recordBehaviours) }
 
 var (
 	ctx    = context.Background()

@@ -15,10 +15,7 @@ import (
 // shareStores are the share.Store implementations every behaviour is
 // checked on. setup prepares what a kind needs once (a server) and
 // returns how to get an empty store for one behaviour.
-var shareStores = []struct {
-	name  string
-	setup func(t *testing.T) func(t *testing.T) share.Store
-}{
+var shareStores = []kind[share.Store]{
 	{"bolt", func(*testing.T) func(t *testing.T) share.Store {
 		return func(t *testing.T) share.Store {
 			st, err := share.OpenBolt(filepath.Join(t.TempDir(), "shares.db"))
@@ -29,20 +26,10 @@ var shareStores = []struct {
 			return st
 		}
 	}},
-	{"postgres", func(t *testing.T) func(t *testing.T) share.Store {
-		_, url := startPostgres(t)
-		db := open(t, url+"&pool_max_conns=8", nil) // at once as several bridges would be
-		return func(t *testing.T) share.Store {
-			empty(t, db)
-			return db.Shares()
-		}
-	}},
+	postgres((*DB).Shares),
 }
 
-var shareBehaviours = []struct {
-	name string
-	test func(t *testing.T, st share.Store)
-}{
+var shareBehaviours = []behaviour[share.Store]{
 	{"PutGet", testPutGet},
 	{"List", testList},
 	{"Update", testUpdate},
@@ -55,16 +42,7 @@ var shareBehaviours = []struct {
 
 // TestShareStores checks every share.Store on every behaviour of its
 // contract.
-func TestShareStores(t *testing.T) {
-	for _, kind := range shareStores {
-		t.Run(kind.name, func(t *testing.T) {
-			fresh := kind.setup(t)
-			for _, b := range shareBehaviours {
-				t.Run(b.name, func(t *testing.T) { b.test(t, fresh(t)) })
-			}
-		})
-	}
-}
+func TestShareStores(t *testing.T) { conform(t, shareStores, shareBehaviours) }
 
 // now is a time PostgreSQL keeps exactly: it keeps microseconds.
 func now() time.Time { return time.Now().Truncate(time.Second) }
