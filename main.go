@@ -118,7 +118,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.DurationVar(&c.walkTimeout, "walk-timeout", 5*time.Minute, "longest one recursive walk (count, delete, zip before its first byte) may take")
 	fs.IntVar(&c.walksPerClient, "walks-per-client", 2, "recursive walks one client address may run at once")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "folder for share links and their key")
-	fs.StringVar(&c.keyFile, "key-file", "", "the key that seals FTP passwords and signs session cookies; every bridge of a cluster reads the same file (default: share.key in -data-dir, made on first run)")
+	fs.StringVar(&c.keyFile, "key-file", "", "the key that seals FTP passwords and signs session cookies; every bridge of a cluster reads the same file, which must exist (default: share.key in -data-dir, made on first run without -database)")
 	fs.StringVar(&c.database, "database", "", "postgres:// URL: keep shares and sessions in PostgreSQL, shared by every bridge that names it, instead of the -data-dir file and this process's memory")
 	fs.StringVar(&c.redis, "redis", "", "redis:// URL: share transfer events, login and share limits, the per-server connection budget and WebDAV locks with every bridge that names it (Redis down: each bridge goes on alone)")
 	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM, how long the bridge still takes new requests while /readyz says 503, so that a load balancer stops sending them first")
