@@ -145,7 +145,14 @@ func TestBrowserPreview(t *testing.T) {
 	txt := filepath.Join(dir, "4.txt")
 	openEditor := func(t *testing.T, ctx context.Context) {
 		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Click(rowLink("4.txt"))); err != nil {
+		// A click event on the link itself, not a mouse press at its
+		// place: the transfers panel may still be growing with the last
+		// subtest's downloads, and a press placed before the layout moves
+		// lands beside the link. That is the likeliest reading of a CI
+		// run where the viewer never opened (the page stayed the
+		// listing). Opening by a real mouse click is the first subtest's.
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(rowLink("4.txt")),
+			chromedp.Evaluate[chromedp.Void](`document.querySelector(`+jsString(string(rowLink("4.txt")))+`).click()`)); err != nil {
 			t.Fatal(err)
 		}
 		waitViewer(t, ctx, "4.txt", `v.edit && v.text !== ""`)
