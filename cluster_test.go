@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"errors"
@@ -49,86 +48,24 @@ var bridgeBinary = sync.OnceValues(func() (string, error) {
 
 // node is one bridge process of the cluster.
 type node struct {
-	Name string
-	URL  string // http://127.0.0.1:port, straight to this bridge
-	args []string
-	log  syncBuffer // what it printed, over its restarts
-
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when cmd has been waited for
+	*servicetest.Process
+	URL string // http://127.0.0.1:port, straight to this bridge
 }
 
-// syncBuffer is a log several goroutines write and read.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// start runs the bridge and waits until it says it listens.
+// start runs the bridge and waits until it listens.
 func (n *node) start(t testing.TB) {
 	t.Helper()
-	bin, err := bridgeBinary()
-	if err != nil {
+	if err := n.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.cmd = exec.Command(bin, n.args...)
-	n.cmd.Stdout, n.cmd.Stderr = pw, pw
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	err = n.cmd.Start()
-	pw.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(n.cmd, n.exited)
-	fmt.Fprintf(&n.log, "== bridge %s started\n", n.Name)
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		fmt.Fprintln(&n.log, sc.Text())
-		if strings.HasPrefix(sc.Text(), "ftpbridge listening on") {
-			go func() { // the rest of its output, as long as it runs
-				for sc.Scan() {
-					fmt.Fprintln(&n.log, sc.Text())
-				}
-				pr.Close()
-			}()
-			return
-		}
-	}
-	pr.Close()
-	<-n.exited
-	t.Fatalf("bridge %s did not start:\n%s", n.Name, n.log.String())
 }
 
-// signal sends sig and waits for the process to end.
+// signal sends sig and waits for the bridge to end.
 func (n *node) signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
-	if n.cmd == nil {
-		return
+	if err := n.Signal(sig); err != nil {
+		t.Fatal(err)
 	}
-	_ = n.cmd.Process.Signal(sig)
-	select {
-	case <-n.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("bridge %s did not exit on %v", n.Name, sig)
-	}
-	n.cmd = nil
 }
 
 // cluster is the whole of it: the FTP server the bridges reach, the
@@ -160,24 +97,27 @@ func startCluster(t *testing.T) *cluster {
 	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	bin, err := bridgeBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var servers strings.Builder
 	for _, name := range []string{"A", "B", "C"} {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Take(t)))
-		n := &node{Name: name, URL: "http://" + addr, args: []string{
+		n := &node{URL: "http://" + addr, Process: servicetest.NewProcess(name, addr, bin,
 			"-listen", addr, "-allow-hosts", "127.0.0.1", "-log-level", "warn",
 			"-data-dir", t.TempDir(), "-key-file", keyFile,
 			"-database", pgURL, "-redis", redisURL,
-			"-drain-delay", drainDelay.String(), "-shutdown-timeout", "20s",
-		}}
+			"-drain-delay", drainDelay.String(), "-shutdown-timeout", "20s")}
 		c.Nodes = append(c.Nodes, n)
 		fmt.Fprintf(&servers, "\tserver %s %s check\n", name, addr)
 	}
 	for _, n := range c.Nodes {
 		n.start(t)
 		t.Cleanup(func() {
-			n.signal(t, syscall.SIGKILL)
+			n.Stop()
 			if t.Failed() {
-				t.Logf("bridge %s's log:\n%s", n.Name, n.log.String())
+				t.Logf("bridge %s's log:\n%s", n.Name, n.Log())
 			}
 		})
 	}
@@ -648,7 +588,7 @@ func TestClusterStoresDown(t *testing.T) {
 	// three logins meanwhile.
 	outage := regexp.MustCompile(`(?m)^.*level=WARN.*redis.*$`)
 	for _, n := range c.Nodes {
-		if warned := outage.FindAllString(n.log.String(), -1); len(warned) != 1 {
+		if warned := outage.FindAllString(n.Log(), -1); len(warned) != 1 {
 			t.Errorf("bridge %s warned of the Redis outage %d times, want once: %q", n.Name, len(warned), warned)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,15 +47,40 @@ func (p *Ports) Take(t testing.TB) int {
 	return p.next - 1
 }
 
-// Process is an engine started by this package.
+// Process is a server process of a test's: an engine started by this
+// package, or a program of the test's own (NewProcess).
 type Process struct {
 	Name   string
 	Addr   string // 127.0.0.1:port
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
-	log    *bytes.Buffer
+	log    syncBuffer    // what it printed, over all its starts
 	argv   []string
 	cred   *syscall.Credential
+}
+
+// syncBuffer is a log that the process writes while a test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// NewProcess is argv, to be run by Start as a server on addr; it is not
+// started yet, and the test stops it (Stop, Signal).
+func NewProcess(name, addr string, argv ...string) *Process {
+	return &Process{Name: name, Addr: addr, argv: argv}
 }
 
 // start runs argv as cred (nil: as we are) and waits until addr takes
@@ -69,11 +95,11 @@ func start(t testing.TB, name, addr string, cred *syscall.Credential, argv ...st
 	return p
 }
 
-// Start starts the process again after Stop, on the same port and data.
+// Start starts the process (again after Stop, on the same port and data)
+// and waits until its address takes connections.
 func (p *Process) Start() error {
-	p.log = new(bytes.Buffer)
 	p.cmd = exec.Command(p.argv[0], p.argv[1:]...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: p.cred}
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.Name, err)
@@ -90,25 +116,34 @@ func (p *Process) Start() error {
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("%s exited at start: %s", p.Name, p.log)
+			return fmt.Errorf("%s exited at start: %s", p.Name, p.Log())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			p.Stop()
-			return fmt.Errorf("%s did not listen on %s in 30 s: %s", p.Name, p.Addr, p.log)
+			return fmt.Errorf("%s did not listen on %s in 30 s: %s", p.Name, p.Addr, p.Log())
 		}
 	}
 }
 
 // Stop kills the process and waits for its end, so that its port is free
 // when Stop returns.
-func (p *Process) Stop() {
+func (p *Process) Stop() { _ = p.Signal(syscall.SIGKILL) }
+
+// Signal sends sig to the process (and what it started) and waits up to a
+// minute for its end.
+func (p *Process) Signal(sig syscall.Signal) error {
 	if p.cmd == nil || p.cmd.Process == nil {
-		return
+		return nil
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.exited
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	select {
+	case <-p.exited:
+	case <-time.After(time.Minute):
+		return fmt.Errorf("%s did not end a minute after %v", p.Name, sig)
+	}
 	p.cmd = nil
+	return nil
 }
 
 // Log is what the process printed.
