@@ -118,6 +118,17 @@ func TestListingFormats(t *testing.T) {
 			},
 		},
 		{
+			// Only jlaffaye reads a line of facts in a LIST: the bridge
+			// hands it that line, and reads the ls line beside it itself.
+			name: "facts in a LIST",
+			list: []string{
+				"type=file;size=5;modify=20240102030405; facts.txt",
+				"-rw-r--r--    1 ftp      ftp             5 Jan 02 03:04   spaced.txt",
+				"type=dir;modify=20240102030405; folder",
+			},
+			want: []entry{{"facts.txt", "file", 5, ""}, {"  spaced.txt", "file", 5, ""}, {"folder", "dir", 0, ""}},
+		},
+		{
 			name: "MLSD with unusual facts",
 			list: []string{"this LIST is not asked for"},
 			mlsd: []string{

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -172,12 +173,18 @@ func (d *deadlineConn) limit(hard time.Time, budget int64) {
 
 const controlBudget = 1 << 20
 
-// capture keeps the raw lines of a listing's data connection.
+// capture reads a listing's data connection with the bridge's own
+// parsers (listed.add) as it arrives, and hands jlaffaye's List only the
+// lines they could not read.
 type capture struct {
-	buf      bytes.Buffer
 	limit    int64 // bytes
 	maxLines int   // entries, roughly: one per line
+	bytes    int64
 	lines    int
+	mlsd     bool
+	now      time.Time
+	read     listed
+	rest     *bytes.Reader // what jlaffaye reads; nil until the listing is in
 }
 
 var errListingTooLarge = errors.New("the folder listing is larger than the bridge accepts")
@@ -192,19 +199,47 @@ type captureConn struct {
 }
 
 func (cc captureConn) Read(b []byte) (int, error) {
-	n, err := cc.Conn.Read(b)
-	cc.c.buf.Write(b[:n])
-	cc.c.lines += bytes.Count(b[:n], []byte{'\n'})
-	// Both bounds hold while the listing arrives, before anything parses
-	// it: a folder of millions of short names costs far more memory
-	// parsed than its bytes.
-	if int64(cc.c.buf.Len()) > cc.c.limit {
-		return n, errListingTooLarge
+	c := cc.c
+	if c.rest == nil {
+		if err := c.fill(cc.Conn); err != nil {
+			return 0, err
+		}
+		c.rest = bytes.NewReader(c.read.unreadText())
 	}
-	if cc.c.maxLines > 0 && cc.c.lines > cc.c.maxLines {
-		return n, errTooManyLines
+	return c.rest.Read(b)
+}
+
+// fill reads the listing to its end, its whole lines parsed as they come,
+// while the server is still writing the next ones. Both bounds hold
+// while it arrives: a folder of millions of short names costs far more
+// memory parsed than its bytes.
+func (c *capture) fill(r io.Reader) error {
+	buf := make([]byte, 0, 64<<10)
+	for {
+		if len(buf) == cap(buf) { // a line longer than the buffer
+			buf = slices.Grow(buf, len(buf))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		got := buf[len(buf) : len(buf)+n]
+		buf = buf[:len(buf)+n]
+		c.bytes += int64(n)
+		c.lines += bytes.Count(got, []byte{'\n'})
+		switch {
+		case c.bytes > c.limit:
+			return errListingTooLarge
+		case c.maxLines > 0 && c.lines > c.maxLines:
+			return errTooManyLines
+		case err == io.EOF:
+			c.read.add(string(buf), c.mlsd, c.now)
+			return nil
+		case err != nil:
+			return err
+		}
+		if end := bytes.LastIndexByte(buf, '\n') + 1; end > 0 {
+			c.read.add(string(buf[:end]), c.mlsd, c.now)
+			buf = buf[:copy(buf, buf[end:])]
+		}
 	}
-	return n, err
 }
 
 // dial opens and logs in one control connection, if the login gate lets

@@ -1,11 +1,11 @@
 package ftppool
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,10 +70,10 @@ func (h *Handle) ListFolder(ctx context.Context, dir string) (Folder, error) {
 func (h *Handle) listFolder(ctx context.Context, dir string, maxLines int, maxBytes int64) (Folder, error) {
 	var out Folder
 	err := h.do(ctx, func(c *conn) error {
-		cp := &capture{limit: maxBytes, maxLines: maxLines}
+		mlsd := c.sc.IsTimePreciseInList()
+		cp := &capture{limit: maxBytes, maxLines: maxLines, mlsd: mlsd, now: time.Now()}
 		c.listing.Store(cp)
 		defer c.listing.Store(nil)
-		mlsd := c.sc.IsTimePreciseInList()
 		// A listing ends with its request, or its walk's time budget,
 		// not when a slow server is done trickling it.
 		stop := c.cutOnCancel(ctx)
@@ -89,7 +89,7 @@ func (h *Handle) listFolder(ctx context.Context, dir string, maxLines int, maxBy
 			}
 			return folderOr(c, dir, err)
 		}
-		out = reconcile(parsed, cp.buf.Bytes(), mlsd, time.Now())
+		out = cp.read.finish(parsed)
 		if ambiguous(dir, out.Entries) {
 			return folderOr(c, dir, nil)
 		}
@@ -137,38 +137,50 @@ func folderOr(c *conn, dir string, listErr error) error {
 	return ErrNotFolder
 }
 
-// reconcile reads the raw listing, one entry per line. MLSD lines are read
-// here in full (jlaffaye's reading loses a fact when the last one lacks
-// its ";", takes "type=DIR" for a file, a missing size for 0 and ignores
-// perm). LIST lines in the ls and DOS styles are read here too, for their
-// exact names (jlaffaye trims a DOS name's leading spaces) and for the
-// variants jlaffaye drops (no group column, a "." after the mode, device
-// files); jlaffaye's entries serve the rarer styles only it knows. A line
-// nobody can read becomes a bare entry named by its best guess. now
-// dates ls's "Jan 02 15:04", which has no year.
-func reconcile(parsed []*ftp.Entry, raw []byte, mlsd bool, now time.Time) Folder {
-	lines := rawLines(raw)
-	f := Folder{Entries: make([]Entry, 0, len(lines))}
-	add := func(e Entry) {
-		if e.Name != "" && e.Name != "." && e.Name != ".." {
-			f.Entries = append(f.Entries, e)
+// listed is a listing as the bridge's own readers made it out: its
+// entries in the server's order, with a place kept for each line they
+// could not read, and those lines. Only those lines go to jlaffaye: its
+// parsing of a 10,000-line LIST cost more than the rest of the listing
+// together.
+type listed struct {
+	f      Folder
+	unread []unreadLine
+}
+
+// unreadLine is a line the bridge could not read, and where its entry goes.
+type unreadLine struct {
+	at   int
+	line string
+}
+
+// add reads lines of a listing, one entry per line; text ends with a
+// whole line, or is the listing's last piece. MLSD lines are read here in
+// full (jlaffaye's reading loses a fact when the last one lacks its ";",
+// takes "type=DIR" for a file, a missing size for 0 and ignores perm), so
+// none is left for jlaffaye. LIST lines in the ls and DOS styles are read
+// here too, for their exact names (jlaffaye trims a DOS name's leading
+// spaces) and for the variants jlaffaye drops (no group column, a "."
+// after the mode, device files); the other lines are left for jlaffaye,
+// which knows rarer ones (MLSD's facts in a LIST). now dates ls's
+// "Jan 02 15:04", which has no year. Names are pieces of text: one string
+// for the lot, where one per line was a tenth of a big folder's time.
+func (l *listed) add(text string, mlsd bool, now time.Time) {
+	for line := range strings.Lines(text) {
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
 		}
-	}
-	if mlsd {
-		for _, line := range lines {
+		if mlsd {
 			e, typ := parseMLSD(line)
 			switch typ {
 			case "cdir":
-				f.Perm = e.Perm
+				l.f.Perm = e.Perm
 			case "pdir":
 			default:
-				add(e)
+				l.f.Entries = append(l.f.Entries, e)
 			}
+			continue
 		}
-		return f
-	}
-	j := 0
-	for _, line := range lines {
 		if isTotalLine(line) {
 			continue
 		}
@@ -176,32 +188,42 @@ func reconcile(parsed []*ftp.Entry, raw []byte, mlsd bool, now time.Time) Folder
 		if !ok {
 			e, ok = parseDOS(line)
 		}
-		if j < len(parsed) && lineHolds(line, parsed[j]) {
-			if !ok {
-				e, ok = convert(parsed[j]), true
-			}
-			j++
-		}
 		if !ok {
-			e = unparsed(lsName(line))
+			l.unread = append(l.unread, unreadLine{at: len(l.f.Entries), line: line})
 		}
-		add(e)
+		l.f.Entries = append(l.f.Entries, e)
 	}
-	for ; j < len(parsed); j++ {
-		add(convert(parsed[j]))
-	}
-	return f
 }
 
-func rawLines(raw []byte) []string {
-	var lines []string
-	for _, l := range bytes.Split(raw, []byte("\n")) {
-		l = bytes.TrimSuffix(l, []byte("\r"))
-		if len(bytes.TrimSpace(l)) > 0 {
-			lines = append(lines, string(l))
+// unreadText is the lines left for jlaffaye, as a listing of their own.
+func (l listed) unreadText() []byte {
+	var b []byte
+	for _, u := range l.unread {
+		b = append(append(b, u.line...), '\n')
+	}
+	return b
+}
+
+// finish puts jlaffaye's entries, parsed from unreadText, in the places
+// kept for their lines. jlaffaye drops the lines it cannot parse either:
+// those become bare entries named by their best guess. "." and ".." and
+// nameless entries go.
+func (l listed) finish(parsed []*ftp.Entry) Folder {
+	f := l.f
+	j := 0
+	for _, u := range l.unread {
+		if j < len(parsed) && lineHolds(u.line, parsed[j]) {
+			f.Entries[u.at] = convert(parsed[j])
+			j++
+		} else {
+			f.Entries[u.at] = unparsed(lsName(u.line))
 		}
 	}
-	return lines
+	for ; j < len(parsed); j++ {
+		f.Entries = append(f.Entries, convert(parsed[j]))
+	}
+	f.Entries = slices.DeleteFunc(f.Entries, func(e Entry) bool { return e.Name == "" || e.Name == "." || e.Name == ".." })
+	return f
 }
 
 func convert(e *ftp.Entry) Entry {

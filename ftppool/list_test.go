@@ -8,14 +8,30 @@ import (
 	"github.com/jlaffaye/ftp"
 )
 
-// TestReconcileKeepsUnparsedLines: a line jlaffaye could not parse still
-// shows up by name; "total", "." and ".." do not.
+// readListing reads a whole raw listing as capture.fill does.
+func readListing(raw []byte, mlsd bool, now time.Time) listed {
+	var l listed
+	l.add(string(raw), mlsd, now)
+	return l
+}
+
+// reconcile is the folder listFolder makes of a raw listing, given what
+// jlaffaye parsed of the lines left to it.
+func reconcile(parsed []*ftp.Entry, raw []byte, mlsd bool, now time.Time) Folder {
+	return readListing(raw, mlsd, now).finish(parsed)
+}
+
+// TestReconcileKeepsUnparsedLines: jlaffaye is given only the lines the
+// bridge cannot read itself, and its entries go where their lines were; a
+// line nobody could parse still shows up by name; "total", "." and ".."
+// do not.
 func TestReconcileKeepsUnparsedLines(t *testing.T) {
 	when := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name   string
 		raw    string
-		parsed []*ftp.Entry
+		unread string       // what jlaffaye is given
+		parsed []*ftp.Entry // what it makes of that
 		mlsd   bool
 		want   []Entry
 	}{
@@ -26,18 +42,17 @@ func TestReconcileKeepsUnparsedLines(t *testing.T) {
 				"-rw-r--r--    1 0        0               5 2024-05-01 10:00 odd date.txt\r\n" +
 				"drwxr-xr-x    2 0        0            4096 May 01 10:00 dir\r\n" +
 				"lrwxrwxrwx    1 0        0               8 May 01 10:00 ln -> good.txt\r\n" +
+				"type=dir;modify=20240501100000; facts\r\n" +
 				"garbage\r\n",
-			parsed: []*ftp.Entry{
-				{Name: "good.txt", Type: ftp.EntryTypeFile, Size: 5, Time: when},
-				{Name: "dir", Type: ftp.EntryTypeFolder, Time: when},
-				{Name: "ln", Type: ftp.EntryTypeLink, Target: "good.txt", Time: when},
-			},
+			unread: "type=dir;modify=20240501100000; facts\ngarbage\n",
+			parsed: []*ftp.Entry{{Name: "facts", Type: ftp.EntryTypeFolder, Time: when}},
 			want: []Entry{
 				{Name: "good.txt", Type: TypeFile, Size: 5, Modified: when},
 				// jlaffaye drops the ISO date; parseLs reads it.
 				{Name: "odd date.txt", Type: TypeFile, Size: 5, Modified: when},
 				{Name: "dir", Type: TypeDir, Size: -1, Modified: when},
 				{Name: "ln", Type: TypeLink, Size: -1, Modified: when, Target: "good.txt"},
+				{Name: "facts", Type: TypeDir, Size: -1, Modified: when},
 				{Name: "garbage", Type: TypeFile, Size: -1},
 			},
 		},
@@ -48,12 +63,6 @@ func TestReconcileKeepsUnparsedLines(t *testing.T) {
 				"type=file;size=5;modify=20240501100000; a file\r\n" +
 				"type=OS.unix=slink:/etc/X;modify=20240501100000; link\r\n" +
 				"type=file;size=oops; broken\r\n",
-			parsed: []*ftp.Entry{
-				{Name: ".", Type: ftp.EntryTypeFolder},
-				{Name: "..", Type: ftp.EntryTypeFolder},
-				{Name: "a file", Type: ftp.EntryTypeFile, Size: 5, Time: when},
-				{Name: "link", Type: ftp.EntryTypeFile, Time: when},
-			},
 			mlsd: true,
 			want: []Entry{
 				{Name: "a file", Type: TypeFile, Size: 5, Modified: when},
@@ -63,7 +72,11 @@ func TestReconcileKeepsUnparsedLines(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := reconcile(tc.parsed, []byte(tc.raw), tc.mlsd, when).Entries
+			l := readListing([]byte(tc.raw), tc.mlsd, when)
+			if u := string(l.unreadText()); u != tc.unread {
+				t.Errorf("jlaffaye is given %q, want %q", u, tc.unread)
+			}
+			got := l.finish(tc.parsed).Entries
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %d entries %+v, want %d", len(got), got, len(tc.want))
 			}
@@ -337,14 +350,17 @@ func FuzzReconcile(f *testing.F) {
 	f.Add([]byte("-rw-r--r-- 1 owner 5 Jan 02 03:04  a -> b\r\ncrw-rw-rw- 1 r r 1, 3 Dec 24 2023 null\r\n"), false)
 	f.Add([]byte("Type=cdir;Perm=EL; /\r\nTYPE=OS.unix=slink:/x;size=1 l\r\n no facts\r\n"), true)
 	f.Fuzz(func(t *testing.T, raw []byte, mlsd bool) {
-		// What jlaffaye would have parsed: here, each line's last word.
+		// What jlaffaye would have parsed of the lines it is given: here,
+		// each line's last word.
+		l := readListing(raw, mlsd, time.Now())
 		var parsed []*ftp.Entry
-		for _, line := range rawLines(raw) {
+		for line := range strings.Lines(string(l.unreadText())) {
+			line = strings.TrimSuffix(line, "\n")
 			if i := strings.LastIndexByte(line, ' '); i >= 0 {
 				parsed = append(parsed, &ftp.Entry{Name: line[i+1:]})
 			}
 		}
-		for _, e := range reconcile(parsed, raw, mlsd, time.Now()).Entries {
+		for _, e := range l.finish(parsed).Entries {
 			if e.Name == "" || e.Name == "." || e.Name == ".." || strings.Contains(e.Name, "\n") {
 				t.Fatalf("entry %+v from %q", e, raw)
 			}
