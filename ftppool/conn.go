@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"net/textproto"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -173,13 +172,13 @@ func (d *deadlineConn) limit(hard time.Time, budget int64) {
 
 const controlBudget = 1 << 20
 
-// capture reads a listing's data connection with the bridge's own
-// parsers (listed.add) as it arrives, and hands jlaffaye's List only the
+// capture takes a listing's data connection whole, reads it with the
+// bridge's own parsers (readListing), and hands jlaffaye's List only the
 // lines they could not read.
 type capture struct {
+	buf      bytes.Buffer
 	limit    int64 // bytes
 	maxLines int   // entries, roughly: one per line
-	bytes    int64
 	lines    int
 	mlsd     bool
 	now      time.Time
@@ -204,40 +203,33 @@ func (cc captureConn) Read(b []byte) (int, error) {
 		if err := c.fill(cc.Conn); err != nil {
 			return 0, err
 		}
+		c.read = readListing(c.buf.Bytes(), c.lines, c.mlsd, c.now)
 		c.rest = bytes.NewReader(c.read.unreadText())
 	}
 	return c.rest.Read(b)
 }
 
-// fill reads the listing to its end, its whole lines parsed as they come,
-// while the server is still writing the next ones. Both bounds hold
-// while it arrives: a folder of millions of short names costs far more
-// memory parsed than its bytes.
+// fill reads the listing to its end. Both bounds hold while it arrives,
+// before anything parses it: a folder of millions of short names costs
+// far more memory parsed than its bytes. (Parsing as it arrives saved no
+// time: vsftpd sorts a listing, so sends it all at the end.)
 func (c *capture) fill(r io.Reader) error {
-	buf := make([]byte, 0, 64<<10)
+	const chunk = 64 << 10
 	for {
-		if len(buf) == cap(buf) { // a line longer than the buffer
-			buf = slices.Grow(buf, len(buf))
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		got := buf[len(buf) : len(buf)+n]
-		buf = buf[:len(buf)+n]
-		c.bytes += int64(n)
-		c.lines += bytes.Count(got, []byte{'\n'})
+		c.buf.Grow(chunk)
+		free := c.buf.AvailableBuffer()
+		n, err := r.Read(free[:cap(free)])
+		c.buf.Write(free[:n])
+		c.lines += bytes.Count(free[:n], []byte{'\n'})
 		switch {
-		case c.bytes > c.limit:
+		case int64(c.buf.Len()) > c.limit:
 			return errListingTooLarge
 		case c.maxLines > 0 && c.lines > c.maxLines:
 			return errTooManyLines
 		case err == io.EOF:
-			c.read.add(string(buf), c.mlsd, c.now)
 			return nil
 		case err != nil:
 			return err
-		}
-		if end := bytes.LastIndexByte(buf, '\n') + 1; end > 0 {
-			c.read.add(string(buf[:end]), c.mlsd, c.now)
-			buf = buf[:copy(buf, buf[end:])]
 		}
 	}
 }

@@ -153,19 +153,22 @@ type unreadLine struct {
 	line string
 }
 
-// add reads lines of a listing, one entry per line; text ends with a
-// whole line, or is the listing's last piece. MLSD lines are read here in
-// full (jlaffaye's reading loses a fact when the last one lacks its ";",
-// takes "type=DIR" for a file, a missing size for 0 and ignores perm), so
-// none is left for jlaffaye. LIST lines in the ls and DOS styles are read
-// here too, for their exact names (jlaffaye trims a DOS name's leading
-// spaces) and for the variants jlaffaye drops (no group column, a "."
-// after the mode, device files); the other lines are left for jlaffaye,
-// which knows rarer ones (MLSD's facts in a LIST). now dates ls's
-// "Jan 02 15:04", which has no year. Names are pieces of text: one string
-// for the lot, where one per line was a tenth of a big folder's time.
-func (l *listed) add(text string, mlsd bool, now time.Time) {
-	for line := range strings.Lines(text) {
+// readListing reads the raw listing of about lines lines, one entry per
+// line. MLSD lines are read here in full (jlaffaye's reading loses a fact
+// when the last one lacks its ";", takes "type=DIR" for a file, a missing
+// size for 0 and ignores perm), so none is left for jlaffaye. LIST lines
+// in the ls and DOS styles are read here too, for their exact names
+// (jlaffaye trims a DOS name's leading spaces) and for the variants
+// jlaffaye drops (no group column, a "." after the mode, device files);
+// the other lines are left for jlaffaye, which knows rarer ones (MLSD's
+// facts in a LIST). now dates ls's "Jan 02 15:04", which has no year.
+// The listing becomes one string, and every name a piece of it: a string
+// per line was a tenth of a big folder's time, and growing the entries
+// as they came another third. The room made beforehand is bounded: lines
+// counts blank ones too, and an entry takes seventy times a blank line.
+func readListing(raw []byte, lines int, mlsd bool, now time.Time) listed {
+	l := listed{f: Folder{Entries: make([]Entry, 0, min(lines, 1<<15)+1)}}
+	for line := range strings.Lines(string(raw)) {
 		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 		if strings.TrimSpace(line) == "" {
 			continue
@@ -193,6 +196,7 @@ func (l *listed) add(text string, mlsd bool, now time.Time) {
 		}
 		l.f.Entries = append(l.f.Entries, e)
 	}
+	return l
 }
 
 // unreadText is the lines left for jlaffaye, as a listing of their own.

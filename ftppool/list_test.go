@@ -8,17 +8,10 @@ import (
 	"github.com/jlaffaye/ftp"
 )
 
-// readListing reads a whole raw listing as capture.fill does.
-func readListing(raw []byte, mlsd bool, now time.Time) listed {
-	var l listed
-	l.add(string(raw), mlsd, now)
-	return l
-}
-
 // reconcile is the folder listFolder makes of a raw listing, given what
 // jlaffaye parsed of the lines left to it.
 func reconcile(parsed []*ftp.Entry, raw []byte, mlsd bool, now time.Time) Folder {
-	return readListing(raw, mlsd, now).finish(parsed)
+	return readListing(raw, 0, mlsd, now).finish(parsed)
 }
 
 // TestReconcileKeepsUnparsedLines: jlaffaye is given only the lines the
@@ -72,7 +65,7 @@ func TestReconcileKeepsUnparsedLines(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := readListing([]byte(tc.raw), tc.mlsd, when)
+			l := readListing([]byte(tc.raw), 0, tc.mlsd, when)
 			if u := string(l.unreadText()); u != tc.unread {
 				t.Errorf("jlaffaye is given %q, want %q", u, tc.unread)
 			}
@@ -352,7 +345,7 @@ func FuzzReconcile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, mlsd bool) {
 		// What jlaffaye would have parsed of the lines it is given: here,
 		// each line's last word.
-		l := readListing(raw, mlsd, time.Now())
+		l := readListing(raw, 0, mlsd, time.Now())
 		var parsed []*ftp.Entry
 		for line := range strings.Lines(string(l.unreadText())) {
 			line = strings.TrimSuffix(line, "\n")
