@@ -191,3 +191,53 @@ func TestActiveModeStrangerGetsNothing(t *testing.T) {
 		t.Errorf("the stranger's connection was not logged; logs:\n%s", logs.String())
 	}
 }
+
+// pieces is a connection that hands out what the server sent in pieces
+// of at most n bytes, as a network may.
+type pieces struct {
+	net.Conn
+	r *strings.Reader
+	n int
+}
+
+func (p *pieces) Read(b []byte) (int, error) { return p.r.Read(b[:min(len(b), p.n)]) }
+
+// TestReplyTakesOneReply: the bridge's own reading of a reply (EPSV in
+// auto mode, EPRT, AUTH TLS, SITE CHMOD) takes that reply whole, however
+// the bytes arrive, and leaves whatever follows it for the library to
+// read, in order, through the same connection.
+func TestReplyTakesOneReply(t *testing.T) {
+	for _, tc := range []struct {
+		name, sent string
+		code       int
+		reply      string
+		err        string
+	}{
+		{name: "one line", sent: "229 Entering Extended Passive Mode (|||40085|)\r\n", code: 229, reply: "229 Entering Extended Passive Mode (|||40085|)\r\n"},
+		{name: "what follows stays", sent: "200 ok\r\n421 Timeout.\r\n", code: 200, reply: "200 ok\r\n"},
+		{name: "several lines", sent: "211-Features:\r\n EPSV\r\n211-x\r\n211 End\r\n150 next\r\n", code: 211, reply: "211-Features:\r\n EPSV\r\n211-x\r\n211 End\r\n"},
+		{name: "bare newlines", sent: "250-a\n250 b\nrest", code: 250, reply: "250-a\n250 b\n"},
+		{name: "no code", sent: "hello\r\n", err: "unreadable reply"},
+		{name: "cut short", sent: "229 Entering", err: "EOF"},
+		{name: "too long", sent: "211-" + strings.Repeat("x", 70<<10), err: errReplyTooLong.Error()},
+	} {
+		for _, n := range []int{1, 7, 4096} {
+			a := &activeCtl{Conn: &pieces{r: strings.NewReader(tc.sent), n: n}}
+			code, reply, err := a.reply()
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("%s, pieces of %d: error %v, want one saying %q", tc.name, n, err, tc.err)
+				}
+				continue
+			}
+			if err != nil || code != tc.code || string(reply) != tc.reply {
+				t.Errorf("%s, pieces of %d: %d %q %v, want %d %q", tc.name, n, code, reply, err, tc.code, tc.reply)
+				continue
+			}
+			rest, err := io.ReadAll(a)
+			if err != nil || string(rest) != tc.sent[len(tc.reply):] {
+				t.Errorf("%s, pieces of %d: the library then reads %q (%v), want %q", tc.name, n, rest, err, tc.sent[len(tc.reply):])
+			}
+		}
+	}
+}

@@ -411,8 +411,9 @@ func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr strin
 		// seen from here.
 		return c.control, nil
 	case ep.Security == ExplicitTLS:
+		pre := &activeCtl{Conn: c.control} // the plain connection, until TLS
 		var code int
-		code, greeting, err = readReply(c.control)
+		code, greeting, err = pre.reply()
 		if err != nil {
 			c.control.Close()
 			return nil, err
@@ -420,10 +421,10 @@ func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr strin
 		if code != ftp.StatusReady {
 			// jlaffaye reads the greeting again and fails on it as
 			// it would have.
-			c.ctl = &activeCtl{Conn: c.control, p: p, ep: ep, peer: *controlIP, pending: greeting}
+			c.ctl = &activeCtl{Conn: c.control, p: p, ep: ep, peer: *controlIP, pending: greeting, early: pre.early}
 			return c.ctl, nil
 		}
-		code, reply, err := c.ctl0().command("AUTH TLS")
+		code, reply, err := pre.command("AUTH TLS")
 		if err != nil {
 			c.control.Close()
 			return nil, err
@@ -431,6 +432,11 @@ func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr strin
 		if code != ftp.StatusAuthOK {
 			c.control.Close()
 			return nil, &textproto.Error{Code: code, Msg: replyText(reply)}
+		}
+		if len(pre.early) > 0 {
+			// Bytes before the handshake that TLS would never see.
+			c.control.Close()
+			return nil, errors.New("AUTH TLS: the server sent more than its reply before the TLS handshake")
 		}
 	case ep.Security == Plain:
 		c.ctl = &activeCtl{Conn: c.control, p: p, ep: ep, peer: *controlIP}
@@ -445,10 +451,6 @@ func (p *Pool) dialControl(ctx context.Context, c *conn, ep Endpoint, addr strin
 	c.ctl = &activeCtl{Conn: tc, p: p, ep: ep, peer: *controlIP, pending: greeting}
 	return c.ctl, nil
 }
-
-// ctl0 is an adapter on the plain control connection, for the commands
-// sent before TLS starts.
-func (c *conn) ctl0() *activeCtl { return &activeCtl{Conn: c.control} }
 
 // replyText is a reply's text as textproto.Error holds it: the lines
 // without their codes, joined by newlines.
