@@ -43,10 +43,17 @@ var userinfoPassword = regexp.MustCompile(`^(/(?:ftp|ftpes|ftps)/[^/@:]*):[^/@]*
 // log shows only its first characters.
 var shareToken = regexp.MustCompile(`^/s/([A-Za-z0-9_-]{1,6})[A-Za-z0-9_-]*`)
 
-// loggedPath is a request's path as logs may show it.
+// loggedPath is a request's path as logs may show it. The patterns run
+// only where they could match.
 func loggedPath(r *http.Request) string {
-	p := userinfoPassword.ReplaceAllString(r.URL.EscapedPath(), "$1:REDACTED@")
-	return shareToken.ReplaceAllString(p, "/s/$1…")
+	p := r.URL.EscapedPath()
+	if strings.Contains(p, "@") {
+		p = userinfoPassword.ReplaceAllString(p, "$1:REDACTED@")
+	}
+	if strings.HasPrefix(p, "/s/") {
+		p = shareToken.ReplaceAllString(p, "/s/$1…")
+	}
+	return p
 }
 
 // logRequests writes one slog line per request, without query strings
@@ -60,6 +67,9 @@ func logRequests(logger *slog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			r := c.Request()
+			if !logger.Enabled(r.Context(), slog.LevelInfo) {
+				return nil // -log-level warn: nothing to make the line for
+			}
 			logger.Info("request",
 				"method", r.Method,
 				"path", loggedPath(r),
