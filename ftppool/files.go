@@ -233,6 +233,9 @@ func (f *File) read(b []byte) (int, error) {
 	n, err := f.resp.Read(b)
 	f.pos += int64(n)
 	f.at = f.pos
+	if n > 0 {
+		f.heard = time.Now() // CopyTo may splice the rest
+	}
 	if err == io.EOF {
 		return n, f.ended()
 	}
@@ -262,6 +265,11 @@ type WriteError struct{ Err error }
 func (e *WriteError) Error() string { return "send: " + e.Err.Error() }
 func (e *WriteError) Unwrap() error { return e.Err }
 
+// spliceAbove is the least CopyTo splices: a small file is a read and a
+// write through the process, where a splice takes net/http's first read
+// of 512 bytes, then two splices through a pipe.
+const spliceAbove = 32 << 10
+
 // copyTick is the longest one CopyTo call waits for the server, so that
 // its caller can report the progress of a slow transfer.
 const copyTick = time.Second
@@ -274,7 +282,8 @@ const copyTick = time.Second
 // When the data connection is plain TCP and w takes readers itself
 // (io.ReaderFrom, as net/http's response over TCP does), the kernel moves
 // the bytes from socket to socket (splice(2)) and they never pass through
-// the process; otherwise they go through buf.
+// the process; otherwise, and for the last few kilobytes, they go through
+// buf.
 func (f *File) CopyTo(w io.Writer, n int64, buf []byte) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -283,7 +292,7 @@ func (f *File) CopyTo(w io.Writer, n int64, buf []byte) (int64, error) {
 	}
 	rf, canTake := w.(io.ReaderFrom)
 	data, plain := (*f.c.data.Load()).(*net.TCPConn)
-	if !canTake || !plain || f.c.dataTLS {
+	if !canTake || !plain || f.c.dataTLS || n <= spliceAbove {
 		return f.copyThrough(w, n, buf)
 	}
 	// The deadline comes soon, so that the call returns often; silence

@@ -40,7 +40,12 @@ func socketPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
 func copyAll(f *File, w io.Writer, buf []byte) (int64, error) {
 	var total int64
 	for {
-		n, err := f.CopyTo(w, 1<<20, buf)
+		// As transfer.Writer asks: the rest of the file, at most a chunk.
+		ask := int64(1 << 20)
+		if left := f.Size - total; left > 0 && left < ask {
+			ask = left
+		}
+		n, err := f.CopyTo(w, ask, buf)
 		total += n
 		if err == io.EOF {
 			return total, nil
@@ -72,25 +77,29 @@ func openOn(t *testing.T, content []byte, ioTimeout time.Duration, send func(dc 
 }
 
 // TestCopyToMovesTheFile: socket to socket the bytes never touch the
-// buffer (the kernel moved them); to any other writer they go through it.
-// Either way every byte arrives and the end is io.EOF.
+// buffer (the kernel moved them), but for a file too small to be worth a
+// splice; to any other writer they go through it. Either way every byte
+// arrives and the end is io.EOF.
 func TestCopyToMovesTheFile(t *testing.T) {
-	content := make([]byte, 3<<20+17)
-	rand.Read(content)
 	for _, tc := range []struct {
 		name      string
+		size      int
 		viaBuffer bool
+		toSocket  bool
 	}{
-		{"socket to socket", false},
-		{"through the buffer", true},
+		{"socket to socket", 3<<20 + 64<<10 + 17, false, true},
+		{"a small file, socket to socket", 1024, true, true},
+		{"through the buffer", 3<<20 + 64<<10 + 17, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			content := make([]byte, tc.size)
+			rand.Read(content)
 			f := openOn(t, content, 5*time.Second, nil)
 			buf := make([]byte, 64<<10)
 			var got bytes.Buffer
 			var w io.Writer
 			received := make(chan error, 1)
-			if tc.viaBuffer {
+			if !tc.toSocket {
 				w = struct{ io.Writer }{&got} // hides bytes.Buffer's ReadFrom
 				received <- nil
 			} else {
