@@ -164,8 +164,9 @@ func (a *Resolver) siteLogin(r *http.Request) (*Target, string, error) {
 	sess, sessErr := a.sessions.Lookup(r)
 	// The name encoding: this request's ?encoding= (for scripts), else the
 	// one chosen on the connect form.
-	encoding := r.URL.Query().Get("encoding")
-	if !r.URL.Query().Has("encoding") && sess != nil {
+	q := r.URL.Query()
+	encoding := q.Get("encoding")
+	if !q.Has("encoding") && sess != nil {
 		encoding = sess.Encoding(SiteKey(site))
 	}
 	if t.Names, err = NamesFor(encoding); err != nil {
@@ -173,8 +174,8 @@ func (a *Resolver) siteLogin(r *http.Request) (*Target, string, error) {
 	}
 	// The transfer mode likewise: ?mode= (for scripts), else the
 	// connect form's.
-	modeName := r.URL.Query().Get("mode")
-	if !r.URL.Query().Has("mode") && sess != nil {
+	modeName := q.Get("mode")
+	if !q.Has("mode") && sess != nil {
 		modeName = sess.Mode(SiteKey(site))
 	}
 	mode, err := ParseMode(modeName)
