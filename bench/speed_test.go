@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jlaffaye/ftp"
+
+	"github.com/ftpbridge/ftpbridge/internal/procstat"
 )
 
 // sizeName is how a measure names a size.
@@ -36,18 +38,36 @@ func figures(s *site, what, unit string, cs []contender, medians []time.Duration
 
 func millis(d time.Duration) float64 { return d.Seconds() * 1000 }
 
-// cpuMeter adds up the bridge's CPU time over the runs it wraps.
+// cpuMeter adds up CPU time over the runs it wraps: the bridge's
+// (bridgeCPU) or the whole machine's (machineCPU).
 type cpuMeter struct {
-	pid  int
+	read func(t *testing.T) float64 // CPU seconds so far
 	secs float64
 	runs int
 }
 
+func bridgeCPU(pid int) *cpuMeter {
+	return &cpuMeter{read: func(t *testing.T) float64 { return cpuSeconds(t, pid) }}
+}
+
+// machineCPU counts every process's and the kernel's work, the network
+// stack's included: a way that needs C CPU seconds cannot take less than
+// C / cores, however its processes share the cores.
+func machineCPU() *cpuMeter {
+	return &cpuMeter{read: func(t *testing.T) float64 {
+		s, err := procstat.MachineBusySeconds()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}}
+}
+
 func (m *cpuMeter) wrap(run func(t *testing.T) time.Duration) func(t *testing.T) time.Duration {
 	return func(t *testing.T) time.Duration {
-		before := cpuSeconds(t, m.pid)
+		before := m.read(t)
 		took := run(t)
-		m.secs += cpuSeconds(t, m.pid) - before
+		m.secs += m.read(t) - before
 		m.runs++
 		return took
 	}
@@ -56,11 +76,33 @@ func (m *cpuMeter) wrap(run func(t *testing.T) time.Duration) func(t *testing.T)
 // perGiB is the CPU time per GiB moved, n bytes a run.
 func (m *cpuMeter) perGiB(n int64) float64 { return m.secs / float64(m.runs) * gib / float64(n) }
 
+// machineFigures wraps each contender in a machine CPU meter, where the
+// measure is of a gibibyte at loopback (what shows why a gateway cannot
+// keep up with direct curl), and gives its rows once the race has run.
+func machineFigures(s *site, n int64, what string, cs []contender) func() []figure {
+	if n < gib || s.relay == "" {
+		return func() []figure { return nil }
+	}
+	meters := make([]*cpuMeter, len(cs))
+	for i := range cs {
+		meters[i] = machineCPU()
+		cs[i].run = meters[i].wrap(cs[i].run)
+	}
+	return func() []figure {
+		out := make([]figure, len(cs))
+		for i, c := range cs {
+			out[i] = figure{mode: s.mode, what: what, who: c.name, value: meters[i].perGiB(n), unit: "CPU s",
+				ratio: meters[i].secs / meters[0].secs, base: cs[0].name}
+		}
+		return out
+	}
+}
+
 // downloads: a file of n bytes, by each way, and the bridge's CPU time per
 // GiB downloaded.
 func (e *env) downloads(s *site, n int64, runs int) []figure {
 	file := map[int64]string{gib: "/big.bin", 100 * mib: "/100m.bin"}[n]
-	cpu := &cpuMeter{pid: e.bridge.pid}
+	cpu := bridgeCPU(e.bridge.pid)
 	cs := []contender{
 		{"direct curl ftp://", moved(s.ftpURL(file)), nil},
 		{"ftpbridge", cpu.wrap(moved("-u", s.auth(), s.bridgeURL(e.bridge.url, file))), nil},
@@ -70,11 +112,13 @@ func (e *env) downloads(s *site, n int64, runs int) []figure {
 		cs = append(cs, contender{"direct curl through a splice relay", moved(s.ftpURLVia(s.relay, file)), nil})
 	}
 	what := sizeName(n) + " download" + s.where
+	machine := machineFigures(s, n, "machine CPU per GiB downloaded (all processes and the kernel)"+s.where, cs)
 	out := figures(s, what, "MB/s", cs, race(e.t, cs, runs), func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 })
 	if n < gib {
 		return out
 	}
-	return append(out, figure{mode: s.mode, what: "bridge CPU per GiB downloaded" + s.where, who: "ftpbridge", value: cpu.perGiB(n), unit: "CPU s"})
+	out = append(out, figure{mode: s.mode, what: "bridge CPU per GiB downloaded" + s.where, who: "ftpbridge", value: cpu.perGiB(n), unit: "CPU s"})
+	return append(out, machine()...)
 }
 
 // uploads: a file of n bytes up, by each way, and the bridge's CPU time
@@ -91,7 +135,7 @@ func (e *env) uploads(s *site, n int64, runs int) []figure {
 			}
 		}
 	}
-	put, multipart := &cpuMeter{pid: e.bridge.pid}, &cpuMeter{pid: e.bridge.pid}
+	put, multipart := bridgeCPU(e.bridge.pid), bridgeCPU(e.bridge.pid)
 	cs := []contender{
 		{"direct curl -T ftp://", moved("-T", local, s.ftpURL("/up-direct.bin")), removed("up-direct.bin")},
 		{"ftpbridge PUT", put.wrap(moved("-u", s.auth(), "-T", local, s.bridgeURL(e.bridge.url, "/up-put.bin"))), removed("up-put.bin")},
@@ -103,13 +147,15 @@ func (e *env) uploads(s *site, n int64, runs int) []figure {
 		cs = append(cs, contender{"direct curl -T through a splice relay", moved("-T", local, s.ftpURLVia(s.relay, "/up-relay.bin")), removed("up-relay.bin")})
 	}
 	what := sizeName(n) + " upload" + s.where
+	machine := machineFigures(s, n, "machine CPU per GiB uploaded (all processes and the kernel)"+s.where, cs)
 	out := figures(s, what, "MB/s", cs, race(e.t, cs, runs), func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 })
 	if n < gib {
 		return out
 	}
-	return append(out,
+	out = append(out,
 		figure{mode: s.mode, what: "bridge CPU per GiB uploaded" + s.where, who: "ftpbridge PUT", value: put.perGiB(n), unit: "CPU s"},
 		figure{mode: s.mode, what: "bridge CPU per GiB uploaded" + s.where, who: "ftpbridge multipart", value: multipart.perGiB(n), unit: "CPU s"})
+	return append(out, machine()...)
 }
 
 // listings: a folder of 10,000 entries, each measured after its

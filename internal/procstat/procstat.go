@@ -55,3 +55,27 @@ func CPUSeconds(pid int) (float64, error) {
 	}
 	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
 }
+
+// MachineBusySeconds is the CPU time all processors have spent busy so
+// far (user, nice, system, irq, softirq and steal in /proc/stat): what
+// every process and the kernel's own work used, idle and I/O wait aside.
+func MachineBusySeconds() (float64, error) {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(stat), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var busy float64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
+		v, err := strconv.ParseFloat(fields[i], 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: field %d %q", i, fields[i])
+		}
+		busy += v
+	}
+	return busy / 100, nil // USER_HZ
+}
