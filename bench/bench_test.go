@@ -97,6 +97,8 @@ func TestSideBySide(t *testing.T) {
 	sparse(t, e.upload, gib)
 	e.upload100 = filepath.Join(t.TempDir(), "upload100.bin")
 	sparse(t, e.upload100, 100*mib)
+	e.empty = filepath.Join(t.TempDir(), "empty.bin")
+	sparse(t, e.empty, 0)
 
 	var measures []measure
 	for _, s := range []*site{near, far} {
@@ -163,7 +165,7 @@ func servedRoot(t *testing.T) string {
 	return dir
 }
 
-// prepare makes the served tree: a 1 GiB file, a 100 MiB one, 50 files of
+// prepare makes the served tree: a 1 GiB file, a 100 MiB one, an empty one, 50 files of
 // 100 MiB, a folder of 10,000 entries, small files, and folders nobody
 // has listed yet, each with a small file; sparse, so that making them
 // costs no disk writes and every contender reads the same page cache.
@@ -172,6 +174,7 @@ func prepare(t *testing.T, root string, all bool) {
 	mk := func(rel string, size int64) { sparse(t, filepath.Join(root, rel), size) }
 	mk("big.bin", gib)
 	mk("100m.bin", 100*mib)
+	mk("empty.bin", 0) // what a way costs beside the bytes it moves
 	if !all {
 		return
 	}
@@ -202,6 +205,7 @@ type env struct {
 	bridge    bridge // the one the speed measures use
 	upload    string // a local 1 GiB file to upload
 	upload100 string // and one of 100 MiB
+	empty     string // and an empty one
 }
 
 // site is one way to reach an FTP server: directly, or through a delay

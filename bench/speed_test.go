@@ -79,7 +79,10 @@ func (m *cpuMeter) perGiB(n int64) float64 { return m.secs / float64(m.runs) * g
 // machineFigures wraps each contender in a machine CPU meter, where the
 // measure is of a gibibyte at loopback (what shows why a gateway cannot
 // keep up with direct curl), and gives its rows once the race has run.
-func machineFigures(s *site, n int64, what string, cs []contender) func() []figure {
+// empty are the same ways moving nothing: their CPU (a login for direct
+// curl, curl's own start for all) is taken off, so that a row is what
+// moving the bytes costs.
+func machineFigures(t *testing.T, s *site, n int64, what string, cs, empty []contender) func() []figure {
 	if n < gib || s.relay == "" {
 		return func() []figure { return nil }
 	}
@@ -89,10 +92,21 @@ func machineFigures(s *site, n int64, what string, cs []contender) func() []figu
 		cs[i].run = meters[i].wrap(cs[i].run)
 	}
 	return func() []figure {
+		perGiB := make([]float64, len(cs))
+		for i := range empty {
+			idle := machineCPU()
+			run := idle.wrap(empty[i].run)
+			for range 3 {
+				run(t)
+				if empty[i].after != nil {
+					empty[i].after()
+				}
+			}
+			perGiB[i] = (meters[i].secs/float64(meters[i].runs) - idle.secs/float64(idle.runs)) * gib / float64(n)
+		}
 		out := make([]figure, len(cs))
 		for i, c := range cs {
-			out[i] = figure{mode: s.mode, what: what, who: c.name, value: meters[i].perGiB(n), unit: "CPU s",
-				ratio: meters[i].secs / meters[0].secs, base: cs[0].name}
+			out[i] = figure{mode: s.mode, what: what, who: c.name, value: perGiB[i], unit: "CPU s", ratio: perGiB[i] / perGiB[0], base: cs[0].name}
 		}
 		return out
 	}
@@ -102,17 +116,22 @@ func machineFigures(s *site, n int64, what string, cs []contender) func() []figu
 // GiB downloaded.
 func (e *env) downloads(s *site, n int64, runs int) []figure {
 	file := map[int64]string{gib: "/big.bin", 100 * mib: "/100m.bin"}[n]
+	ways := func(file string) []contender {
+		cs := []contender{
+			{"direct curl ftp://", moved(s.ftpURL(file)), nil},
+			{"ftpbridge", moved("-u", s.auth(), s.bridgeURL(e.bridge.url, file)), nil},
+			{"rclone serve http", moved(s.rcloneHTTP + file), nil},
+		}
+		if s.relay != "" {
+			cs = append(cs, contender{"direct curl through a splice relay", moved(s.ftpURLVia(s.relay, file)), nil})
+		}
+		return cs
+	}
+	cs := ways(file)
 	cpu := bridgeCPU(e.bridge.pid)
-	cs := []contender{
-		{"direct curl ftp://", moved(s.ftpURL(file)), nil},
-		{"ftpbridge", cpu.wrap(moved("-u", s.auth(), s.bridgeURL(e.bridge.url, file))), nil},
-		{"rclone serve http", moved(s.rcloneHTTP + file), nil},
-	}
-	if s.relay != "" {
-		cs = append(cs, contender{"direct curl through a splice relay", moved(s.ftpURLVia(s.relay, file)), nil})
-	}
+	cs[1].run = cpu.wrap(cs[1].run)
 	what := sizeName(n) + " download" + s.where
-	machine := machineFigures(s, n, "machine CPU per GiB downloaded (all processes and the kernel)"+s.where, cs)
+	machine := machineFigures(e.t, s, n, "machine CPU per GiB downloaded (all processes and the kernel)"+s.where, cs, ways("/empty.bin"))
 	out := figures(s, what, "MB/s", cs, race(e.t, cs, runs), func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 })
 	if n < gib {
 		return out
@@ -135,19 +154,24 @@ func (e *env) uploads(s *site, n int64, runs int) []figure {
 			}
 		}
 	}
+	ways := func(local string) []contender {
+		cs := []contender{
+			{"direct curl -T ftp://", moved("-T", local, s.ftpURL("/up-direct.bin")), removed("up-direct.bin")},
+			{"ftpbridge PUT", moved("-u", s.auth(), "-T", local, s.bridgeURL(e.bridge.url, "/up-put.bin")), removed("up-put.bin")},
+			{"ftpbridge multipart", moved("-u", s.auth(), "-F", "file=@"+local+";filename=up-multipart.bin", s.bridgeURL(e.bridge.url, "/")),
+				removed("up-multipart.bin")},
+			{"rclone serve webdav PUT", moved("-T", local, s.rcloneDAV+"/up-rclone.bin"), removed("up-rclone.bin")},
+		}
+		if s.relay != "" {
+			cs = append(cs, contender{"direct curl -T through a splice relay", moved("-T", local, s.ftpURLVia(s.relay, "/up-relay.bin")), removed("up-relay.bin")})
+		}
+		return cs
+	}
+	cs := ways(local)
 	put, multipart := bridgeCPU(e.bridge.pid), bridgeCPU(e.bridge.pid)
-	cs := []contender{
-		{"direct curl -T ftp://", moved("-T", local, s.ftpURL("/up-direct.bin")), removed("up-direct.bin")},
-		{"ftpbridge PUT", put.wrap(moved("-u", s.auth(), "-T", local, s.bridgeURL(e.bridge.url, "/up-put.bin"))), removed("up-put.bin")},
-		{"ftpbridge multipart", multipart.wrap(moved("-u", s.auth(), "-F", "file=@"+local+";filename=up-multipart.bin", s.bridgeURL(e.bridge.url, "/"))),
-			removed("up-multipart.bin")},
-		{"rclone serve webdav PUT", moved("-T", local, s.rcloneDAV+"/up-rclone.bin"), removed("up-rclone.bin")},
-	}
-	if s.relay != "" {
-		cs = append(cs, contender{"direct curl -T through a splice relay", moved("-T", local, s.ftpURLVia(s.relay, "/up-relay.bin")), removed("up-relay.bin")})
-	}
+	cs[1].run, cs[2].run = put.wrap(cs[1].run), multipart.wrap(cs[2].run)
 	what := sizeName(n) + " upload" + s.where
-	machine := machineFigures(s, n, "machine CPU per GiB uploaded (all processes and the kernel)"+s.where, cs)
+	machine := machineFigures(e.t, s, n, "machine CPU per GiB uploaded (all processes and the kernel)"+s.where, cs, ways(e.empty))
 	out := figures(s, what, "MB/s", cs, race(e.t, cs, runs), func(d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 })
 	if n < gib {
 		return out
