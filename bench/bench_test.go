@@ -97,6 +97,8 @@ func TestSideBySide(t *testing.T) {
 	sparse(t, e.upload, gib)
 	e.upload100 = filepath.Join(t.TempDir(), "upload100.bin")
 	sparse(t, e.upload100, 100*mib)
+	e.empty = filepath.Join(t.TempDir(), "empty.bin")
+	sparse(t, e.empty, 0)
 
 	var measures []measure
 	for _, s := range []*site{near, far} {
@@ -203,6 +205,7 @@ type env struct {
 	bridge    bridge // the one the speed measures use
 	upload    string // a local 1 GiB file to upload
 	upload100 string // and one of 100 MiB
+	empty     string // and an empty one
 }
 
 // site is one way to reach an FTP server: directly, or through a delay

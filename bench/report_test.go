@@ -142,7 +142,7 @@ func writeReport(figures []figure) error {
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.Version(), farRTT)
 	b.WriteString("Each figure is the median of the runs after one unmeasured round, the contenders taking turns (see How it is measured). " +
 		"Ratios are to the first row of each measure (direct FTP; rclone for the small-file rows): for rates, higher is better; for times (ms), lower is. " +
-		"The machine CPU rows are every process's and the kernel's CPU time while each way ran, less what the same way costs fetching an empty file, per GiB, with the ratio to direct curl's: a way that needs C CPU seconds per GiB cannot move a GiB in less than C / cores seconds.\n\n")
+		"The machine CPU rows are every process's and the kernel's CPU time while each way ran, less what the same way costs moving an empty file, per GiB, with the ratio to direct curl's: a way that needs C CPU seconds per GiB cannot move a GiB in less than C / cores seconds.\n\n")
 	for _, mode := range modes(figures) {
 		fmt.Fprintf(&b, "## %s\n\n%s\n", modeTitles[mode], table(figures, mode))
 	}
