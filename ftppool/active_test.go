@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
+	"github.com/ftpbridge/ftpbridge/internal/logtest"
 )
 
 // activeOnlyServer is a vsftpd that refuses passive mode, serving a tree
@@ -128,31 +128,12 @@ func TestAutomaticModeWithoutActivePortsNamesTheFlag(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination that the pool writes from several
-// goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A stranger that connects to the data port before the server does gets
 // nothing, is logged, and the transfer still works.
 func TestActiveModeStrangerGetsNothing(t *testing.T) {
 	srv, content := activeOnlyServer(t, realftp.Options{})
 	lo, hi := realftp.ReservePorts(t)
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	var strangers []net.Conn
 	cfg := Config{ActivePorts: [2]int{lo, hi}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	cfg.activeListening = func(a net.Addr) {

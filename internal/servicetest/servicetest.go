@@ -6,7 +6,6 @@
 package servicetest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ftpbridge/ftpbridge/internal/ftptest/realftp"
+	"github.com/ftpbridge/ftpbridge/internal/logtest"
 )
 
 // Ports hands out loopback ports no other test uses until t ends.
@@ -53,28 +52,10 @@ type Process struct {
 	Name   string
 	Addr   string // 127.0.0.1:port
 	cmd    *exec.Cmd
-	exited chan struct{} // closed when cmd has been waited for
-	log    syncBuffer    // what it printed, over all its starts
+	exited chan struct{}  // closed when cmd has been waited for
+	log    logtest.Buffer // what it printed, over all its starts
 	argv   []string
 	cred   *syscall.Credential
-}
-
-// syncBuffer is a log that the process writes while a test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // NewProcess is argv, to be run by Start as a server on addr; it is not
