@@ -1,6 +1,7 @@
 package ftppool
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -359,4 +360,19 @@ func FuzzReconcile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkReadListing10k reads a 10,000-line LIST as vsftpd writes it,
+// the bench's big folder (bench/run.sh).
+func BenchmarkReadListing10k(b *testing.B) {
+	var raw []byte
+	for i := range 10000 {
+		raw = fmt.Appendf(raw, "-rw-r--r--    1 1000     1000         %4d Dec 01 21:%02d f%05d.txt\r\n", i, i%60, i)
+	}
+	now := time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		if l := readListing(raw, 10000, false, now); len(l.f.Entries) != 10000 || len(l.unread) != 0 {
+			b.Fatalf("%d entries, %d unread", len(l.f.Entries), len(l.unread))
+		}
+	}
 }
