@@ -28,7 +28,7 @@ type listing struct {
 	Home       string    `json:"home,omitempty"` // the login folder, the same way; none in a share
 	Crumbs     []crumb   `json:"-"`              // the site's root first
 	Parent     string    `json:"-"`
-	Entries    []item    `json:"entries"`
+	Entries    []item    `json:"entries"` // the rows shown, made by makeRows
 	Sort       string    `json:"-"`
 	Order      string    `json:"-"`
 	SortLinks  sortLinks `json:"-"`
@@ -46,6 +46,17 @@ type listing struct {
 
 	// FolderPerm is the folder's own MLSD perm fact: see perm.go.
 	FolderPerm string `json:"perm,omitempty"`
+
+	// The folder's entries, and the places of those shown, in the order
+	// shown. A row is made only for an entry shown (makeRows), and a
+	// big folder's JSON is written straight from the entries: making a
+	// row, with its address and date, for each of 10,000 entries was
+	// half of the page's time, and its page shows 500.
+	entries   []ftppool.Entry
+	order     []int
+	site      links
+	href      func(name string, isDir bool) string // an entry's address
+	hidePerms bool                                 // a share's: its maker's perms are not its visitors' business
 }
 
 type crumb struct {
@@ -67,10 +78,8 @@ type item struct {
 	Perm     string `json:"perm,omitempty"` // MLSD's perm fact: see perm.go
 	Mode     string `json:"mode,omitempty"` // unix permissions, "rw-r--r--", where listed
 
-	Icon     string    `json:"-"`
-	hidden   bool      // dot-file
-	mod      time.Time // for sorting
-	sortName string
+	Icon string    `json:"-"`
+	mod  time.Time // Modified, as a time
 }
 
 // files serves a site's folders and files: listing, download, upload,
@@ -183,9 +192,10 @@ func (s siteLinks) EntryURLs(dir string) func(string, bool) string {
 	return s.Site.EntryURLs(s.home, dir)
 }
 
-// buildListing sorts (folders first) and annotates the entries, as the
+// buildListing counts and sorts the entries (folders first), as the
 // listing's query asks: ?sort=name|size|modified, ?order=asc|desc, and
-// ?hidden=1 to show dot-files.
+// ?hidden=1 to show dot-files (filterHidden). Their rows are made once it
+// is known which are shown (makeRows).
 func buildListing(site links, dir string, entries []ftppool.Entry, q url.Values) *listing {
 	sortBy, order, showHidden := q.Get("sort"), q.Get("order"), q.Get("hidden") == "1"
 	if sortBy != "size" && sortBy != "modified" {
@@ -218,19 +228,16 @@ func buildListing(site links, dir string, entries []ftppool.Entry, q url.Values)
 	if len(segs) > 0 {
 		l.Parent = site.URL(below(len(segs)-1), true)
 	}
-	l.Entries = make([]item, 0, len(entries))
-	href := site.EntryURLs(dir)
-	for _, e := range entries {
-		it := newItem(site, e, href(e.Name, e.Type == ftppool.TypeDir))
-		l.Modes = l.Modes || it.Mode != ""
-		if it.Type == "dir" {
+	l.entries, l.site, l.href = entries, site, site.EntryURLs(dir)
+	for i := range entries {
+		l.Modes = l.Modes || entries[i].Mode != ""
+		if entries[i].Type == ftppool.TypeDir {
 			l.Dirs++
 		} else {
 			l.Files++
 		}
-		l.Entries = append(l.Entries, it)
 	}
-	sortItems(l.Entries, sortBy, order == "desc")
+	l.order = sortEntries(entries, sortBy, order == "desc")
 	l.SortLinks = sortLinks{
 		Name:     l.query(site, dir, "name"),
 		Size:     l.query(site, dir, "size"),
@@ -254,7 +261,7 @@ const pageRows = 500
 // firstRows keeps the first pageRows entries, unless all; self is the
 // folder's address, to link to the page with all of them.
 func (l *listing) firstRows(all bool, self string) {
-	if len(l.Entries) <= pageRows {
+	if len(l.order) <= pageRows {
 		return
 	}
 	if all {
@@ -264,13 +271,13 @@ func (l *listing) firstRows(all bool, self string) {
 		}
 		return
 	}
-	l.Total = len(l.Entries)
+	l.Total = len(l.order)
 	q := url.Values{"sort": {l.Sort}, "order": {l.Order}, "all": {"1"}}
 	if l.ShowHidden {
 		q.Set("hidden", "1")
 	}
 	l.AllLink = self + "?" + q.Encode()
-	l.Entries = l.Entries[:pageRows]
+	l.order = l.order[:pageRows]
 }
 
 // filterHidden drops dot-files unless asked; the JSON API always has all.
@@ -278,15 +285,33 @@ func (l *listing) filterHidden() {
 	if l.ShowHidden {
 		return
 	}
-	kept := l.Entries[:0]
-	for _, it := range l.Entries {
-		if it.hidden {
+	kept := l.order[:0]
+	for _, i := range l.order {
+		if strings.HasPrefix(l.entries[i].Name, ".") {
 			l.Hidden++
 			continue
 		}
-		kept = append(kept, it)
+		kept = append(kept, i)
 	}
-	l.Entries = kept
+	l.order = kept
+}
+
+// makeRows makes the rows of the entries shown, in order.
+func (l *listing) makeRows() {
+	l.Entries = make([]item, len(l.order))
+	for k, i := range l.order {
+		l.Entries[k] = l.row(i).dated()
+	}
+}
+
+// row is the row of the entry at i, but for its date's text (dated).
+func (l *listing) row(i int) item {
+	e := &l.entries[i]
+	it := newItem(l.site, e, l.href(e.Name, e.Type == ftppool.TypeDir))
+	if l.hidePerms {
+		it.Perm = ""
+	}
+	return it
 }
 
 // query links a column header: clicking the current column flips order.
@@ -304,28 +329,24 @@ func (l *listing) query(site links, dir, col string) string {
 
 // entryItem is the row of one entry of the folder dir, alone.
 func entryItem(site links, dir string, e ftppool.Entry) item {
-	return newItem(site, e, site.URL(path.Join(dir, e.Name), e.Type == ftppool.TypeDir))
+	return newItem(site, &e, site.URL(path.Join(dir, e.Name), e.Type == ftppool.TypeDir)).dated()
 }
 
-// newItem makes an entry's row; href is its address.
-func newItem(site links, e ftppool.Entry, href string) item {
+// newItem makes an entry's row, but for its date's text (dated); href
+// is its address.
+func newItem(site links, e *ftppool.Entry, href string) item {
 	it := item{
-		Name:     site.Show(e.Name),
-		Href:     href,
-		Type:     e.Type.String(),
-		Size:     e.Size,
-		Target:   site.Show(e.Target),
-		Perm:     e.Perm,
-		Mode:     e.Mode,
-		hidden:   strings.HasPrefix(e.Name, "."),
-		mod:      e.Modified,
-		sortName: strings.ToLower(e.Name),
+		Name:   site.Show(e.Name),
+		Href:   href,
+		Type:   e.Type.String(),
+		Size:   e.Size,
+		Target: site.Show(e.Target),
+		Perm:   e.Perm,
+		Mode:   e.Mode,
+		mod:    e.Modified,
 	}
 	if it.Type == "dir" {
 		it.Size = 0
-	}
-	if !e.Modified.IsZero() {
-		it.Modified = e.Modified.UTC().Format(time.RFC3339)
 	}
 	switch e.Type {
 	case ftppool.TypeDir:
@@ -334,6 +355,15 @@ func newItem(site links, e ftppool.Entry, href string) item {
 		it.Icon = "link"
 	default:
 		it.Icon = iconFor(e.Name)
+	}
+	return it
+}
+
+// dated gives the row its date's text: a big folder's JSON writes it
+// from the time instead (appendItemJSON).
+func (it item) dated() item {
+	if !it.mod.IsZero() {
+		it.Modified = it.mod.UTC().Format(time.RFC3339)
 	}
 	return it
 }
@@ -355,72 +385,58 @@ func (it *item) appendDate(b []byte) []byte {
 	return append(it.mod.UTC().AppendFormat(b, "2006-01-02 15:04"), " UTC"...)
 }
 
-// sortItems sorts stably: equal items keep their order. It sorts the
-// items' places, then moves each item once (permute): sorting the
-// 180-byte items themselves moved each many times over, a seventh of a
-// 10,000-entry listing's time.
-func sortItems(items []item, by string, desc bool) {
-	// Folders first, as compareItems puts them: a listing the server
+// sortEntries gives the places of the entries in the order shown:
+// folders first, then by the column, then by name, case aside, then as
+// the bytes go; equal entries keep the server's order. Sorting places,
+// not 180-byte rows, moves little; the names in lower case are made once
+// (strings.ToLower gives a name back as it is when it has no capital).
+func sortEntries(entries []ftppool.Entry, by string, desc bool) []int {
+	lower := make([]string, len(entries))
+	// Folders first, as compareEntries puts them: a listing the server
 	// sorted by name is then in order already, which pdqsort sees at once.
-	order := make([]int, 0, len(items))
-	for i := range items {
-		if items[i].Type == "dir" {
+	order := make([]int, 0, len(entries))
+	for i := range entries {
+		lower[i] = strings.ToLower(entries[i].Name)
+		if entries[i].Type == ftppool.TypeDir {
 			order = append(order, i)
 		}
 	}
-	for i := range items {
-		if items[i].Type != "dir" {
+	for i := range entries {
+		if entries[i].Type != ftppool.TypeDir {
 			order = append(order, i)
 		}
 	}
 	slices.SortFunc(order, func(i, j int) int {
-		return cmp.Or(compareItems(&items[i], &items[j], by, desc), cmp.Compare(i, j))
+		a, b := &entries[i], &entries[j]
+		// Folders first whichever way the rest is sorted.
+		if ad, bd := a.Type == ftppool.TypeDir, b.Type == ftppool.TypeDir; ad != bd {
+			if ad {
+				return -1
+			}
+			return 1
+		}
+		n := byColumn(a, b, by)
+		if n == 0 {
+			n = cmp.Or(strings.Compare(lower[i], lower[j]), strings.Compare(a.Name, b.Name))
+		}
+		if desc {
+			n = -n
+		}
+		return cmp.Or(n, cmp.Compare(i, j))
 	})
-	permute(items, order)
+	return order
 }
 
-// compareItems orders a listing: folders first, then by the column,
-// then by name.
-func compareItems(a, b *item, by string, desc bool) int {
-	// Folders first whichever way the rest is sorted.
-	if ad, bd := a.Type == "dir", b.Type == "dir"; ad != bd {
-		if ad {
-			return -1
-		}
-		return 1
+// byColumn compares two files, or two folders, by the listing's column.
+// Folders show no size: by size, they go by name.
+func byColumn(a, b *ftppool.Entry, by string) int {
+	switch {
+	case by == "size" && a.Type != ftppool.TypeDir:
+		return cmp.Compare(a.Size, b.Size)
+	case by == "modified":
+		return a.Modified.Compare(b.Modified)
 	}
-	var n int
-	switch by {
-	case "size":
-		n = cmp.Compare(a.Size, b.Size)
-	case "modified":
-		n = a.mod.Compare(b.mod)
-	}
-	if n == 0 {
-		n = cmp.Or(strings.Compare(a.sortName, b.sortName), strings.Compare(a.Name, b.Name))
-	}
-	if desc {
-		n = -n
-	}
-	return n
-}
-
-// permute puts the item at order[k] in place k, moving each item once:
-// along each cycle of the permutation, every place takes the item of the
-// next, and the last the first's. Places done are marked -1 in order.
-func permute(items []item, order []int) {
-	for start := range order {
-		if order[start] < 0 {
-			continue
-		}
-		first, k := items[start], start
-		for order[k] != start {
-			next := order[k]
-			items[k], order[k] = items[next], -1
-			k = next
-		}
-		items[k], order[k] = first, -1
-	}
+	return 0
 }
 
 // folderName shows a folder's absolute path, ending in "/".

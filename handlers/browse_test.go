@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,7 +10,6 @@ import (
 	"net/url"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +41,7 @@ func TestBuildListing(t *testing.T) {
 		{Name: ".dot", Size: 1},
 		{Name: "A.txt", Size: 50},
 	}, url.Values{"sort": {"size"}, "order": {"desc"}})
+	l.makeRows()
 	var names []string
 	for _, e := range l.Entries {
 		names = append(names, e.Name)
@@ -52,6 +53,7 @@ func TestBuildListing(t *testing.T) {
 		t.Errorf("parent %q crumbs %+v", l.Parent, l.Crumbs)
 	}
 	l.filterHidden()
+	l.makeRows()
 	if len(l.Entries) != 3 || l.Hidden != 1 {
 		t.Errorf("after filtering: %d entries, %d hidden", len(l.Entries), l.Hidden)
 	}
@@ -81,6 +83,7 @@ func TestListingBelowAndAboveHome(t *testing.T) {
 			[]string{"/ftp/ftp.example.org/%2F/", "/ftp/ftp.example.org/%2Fsrv/"}, -1, "/ftp/ftp.example.org/%2F/"},
 	} {
 		l := buildListing(sl, tc.dir, entries, url.Values{"sort": {"name"}, "order": {"asc"}, "hidden": {"1"}})
+		l.makeRows()
 		if l.Path != tc.dir+"/" || l.Home != "/home/alice/" || l.Parent != tc.parent {
 			t.Errorf("%s: path %q home %q parent %q", tc.dir, l.Path, l.Home, l.Parent)
 		}
@@ -121,41 +124,53 @@ func TestShareEntryURLs(t *testing.T) {
 	}
 }
 
-// TestSortItems: sortItems puts items where slices.SortStableFunc does,
-// for listings with many equal keys (names differing only in case, or not
-// at all, as a hostile server may list them), each way and column.
-func TestSortItems(t *testing.T) {
+// TestSortEntries: sortEntries puts entries where a stable sort by the
+// listing's rules does (folders first, then the column, then the name
+// case aside, then the name; all but folders-first turned around when
+// descending), for listings with many equal keys (names differing only in
+// case, or not at all, as a hostile server may list them), each way and
+// column.
+func TestSortEntries(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
+	types := []ftppool.EntryType{ftppool.TypeDir, ftppool.TypeFile, ftppool.TypeLink}
 	for range 200 {
-		items := make([]item, rnd.IntN(60))
-		for i := range items {
+		es := make([]ftppool.Entry, rnd.IntN(60))
+		for i := range es {
 			name := string(rune('a' + rnd.IntN(3)))
 			if rnd.IntN(2) == 0 {
 				name = strings.ToUpper(name)
 			}
-			items[i] = item{Name: name, sortName: strings.ToLower(name), Type: []string{"dir", "file", "link"}[rnd.IntN(3)],
-				Size: rnd.Int64N(3), mod: time.Unix(rnd.Int64N(3), 0), Href: strconv.Itoa(i)}
+			es[i] = ftppool.Entry{Name: name, Type: types[rnd.IntN(3)], Size: rnd.Int64N(3), Modified: time.Unix(rnd.Int64N(3), 0)}
 		}
 		for _, by := range []string{"name", "size", "modified"} {
 			for _, desc := range []bool{false, true} {
-				want := slices.Clone(items)
-				slices.SortStableFunc(want, func(a, b item) int { return compareItems(&a, &b, by, desc) })
-				got := slices.Clone(items)
-				sortItems(got, by, desc)
-				if !slices.EqualFunc(got, want, func(a, b item) bool { return a.Href == b.Href }) {
-					t.Fatalf("by %s, desc %v: %v, want %v", by, desc, hrefs(got), hrefs(want))
+				want := make([]int, len(es))
+				for i := range want {
+					want[i] = i
+				}
+				slices.SortStableFunc(want, func(i, j int) int {
+					a, b := es[i], es[j]
+					if ad, bd := a.Type == ftppool.TypeDir, b.Type == ftppool.TypeDir; ad != bd {
+						return map[bool]int{true: -1, false: 1}[ad]
+					}
+					n := 0
+					if by == "size" && a.Type != ftppool.TypeDir { // a folder's size is not shown
+						n = cmp.Compare(a.Size, b.Size)
+					} else if by == "modified" {
+						n = a.Modified.Compare(b.Modified)
+					}
+					n = cmp.Or(n, strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), strings.Compare(a.Name, b.Name))
+					if desc {
+						n = -n
+					}
+					return n
+				})
+				if got := sortEntries(es, by, desc); !slices.Equal(got, want) {
+					t.Fatalf("by %s, desc %v: %v, want %v", by, desc, got, want)
 				}
 			}
 		}
 	}
-}
-
-func hrefs(items []item) []string {
-	var out []string
-	for _, it := range items {
-		out = append(out, it.Href)
-	}
-	return out
 }
 
 func TestHumanSize(t *testing.T) {
@@ -175,13 +190,17 @@ func BenchmarkListing10k(b *testing.B) {
 	}
 	es := entries(10000)
 	v := &views{pages: pages, logger: slog.New(slog.DiscardHandler)}
-	b.Run("html", func(b *testing.B) {
-		for b.Loop() {
-			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, url.Values{"sort": {"name"}, "order": {"asc"}})
-			l.filterHidden()
-			v.renderListing(discardResponse{http.Header{}}, l)
-		}
-	})
+	// As browse serves the page: its first rows, or all of them (?all=1).
+	for _, all := range []bool{false, true} {
+		b.Run(fmt.Sprintf("html all=%t", all), func(b *testing.B) {
+			for b.Loop() {
+				l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, url.Values{"sort": {"name"}, "order": {"asc"}})
+				l.filterHidden()
+				l.firstRows(all, "/ftp/ftp.example.org/pub/")
+				v.renderListing(discardResponse{http.Header{}}, l)
+			}
+		})
+	}
 	b.Run("json", func(b *testing.B) {
 		for b.Loop() {
 			l := buildListing(siteLinks{Site: site, home: "/"}, "/pub", es, url.Values{"sort": {"name"}, "order": {"asc"}})

@@ -9,6 +9,7 @@ import (
 // renderListing writes a folder's page: html/template makes the page
 // around the table's rows, and writeRows the rows.
 func (v *views) renderListing(w http.ResponseWriter, l *listing) {
+	l.makeRows()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

@@ -439,9 +439,7 @@ func (f *files) browseShare(c echo.Context, t *access.Target, sh *share.Share) e
 	}
 	links := shareLinks{sh: sh, Names: t.Names}
 	l := buildListing(links, t.Path, entries, q)
-	for i := range l.Entries {
-		l.Entries[i].Perm = "" // what the maker's login may do is not the visitor's business
-	}
+	l.hidePerms = true // what the maker's login may do is not the visitor's business
 	// The FTP path above the share is the maker's business.
 	l.Path = t.Show(strings.TrimPrefix(t.Path, strings.TrimSuffix(sh.Path, "/")) + "/")
 	if l.Path == "//" {
