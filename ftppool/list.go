@@ -500,22 +500,33 @@ func lsDate(line string, f []span, now lsYear) (time.Time, int, bool) {
 	}
 	d, _ := strconv.Atoi(day)
 	var t time.Time
+	y := now.year
 	if len(last) == 4 && isDigits(last) {
-		y, _ := strconv.Atoi(last)
+		y, _ = strconv.Atoi(last)
 		t = time.Date(y, mon, d, 0, 0, 0, 0, time.UTC)
 	} else {
 		h, m, ok := clock(last)
 		if !ok {
 			return time.Time{}, 0, false
 		}
-		if t = time.Date(now.year, mon, d, h, m, 0, 0, time.UTC); t.After(now.latest) {
-			t = time.Date(now.year-1, mon, d, h, m, 0, 0, time.UTC)
+		if t = time.Date(y, mon, d, h, m, 0, 0, time.UTC); t.After(now.latest) {
+			y--
+			t = time.Date(y, mon, d, h, m, 0, 0, time.UTC)
 		}
 	}
-	if t.Day() != d { // time.Date made "Feb 31" into March
+	if d < 1 || d > daysIn(y, mon) { // time.Date made "Feb 31" into March
 		return time.Time{}, 0, false
 	}
 	return t, 3, true
+}
+
+// daysIn is the number of days of a month: what time.Date's day would
+// be within. Asking t.Day() instead was a tenth of reading a LIST.
+func daysIn(year int, m time.Month) int {
+	if m == time.February && year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+		return 29
+	}
+	return [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
 }
 
 // lsMonth reads a month's abbreviation in any case; 0 when it is none.
@@ -558,12 +569,19 @@ func lsMonth(s string) time.Month {
 
 // clock reads "15:04" or "3:04".
 func clock(s string) (h, m int, ok bool) {
-	hh, mm, _ := strings.Cut(s, ":")
-	if len(hh) < 1 || len(hh) > 2 || len(mm) != 2 || !isDigits(hh) || !isDigits(mm) {
+	colon := strings.IndexByte(s, ':')
+	if colon < 1 || colon > 2 || len(s) != colon+3 {
 		return 0, 0, false
 	}
-	h, _ = strconv.Atoi(hh)
-	m, _ = strconv.Atoi(mm)
+	for i := range len(s) {
+		if i != colon && (s[i] < '0' || s[i] > '9') {
+			return 0, 0, false
+		}
+		if i < colon {
+			h = h*10 + int(s[i]-'0')
+		}
+	}
+	m = int(s[colon+1]-'0')*10 + int(s[colon+2]-'0')
 	return h, m, h < 24 && m < 60
 }
 

@@ -376,3 +376,40 @@ func BenchmarkReadListing10k(b *testing.B) {
 		}
 	}
 }
+
+// TestLsDate: ls's dates, with and without a year, and the days and times
+// no calendar has.
+func TestLsDate(t *testing.T) {
+	at := func(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, time.UTC) }
+	for _, tc := range []struct {
+		now  time.Time
+		date string
+		want time.Time // zero: not a date
+	}{
+		{at(2026, 12, 1, 22, 0), "Dec 01 21:50", at(2026, 12, 1, 21, 50)},
+		{at(2026, 12, 1, 22, 0), "dec 02 3:04", at(2026, 12, 2, 3, 4)}, // within a day ahead: clocks differ
+		{at(2026, 12, 1, 22, 0), "Dec 03 03:04", at(2025, 12, 3, 3, 4)},
+		{at(2026, 1, 1, 0, 30), "Dec 31 23:59", at(2025, 12, 31, 23, 59)},
+		{at(2026, 12, 1, 22, 0), "Feb 29 2024", at(2024, 2, 29, 0, 0)},
+		{at(2026, 12, 1, 22, 0), "Feb 29 2023", time.Time{}},
+		{at(2024, 3, 1, 12, 0), "Feb 29 12:00", at(2024, 2, 29, 12, 0)},
+		{at(2025, 3, 1, 12, 0), "Feb 29 12:00", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "Feb 31 12:00", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "Apr 00 2024", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "Apr 31 2024", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "Jun 01 24:00", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "Jun 01 1:60", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "Jun 01 15:4", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "Jun 01 123:45", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "Jun 01 1a:45", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "Jun 01 :45", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "Jux 01 2024", time.Time{}},
+		{at(2026, 12, 1, 22, 0), "1000 01 2024", time.Time{}},
+	} {
+		line := tc.date + " name"
+		got, used, ok := lsDate(line, fieldSpans(line), yearOf(tc.now))
+		if ok != !tc.want.IsZero() || !got.Equal(tc.want) || ok && used != 3 {
+			t.Errorf("%q at %v: %v, %d fields, %v; want %v", tc.date, tc.now, got, used, ok, tc.want)
+		}
+	}
+}
