@@ -268,9 +268,11 @@ func (e *env) smallFiles(s *site) []figure {
 	perRequest := func(load func() float64) func(*testing.T) time.Duration {
 		return func(*testing.T) time.Duration { return time.Duration(float64(time.Second) / load()) }
 	}
+	rclone := func(i int) string { return s.rcloneHTTP + small(i) }
+	bridge := func(i int) string { return s.bridgeURL(e.bridge.url, small(i)) }
 	cs := []contender{
-		{"rclone serve http", perRequest(func() float64 { return e.load(conc, func(i int) string { return s.rcloneHTTP + small(i) }, nil) }), nil},
-		{"ftpbridge", perRequest(func() float64 { return e.load(conc, func(i int) string { return s.bridgeURL(e.bridge.url, small(i)) }, s) }), nil},
+		{"rclone serve http", perRequest(func() float64 { return e.load(conc, rclone, nil) }), nil},
+		{"ftpbridge", perRequest(func() float64 { return e.load(conc, bridge, s) }), nil},
 		{"direct FTP, RETR only (the ceiling)", perRequest(func() float64 { return e.loadFTP(s, conc, small) }), nil},
 	}
 	// The ratios are to rclone: the target compares with it.
