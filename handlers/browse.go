@@ -392,7 +392,8 @@ func (it *item) appendDate(b []byte) []byte {
 // (strings.ToLower gives a name back as it is when it has no capital).
 func sortEntries(entries []ftppool.Entry, by string, desc bool) []int {
 	lower := make([]string, len(entries))
-	// Folders first, as compareEntries puts them: a listing the server
+	// Folders first whichever way the rest is sorted: the folders' places,
+	// then the rest's, each part sorted on its own. A listing the server
 	// sorted by name is then in order already, which pdqsort sees at once.
 	order := make([]int, 0, len(entries))
 	for i := range entries {
@@ -401,20 +402,14 @@ func sortEntries(entries []ftppool.Entry, by string, desc bool) []int {
 			order = append(order, i)
 		}
 	}
+	folders := len(order)
 	for i := range entries {
 		if entries[i].Type != ftppool.TypeDir {
 			order = append(order, i)
 		}
 	}
-	slices.SortFunc(order, func(i, j int) int {
+	compare := func(i, j int) int {
 		a, b := &entries[i], &entries[j]
-		// Folders first whichever way the rest is sorted.
-		if ad, bd := a.Type == ftppool.TypeDir, b.Type == ftppool.TypeDir; ad != bd {
-			if ad {
-				return -1
-			}
-			return 1
-		}
 		n := byColumn(a, b, by)
 		if n == 0 {
 			n = cmp.Or(strings.Compare(lower[i], lower[j]), strings.Compare(a.Name, b.Name))
@@ -423,7 +418,9 @@ func sortEntries(entries []ftppool.Entry, by string, desc bool) []int {
 			n = -n
 		}
 		return cmp.Or(n, cmp.Compare(i, j))
-	})
+	}
+	slices.SortFunc(order[:folders], compare)
+	slices.SortFunc(order[folders:], compare)
 	return order
 }
 
